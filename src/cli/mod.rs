@@ -1,0 +1,3 @@
+//! The person-facing commands, one file each.
+
+pub mod serve;

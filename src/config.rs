@@ -1,0 +1,532 @@
+//! The configuration file, `ralo.toml`: every key, its default and its check.
+//!
+//! The `///` docs on the fields below are the manual for `config/ralo.toml`.
+//! A config is read once, checked whole, and either accepted or refused with a
+//! message that names the key (and the line, where toml knows it). Unknown keys
+//! are errors, not warnings: a typo must never silently fall back to a default.
+//! With no config file at all, [`Config::embedded`] gives the first-run defaults.
+
+use std::collections::{BTreeMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ipnet::IpNet;
+use serde::Deserialize;
+
+use crate::lists::Format;
+
+/// Why a config was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// toml or serde refused the text: syntax, an unknown key, a wrong type.
+    #[error("{origin}: {message}")]
+    Syntax {
+        /// The file, or "embedded defaults".
+        origin: String,
+        /// toml's message; it names the key and shows the line.
+        message: String,
+    },
+    /// A value that parsed but makes no sense.
+    #[error("{origin}: key `{key}`: {message}")]
+    Value {
+        /// The file, or "embedded defaults".
+        origin: String,
+        /// The dotted key, e.g. `upstream.servers`.
+        key: String,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+}
+
+/// The whole configuration.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Listening sockets.
+    #[serde(default)]
+    pub server: Server,
+    /// Which clients get answers.
+    #[serde(default)]
+    pub access: Access,
+    /// Where names that are not blocked are forwarded.
+    #[serde(default)]
+    pub upstream: Upstream,
+    /// The answer cache.
+    #[serde(default)]
+    pub cache: Cache,
+    /// How blocked names are answered.
+    #[serde(default)]
+    pub blocking: Blocking,
+    /// The household's own names, answered locally.
+    #[serde(default)]
+    pub local: Local,
+    /// Blocklists, in order. The first list that has a name is the one
+    /// answers and logs name.
+    #[serde(default)]
+    pub lists: Vec<ListSource>,
+    /// Allowlists: a name on one of these is never blocked.
+    #[serde(default)]
+    pub allowlists: Vec<ListSource>,
+    /// The folder relative list paths resolve against: the config file's
+    /// folder, or the working directory for the embedded defaults.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+/// `[server]`: listening sockets.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Server {
+    /// Addresses to answer on, UDP and TCP each, e.g. `"0.0.0.0:53"`,
+    /// `"[::]:53"`, `"192.168.1.2:53"`. Default: `127.0.0.1:5353` and
+    /// `[::1]:5353` (no privileges needed). On the Pi: `["0.0.0.0:53", "[::]:53"]`.
+    pub listen: Vec<SocketAddr>,
+    /// A TCP client that sends nothing for this long is disconnected (seconds).
+    pub tcp_idle_secs: u64,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Server {
+            listen: vec![
+                SocketAddr::from(([127, 0, 0, 1], 5353)),
+                SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, 5353)),
+            ],
+            tcp_idle_secs: 10,
+        }
+    }
+}
+
+/// `[access]`: which clients get answers. Others get REFUSED.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Access {
+    /// Client networks that are answered. Default: loopback, RFC 1918
+    /// private ranges, CGNAT `100.64.0.0/10`, link-local and IPv6 ULA.
+    /// IPv4-mapped IPv6 clients (`::ffff:192.168.1.5`) are matched as IPv4.
+    pub allow: Vec<IpNet>,
+}
+
+impl Default for Access {
+    fn default() -> Self {
+        let nets = [
+            "127.0.0.0/8",
+            "10.0.0.0/8",
+            "172.16.0.0/12",
+            "192.168.0.0/16",
+            "100.64.0.0/10",
+            "169.254.0.0/16",
+            "::1/128",
+            "fc00::/7",
+            "fe80::/10",
+        ];
+        Access {
+            // A fixed list of valid literals: parsing cannot fail.
+            allow: nets.iter().filter_map(|n| n.parse().ok()).collect(),
+        }
+    }
+}
+
+/// `[upstream]`: the resolvers names are forwarded to.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Upstream {
+    /// Resolvers as `ip` or `ip:port` (`[v6]:port`), tried in order: the
+    /// next one is asked when one times out, fails or refuses. Default:
+    /// Quad9 (`9.9.9.9`, `149.112.112.112`) and Cloudflare (`1.1.1.1`).
+    pub servers: Vec<String>,
+    /// How long one try waits for an answer (milliseconds).
+    pub timeout_ms: u64,
+    /// The bound on a whole client query: when every try has failed by then
+    /// the client gets SERVFAIL (or a stale answer). At most 2500 ms.
+    pub deadline_ms: u64,
+    /// At most this many upstream tries per client query (1–3).
+    pub max_tries: u8,
+}
+
+impl Default for Upstream {
+    fn default() -> Self {
+        Upstream {
+            servers: vec![
+                "9.9.9.9:53".into(),
+                "1.1.1.1:53".into(),
+                "149.112.112.112:53".into(),
+            ],
+            timeout_ms: 800,
+            deadline_ms: 2000,
+            max_tries: 3,
+        }
+    }
+}
+
+impl Upstream {
+    /// The resolvers as socket addresses (validated by [`Config::check`]).
+    pub fn addrs(&self) -> Vec<SocketAddr> {
+        self.servers
+            .iter()
+            .filter_map(|s| parse_upstream(s).ok())
+            .collect()
+    }
+}
+
+/// `[cache]`: answers from upstream, kept for their TTL.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Cache {
+    /// How many answers are kept; the least recently used go first. 0 turns
+    /// the cache off.
+    pub entries: usize,
+    /// TTLs below this are raised to it (seconds).
+    pub min_ttl: u32,
+    /// TTLs above this are lowered to it (seconds).
+    pub max_ttl: u32,
+    /// NXDOMAIN and NODATA answers are kept at most this long (seconds;
+    /// RFC 2308 takes the SOA minimum, capped here).
+    pub negative_max_ttl: u32,
+    /// When every upstream fails, answer from an expired entry (RFC 8767).
+    pub serve_stale: bool,
+    /// How long after expiry an entry may still be served stale (seconds).
+    pub stale_max_age: u32,
+}
+
+impl Default for Cache {
+    fn default() -> Self {
+        Cache {
+            entries: 10_000,
+            min_ttl: 0,
+            max_ttl: 86_400,
+            negative_max_ttl: 3_600,
+            serve_stale: true,
+            stale_max_age: 86_400,
+        }
+    }
+}
+
+/// How a blocked name is answered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// `0.0.0.0` for A, `::` for AAAA, NODATA for every other type.
+    #[default]
+    Null,
+    /// NXDOMAIN: the name does not exist.
+    Nxdomain,
+    /// NOERROR with no records, for every type.
+    Nodata,
+    /// REFUSED.
+    Refused,
+}
+
+/// `[blocking]`: how blocked names are answered.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Blocking {
+    /// `"null"` (default), `"nxdomain"`, `"nodata"` or `"refused"`.
+    pub mode: Mode,
+    /// TTL of blocked answers (seconds, at most 3600). Short, so that an
+    /// allowlist edit takes effect on clients quickly.
+    pub ttl: u32,
+    /// Also block an answer whose CNAME chain leads to a blocked name.
+    pub check_cnames: bool,
+}
+
+impl Default for Blocking {
+    fn default() -> Self {
+        Blocking {
+            mode: Mode::Null,
+            ttl: 10,
+            check_cnames: true,
+        }
+    }
+}
+
+/// `[local]`: names the household answers itself.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Local {
+    /// Name → addresses, e.g. `"nas.home.arpa" = ["192.168.1.10", "fd00::10"]`.
+    /// A and AAAA questions get these; other types get NODATA. Subdomains
+    /// are not covered.
+    pub records: BTreeMap<String, Vec<IpAddr>>,
+}
+
+/// One `[[lists]]` or `[[allowlists]]` entry.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListSource {
+    /// Short name shown in answers (EDE text), logs and `ralo check`.
+    pub name: String,
+    /// A local file; relative paths resolve against the config file's folder.
+    pub path: Option<PathBuf>,
+    /// `"auto"` (default: decided per line), `"hosts"`, `"domains"` or `"adblock"`.
+    #[serde(default = "default_format", deserialize_with = "format_from_str")]
+    pub format: Format,
+    /// Hosts and plain entries also cover their subdomains (adblock `||x^`
+    /// and `*.x` always do).
+    #[serde(default)]
+    pub subdomains: bool,
+}
+
+fn default_format() -> Format {
+    Format::Auto
+}
+
+fn format_from_str<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Format, D::Error> {
+    let text = String::deserialize(d)?;
+    match text.as_str() {
+        "auto" => Ok(Format::Auto),
+        "hosts" => Ok(Format::Hosts),
+        "domains" => Ok(Format::Domains),
+        "adblock" => Ok(Format::Adblock),
+        other => Err(serde::de::Error::custom(format!(
+            "unknown format `{other}`, expected one of `auto`, `hosts`, `domains`, `adblock`"
+        ))),
+    }
+}
+
+impl ListSource {
+    /// The list file, resolved against `base`.
+    pub fn resolved_path(&self, base: &Path) -> Option<PathBuf> {
+        self.path.as_ref().map(|p| base.join(p))
+    }
+}
+
+/// The config the first run uses when no file is given.
+pub const EMBEDDED: &str = include_str!("../config/ralo.toml");
+
+impl Config {
+    /// Reads and checks a config file.
+    pub fn load(path: &Path) -> Result<Config, Error> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let base = path
+            .parent()
+            .map(Path::to_owned)
+            .unwrap_or_else(|| PathBuf::from("."));
+        Config::parse(&text, &path.display().to_string(), base)
+    }
+
+    /// The first-run defaults: `config/ralo.toml` as compiled into the
+    /// binary, with list paths relative to the working directory.
+    pub fn embedded() -> Result<Config, Error> {
+        Config::parse(EMBEDDED, "embedded defaults", PathBuf::from("."))
+    }
+
+    /// Parses and checks config text. `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str, base_dir: PathBuf) -> Result<Config, Error> {
+        let mut config: Config = toml::from_str(text).map_err(|e| Error::Syntax {
+            origin: origin.to_owned(),
+            message: e.to_string().trim_end().to_owned(),
+        })?;
+        config.base_dir = base_dir;
+        config.check().map_err(|(key, message)| Error::Value {
+            origin: origin.to_owned(),
+            key,
+            message,
+        })?;
+        Ok(config)
+    }
+
+    /// Checks values that toml cannot: ranges, duplicates, addresses.
+    fn check(&self) -> Result<(), (String, String)> {
+        let bad = |key: &str, msg: String| Err((key.to_owned(), msg));
+        if self.server.listen.is_empty() {
+            return bad(
+                "server.listen",
+                "give at least one address, e.g. \"127.0.0.1:5353\"".into(),
+            );
+        }
+        if self.server.tcp_idle_secs == 0 {
+            return bad("server.tcp_idle_secs", "must be at least 1".into());
+        }
+        if self.upstream.servers.is_empty() {
+            return bad(
+                "upstream.servers",
+                "give at least one resolver, e.g. \"9.9.9.9:53\"".into(),
+            );
+        }
+        for s in &self.upstream.servers {
+            if let Err(msg) = parse_upstream(s) {
+                return bad("upstream.servers", msg);
+            }
+        }
+        let u = &self.upstream;
+        if u.timeout_ms < 50 || u.timeout_ms > 2_500 {
+            return bad(
+                "upstream.timeout_ms",
+                format!("{} is out of range 50..=2500", u.timeout_ms),
+            );
+        }
+        if u.deadline_ms < u.timeout_ms || u.deadline_ms > 2_500 {
+            return bad(
+                "upstream.deadline_ms",
+                format!(
+                    "{} must be between upstream.timeout_ms ({}) and 2500",
+                    u.deadline_ms, u.timeout_ms
+                ),
+            );
+        }
+        if !(1..=3).contains(&u.max_tries) {
+            return bad(
+                "upstream.max_tries",
+                format!("{} is out of range 1..=3", u.max_tries),
+            );
+        }
+        if self.cache.min_ttl > self.cache.max_ttl {
+            return bad(
+                "cache.min_ttl",
+                "must not be larger than cache.max_ttl".into(),
+            );
+        }
+        if self.blocking.ttl > 3_600 {
+            return bad(
+                "blocking.ttl",
+                format!("{} is more than 3600 seconds", self.blocking.ttl),
+            );
+        }
+        for name in self.local.records.keys() {
+            if let Err(e) = crate::domain::Domain::parse(name) {
+                return bad("local.records", format!("`{name}`: {e}"));
+            }
+        }
+        let mut names = HashSet::new();
+        for (section, sources) in [("lists", &self.lists), ("allowlists", &self.allowlists)] {
+            for source in sources {
+                if source.name.trim().is_empty() || source.name.len() > 64 {
+                    return bad(
+                        &format!("{section}.name"),
+                        "give a name of 1 to 64 characters".into(),
+                    );
+                }
+                if !names.insert(source.name.as_str()) {
+                    return bad(
+                        &format!("{section}.name"),
+                        format!("`{}` is used twice; list names must be unique", source.name),
+                    );
+                }
+                if source.path.is_none() {
+                    return bad(
+                        &format!("{section}.path"),
+                        format!("list `{}` has no `path`", source.name),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The TCP idle timeout.
+    pub fn tcp_idle(&self) -> Duration {
+        Duration::from_secs(self.server.tcp_idle_secs)
+    }
+}
+
+/// Parses `ip` or `ip:port` (`[v6]:port`); port 53 when none is given.
+pub fn parse_upstream(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    if let Ok(ip) = text.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, 53));
+    }
+    Err(format!(
+        "`{text}` is not an address: write an IP with an optional port, e.g. \"9.9.9.9:53\" or \"[2620:fe::fe]:53\" (names cannot be used: ralo is the resolver)"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, Error> {
+        Config::parse(text, "test.toml", PathBuf::from("/etc/ralo"))
+    }
+
+    #[test]
+    fn embedded_defaults_parse() {
+        let c = Config::embedded().expect("embedded config is valid");
+        assert!(c.server.listen.iter().any(|a| a.port() == 5353));
+        assert!(!c.lists.is_empty());
+    }
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        let c = parse("").unwrap();
+        assert_eq!(c.blocking.mode, Mode::Null);
+        assert_eq!(c.upstream.addrs().len(), 3);
+    }
+
+    #[test]
+    fn unknown_key_is_refused_with_its_name_and_line() {
+        let err = parse("[server]\nlisten = [\"127.0.0.1:53\"]\nlistn = 1\n").unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("listn"), "{text}");
+        assert!(text.contains('3'), "line number missing: {text}");
+    }
+
+    #[test]
+    fn wrong_type_is_refused_with_the_key() {
+        let err = parse("[cache]\nentries = \"many\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("entries"), "{err}");
+    }
+
+    #[test]
+    fn bad_mode_is_refused() {
+        let err = parse("[blocking]\nmode = \"sinkhole\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("sinkhole"), "{err}");
+    }
+
+    #[test]
+    fn upstream_names_are_refused() {
+        let err = parse("[upstream]\nservers = [\"dns.quad9.net\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("upstream.servers"), "{err}");
+    }
+
+    #[test]
+    fn upstream_without_port_gets_53() {
+        assert_eq!(parse_upstream("9.9.9.9").unwrap().port(), 53);
+        assert_eq!(parse_upstream("[::1]:5300").unwrap().port(), 5300);
+    }
+
+    #[test]
+    fn duplicate_list_names_are_refused() {
+        let text =
+            "[[lists]]\nname = \"a\"\npath = \"x\"\n[[allowlists]]\nname = \"a\"\npath = \"y\"\n";
+        let err = parse(text).unwrap_err().to_string();
+        assert!(err.contains("used twice"), "{err}");
+    }
+
+    #[test]
+    fn relative_list_paths_resolve_against_config_folder() {
+        let c = parse("[[lists]]\nname = \"a\"\npath = \"lists/a.txt\"\n").unwrap();
+        assert_eq!(
+            c.lists[0].resolved_path(&c.base_dir).unwrap(),
+            PathBuf::from("/etc/ralo/lists/a.txt")
+        );
+    }
+
+    #[test]
+    fn deadline_above_bound_is_refused() {
+        let err = parse("[upstream]\ndeadline_ms = 5000\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("upstream.deadline_ms"), "{err}");
+    }
+}

@@ -1,0 +1,338 @@
+//! [`ImageBuilder`]: collects the rules of every list, merges duplicates and
+//! writes them out as one image in the layout of `format.rs`, ready for
+//! [`Image`](super::Image) (`view.rs`) to read in place.
+//!
+//! The builder keeps only a 64-bit hash per rule name, never the names, so
+//! building an image of a million rules needs some 30 MB, not a heap of
+//! strings. Merging follows the matching rule: per (name, allow) one entry is
+//! kept; it covers the subtree if any list gave the subtree form, and it is
+//! attributed to the first list that added it with that flag.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::format::{
+    self, BUILD_BUCKET_BITS, ENTRY, FORMAT_VERSION, HEADER_LEN, KEY_MASK, LIST_FLAG_ALLOW,
+    LIST_RECORD, MAGIC, MAX_LIST_NAME, MAX_LISTS, PAYLOAD_ALLOW, PAYLOAD_LIST, PAYLOAD_SUBTREE,
+    Section, field, name_hash, write_u32, write_u64,
+};
+
+/// Identifies a list within one image: its position in
+/// [`ImageBuilder::add_list`] order, from 0.
+pub type ListId = u16;
+
+/// Marks an empty half of a [`Slot`]; no payload uses the top bits.
+const NONE: u16 = u16::MAX;
+
+/// The block and allow entries kept for one name: a list id plus
+/// [`PAYLOAD_SUBTREE`], or [`NONE`].
+#[derive(Clone, Copy)]
+struct Slot {
+    block: u16,
+    allow: u16,
+}
+
+/// Hashes a key that is already a well-mixed 64-bit hash by passing it on.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// Collects lists and rules and compiles them into an image.
+///
+/// ```
+/// use ralo::image::{Image, ImageBuilder, Verdict};
+///
+/// let mut b = ImageBuilder::new();
+/// let ads = b.add_list("ads", false);
+/// b.add_rule(ads, "tracker.example", true, false);
+/// let image = Image::open(b.build(1)).expect("a fresh image opens");
+/// assert!(matches!(image.lookup("x.tracker.example"), Verdict::Blocked(_)));
+/// ```
+#[derive(Default)]
+pub struct ImageBuilder {
+    lists: Vec<(String, bool)>,
+    rules: HashMap<u64, Slot, BuildHasherDefault<PassThrough>>,
+    len: usize,
+}
+
+impl std::fmt::Debug for ImageBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImageBuilder")
+            .field("lists", &self.lists.len())
+            .field("rules", &self.len)
+            .finish()
+    }
+}
+
+impl ImageBuilder {
+    /// An empty builder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers a list (block or allow) by its config name; ids are given in
+    /// call order from 0. Names longer than
+    /// [`MAX_LIST_NAME`](super::MAX_LIST_NAME) bytes are cut.
+    ///
+    /// # Panics
+    ///
+    /// If more than [`MAX_LISTS`](super::MAX_LISTS) lists are registered; the
+    /// config loader refuses that many lists long before.
+    pub fn add_list(&mut self, name: &str, allow: bool) -> ListId {
+        assert!(
+            self.lists.len() < MAX_LISTS,
+            "an image holds at most {MAX_LISTS} lists"
+        );
+        let mut end = name.len().min(MAX_LIST_NAME);
+        while !name.is_char_boundary(end) {
+            end -= 1;
+        }
+        let id = self.lists.len() as ListId; // < MAX_LISTS = 4096, fits a u16
+        self.lists.push((name[..end].to_owned(), allow));
+        id
+    }
+
+    /// Adds one rule. `name` is already normalized (lowercase ASCII, no
+    /// trailing dot; a trailing dot is dropped anyway and an empty name is
+    /// ignored). `subtree`: the rule also covers every subdomain. `allow`: an
+    /// allow rule.
+    ///
+    /// # Panics
+    ///
+    /// If `list` was not returned by [`add_list`](Self::add_list) on this
+    /// builder.
+    pub fn add_rule(&mut self, list: ListId, name: &str, subtree: bool, allow: bool) {
+        assert!(
+            usize::from(list) < self.lists.len(),
+            "list id {list} was not registered with add_list"
+        );
+        let name = name.strip_suffix('.').unwrap_or(name);
+        if name.is_empty() {
+            return;
+        }
+        let payload = list | if subtree { PAYLOAD_SUBTREE as u16 } else { 0 };
+        let slot = self.rules.entry(name_hash(name)).or_insert(Slot {
+            block: NONE,
+            allow: NONE,
+        });
+        let kept = if allow {
+            &mut slot.allow
+        } else {
+            &mut slot.block
+        };
+        if *kept == NONE {
+            *kept = payload;
+            self.len += 1;
+        } else if subtree && u64::from(*kept) & PAYLOAD_SUBTREE == 0 {
+            *kept = payload;
+        }
+    }
+
+    /// Rules added so far, after merging duplicates.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether no rule has been added.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Compiles the image. `generation` goes into the header (monotonic, given
+    /// by the updater); the creation time is now.
+    ///
+    /// # Panics
+    ///
+    /// With more than `u32::MAX` rules (the bucket index holds `u32`s).
+    pub fn build(self, generation: u64) -> Vec<u8> {
+        let created = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        self.build_at(generation, created)
+    }
+
+    /// [`build`](Self::build) with a given creation time, so that equal
+    /// inputs give equal bytes.
+    pub(crate) fn build_at(self, generation: u64, created: u64) -> Vec<u8> {
+        let n = self.len;
+        assert!(
+            u32::try_from(n).is_ok(),
+            "an image holds at most 2^32-1 rules"
+        );
+        let bits = bucket_bits(n);
+        let buckets = 1usize << bits;
+
+        // (bucket, entry) sorted: the on-disk order.
+        let mut items: Vec<(u64, u64)> = Vec::with_capacity(n);
+        for (&h, slot) in &self.rules {
+            let key = (h << bits) & KEY_MASK;
+            let bucket = h >> (64 - bits);
+            if slot.block != NONE {
+                items.push((bucket, key | u64::from(slot.block)));
+            }
+            if slot.allow != NONE {
+                items.push((bucket, key | u64::from(slot.allow) | PAYLOAD_ALLOW));
+            }
+        }
+        drop(self.rules);
+        items.sort_unstable();
+
+        let mut names = Vec::new();
+        let mut name_spans = Vec::with_capacity(self.lists.len());
+        for (name, _) in &self.lists {
+            // At most MAX_LISTS names of at most MAX_LIST_NAME bytes: < 2^24.
+            name_spans.push((names.len() as u32, name.len() as u32));
+            names.extend_from_slice(name.as_bytes());
+        }
+
+        let sizes = [
+            (buckets + 1) * 4,
+            n * ENTRY,
+            self.lists.len() * LIST_RECORD,
+            names.len(),
+        ];
+        let mut offsets = [0usize; 4];
+        let mut at = HEADER_LEN;
+        for (offset, size) in offsets.iter_mut().zip(sizes) {
+            *offset = at;
+            at = (at + size).next_multiple_of(8);
+        }
+        let total = offsets[3] + sizes[3];
+        let mut out = vec![0u8; total];
+
+        out[..8].copy_from_slice(&MAGIC);
+        write_u32(&mut out, field::VERSION, FORMAT_VERSION);
+        write_u32(&mut out, field::HEADER_LEN, HEADER_LEN as u32);
+        write_u64(&mut out, field::IMAGE_LEN, total as u64);
+        write_u64(&mut out, field::GENERATION, generation);
+        write_u64(&mut out, field::CREATED, created);
+        write_u64(&mut out, field::RULE_COUNT, n as u64);
+        write_u32(&mut out, field::LIST_COUNT, self.lists.len() as u32);
+        write_u32(&mut out, field::BUCKET_BITS, bits);
+        for (section, (offset, size)) in Section::ALL.into_iter().zip(offsets.iter().zip(sizes)) {
+            write_u64(&mut out, section.field(), *offset as u64);
+            write_u64(&mut out, section.field() + 8, size as u64);
+        }
+
+        // Bucket index: index[b] = entries in buckets before b.
+        let mut per_list = vec![0u64; self.lists.len()];
+        let mut next_bucket = 0usize;
+        for (i, &(bucket, entry)) in items.iter().enumerate() {
+            // bucket < 2^bits, so it fits a usize; i < n fits a u32 (asserted).
+            while next_bucket <= bucket as usize {
+                write_u32(&mut out, offsets[0] + next_bucket * 4, i as u32);
+                next_bucket += 1;
+            }
+            write_u64(&mut out, offsets[1] + i * ENTRY, entry);
+            if let Some(count) = per_list.get_mut((entry & PAYLOAD_LIST) as usize) {
+                *count += 1;
+            }
+        }
+        while next_bucket <= buckets {
+            write_u32(&mut out, offsets[0] + next_bucket * 4, n as u32);
+            next_bucket += 1;
+        }
+
+        for (id, ((_, allow), (name_at, name_len))) in self.lists.iter().zip(name_spans).enumerate()
+        {
+            let rec = offsets[2] + id * LIST_RECORD;
+            write_u64(&mut out, rec, per_list[id]);
+            write_u32(&mut out, rec + 8, name_at);
+            write_u32(&mut out, rec + 12, name_len);
+            write_u32(&mut out, rec + 16, if *allow { LIST_FLAG_ALLOW } else { 0 });
+        }
+        out[offsets[3]..total].copy_from_slice(&names);
+
+        let sum = format::checksum(&out);
+        write_u64(&mut out, field::CHECKSUM, sum);
+        out
+    }
+}
+
+/// Bucket bits for `n` rules: about 8 to 16 entries per bucket.
+fn bucket_bits(n: usize) -> u32 {
+    let log2 = n.checked_ilog2().unwrap_or(0);
+    log2.saturating_sub(3)
+        .clamp(*BUILD_BUCKET_BITS.start(), *BUILD_BUCKET_BITS.end())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn len_counts_rules_after_merging() {
+        let mut b = ImageBuilder::new();
+        let a = b.add_list("a", false);
+        let c = b.add_list("c", false);
+        assert!(b.is_empty());
+        b.add_rule(a, "x.com", false, false);
+        b.add_rule(c, "x.com", true, false);
+        b.add_rule(c, "x.com.", false, false);
+        assert_eq!(b.len(), 1);
+        b.add_rule(a, "x.com", false, true);
+        assert_eq!(b.len(), 2);
+        b.add_rule(a, "", true, false);
+        assert_eq!(b.len(), 2);
+    }
+
+    #[test]
+    fn list_ids_follow_call_order() {
+        let mut b = ImageBuilder::new();
+        assert_eq!(b.add_list("first", false), 0);
+        assert_eq!(b.add_list("second", true), 1);
+    }
+
+    #[test]
+    fn same_input_builds_same_bytes() {
+        let make = || {
+            let mut b = ImageBuilder::new();
+            let l = b.add_list("l", false);
+            for i in 0..500 {
+                b.add_rule(l, &format!("n{i}.example"), i % 2 == 0, i % 7 == 0);
+            }
+            b.build_at(3, 1_700_000_000)
+        };
+        assert_eq!(make(), make());
+    }
+
+    #[test]
+    fn bucket_bits_grow_with_rule_count() {
+        assert_eq!(bucket_bits(0), 4);
+        assert_eq!(bucket_bits(100), 4);
+        assert_eq!(bucket_bits(1 << 10), 7);
+        assert_eq!(bucket_bits(1_000_000), 16);
+        assert_eq!(bucket_bits(usize::MAX), 28);
+    }
+
+    #[test]
+    fn long_list_names_are_cut_on_a_char_boundary() {
+        let mut b = ImageBuilder::new();
+        let long = "é".repeat(MAX_LIST_NAME);
+        b.add_list(&long, false);
+        let kept = &b.lists[0].0;
+        assert!(kept.len() <= MAX_LIST_NAME && kept.len() >= MAX_LIST_NAME - 1);
+    }
+
+    #[test]
+    #[should_panic(expected = "not registered")]
+    fn rule_for_unknown_list_panics() {
+        ImageBuilder::new().add_rule(0, "x.com", false, false);
+    }
+}

@@ -1,0 +1,13 @@
+//! The compiled rule image: one immutable, pointer-free, little-endian byte
+//! buffer that the updater builds (`builder`) and the server maps and queries in
+//! place (`view`); `format` holds the layout, the name hash and the errors.
+
+mod builder;
+mod format;
+#[cfg(test)]
+mod model_tests;
+mod view;
+
+pub use builder::{ImageBuilder, ListId};
+pub use format::{Error, FORMAT_VERSION, HEADER_LEN, MAGIC, MAX_LIST_NAME, MAX_LISTS};
+pub use view::{Image, Match, Verdict};

@@ -1,0 +1,303 @@
+//! Whole-image tests across `builder.rs`, `format.rs` and `view.rs`.
+//!
+//! - Property test: an [`Image`](super::Image) built from random lists
+//!   answers every query exactly as a naive model does — a map of merged
+//!   rules and a walk over the query's suffixes, straight from the matching
+//!   rule. Names come from a tiny label alphabet so that hits, misses,
+//!   subtree hits and allow overrides are all common.
+//! - Hostile bytes: every truncation, every single-bit flip (with and
+//!   without a fixed-up checksum) and random buffers go through `open`,
+//!   `verify` and lookups, none of which may panic.
+
+use std::collections::HashMap;
+
+use proptest::prelude::*;
+
+use super::format::{checksum, field};
+use super::{Image, ImageBuilder, ListId, Match, Verdict};
+
+const LABELS: [&str; 5] = ["a", "b", "ab", "c", "xyz"];
+
+/// One `add_rule` call.
+#[derive(Clone, Debug)]
+struct Rule {
+    list: ListId,
+    name: String,
+    subtree: bool,
+    allow: bool,
+}
+
+/// The merged rules: per (name, allow), the subtree flag and list, as the
+/// builder promises to keep them.
+struct Model(HashMap<(String, bool), (bool, ListId)>);
+
+impl Model {
+    fn new(rules: &[Rule]) -> Self {
+        let mut kept: HashMap<(String, bool), (bool, ListId)> = HashMap::new();
+        for r in rules {
+            let slot = kept
+                .entry((r.name.clone(), r.allow))
+                .or_insert((r.subtree, r.list));
+            if r.subtree && !slot.0 {
+                *slot = (true, r.list);
+            }
+        }
+        Model(kept)
+    }
+
+    /// The most specific matching rule of one kind.
+    fn best(&self, query: &str, allow: bool) -> Option<Match> {
+        let labels: Vec<&str> = query.split('.').collect();
+        let mut best = None;
+        for start in (0..labels.len()).rev() {
+            let suffix = labels[start..].join(".");
+            if let Some(&(subtree, list)) = self.0.get(&(suffix, allow))
+                && (subtree || start == 0)
+            {
+                best = Some(Match {
+                    list,
+                    subtree,
+                    labels: (labels.len() - start) as u8,
+                });
+            }
+        }
+        best
+    }
+
+    fn verdict(&self, query: &str) -> Verdict {
+        let q = query
+            .strip_suffix('.')
+            .unwrap_or(query)
+            .to_ascii_lowercase();
+        if q.is_empty() {
+            return Verdict::NotListed;
+        }
+        match (self.best(&q, true), self.best(&q, false)) {
+            (Some(allow), overrides) => Verdict::Allowed { allow, overrides },
+            (None, Some(block)) => Verdict::Blocked(block),
+            (None, None) => Verdict::NotListed,
+        }
+    }
+}
+
+fn name(max_labels: usize) -> impl Strategy<Value = String> {
+    prop::collection::vec(prop::sample::select(&LABELS[..]), 1..=max_labels)
+        .prop_map(|labels| labels.join("."))
+}
+
+fn rules(lists: u16) -> impl Strategy<Value = Vec<Rule>> {
+    prop::collection::vec(
+        (0..lists, name(3), any::<bool>(), any::<bool>()).prop_map(
+            |(list, name, subtree, allow)| Rule {
+                list,
+                name,
+                subtree,
+                allow,
+            },
+        ),
+        0..40,
+    )
+}
+
+/// A query: a name with random capitals and maybe a trailing dot.
+fn query() -> impl Strategy<Value = String> {
+    (name(5), any::<u64>(), any::<bool>()).prop_map(|(name, caps, dot)| {
+        let mut q: String = name
+            .chars()
+            .enumerate()
+            .map(|(i, c)| {
+                if caps >> (i % 64) & 1 == 1 {
+                    c.to_ascii_uppercase()
+                } else {
+                    c
+                }
+            })
+            .collect();
+        if dot {
+            q.push('.');
+        }
+        q
+    })
+}
+
+fn cases() -> impl Strategy<Value = (u16, Vec<Rule>, Vec<String>)> {
+    (1u16..4).prop_flat_map(|lists| {
+        (
+            Just(lists),
+            rules(lists),
+            prop::collection::vec(query(), 1..30),
+        )
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn image_agrees_with_naive_model((lists, rules, queries) in cases()) {
+        let mut b = ImageBuilder::new();
+        for l in 0..lists {
+            b.add_list(&format!("list{l}"), l % 2 == 1);
+        }
+        for r in &rules {
+            b.add_rule(r.list, &r.name, r.subtree, r.allow);
+        }
+        let model = Model::new(&rules);
+        prop_assert_eq!(b.len(), model.0.len());
+        let image = Image::open(b.build(1)).expect("fresh image opens");
+        image.verify().expect("fresh image verifies");
+        prop_assert_eq!(image.rule_count(), model.0.len());
+        let counted: u64 = (0..lists).filter_map(|l| image.list_rule_count(l)).sum();
+        prop_assert_eq!(counted, model.0.len() as u64);
+
+        for q in &queries {
+            let got = image.lookup(q);
+            prop_assert_eq!(got, model.verdict(q), "query {}", q);
+            let bare = q.strip_suffix('.').unwrap_or(q);
+            let labels = bare.split('.').map(str::as_bytes);
+            prop_assert_eq!(image.lookup_labels(labels), got, "labels of {}", q);
+        }
+    }
+}
+
+#[test]
+fn model_reports_the_most_specific_rule() {
+    let rules = [
+        Rule {
+            list: 0,
+            name: "a.b".into(),
+            subtree: true,
+            allow: false,
+        },
+        Rule {
+            list: 1,
+            name: "b".into(),
+            subtree: true,
+            allow: false,
+        },
+    ];
+    let model = Model::new(&rules);
+    let want = Verdict::Blocked(Match {
+        list: 0,
+        subtree: true,
+        labels: 2,
+    });
+    assert_eq!(model.verdict("x.A.b."), want);
+}
+
+/// A small image touching every section.
+fn sample() -> Vec<u8> {
+    let mut b = ImageBuilder::new();
+    let ads = b.add_list("ads", false);
+    let mine = b.add_list("mine", true);
+    b.add_rule(ads, "tracker.example", true, false);
+    b.add_rule(ads, "exact.example", false, false);
+    b.add_rule(ads, "example.net", true, false);
+    b.add_rule(mine, "ok.example.net", false, true);
+    b.build(7)
+}
+
+/// Recomputes the checksum after a test edits the bytes.
+fn reseal(bytes: &mut [u8]) {
+    let sum = checksum(bytes);
+    bytes[field::CHECKSUM..field::CHECKSUM + 8].copy_from_slice(&sum.to_le_bytes());
+}
+
+/// Opens and, if that succeeds, verifies and looks names up whatever
+/// `verify` says (lookups must be safe after `open` alone); must not panic.
+fn exercise(bytes: &[u8]) {
+    if let Ok(image) = Image::open(bytes) {
+        let _ = image.verify();
+        for name in ["a.tracker.example", "ok.example.net", "x", "exact.example"] {
+            let _ = image.lookup(name);
+            let _ = image.lookup_labels(name.split('.').map(str::as_bytes));
+        }
+        let _ = image.lookup(&"a.".repeat(300));
+        for id in 0..4 {
+            let _ = (image.list_name(id), image.list_rule_count(id));
+            let _ = image.list_is_allow(id);
+        }
+    }
+}
+
+#[test]
+fn every_truncation_is_refused_without_panic() {
+    let bytes = sample();
+    for len in 0..bytes.len() {
+        assert!(Image::open(&bytes[..len]).is_err(), "len {len}");
+        exercise(&bytes[..len]);
+    }
+}
+
+#[test]
+fn single_bit_flips_never_panic_and_fail_verify() {
+    let good = sample();
+    let mut bytes = good.clone();
+    for bit in 0..good.len() * 8 {
+        bytes[bit / 8] ^= 1 << (bit % 8);
+        exercise(&bytes);
+        if let Ok(image) = Image::open(&bytes[..]) {
+            assert!(image.verify().is_err(), "bit {bit} flipped yet verifies");
+        }
+        bytes[bit / 8] ^= 1 << (bit % 8);
+    }
+}
+
+#[test]
+fn bit_flips_with_resealed_checksum_never_panic() {
+    let good = sample();
+    for bit in 0..good.len() * 8 {
+        let mut bytes = good.clone();
+        bytes[bit / 8] ^= 1 << (bit % 8);
+        reseal(&mut bytes);
+        exercise(&bytes);
+    }
+}
+
+/// xorshift64*: deterministic random numbers without a dependency.
+fn rng(mut state: u64) -> impl FnMut() -> u64 {
+    move || {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        state.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+}
+
+#[test]
+fn random_header_and_index_values_never_panic() {
+    let good = sample();
+    let mut next = rng(0x5EED);
+    for _ in 0..20_000 {
+        let mut bytes = good.clone();
+        for _ in 0..1 + next() % 3 {
+            // Any aligned word from the image length field to the end of
+            // the entries: counts, bits, section table, bucket index.
+            let at = 24 + 4 * (next() as usize % ((bytes.len() - 28) / 4));
+            let value = match next() % 4 {
+                0 => 0,
+                1 => u32::MAX,
+                2 => (next() % 64) as u32,
+                _ => next() as u32,
+            };
+            bytes[at..at + 4].copy_from_slice(&value.to_le_bytes());
+        }
+        reseal(&mut bytes);
+        exercise(&bytes);
+    }
+}
+
+#[test]
+fn random_bytes_never_panic() {
+    let mut next = rng(0x9E37_79B9_7F4A_7C15);
+    let good = sample();
+    for round in 0..2000 {
+        let len = (next() % 700) as usize;
+        let mut bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+        if round % 2 == 0 && len >= 16 {
+            // Keep a valid start so that the deeper checks are reached.
+            bytes[..16].copy_from_slice(&good[..16]);
+        }
+        exercise(&bytes);
+    }
+}

@@ -1,0 +1,855 @@
+//! [`Image`]: a rule image read in place from any byte buffer (a `Vec<u8>` in
+//! tests, a read-only mapping in the server), and the [`Verdict`] of a lookup.
+//!
+//! [`Image::open`] checks the header and that every section lies inside the
+//! buffer; [`Image::verify`] checks everything else (checksum, order, ids,
+//! names). Lookups read only through bounds-checked accessors, so even an
+//! image that passed `open` alone cannot make them panic or read outside the
+//! buffer; it can only make them give wrong answers, which `verify` rules out.
+//! The byte layout is documented in `format.rs`.
+
+use super::builder::ListId;
+use super::format::{
+    self, ENTRY, Error, KEY_MASK, LIST_FLAG_ALLOW, LIST_RECORD, Layout, PAYLOAD_ALLOW,
+    PAYLOAD_LIST, PAYLOAD_RESERVED, PAYLOAD_SUBTREE, SuffixHash, field, read_u32, read_u64,
+};
+
+/// Steps walked from an interpolated guess before binary search takes over.
+const WALK: usize = 8;
+
+/// The rule that matched a query.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Match {
+    /// The list the rule is attributed to.
+    pub list: ListId,
+    /// Whether the rule covers subdomains.
+    pub subtree: bool,
+    /// Labels in the matched rule name (its suffix of the query), at most 255.
+    pub labels: u8,
+}
+
+/// The outcome of looking a name up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// No rule matches.
+    NotListed,
+    /// A block rule matches and no allow rule does; the most specific block.
+    Blocked(Match),
+    /// An allow rule matches (the most specific one); `overrides` is the most
+    /// specific block rule that it beats, if any.
+    Allowed {
+        /// The allow rule.
+        allow: Match,
+        /// The block rule that would otherwise apply.
+        overrides: Option<Match>,
+    },
+}
+
+/// A rule image read in place from `B`.
+#[derive(Clone)]
+pub struct Image<B: AsRef<[u8]>> {
+    bytes: B,
+    layout: Layout,
+}
+
+impl<B: AsRef<[u8]>> std::fmt::Debug for Image<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Image")
+            .field("generation", &self.generation())
+            .field("created_unix", &self.created_unix())
+            .field("rules", &self.layout.rules)
+            .field("lists", &self.layout.lists)
+            .field("bytes", &self.as_bytes().len())
+            .finish()
+    }
+}
+
+impl<B: AsRef<[u8]>> Image<B> {
+    /// Cheap structural check: magic, version (a newer format version gets an
+    /// error that says so), header fields, every section inside the buffer,
+    /// section sizes consistent with the counts. Constant time; no checksum.
+    pub fn open(bytes: B) -> Result<Self, Error> {
+        let layout = Layout::read(bytes.as_ref())?;
+        Ok(Image { bytes, layout })
+    }
+
+    /// Full check: checksum over the whole image, bucket index monotonic and
+    /// consistent, entries sorted within each bucket, list ids in range,
+    /// reserved bits clear, list names valid UTF-8, per-list counts right.
+    /// `open` followed by `verify` means safe to serve. Linear time.
+    pub fn verify(&self) -> Result<(), Error> {
+        let b = self.as_bytes();
+        let stored = read_u64(b, field::CHECKSUM);
+        let computed = format::checksum(b);
+        if stored != computed {
+            return Err(Error::ChecksumMismatch { stored, computed });
+        }
+
+        let buckets = 1usize << self.layout.bits;
+        if self.bucket_start(0) != 0 {
+            return Err(Error::BadBucketIndex { bucket: 0 });
+        }
+        if self.bucket_start(buckets) != self.layout.rules {
+            return Err(Error::BadBucketIndex {
+                bucket: buckets as u64,
+            });
+        }
+        let mut counted = vec![0u64; self.layout.lists];
+        for bucket in 0..buckets {
+            let (start, end) = (self.bucket_start(bucket), self.bucket_start(bucket + 1));
+            if end < start || end > self.layout.rules {
+                return Err(Error::BadBucketIndex {
+                    bucket: bucket as u64 + 1,
+                });
+            }
+            let mut previous = 0u64;
+            for i in start..end {
+                let entry = self.entry(i);
+                if entry < previous {
+                    return Err(Error::Unsorted { entry: i as u64 });
+                }
+                previous = entry;
+                if entry & PAYLOAD_RESERVED != 0 {
+                    return Err(Error::ReservedBits {
+                        what: "entry",
+                        index: i as u64,
+                    });
+                }
+                let list = entry & PAYLOAD_LIST;
+                match counted.get_mut(list as usize) {
+                    Some(count) => *count += 1,
+                    None => {
+                        return Err(Error::ListIdOutOfRange {
+                            entry: i as u64,
+                            list,
+                            lists: self.layout.lists as u64,
+                        });
+                    }
+                }
+            }
+        }
+
+        for (id, &counted) in counted.iter().enumerate() {
+            let rec = self.layout.lists_at + id * LIST_RECORD;
+            if read_u32(b, rec + 16) & !LIST_FLAG_ALLOW != 0 || read_u32(b, rec + 20) != 0 {
+                return Err(Error::ReservedBits {
+                    what: "list",
+                    index: id as u64,
+                });
+            }
+            if self.list_name_at(id).is_none() {
+                return Err(Error::BadListName { list: id as u64 });
+            }
+            let stored = read_u64(b, rec);
+            if stored != counted {
+                return Err(Error::ListCountMismatch {
+                    list: id as u64,
+                    stored,
+                    counted,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The generation the updater gave this image.
+    pub fn generation(&self) -> u64 {
+        read_u64(self.as_bytes(), field::GENERATION)
+    }
+
+    /// When the image was built, in Unix seconds.
+    pub fn created_unix(&self) -> u64 {
+        read_u64(self.as_bytes(), field::CREATED)
+    }
+
+    /// Rules in the image (after merging duplicates).
+    pub fn rule_count(&self) -> usize {
+        self.layout.rules
+    }
+
+    /// Lists the image names.
+    pub fn list_count(&self) -> usize {
+        self.layout.lists
+    }
+
+    /// The config name of a list, or `None` for an unknown id.
+    pub fn list_name(&self, id: ListId) -> Option<&str> {
+        self.list_name_at(usize::from(id))
+    }
+
+    /// Whether a list was registered as an allow list, or `None` for an
+    /// unknown id.
+    pub fn list_is_allow(&self, id: ListId) -> Option<bool> {
+        let rec = self.list_record(id)?;
+        Some(read_u32(self.as_bytes(), rec + 16) & LIST_FLAG_ALLOW != 0)
+    }
+
+    /// Rules attributed to a list after merging (a rule that several lists
+    /// give counts for the first), or `None` for an unknown id.
+    pub fn list_rule_count(&self, id: ListId) -> Option<u64> {
+        let rec = self.list_record(id)?;
+        Some(read_u64(self.as_bytes(), rec))
+    }
+
+    /// The whole image.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.bytes.as_ref()
+    }
+
+    /// Gives the buffer back.
+    pub fn into_inner(self) -> B {
+        self.bytes
+    }
+
+    /// Looks up a dotted name ("ads.example.com", case-insensitive, a
+    /// trailing dot ignored). No allocation.
+    pub fn lookup(&self, name: &str) -> Verdict {
+        let name = name.strip_suffix('.').unwrap_or(name).as_bytes();
+        if name.is_empty() {
+            return Verdict::NotListed;
+        }
+        let mut walk = Walk::new();
+        let mut end = name.len();
+        for (i, &byte) in name.iter().enumerate().rev() {
+            if byte == b'.' {
+                self.push_label(&mut walk, &name[i + 1..end], false);
+                end = i;
+            }
+        }
+        self.push_label(&mut walk, &name[..end], true);
+        walk.verdict()
+    }
+
+    /// Same, from DNS wire labels leftmost first (as hickory's `Name::iter()`
+    /// gives them); an empty rightmost label (the root) is ignored. No
+    /// allocation. A label containing a `.` byte is one label, so it never
+    /// matches a rule written with that dot as a separator.
+    pub fn lookup_labels<'a, I>(&self, labels: I) -> Verdict
+    where
+        I: DoubleEndedIterator<Item = &'a [u8]>,
+    {
+        let mut labels = labels.rev().peekable();
+        if labels.peek().is_some_and(|l| l.is_empty()) {
+            labels.next();
+        }
+        let mut walk = Walk::new();
+        while let Some(label) = labels.next() {
+            let whole = labels.peek().is_none();
+            self.push_label(&mut walk, label, whole);
+        }
+        walk.verdict()
+    }
+
+    /// Takes the next label to the left; probes once a batch is full or the
+    /// name is complete (`whole`).
+    #[inline]
+    fn push_label(&self, walk: &mut Walk, label: &[u8], whole: bool) {
+        walk.hash.push(label);
+        walk.labels = walk.labels.saturating_add(1);
+        walk.batch[walk.len] = (walk.hash.hash(), walk.labels);
+        walk.len += 1;
+        if whole || walk.len == BATCH {
+            self.probe_batch(&walk.batch[..walk.len], whole, &mut walk.best);
+            walk.len = 0;
+        }
+    }
+
+    /// Probes a batch of suffixes (shortest first) and records the entries
+    /// that apply: subtree rules always, exact rules only for the last suffix
+    /// when it is the whole name.
+    ///
+    /// The work runs in phases so that the memory reads of different
+    /// suffixes overlap instead of waiting for one another: all bucket
+    /// bounds, then one read near where each key should sit, then the
+    /// searches, which by then mostly hit the cache.
+    #[inline]
+    fn probe_batch(&self, batch: &[(u64, u8)], whole: bool, best: &mut Best) {
+        let mut range = [(0usize, 0usize); BATCH];
+        let mut guess = [0usize; BATCH];
+        for (k, &(h, _)) in batch.iter().enumerate() {
+            // bits is in 1..=32 (checked at open), so the shift is in range.
+            let bucket = (h >> (64 - self.layout.bits)) as usize;
+            // Capped at the rule count so that a corrupt index can neither
+            // reach past the entries nor overflow an offset.
+            range[k] = (
+                self.bucket_start(bucket).min(self.layout.rules),
+                self.bucket_start(bucket + 1).min(self.layout.rules),
+            );
+        }
+        let mut touched = 0u64;
+        for (k, &(h, _)) in batch.iter().enumerate() {
+            guess[k] = interpolate(range[k], (h << self.layout.bits) & KEY_MASK);
+            touched |= self.entry(guess[k]);
+        }
+        for (k, &(h, labels)) in batch.iter().enumerate() {
+            let exact_applies = whole && k + 1 == batch.len();
+            let key = (h << self.layout.bits) & KEY_MASK;
+            let (_, hi) = range[k];
+            // `touched` is 0 only when every read was; it keeps the reads
+            // above from being moved down here by the optimizer.
+            let start = if touched == 0 { range[k].0 } else { guess[k] };
+            let mut at = self.lower_bound(range[k], start, key);
+            let (mut allow, mut block) = (None, None);
+            while at < hi {
+                let entry = self.entry(at);
+                if entry & KEY_MASK != key {
+                    break;
+                }
+                let subtree = entry & PAYLOAD_SUBTREE != 0;
+                if subtree || exact_applies {
+                    let m = Match {
+                        list: (entry & PAYLOAD_LIST) as ListId,
+                        subtree,
+                        labels,
+                    };
+                    let slot = if entry & PAYLOAD_ALLOW != 0 {
+                        &mut allow
+                    } else {
+                        &mut block
+                    };
+                    slot.get_or_insert(m);
+                }
+                at += 1;
+            }
+            // Later suffixes are longer, hence more specific.
+            if allow.is_some() {
+                best.allow = allow;
+            }
+            if block.is_some() {
+                best.block = block;
+            }
+        }
+    }
+
+    /// First entry index in `lo..hi` whose key is not below `key`, searched
+    /// from `start` (an [`interpolate`]d guess inside the range, or `lo`).
+    ///
+    /// Keys within a bucket are uniform, so the guess is usually within a
+    /// few entries of the answer: a short walk of at most [`WALK`] steps,
+    /// then (only in a skewed bucket, which only a hostile list produces) a
+    /// binary search of the rest.
+    #[inline]
+    fn lower_bound(&self, (lo, hi): (usize, usize), start: usize, key: u64) -> usize {
+        let below = |i: usize| self.entry(i) & KEY_MASK < key;
+        // Not `clamp`: on a corrupt index lo may exceed hi.
+        let mut at = start.min(hi).max(lo);
+        if at < hi && below(at) {
+            for _ in 0..WALK {
+                at += 1;
+                if at == hi || !below(at) {
+                    return at;
+                }
+            }
+            self.binary_search(at, hi, key)
+        } else {
+            for _ in 0..WALK {
+                if at <= lo || below(at - 1) {
+                    return at;
+                }
+                at -= 1;
+            }
+            self.binary_search(lo, at, key)
+        }
+    }
+
+    /// First entry index in `lo..hi` whose key is not below `key`.
+    fn binary_search(&self, mut lo: usize, mut hi: usize, key: u64) -> usize {
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.entry(mid) & KEY_MASK < key {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    }
+
+    /// Entry index where a bucket starts; `bucket` ≤ 2^bits is inside the
+    /// index section (its size is checked at open).
+    #[inline]
+    fn bucket_start(&self, bucket: usize) -> usize {
+        read_u32(self.as_bytes(), self.layout.buckets_at + bucket * 4) as usize
+    }
+
+    /// Entry `i`; `i < rules` is inside the entries section.
+    #[inline]
+    fn entry(&self, i: usize) -> u64 {
+        read_u64(self.as_bytes(), self.layout.entries_at + i * ENTRY)
+    }
+
+    fn list_record(&self, id: ListId) -> Option<usize> {
+        let id = usize::from(id);
+        (id < self.layout.lists).then(|| self.layout.lists_at + id * LIST_RECORD)
+    }
+
+    fn list_name_at(&self, id: usize) -> Option<&str> {
+        if id >= self.layout.lists {
+            return None;
+        }
+        let b = self.as_bytes();
+        let rec = self.layout.lists_at + id * LIST_RECORD;
+        let at = read_u32(b, rec + 8) as usize;
+        let len = read_u32(b, rec + 12) as usize;
+        if at.checked_add(len)? > self.layout.strings_len {
+            return None;
+        }
+        let start = self.layout.strings_at + at;
+        std::str::from_utf8(b.get(start..start + len)?).ok()
+    }
+}
+
+/// Where `key` should sit in the entry range `lo..hi` if keys are uniform
+/// (they are the hash bits below the bucket bits); inside the range when it
+/// is not empty.
+#[inline]
+fn interpolate((lo, hi): (usize, usize), key: u64) -> usize {
+    let len = hi.saturating_sub(lo) as u128;
+    // key < 2^64, so the offset is < len.
+    lo + ((u128::from(key) * len) >> 64) as usize
+}
+
+/// Suffixes probed together; names rarely have more labels.
+const BATCH: usize = 16;
+
+/// The most specific allow and block matches seen so far.
+#[derive(Default)]
+struct Best {
+    allow: Option<Match>,
+    block: Option<Match>,
+}
+
+/// The state of one lookup: the running suffix hash, the suffixes not yet
+/// probed (hash, label count) and the best matches so far.
+struct Walk {
+    hash: SuffixHash,
+    labels: u8,
+    batch: [(u64, u8); BATCH],
+    len: usize,
+    best: Best,
+}
+
+impl Walk {
+    fn new() -> Self {
+        Walk {
+            hash: SuffixHash::new(),
+            labels: 0,
+            batch: [(0, 0); BATCH],
+            len: 0,
+            best: Best::default(),
+        }
+    }
+
+    fn verdict(self) -> Verdict {
+        match self.best {
+            Best {
+                allow: Some(allow),
+                block,
+            } => Verdict::Allowed {
+                allow,
+                overrides: block,
+            },
+            Best {
+                allow: None,
+                block: Some(block),
+            } => Verdict::Blocked(block),
+            _ => Verdict::NotListed,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::ImageBuilder;
+    use crate::image::format::Section;
+
+    /// An image with one block list and one allow list.
+    fn sample() -> Image<Vec<u8>> {
+        let mut b = ImageBuilder::new();
+        let ads = b.add_list("ads", false);
+        let mine = b.add_list("mine", true);
+        b.add_rule(ads, "tracker.example", true, false);
+        b.add_rule(ads, "exact.example", false, false);
+        b.add_rule(ads, "example.net", true, false);
+        b.add_rule(mine, "ok.example.net", false, true);
+        b.add_rule(mine, "good.example.net", true, true);
+        b.add_rule(ads, "deep.good.example.net", true, false);
+        let image = Image::open(b.build(7)).expect("fresh image opens");
+        image.verify().expect("fresh image verifies");
+        image
+    }
+
+    fn blocked(list: ListId, subtree: bool, labels: u8) -> Verdict {
+        Verdict::Blocked(Match {
+            list,
+            subtree,
+            labels,
+        })
+    }
+
+    /// Recomputes the checksum after a test edits the bytes.
+    fn reseal(bytes: &mut [u8]) {
+        let sum = format::checksum(bytes);
+        bytes[field::CHECKSUM..field::CHECKSUM + 8].copy_from_slice(&sum.to_le_bytes());
+    }
+
+    fn put_u32(bytes: &mut [u8], at: usize, v: u32) {
+        bytes[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    }
+
+    fn put_u64(bytes: &mut [u8], at: usize, v: u64) {
+        bytes[at..at + 8].copy_from_slice(&v.to_le_bytes());
+    }
+
+    fn verify_error(bytes: Vec<u8>) -> Error {
+        let image = Image::open(bytes).expect("structure still fine");
+        image.verify().expect_err("verify must fail")
+    }
+
+    #[test]
+    fn exact_rule_matches_only_the_name() {
+        let image = sample();
+        assert_eq!(image.lookup("exact.example"), blocked(0, false, 2));
+        assert_eq!(image.lookup("www.exact.example"), Verdict::NotListed);
+    }
+
+    #[test]
+    fn subtree_rule_matches_the_name_and_its_subdomains() {
+        let image = sample();
+        assert_eq!(image.lookup("tracker.example"), blocked(0, true, 2));
+        assert_eq!(image.lookup("a.tracker.example"), blocked(0, true, 2));
+        assert_eq!(image.lookup("xtracker.example"), Verdict::NotListed);
+    }
+
+    #[test]
+    fn parent_of_blocked_name_is_not_blocked() {
+        let image = sample();
+        assert_eq!(image.lookup("example"), Verdict::NotListed);
+        assert_eq!(image.lookup("net"), Verdict::NotListed);
+    }
+
+    #[test]
+    fn deep_subdomain_is_blocked_by_its_ancestor() {
+        let image = sample();
+        assert_eq!(
+            image.lookup("a.b.c.d.e.f.g.tracker.example"),
+            blocked(0, true, 2)
+        );
+    }
+
+    #[test]
+    fn allow_beats_block_and_reports_what_it_overrides() {
+        let image = sample();
+        let allow = Match {
+            list: 1,
+            subtree: false,
+            labels: 3,
+        };
+        let block = Match {
+            list: 0,
+            subtree: true,
+            labels: 2,
+        };
+        assert_eq!(
+            image.lookup("ok.example.net"),
+            Verdict::Allowed {
+                allow,
+                overrides: Some(block)
+            }
+        );
+        // The exact allow does not cover subdomains.
+        assert_eq!(image.lookup("x.ok.example.net"), blocked(0, true, 2));
+    }
+
+    #[test]
+    fn allow_beats_a_more_specific_block_and_reports_it() {
+        let image = sample();
+        let allow = Match {
+            list: 1,
+            subtree: true,
+            labels: 3,
+        };
+        let block = Match {
+            list: 0,
+            subtree: true,
+            labels: 4,
+        };
+        assert_eq!(
+            image.lookup("x.deep.good.example.net"),
+            Verdict::Allowed {
+                allow,
+                overrides: Some(block)
+            }
+        );
+    }
+
+    #[test]
+    fn lookup_ignores_case_and_one_trailing_dot() {
+        let image = sample();
+        assert_eq!(image.lookup("A.Tracker.EXAMPLE."), blocked(0, true, 2));
+        assert_eq!(image.lookup("exact.example."), blocked(0, false, 2));
+    }
+
+    #[test]
+    fn root_and_empty_queries_are_not_listed() {
+        let image = sample();
+        assert_eq!(image.lookup(""), Verdict::NotListed);
+        assert_eq!(image.lookup("."), Verdict::NotListed);
+        assert_eq!(image.lookup_labels(std::iter::empty()), Verdict::NotListed);
+    }
+
+    #[test]
+    fn lookup_labels_agrees_with_lookup() {
+        let image = sample();
+        for name in [
+            "exact.example",
+            "a.tracker.example",
+            "ok.example.net",
+            "x.deep.good.example.net",
+            "Other.Name",
+            "net",
+        ] {
+            let labels: Vec<&[u8]> = name.split('.').map(str::as_bytes).collect();
+            assert_eq!(
+                image.lookup_labels(labels.iter().copied()),
+                image.lookup(name)
+            );
+            let rooted = labels.iter().copied().chain([&b""[..]]);
+            assert_eq!(image.lookup_labels(rooted), image.lookup(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn wire_label_with_a_dot_is_a_single_label() {
+        let image = sample();
+        let labels: [&[u8]; 2] = [b"exact", b"example"];
+        assert_eq!(
+            image.lookup_labels(labels.into_iter()),
+            blocked(0, false, 2)
+        );
+        let labels: [&[u8]; 1] = [b"exact.example"];
+        assert_eq!(image.lookup_labels(labels.into_iter()), Verdict::NotListed);
+    }
+
+    #[test]
+    fn empty_image_lists_nothing() {
+        let image = Image::open(ImageBuilder::new().build(1)).expect("opens");
+        image.verify().expect("verifies");
+        assert_eq!(image.rule_count(), 0);
+        assert_eq!(image.list_count(), 0);
+        assert_eq!(image.lookup("example.com"), Verdict::NotListed);
+        assert_eq!(image.list_name(0), None);
+    }
+
+    #[test]
+    fn lists_and_counts_round_trip() {
+        let image = sample();
+        assert_eq!(image.list_count(), 2);
+        assert_eq!(image.rule_count(), 6);
+        assert_eq!(image.list_name(0), Some("ads"));
+        assert_eq!(image.list_name(1), Some("mine"));
+        assert_eq!(image.list_name(2), None);
+        assert_eq!(image.list_is_allow(0), Some(false));
+        assert_eq!(image.list_is_allow(1), Some(true));
+        assert_eq!(image.list_is_allow(2), None);
+        assert_eq!(image.list_rule_count(0), Some(4));
+        assert_eq!(image.list_rule_count(1), Some(2));
+        assert_eq!(image.list_rule_count(9), None);
+    }
+
+    #[test]
+    fn generation_and_creation_time_round_trip() {
+        let image = sample();
+        assert_eq!(image.generation(), 7);
+        let now = SystemTimeSecs::now();
+        assert!(image.created_unix() <= now && image.created_unix() + 60 > now);
+        let bytes = image.into_inner();
+        assert_eq!(Image::open(bytes).expect("reopens").generation(), 7);
+    }
+
+    struct SystemTimeSecs;
+    impl SystemTimeSecs {
+        fn now() -> u64 {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .expect("clock after 1970")
+                .as_secs()
+        }
+    }
+
+    #[test]
+    fn duplicate_rules_merge_to_subtree_of_first_list_giving_it() {
+        let mut b = ImageBuilder::new();
+        let one = b.add_list("one", false);
+        let two = b.add_list("two", false);
+        let three = b.add_list("three", false);
+        b.add_rule(one, "x.com", false, false);
+        b.add_rule(two, "x.com", true, false);
+        b.add_rule(three, "x.com", true, false);
+        let image = Image::open(b.build(1)).expect("opens");
+        image.verify().expect("verifies");
+        assert_eq!(image.lookup("x.com"), blocked(two, true, 2));
+        assert_eq!(image.lookup("a.x.com"), blocked(two, true, 2));
+        assert_eq!(image.list_rule_count(one), Some(0));
+        assert_eq!(image.list_rule_count(two), Some(1));
+    }
+
+    #[test]
+    fn changed_byte_fails_the_checksum() {
+        let mut bytes = sample().into_inner();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        assert!(matches!(
+            verify_error(bytes),
+            Error::ChecksumMismatch { .. }
+        ));
+    }
+
+    /// Byte offset of entry `i` and of the bucket index in `bytes`.
+    fn entries_at(bytes: &[u8]) -> usize {
+        read_u64(bytes, Section::Entries.field()) as usize
+    }
+
+    #[test]
+    fn inconsistent_bucket_index_is_refused() {
+        let good = sample().into_inner();
+        let index = read_u64(&good, Section::Buckets.field()) as usize;
+        let buckets = 1usize << read_u32(&good, field::BUCKET_BITS);
+        for (bucket, value) in [(0, 1), (buckets, 5), (buckets / 2, 7)] {
+            let mut bytes = good.clone();
+            put_u32(&mut bytes, index + bucket * 4, value);
+            reseal(&mut bytes);
+            assert!(matches!(verify_error(bytes), Error::BadBucketIndex { .. }));
+        }
+    }
+
+    #[test]
+    fn unsorted_entries_are_refused() {
+        let mut b = ImageBuilder::new();
+        let l = b.add_list("l", false);
+        for i in 0..64 {
+            b.add_rule(l, &format!("n{i}.example"), false, false);
+        }
+        let mut bytes = b.build(1);
+        let image = Image::open(bytes.clone()).expect("opens");
+        let bucket = (0..16)
+            .find(|&b| image.bucket_start(b + 1) - image.bucket_start(b) >= 2)
+            .expect("64 rules in 16 buckets: some bucket has two");
+        let first = image.bucket_start(bucket);
+        let at = entries_at(&bytes) + first * ENTRY;
+        let (x, y) = (read_u64(&bytes, at), read_u64(&bytes, at + 8));
+        put_u64(&mut bytes, at, y);
+        put_u64(&mut bytes, at + 8, x);
+        reseal(&mut bytes);
+        assert!(matches!(verify_error(bytes), Error::Unsorted { .. }));
+    }
+
+    #[test]
+    fn entry_naming_a_missing_list_is_refused() {
+        let mut bytes = sample().into_inner();
+        let at = entries_at(&bytes);
+        let entry = read_u64(&bytes, at);
+        put_u64(&mut bytes, at, (entry & !PAYLOAD_LIST) | 0x0FFF);
+        reseal(&mut bytes);
+        assert!(matches!(
+            verify_error(bytes),
+            Error::ListIdOutOfRange { .. }
+        ));
+    }
+
+    #[test]
+    fn reserved_bits_are_refused() {
+        let good = sample().into_inner();
+        let mut bytes = good.clone();
+        let at = entries_at(&bytes);
+        let entry = read_u64(&bytes, at);
+        put_u64(&mut bytes, at, entry | 0x8000);
+        reseal(&mut bytes);
+        assert!(matches!(verify_error(bytes), Error::ReservedBits { .. }));
+
+        let mut bytes = good;
+        let rec = read_u64(&bytes, Section::Lists.field()) as usize;
+        put_u32(&mut bytes, rec + 16, 2);
+        reseal(&mut bytes);
+        assert!(matches!(verify_error(bytes), Error::ReservedBits { .. }));
+    }
+
+    #[test]
+    fn bad_list_names_are_refused() {
+        let good = sample().into_inner();
+        let rec = read_u64(&good, Section::Lists.field()) as usize;
+        let strings = read_u64(&good, Section::Strings.field()) as usize;
+
+        let mut bytes = good.clone();
+        put_u32(&mut bytes, rec + 12, 1000);
+        reseal(&mut bytes);
+        assert!(matches!(
+            verify_error(bytes),
+            Error::BadListName { list: 0 }
+        ));
+
+        let mut bytes = good;
+        bytes[strings] = 0xFF;
+        reseal(&mut bytes);
+        let image = Image::open(bytes).expect("opens");
+        assert_eq!(image.list_name(0), None);
+        assert!(matches!(
+            image.verify(),
+            Err(Error::BadListName { list: 0 })
+        ));
+    }
+
+    #[test]
+    fn wrong_list_rule_count_is_refused() {
+        let mut bytes = sample().into_inner();
+        let rec = read_u64(&bytes, Section::Lists.field()) as usize;
+        put_u64(&mut bytes, rec, 99);
+        reseal(&mut bytes);
+        assert!(matches!(
+            verify_error(bytes),
+            Error::ListCountMismatch { .. }
+        ));
+    }
+
+    #[test]
+    fn every_rule_of_a_large_image_is_found() {
+        let mut b = ImageBuilder::new();
+        let l = b.add_list("l", false);
+        for i in 0..20_000 {
+            b.add_rule(l, &format!("n{i}.example"), i % 3 == 0, false);
+        }
+        let image = Image::open(b.build(1)).expect("opens");
+        image.verify().expect("verifies");
+        for i in 0..20_000 {
+            let name = format!("n{i}.example");
+            assert_eq!(image.lookup(&name), blocked(l, i % 3 == 0, 2), "{name}");
+            assert_eq!(image.lookup(&format!("m{i}.example")), Verdict::NotListed);
+        }
+    }
+
+    #[test]
+    fn lower_bound_finds_keys_far_from_the_guess() {
+        let mut b = ImageBuilder::new();
+        let l = b.add_list("l", false);
+        for i in 0..2_000 {
+            b.add_rule(l, &format!("n{i}"), false, false);
+        }
+        let image = Image::open(b.build(1)).expect("opens");
+        let buckets = 1usize << image.layout.bits;
+        let (lo, hi) = (0..buckets)
+            .map(|b| (image.bucket_start(b), image.bucket_start(b + 1)))
+            .max_by_key(|(lo, hi)| hi - lo)
+            .expect("there are buckets");
+        assert!(hi - lo > 2 * WALK, "bucket of {} entries", hi - lo);
+        for i in lo..hi {
+            let key = image.entry(i) & KEY_MASK;
+            for start in [lo, hi, (lo + hi) / 2] {
+                assert_eq!(image.lower_bound((lo, hi), start, key), i);
+            }
+        }
+        let past = (image.entry(hi - 1) & KEY_MASK) + (1 << 16);
+        assert_eq!(image.lower_bound((lo, hi), lo, past), hi);
+        assert_eq!(image.lower_bound((hi, lo), lo, past), hi, "corrupt range");
+    }
+}

@@ -1,0 +1,29 @@
+//! ralo: a DNS sinkhole for a home network's Raspberry Pi.
+//!
+//! # Layout
+//!
+//! - [`config`]: `ralo.toml`, every key documented and checked.
+//! - [`domain`]: normalized domain names (lower-case, punycode, validated).
+//! - [`lists`]: parsing hosts, plain-domain and adblock lists into rules.
+//! - [`image`]: the compiled, pointer-free blocklist image and its lookup.
+//! - [`compile`]: configured sources → one image.
+//! - [`sources`]: fetching list sources (files, HTTPS) with a last good copy on disk.
+//! - [`exchange`]: the shared-memory handoff of images (sealed memfd over a Unix
+//!   socket); the only module with `unsafe`.
+//! - [`resolve`]: the chain a query walks: access, local, block, cache, forward.
+//! - [`server`]: sockets, hickory-server and the request handler.
+//! - [`cli`]: the person-facing commands.
+
+#![deny(unsafe_code)]
+
+pub mod cli;
+pub mod compile;
+pub mod config;
+pub mod domain;
+#[allow(unsafe_code)]
+pub mod exchange;
+pub mod image;
+pub mod lists;
+pub mod resolve;
+pub mod server;
+pub mod sources;

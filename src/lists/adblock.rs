@@ -1,0 +1,367 @@
+//! The adblock rule: the DNS subset of Adblock Plus / AdGuard syntax.
+//!
+//! The guiding principle: a rule never covers a name the list does not
+//! block. Accepted shapes:
+//! - `||name^` (also `||name`, `||name^|`): block `name` and its subdomains;
+//!   `@@||name^`: allow them.
+//! - `$important` is accepted as a plain block: ralo's matching rule lets
+//!   allows win over blocks, so `$important` cannot override an allow.
+//! - `://name^`, `//name^`, `http(s)://name^`, `|name^`: these match exactly
+//!   one host, so they become exact rules.
+//! - `name^` without an anchor matches `name`, its subdomains, and names that
+//!   merely end in the same text (`xname`); it becomes a subtree rule, which
+//!   is the part DNS rules can express.
+//!
+//! Skipped (see [`super::reason::Reason`]): other modifiers, cosmetic, regex,
+//! path and port rules, other URL schemes, `*` in the name, `.name^` (it
+//! covers subdomains but not the name itself) and `||name.` without `^` (it
+//! matches `name` under every top-level domain).
+
+use super::name::Candidate;
+use super::options::ParseOptions;
+use super::reason::Reason;
+
+/// Whether a line is adblock syntax, judged by its first word: an anchor
+/// (`||`, `|`, `@@`, `/`, `://`, `http://`), a `^` or `$`, or a cosmetic
+/// marker.
+pub(super) fn looks_like(first: &str) -> bool {
+    if first.starts_with(['|', '/'])
+        || first.starts_with("@@")
+        || first.starts_with("://")
+        || first.starts_with("http://")
+        || first.starts_with("https://")
+    {
+        return true;
+    }
+    let mut hash = false;
+    for &byte in first.as_bytes() {
+        match byte {
+            b'^' | b'$' => return true,
+            b'#' => hash = true,
+            _ => {}
+        }
+    }
+    hash && is_cosmetic(first)
+}
+
+/// How the start of a pattern is anchored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Anchor {
+    /// `||`: the name and its subdomains.
+    Subtree,
+    /// `|`, `//`, `://`, `http://`, `https://`: exactly the name.
+    Exact,
+    /// No anchor: any name ending in the text.
+    Loose,
+}
+
+/// Parses a trimmed adblock line, whose first word is `first`, into the name
+/// it blocks or allows.
+pub(super) fn rule<'a>(
+    line: &'a str,
+    first: &str,
+    options: ParseOptions,
+) -> Result<Candidate<'a>, Reason<'a>> {
+    if is_cosmetic(first) {
+        return Err(Reason::Cosmetic);
+    }
+    let (exception, body) = match line.strip_prefix("@@") {
+        Some(body) => (true, body),
+        None => (false, line),
+    };
+    if let Some(inner) = body.strip_prefix('/')
+        && !inner.starts_with('/')
+    {
+        // `/re/` or `/re/$modifiers`; a regex may itself contain `$`.
+        let is_regex = inner.ends_with('/') || inner.contains("/$");
+        return Err(if is_regex {
+            Reason::Regex
+        } else {
+            Reason::Path
+        });
+    }
+    let (pattern, modifiers) = match body.split_once('$') {
+        Some((pattern, modifiers)) => (pattern, Some(modifiers)),
+        None => (body, None),
+    };
+    if let Some(modifiers) = modifiers
+        && modifiers != "important"
+    {
+        return Err(Reason::Modifier(modifiers));
+    }
+    let (rest, anchor) = anchor(pattern)?;
+    let end = rest
+        .find(|c: char| matches!(c, '^' | '/' | ':' | '?' | '|') || c.is_whitespace())
+        .unwrap_or(rest.len());
+    let (host, tail) = rest.split_at(end);
+    if let Some(after) = tail.strip_prefix('^') {
+        if !after.is_empty() && after != "|" {
+            return Err(Reason::AfterCaret(after));
+        }
+    } else if tail.starts_with(':') {
+        return Err(Reason::Port);
+    } else if tail.starts_with(['/', '?']) {
+        return Err(Reason::Path);
+    } else if !tail.is_empty() && tail != "|" {
+        return Err(Reason::ExtraText(tail.trim_start()));
+    }
+    if host.contains('*') {
+        return Err(Reason::Wildcard);
+    }
+    if host.is_empty() {
+        return Err(Reason::NoName);
+    }
+    if host.ends_with('.') && tail.is_empty() {
+        return Err(Reason::AnyTld);
+    }
+    if anchor == Anchor::Loose && host.starts_with('.') {
+        return Err(Reason::SubdomainsOnly);
+    }
+    Ok(Candidate {
+        raw: host,
+        subtree: anchor != Anchor::Exact,
+        allow: options.allow || exception,
+    })
+}
+
+/// Splits the start anchor off a pattern (modifiers already removed).
+fn anchor(pattern: &str) -> Result<(&str, Anchor), Reason<'_>> {
+    if let Some(rest) = pattern.strip_prefix("||") {
+        return Ok((rest, Anchor::Subtree));
+    }
+    let piped = pattern.strip_prefix('|');
+    let body = piped.unwrap_or(pattern);
+    if let Some((scheme, rest)) = body.split_once("://") {
+        if matches!(scheme, "" | "http" | "https") {
+            return Ok((rest, Anchor::Exact));
+        }
+        if scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'*')
+        {
+            return Err(Reason::Scheme(scheme));
+        }
+        // Otherwise `://` comes later, e.g. in a path: judged below.
+    }
+    if let Some(rest) = body.strip_prefix("//") {
+        return Ok((rest, Anchor::Exact));
+    }
+    match piped {
+        Some(rest) => Ok((rest, Anchor::Exact)),
+        None => Ok((pattern, Anchor::Loose)),
+    }
+}
+
+/// Whether `word` holds a cosmetic or HTML-filtering marker: `##`, `#@#`,
+/// `#$#`, `#%#`, `#?#` (and their `#@` exceptions), `$$` or `$@$`.
+fn is_cosmetic(word: &str) -> bool {
+    const MARKERS: [&str; 10] = [
+        "##", "#@#", "#$#", "#%#", "#?#", "#@$#", "#@%#", "#@?#", "$$", "$@$",
+    ];
+    word.contains(['#', '$']) && MARKERS.iter().any(|marker| word.contains(marker))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn first_word(line: &str) -> &str {
+        line.split([' ', '\t']).next().unwrap_or(line)
+    }
+
+    fn parsed(line: &str) -> Result<Candidate<'_>, Reason<'_>> {
+        rule(line, first_word(line), ParseOptions::default())
+    }
+
+    fn block(raw: &str, subtree: bool) -> Result<Candidate<'_>, Reason<'_>> {
+        Ok(Candidate {
+            raw,
+            subtree,
+            allow: false,
+        })
+    }
+
+    #[test]
+    fn double_pipe_caret_is_a_subtree_block() {
+        assert_eq!(parsed("||ads.example.com^"), block("ads.example.com", true));
+    }
+
+    #[test]
+    fn exception_is_a_subtree_allow_in_a_blocklist() {
+        let candidate = parsed("@@||example.com^").unwrap();
+        assert!(candidate.allow && candidate.subtree);
+        assert_eq!(candidate.raw, "example.com");
+    }
+
+    #[test]
+    fn allowlist_option_makes_plain_rules_allows() {
+        let options = ParseOptions {
+            allow: true,
+            ..ParseOptions::default()
+        };
+        assert!(
+            rule("||example.com^", "||example.com^", options)
+                .unwrap()
+                .allow
+        );
+    }
+
+    #[test]
+    fn trailing_pipe_and_missing_caret_are_accepted() {
+        assert_eq!(parsed("||example.com^|"), block("example.com", true));
+        assert_eq!(parsed("||example.com"), block("example.com", true));
+        assert_eq!(parsed("||example.com|"), block("example.com", true));
+    }
+
+    #[test]
+    fn important_modifier_is_a_plain_block() {
+        assert_eq!(
+            parsed("||example.com^$important"),
+            block("example.com", true)
+        );
+    }
+
+    #[test]
+    fn other_modifiers_are_skipped() {
+        for (line, modifier) in [
+            ("||example.com^$third-party", "third-party"),
+            ("||example.com^$popup", "popup"),
+            ("||example.com^$dnstype=AAAA", "dnstype=AAAA"),
+            ("||example.com^$client=127.0.0.1", "client=127.0.0.1"),
+            (
+                "||example.com^$important,third-party",
+                "important,third-party",
+            ),
+            (
+                "@@||example.com^$denyallow=a.com|b.com",
+                "denyallow=a.com|b.com",
+            ),
+        ] {
+            assert_eq!(parsed(line), Err(Reason::Modifier(modifier)), "{line}");
+        }
+    }
+
+    #[test]
+    fn modifier_without_dollar_after_caret_is_skipped() {
+        assert_eq!(
+            parsed("||xqquphzq.bid^popup,third-party"),
+            Err(Reason::AfterCaret("popup,third-party"))
+        );
+    }
+
+    #[test]
+    fn cosmetic_rules_are_skipped() {
+        for line in [
+            "thr.ru##.top_branding",
+            "example.com#@#.ad",
+            "example.com#$#body { color: red }",
+            "example.com#%#window.x=1",
+            "example.com#?#div:has(a)",
+            "example.com$$script[data-ad]",
+        ] {
+            assert!(looks_like(first_word(line)), "{line}");
+            assert_eq!(parsed(line), Err(Reason::Cosmetic), "{line}");
+        }
+    }
+
+    #[test]
+    fn regex_rule_is_skipped() {
+        assert_eq!(parsed("/^ad[0-9]+\\.example\\.com$/"), Err(Reason::Regex));
+        assert_eq!(parsed("/banner[0-9]/$important"), Err(Reason::Regex));
+    }
+
+    #[test]
+    fn adblock_path_rule_is_skipped() {
+        for line in [
+            "||zoda.ru/",
+            "||websurf.ru/?",
+            "||x.ru/ads/banner.js^",
+            "/bidmatching.js",
+            "http://w7.ru/",
+        ] {
+            assert_eq!(parsed(line), Err(Reason::Path), "{line}");
+        }
+    }
+
+    #[test]
+    fn port_rule_is_skipped() {
+        assert_eq!(parsed("||mxtads.com:8040^"), Err(Reason::Port));
+    }
+
+    #[test]
+    fn wildcard_in_adblock_name_is_skipped() {
+        for line in [
+            "||ad*.x.com^",
+            "://*.a-akamaihd.com^",
+            "@@||aax-*.amazon.*^",
+        ] {
+            assert_eq!(parsed(line), Err(Reason::Wildcard), "{line}");
+        }
+    }
+
+    #[test]
+    fn host_anchored_url_patterns_are_exact_rules() {
+        assert_eq!(parsed("://oyy.ru^"), block("oyy.ru", false));
+        assert_eq!(parsed("//oyy.ru^"), block("oyy.ru", false));
+        assert_eq!(parsed("http://7ads.ru^"), block("7ads.ru", false));
+        assert_eq!(parsed("|https://x.example^"), block("x.example", false));
+        assert_eq!(parsed("|example.org^"), block("example.org", false));
+    }
+
+    #[test]
+    fn unanchored_caret_pattern_is_a_subtree_block() {
+        assert_eq!(
+            parsed("polezno-2012.info^"),
+            block("polezno-2012.info", true)
+        );
+        assert_eq!(parsed("example.com$important"), block("example.com", true));
+    }
+
+    #[test]
+    fn leading_dot_pattern_covering_only_subdomains_is_skipped() {
+        assert_eq!(parsed(".adonweb.ru^"), Err(Reason::SubdomainsOnly));
+    }
+
+    #[test]
+    fn trailing_dot_without_caret_matching_any_tld_is_skipped() {
+        assert_eq!(parsed("||an.yandex."), Err(Reason::AnyTld));
+        assert_eq!(parsed("||admulti."), Err(Reason::AnyTld));
+    }
+
+    #[test]
+    fn trailing_dot_before_caret_is_a_fully_qualified_name() {
+        assert_eq!(parsed("||adsjudo.com.^"), block("adsjudo.com.", true));
+    }
+
+    #[test]
+    fn other_url_schemes_are_skipped() {
+        assert_eq!(
+            parsed("ws*://video.docfilms.info^"),
+            Err(Reason::Scheme("ws*"))
+        );
+        assert_eq!(parsed("wss://x.example^"), Err(Reason::Scheme("wss")));
+    }
+
+    #[test]
+    fn rule_without_a_name_is_no_name() {
+        for line in ["||^", "@@", "||", "^"] {
+            assert_eq!(parsed(line), Err(Reason::NoName), "{line}");
+        }
+    }
+
+    #[test]
+    fn text_after_the_rule_is_extra_text() {
+        assert_eq!(parsed("||a.com b"), Err(Reason::ExtraText("b")));
+        assert_eq!(parsed("||a.com|x"), Err(Reason::ExtraText("|x")));
+    }
+
+    #[test]
+    fn plain_names_and_hosts_lines_do_not_look_like_adblock() {
+        assert!(!looks_like("example.com"));
+        assert!(!looks_like(first_word("example.com # costs $5 ^_^")));
+        assert!(!looks_like("example.com#comment"));
+        assert!(looks_like("||example.com^"));
+        assert!(looks_like("@@||example.com^"));
+        assert!(looks_like("polezno-2012.info^"));
+    }
+}

@@ -1,0 +1,201 @@
+//! Sorting one trimmed line into comment, hosts line, rule or problem.
+//!
+//! Order of recognition (first match wins): comment (`#`, `!`, blank,
+//! `[Adblock Plus 2.0]`), HTML (`<…`), hosts (first word is an IP address and
+//! more follows), adblock (judged by the first word, see `adblock.rs`), plain
+//! domain. Words are separated by ASCII whitespace (spaces and tabs in
+//! practice); the line is split into its first word and the rest once, and
+//! the syntax parsers work from that.
+//!
+//! With an explicit [`Format`] a line of another syntax is invalid, except
+//! that an adblock source may hold bare names (valid adblock patterns).
+
+use std::str::SplitAsciiWhitespace;
+
+use super::name::{self, Candidate};
+use super::options::{Format, ParseOptions};
+use super::reason::{Reason, Syntax};
+use super::{adblock, hosts};
+
+/// What a line holds.
+#[derive(Debug)]
+pub(super) enum Line<'a> {
+    /// Comment, blank line or list header.
+    Comment,
+    /// A hosts line: the words after the address (possibly none).
+    Hosts(SplitAsciiWhitespace<'a>),
+    /// A line with one name.
+    Rule(Candidate<'a>),
+    /// A line that yields no rule.
+    Issue(Reason<'a>),
+}
+
+/// Classifies a line already stripped of `\r` and surrounding whitespace.
+pub(super) fn classify(line: &str, options: ParseOptions) -> Line<'_> {
+    if is_comment(line) {
+        return Line::Comment;
+    }
+    if line.starts_with('<') {
+        return Line::Issue(Reason::Html);
+    }
+    let (first, rest) = split_first_word(line);
+    if let Some(names) = hosts::names(first, rest) {
+        return match admits(options.format, Syntax::Hosts) {
+            Ok(()) => Line::Hosts(names),
+            Err(reason) => Line::Issue(reason),
+        };
+    }
+    let syntax = if adblock::looks_like(first) {
+        Syntax::Adblock
+    } else {
+        Syntax::Domain
+    };
+    if let Err(reason) = admits(options.format, syntax) {
+        return Line::Issue(reason);
+    }
+    let parsed = match syntax {
+        Syntax::Adblock => adblock::rule(line, first, options),
+        Syntax::Domain | Syntax::Hosts => name::domain_line(first, rest, options),
+    };
+    match parsed {
+        Ok(candidate) => Line::Rule(candidate),
+        Err(reason) => Line::Issue(reason),
+    }
+}
+
+/// Splits a line at its first ASCII whitespace: `("0.0.0.0", " a.example")`.
+fn split_first_word(line: &str) -> (&str, &str) {
+    match line.bytes().position(|byte| byte.is_ascii_whitespace()) {
+        Some(end) => line.split_at(end),
+        None => (line, ""),
+    }
+}
+
+/// Blank lines, `#` and `!` comments, and `[…]` headers.
+fn is_comment(line: &str) -> bool {
+    line.is_empty()
+        || line.starts_with(['#', '!'])
+        || (line.starts_with('[') && line.ends_with(']'))
+}
+
+/// Whether a source declared as `format` takes a line of `syntax`.
+fn admits(format: Format, syntax: Syntax) -> Result<(), Reason<'static>> {
+    let admitted = match format {
+        Format::Auto => true,
+        Format::Hosts => syntax == Syntax::Hosts,
+        Format::Domains => syntax == Syntax::Domain,
+        Format::Adblock => matches!(syntax, Syntax::Adblock | Syntax::Domain),
+    };
+    if admitted {
+        Ok(())
+    } else {
+        Err(Reason::WrongFormat {
+            found: syntax,
+            expected: format,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn auto(line: &str) -> Line<'_> {
+        classify(line, ParseOptions::default())
+    }
+
+    fn with_format(line: &str, format: Format) -> Line<'_> {
+        classify(
+            line,
+            ParseOptions {
+                format,
+                ..ParseOptions::default()
+            },
+        )
+    }
+
+    #[test]
+    fn blank_hash_bang_and_header_lines_are_comments() {
+        for line in [
+            "",
+            "# hosts",
+            "! Title: x",
+            "!+ PLATFORM(windows)",
+            "[Adblock Plus 2.0]",
+            "####",
+        ] {
+            assert!(matches!(auto(line), Line::Comment), "{line:?}");
+        }
+    }
+
+    #[test]
+    fn html_line_is_invalid() {
+        let line = r#"<link rel="dns-prefetch" href="https://ads.example.com">"#;
+        assert!(matches!(auto(line), Line::Issue(Reason::Html)));
+    }
+
+    #[test]
+    fn auto_detects_each_syntax() {
+        assert!(matches!(auto("0.0.0.0 a.example"), Line::Hosts(_)));
+        assert!(matches!(auto("||a.example^"), Line::Rule(c) if c.subtree));
+        assert!(matches!(auto("a.example"), Line::Rule(c) if !c.subtree));
+    }
+
+    #[test]
+    fn bare_ip_line_is_a_domain_line() {
+        assert!(matches!(auto("88.85.75.147"), Line::Rule(c) if c.raw == "88.85.75.147"));
+    }
+
+    #[test]
+    fn explicit_hosts_format_rejects_other_syntax() {
+        for line in ["a.example", "||a.example^"] {
+            assert!(
+                matches!(
+                    with_format(line, Format::Hosts),
+                    Line::Issue(Reason::WrongFormat { .. })
+                ),
+                "{line}"
+            );
+        }
+        assert!(matches!(
+            with_format("0.0.0.0 a.example", Format::Hosts),
+            Line::Hosts(_)
+        ));
+    }
+
+    #[test]
+    fn explicit_domains_format_rejects_hosts_and_adblock() {
+        for line in ["0.0.0.0 a.example", "||a.example^", "a.example##.ad"] {
+            assert!(
+                matches!(
+                    with_format(line, Format::Domains),
+                    Line::Issue(Reason::WrongFormat { .. })
+                ),
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
+    fn explicit_adblock_format_takes_bare_names_but_not_hosts_lines() {
+        assert!(matches!(
+            with_format("octopusads.net", Format::Adblock),
+            Line::Rule(_)
+        ));
+        assert!(matches!(
+            with_format("0.0.0.0 a.example", Format::Adblock),
+            Line::Issue(Reason::WrongFormat {
+                found: Syntax::Hosts,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn comments_are_comments_in_every_format() {
+        for format in [Format::Hosts, Format::Domains, Format::Adblock] {
+            assert!(matches!(with_format("# x", format), Line::Comment));
+            assert!(matches!(with_format("! x", format), Line::Comment));
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! Parsing blocklist and allowlist text (hosts, plain domains, adblock) into
+//! rules with line numbers and per-source counts; free of server concerns so
+//! the updater can run it on its own.
+
+mod adblock;
+mod hosts;
+mod line;
+mod name;
+mod options;
+mod parse;
+mod reason;
+mod stats;
+
+#[cfg(test)]
+mod data_tests;
+#[cfg(test)]
+mod properties;
+
+pub use options::{Format, ParseOptions};
+pub use parse::{Rule, parse};
+pub use stats::{IssueKind, LineIssue, Stats};

@@ -1,0 +1,384 @@
+//! The parser's driver: splits text into lines, classifies each (`line.rs`),
+//! normalizes names into one reused buffer, drops duplicates and hands each
+//! new [`Rule`] to the caller's sink while keeping [`Stats`].
+//!
+//! Per accepted line the work is a few scans of the line, one copy into the
+//! buffer and one hash-set insert; nothing is allocated except when a name
+//! is rejected (its error) or the set grows.
+
+use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, DefaultHasher, Hash, Hasher};
+
+use super::hosts;
+use super::line::{Line, classify};
+use super::name::{self, Candidate};
+use super::options::ParseOptions;
+use super::reason::Reason;
+use super::stats::Stats;
+
+/// One rule, borrowed from the parser's buffer for the duration of the callback.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rule<'a> {
+    /// The normalized name (see [`crate::domain::normalize_into`]).
+    pub name: &'a str,
+    /// The rule also covers every subdomain of `name`.
+    pub subtree: bool,
+    /// The rule allows (allowlist source or adblock `@@`) rather than blocks.
+    pub allow: bool,
+    /// 1-based line number in the source.
+    pub line: u32,
+}
+
+/// Parses `text`, calling `sink` once per accepted, non-duplicate rule, in
+/// line order.
+///
+/// Lines are split on `\n`; a trailing `\r` and surrounding whitespace are
+/// dropped. No input makes it panic; every problem is counted in the returned
+/// [`Stats`] (see `stats.rs` for how lines are counted). A rule is a duplicate
+/// when an earlier line of the same text gave the same name, subtree and allow;
+/// duplicates are recognised by a 64-bit hash, so two different rules collide
+/// with odds of about n²/2⁶⁵ (1 in 36 million for a million rules).
+pub fn parse(text: &str, options: ParseOptions, mut sink: impl FnMut(Rule<'_>)) -> Stats {
+    let mut state = State {
+        stats: Stats::default(),
+        // List lines average 15 to 25 bytes; one slot per 32 bytes of text
+        // saves most rehashing and never reserves more than the text's size.
+        seen: HashSet::with_capacity_and_hasher(text.len() / 32, BuildHasherDefault::default()),
+        buf: String::with_capacity(256),
+    };
+    for (index, raw) in text.split_terminator('\n').enumerate() {
+        // More than 4 billion lines share the last number rather than wrap.
+        let number = u32::try_from(index + 1).unwrap_or(u32::MAX);
+        let line = raw.strip_suffix('\r').unwrap_or(raw).trim();
+        state.stats.lines += 1;
+        match classify(line, options) {
+            Line::Comment => state.stats.comments += 1,
+            Line::Issue(reason) => state.stats.note(number, line, &reason),
+            Line::Rule(candidate) => state.add(candidate, number, line, &mut sink),
+            Line::Hosts(words) => {
+                let mut any = false;
+                for word in words {
+                    any = true;
+                    match hosts::candidate(word, options) {
+                        Ok(candidate) => state.add(candidate, number, line, &mut sink),
+                        Err(reason) => state.stats.note(number, line, &reason),
+                    }
+                }
+                if !any {
+                    state.stats.note(number, line, &Reason::NoName);
+                }
+            }
+        }
+    }
+    state.stats
+}
+
+/// Everything that lives across lines.
+struct State {
+    stats: Stats,
+    /// Hashes of the rules accepted so far (see [`rule_key`]).
+    seen: HashSet<u64, BuildHasherDefault<PassThrough>>,
+    /// The reused buffer names are normalized into.
+    buf: String,
+}
+
+impl State {
+    /// Normalizes a candidate and passes it on unless it is a duplicate.
+    fn add(
+        &mut self,
+        candidate: Candidate<'_>,
+        number: u32,
+        line: &str,
+        sink: &mut impl FnMut(Rule<'_>),
+    ) {
+        if let Err(reason) = name::normalize(candidate.raw, &mut self.buf) {
+            self.stats.note(number, line, &reason);
+            return;
+        }
+        if !self
+            .seen
+            .insert(rule_key(&self.buf, candidate.subtree, candidate.allow))
+        {
+            self.stats.duplicate += 1;
+            return;
+        }
+        self.stats.accepted += 1;
+        sink(Rule {
+            name: &self.buf,
+            subtree: candidate.subtree,
+            allow: candidate.allow,
+            line: number,
+        });
+    }
+}
+
+/// A 64-bit hash of a rule, stored instead of the name to keep memory small.
+/// `DefaultHasher::new()` has fixed keys, so results do not vary between runs.
+fn rule_key(name: &str, subtree: bool, allow: bool) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    name.hash(&mut hasher);
+    (u8::from(subtree) | (u8::from(allow) << 1)).hash(&mut hasher);
+    hasher.finish()
+}
+
+/// A hasher for keys that are already hashes: it passes the `u64` through.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used by `HashSet<u64>`; fold anything else.
+        for &byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lists::{Format, IssueKind};
+
+    /// Parses with `options` and returns the rules as owned tuples.
+    fn rules_with(text: &str, options: ParseOptions) -> (Vec<(String, bool, bool, u32)>, Stats) {
+        let mut rules = Vec::new();
+        let stats = parse(text, options, |rule| {
+            rules.push((rule.name.to_owned(), rule.subtree, rule.allow, rule.line));
+        });
+        (rules, stats)
+    }
+
+    fn rules(text: &str) -> (Vec<(String, bool, bool, u32)>, Stats) {
+        rules_with(text, ParseOptions::default())
+    }
+
+    fn names(text: &str) -> Vec<String> {
+        rules(text).0.into_iter().map(|rule| rule.0).collect()
+    }
+
+    #[test]
+    fn crlf_is_ignored() {
+        let (found, stats) = rules("# hi\r\n0.0.0.0 a.example\r\nb.example\r\n||c.example^\r\n");
+        assert_eq!(
+            found,
+            [
+                ("a.example".to_owned(), false, false, 2),
+                ("b.example".to_owned(), false, false, 3),
+                ("c.example".to_owned(), true, false, 4),
+            ]
+        );
+        assert_eq!((stats.lines, stats.comments, stats.invalid), (4, 1, 0));
+    }
+
+    #[test]
+    fn missing_final_newline_still_counts_the_last_line() {
+        let stats = parse("a.example\nb.example", ParseOptions::default(), |_| {});
+        assert_eq!((stats.lines, stats.accepted), (2, 2));
+        assert_eq!(parse("", ParseOptions::default(), |_| {}).lines, 0);
+    }
+
+    #[test]
+    fn hosts_line_with_tabs_and_inline_comment_yields_each_name() {
+        let (found, stats) = rules("127.0.0.1\tOne.example\t two.example # trackers\n");
+        assert_eq!(
+            found,
+            [
+                ("one.example".to_owned(), false, false, 1),
+                ("two.example".to_owned(), false, false, 1),
+            ]
+        );
+        assert_eq!(stats.accepted, 2);
+        assert_eq!(stats.lines, 1);
+    }
+
+    #[test]
+    fn hosts_line_counts_each_name_and_keeps_the_good_ones() {
+        let (found, stats) =
+            parse_counts("0.0.0.0 good.example localhost bad!.example good.example\n");
+        assert_eq!(found, ["good.example"]);
+        assert_eq!(
+            (
+                stats.accepted,
+                stats.skipped,
+                stats.invalid,
+                stats.duplicate
+            ),
+            (1, 1, 1, 1)
+        );
+    }
+
+    fn parse_counts(text: &str) -> (Vec<String>, Stats) {
+        let (found, stats) = rules(text);
+        (found.into_iter().map(|rule| rule.0).collect(), stats)
+    }
+
+    #[test]
+    fn hosts_line_without_a_name_is_invalid() {
+        let stats = parse(
+            "0.0.0.0   # nothing here\n",
+            ParseOptions::default(),
+            |_| {},
+        );
+        assert_eq!(stats.invalid, 1);
+    }
+
+    #[test]
+    fn localhost_never_becomes_a_rule() {
+        let text = "127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n\
+                    255.255.255.255 broadcasthost\n127.0.0.1 localhost.localdomain\n\
+                    0.0.0.0 0.0.0.0\nlocalhost\n";
+        let (found, stats) = rules(text);
+        assert!(found.is_empty(), "{found:?}");
+        assert_eq!(stats.skipped, 8);
+        assert_eq!(stats.examples[0].kind, IssueKind::Skipped);
+    }
+
+    #[test]
+    fn single_label_host_is_skipped() {
+        let stats = parse("0.0.0.0 ads\n", ParseOptions::default(), |_| {});
+        assert_eq!(stats.skipped, 1);
+    }
+
+    #[test]
+    fn unicode_name_becomes_punycode() {
+        assert_eq!(names("||банрек.рус^\n"), ["xn--80abnuns.xn--p1acf"]);
+    }
+
+    #[test]
+    fn trailing_dot_name_is_accepted_without_the_dot() {
+        assert_eq!(names("||adsjudo.com.^\n"), ["adsjudo.com"]);
+    }
+
+    #[test]
+    fn label_of_64_bytes_is_invalid() {
+        let stats = parse(
+            &format!("{}.example\n", "a".repeat(64)),
+            ParseOptions::default(),
+            |_| {},
+        );
+        assert_eq!(stats.invalid, 1);
+        assert!(stats.examples[0].reason.contains("64 bytes long"));
+    }
+
+    #[test]
+    fn replacement_character_makes_a_line_invalid() {
+        let stats = parse("bad\u{FFFD}name.example\n", ParseOptions::default(), |_| {});
+        assert_eq!(stats.invalid, 1);
+    }
+
+    #[test]
+    fn ip_literal_rules_are_skipped() {
+        let stats = parse(
+            "||88.85.75.147^\n88.85.75.147\n0.0.0.0 10.0.0.1\n",
+            ParseOptions::default(),
+            |_| {},
+        );
+        assert_eq!((stats.skipped, stats.accepted), (3, 0));
+    }
+
+    #[test]
+    fn star_dot_prefix_is_a_subtree_rule_and_inner_star_is_skipped() {
+        let (found, stats) = rules("*.example.com\nkinesis.*.amazonaws.com\n");
+        assert_eq!(found, [("example.com".to_owned(), true, false, 1)]);
+        assert_eq!(stats.skipped, 1);
+    }
+
+    #[test]
+    fn duplicates_are_counted_and_not_passed_on() {
+        let (found, stats) =
+            rules("a.example\nA.example.\n||a.example^\n@@||a.example^\n0.0.0.0 a.example\n");
+        assert_eq!(found.len(), 3);
+        assert_eq!((stats.accepted, stats.duplicate), (3, 2));
+    }
+
+    #[test]
+    fn allowlist_makes_every_rule_an_allow() {
+        let options = ParseOptions {
+            allow: true,
+            ..ParseOptions::default()
+        };
+        let (found, _) = rules_with("a.example\n||b.example^\n0.0.0.0 c.example\n", options);
+        assert!(found.iter().all(|rule| rule.2), "{found:?}");
+    }
+
+    #[test]
+    fn exception_is_an_allow_in_a_blocklist() {
+        assert_eq!(
+            rules("@@||a.example^\n").0,
+            [("a.example".to_owned(), true, true, 1)]
+        );
+    }
+
+    #[test]
+    fn subdomains_option_applies_to_plain_and_hosts_entries_only() {
+        let options = ParseOptions {
+            subdomains: true,
+            ..ParseOptions::default()
+        };
+        let (found, _) = rules_with("a.example\n0.0.0.0 b.example\n://c.example^\n", options);
+        let subtree: Vec<bool> = found.iter().map(|rule| rule.1).collect();
+        assert_eq!(subtree, [true, true, false]);
+    }
+
+    #[test]
+    fn adblock_path_rule_is_skipped() {
+        let stats = parse(
+            "||zoda.ru/\n||websurf.ru/?\n",
+            ParseOptions::default(),
+            |_| {},
+        );
+        assert_eq!(stats.skipped, 2);
+        assert!(stats.examples[0].reason.contains("URL path"));
+    }
+
+    #[test]
+    fn html_line_is_invalid_with_its_text_kept() {
+        let line = r#"  <link rel="dns-prefetch" href="https://ads.example.com">"#;
+        let stats = parse(line, ParseOptions::default(), |_| {});
+        assert_eq!(stats.invalid, 1);
+        assert_eq!(stats.examples[0].reason, "HTML markup, not a rule");
+        assert_eq!(stats.examples[0].text, line.trim());
+    }
+
+    #[test]
+    fn csv_row_is_invalid() {
+        let stats = parse("1,google.com\n", ParseOptions::default(), |_| {});
+        assert_eq!(stats.invalid, 1);
+    }
+
+    #[test]
+    fn explicit_format_counts_other_syntax_as_invalid() {
+        let options = ParseOptions {
+            format: Format::Hosts,
+            ..ParseOptions::default()
+        };
+        let stats = parse(
+            "0.0.0.0 a.example\nb.example\n||c.example^\n",
+            options,
+            |_| {},
+        );
+        assert_eq!((stats.accepted, stats.invalid), (1, 2));
+    }
+
+    #[test]
+    fn summary_reports_the_counts() {
+        let stats = parse(
+            "a.example\na.example\n||x.com^$popup\n<p>\n# c\n",
+            ParseOptions::default(),
+            |_| {},
+        );
+        assert_eq!(
+            stats.summary(),
+            "1 accepted, 1 duplicate, 1 skipped, 1 invalid"
+        );
+        assert_eq!(stats.comments, 1);
+    }
+}

@@ -1,0 +1,143 @@
+//! Property tests for the whole parser: on any text it never panics, every
+//! line is counted once (a hosts line once per name, see `stats.rs`), and
+//! every rule it yields is a normalized name in line order.
+
+use std::net::IpAddr;
+
+use proptest::prelude::*;
+
+use super::{Format, ParseOptions, parse};
+use crate::domain::Domain;
+
+/// How many outcomes beyond one a line adds: a hosts line counts each of
+/// its names where the format admits hosts lines. An independent model of
+/// the classifier's hosts rule.
+fn extra_outcomes(raw: &str, format: Format) -> u64 {
+    if !matches!(format, Format::Auto | Format::Hosts) {
+        return 0;
+    }
+    let line = raw.strip_suffix('\r').unwrap_or(raw).trim();
+    if line.is_empty()
+        || line.starts_with(['#', '!', '<'])
+        || (line.starts_with('[') && line.ends_with(']'))
+    {
+        return 0;
+    }
+    let Some((first, rest)) = line.split_once(|c: char| c.is_ascii_whitespace()) else {
+        return 0;
+    };
+    let address = first.split('%').next().unwrap_or(first);
+    if address.parse::<IpAddr>().is_err() {
+        return 0;
+    }
+    let names = rest
+        .split('#')
+        .next()
+        .unwrap_or("")
+        .split_ascii_whitespace()
+        .count();
+    u64::try_from(names.saturating_sub(1)).unwrap_or(u64::MAX)
+}
+
+fn check_invariants(text: &str, options: ParseOptions) -> Result<(), TestCaseError> {
+    let mut seen = Vec::new();
+    let stats = parse(text, options, |rule| {
+        seen.push((rule.name.to_owned(), rule.line));
+    });
+    let lines = text.split_terminator('\n');
+    prop_assert_eq!(stats.lines, lines.clone().count() as u64);
+    let outcomes =
+        stats.accepted + stats.duplicate + stats.skipped + stats.invalid + stats.comments;
+    let extra: u64 = lines.map(|line| extra_outcomes(line, options.format)).sum();
+    prop_assert_eq!(outcomes, stats.lines + extra);
+    prop_assert_eq!(seen.len() as u64, stats.accepted);
+    prop_assert!(stats.examples.len() <= 5);
+    prop_assert!(seen.windows(2).all(|pair| pair[0].1 <= pair[1].1));
+    for (name, line) in &seen {
+        prop_assert!(*line >= 1 && u64::from(*line) <= stats.lines);
+        let reparsed = Domain::parse(name);
+        prop_assert_eq!(reparsed.as_ref().map(Domain::as_str), Ok(name.as_str()));
+    }
+    Ok(())
+}
+
+/// Fragments that steer random lines into every branch of the parser.
+const FRAGMENTS: &[&str] = &[
+    "0.0.0.0",
+    "::1",
+    "fe80::1%eth0",
+    "127.0.0.1",
+    " ",
+    "\t",
+    "\n",
+    "\r\n",
+    "\r",
+    "#",
+    "!",
+    "||",
+    "@@",
+    "^",
+    "$important",
+    "$popup",
+    "|",
+    "/",
+    "*.",
+    "*",
+    ".",
+    "..",
+    "a",
+    "Ads",
+    "example.com",
+    "Bücher.de",
+    "банрек.рус",
+    "localhost",
+    "<a>",
+    "##",
+    "#@#",
+    ":",
+    "8040",
+    "[",
+    "]",
+    "\u{FFFD}",
+    "_",
+    "-",
+    "com",
+    "1",
+    "://",
+    "http://",
+    ",",
+    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+];
+
+fn options_strategy() -> impl Strategy<Value = ParseOptions> {
+    let format = prop_oneof![
+        Just(Format::Auto),
+        Just(Format::Hosts),
+        Just(Format::Domains),
+        Just(Format::Adblock)
+    ];
+    (any::<bool>(), any::<bool>(), format).prop_map(|(allow, subdomains, format)| ParseOptions {
+        allow,
+        subdomains,
+        format,
+    })
+}
+
+proptest! {
+    #[test]
+    fn parse_never_panics_and_counts_every_line_on_arbitrary_text(
+        chars in prop::collection::vec(any::<char>(), 0..400),
+        options in options_strategy(),
+    ) {
+        let text: String = chars.into_iter().collect();
+        check_invariants(&text, options)?;
+    }
+
+    #[test]
+    fn parse_never_panics_and_counts_every_line_on_list_like_text(
+        pieces in prop::collection::vec(prop::sample::select(FRAGMENTS), 0..120),
+        options in options_strategy(),
+    ) {
+        check_invariants(&pieces.concat(), options)?;
+    }
+}

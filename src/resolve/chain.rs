@@ -1,0 +1,236 @@
+//! The chain every query walks, in this order:
+//!
+//! 1. **Access**: a client outside `[access] allow` gets REFUSED.
+//! 2. **Refusals**: classes other than IN, and zone transfers, get REFUSED;
+//!    `ANY` gets the RFC 8482 minimal answer unless the name is blocked.
+//! 3. **Local**: the household's own records and special-use names.
+//! 4. **Blocking** (unless switched off): canary names; then the image —
+//!    an allow rule beats every block rule; a blocked name gets the
+//!    configured sinkhole answer naming its list.
+//! 5. **Cache**: a fresh entry is answered with its TTLs counted down.
+//! 6. **Forward**: upstream, sharing identical questions in flight; the
+//!    answer is cached. When every upstream fails: a stale entry, else
+//!    SERVFAIL.
+//! 7. **CNAME check** on answers from 5 and 6: when a CNAME in the chain
+//!    points at a blocked name, the query is answered as blocked (a tracker
+//!    hidden behind a first-party alias). Skipped for allowed names.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arc_swap::ArcSwap;
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::rdata::HINFO;
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+
+use super::access::Access;
+use super::answer::{Answer, EDE_PROHIBITED, Sections};
+use super::block::{Blocker, CANARY_NAMES};
+use super::cache::{Cache, Key};
+use super::forward::{self, Forwarder};
+use super::local::Local;
+use super::outcome::Outcome;
+use crate::config::Config;
+use crate::image::{Image, Verdict};
+
+/// The image type the server answers from.
+pub type ServedImage = Image<Vec<u8>>;
+
+/// One client question.
+#[derive(Clone, Copy, Debug)]
+pub struct Question<'a> {
+    /// The name as the client wrote it.
+    pub name: &'a Name,
+    /// Query type.
+    pub qtype: RecordType,
+    /// Query class.
+    pub qclass: DNSClass,
+    /// The client's address.
+    pub client: IpAddr,
+    /// EDNS DO bit.
+    pub dnssec_ok: bool,
+    /// CD bit.
+    pub checking_disabled: bool,
+}
+
+/// Answers questions: owns every step of the chain.
+pub struct Resolver {
+    access: Access,
+    local: Local,
+    blocker: Blocker,
+    check_cnames: bool,
+    image: ArcSwap<ServedImage>,
+    cache: Cache,
+    forwarder: Forwarder,
+    /// Blocking is off until this time (ms since the Unix epoch); 0: on.
+    disabled_until_ms: AtomicU64,
+}
+
+impl Resolver {
+    /// A resolver for `config`, answering blocks from `image`.
+    pub fn new(config: &Config, image: ServedImage) -> Resolver {
+        Resolver {
+            access: Access::new(config.access.allow.clone()),
+            local: Local::new(&config.local),
+            blocker: Blocker::new(config.blocking.mode, config.blocking.ttl),
+            check_cnames: config.blocking.check_cnames,
+            image: ArcSwap::from_pointee(image),
+            cache: Cache::new(&config.cache),
+            forwarder: Forwarder::new(&config.upstream),
+            disabled_until_ms: AtomicU64::new(0),
+        }
+    }
+
+    /// Replaces the image; lookups in flight finish on the old one.
+    pub fn swap_image(&self, image: ServedImage) {
+        self.image.store(Arc::new(image));
+    }
+
+    /// The image now in use.
+    pub fn image(&self) -> Arc<ServedImage> {
+        self.image.load_full()
+    }
+
+    /// The forwarder's counters.
+    pub fn forward_counters(&self) -> &forward::Counters {
+        &self.forwarder.counters
+    }
+
+    /// Switches blocking off until `until_unix_ms` (`u64::MAX`: until
+    /// switched on again), or on again with 0.
+    pub fn set_blocking_disabled_until(&self, until_unix_ms: u64) {
+        self.disabled_until_ms
+            .store(until_unix_ms, Ordering::Relaxed);
+    }
+
+    fn blocking_enabled(&self) -> bool {
+        let until = self.disabled_until_ms.load(Ordering::Relaxed);
+        until == 0 || unix_ms() >= until
+    }
+
+    /// Answers one question.
+    pub async fn resolve(&self, q: Question<'_>) -> (Answer, Outcome) {
+        if !self.access.allows(q.client) {
+            let answer = Answer::empty(ResponseCode::Refused)
+                .ede(EDE_PROHIBITED, "client network not allowed");
+            return (answer, Outcome::Refused);
+        }
+        if q.qclass != DNSClass::IN || matches!(q.qtype, RecordType::AXFR | RecordType::IXFR) {
+            return (Answer::empty(ResponseCode::Refused), Outcome::Refused);
+        }
+        let lower = lower_ascii(q.name);
+        if let Some(answer) = self.local.answer(&lower, q.name, q.qtype) {
+            return (answer, Outcome::Local);
+        }
+        let blocking = self.blocking_enabled();
+        let image = self.image.load();
+        let mut allowed = false;
+        if blocking {
+            if CANARY_NAMES.contains(&lower.as_str()) {
+                return (self.blocker.canary(q.name), Outcome::Blocked);
+            }
+            match image.lookup_labels(q.name.iter()) {
+                Verdict::Blocked(m) => {
+                    let list = image.list_name(m.list).unwrap_or("?");
+                    return (self.blocker.answer(q.name, q.qtype, list), Outcome::Blocked);
+                }
+                Verdict::Allowed { overrides, .. } => allowed = overrides.is_some(),
+                Verdict::NotListed => {}
+            }
+        }
+        if q.qtype == RecordType::ANY {
+            return (rfc8482_answer(q.name), Outcome::Local);
+        }
+        let key = Key {
+            name: lower.into_boxed_str(),
+            qtype: u16::from(q.qtype),
+            qclass: u16::from(q.qclass),
+            dnssec_ok: q.dnssec_ok,
+            checking_disabled: q.checking_disabled,
+        };
+        let (answer, outcome) = match self.cache.get(&key) {
+            Some(answer) => (answer, Outcome::Cached),
+            None => {
+                let request = forward::Request {
+                    name: q.name,
+                    qtype: q.qtype,
+                    qclass: q.qclass,
+                    dnssec_ok: q.dnssec_ok,
+                    checking_disabled: q.checking_disabled,
+                };
+                match self.forwarder.forward(&key, request).await {
+                    Ok(answer) => {
+                        self.cache.insert(key, &answer);
+                        let outcome = if allowed {
+                            Outcome::Allowed
+                        } else {
+                            Outcome::Forwarded
+                        };
+                        (answer, outcome)
+                    }
+                    Err(_) => match self.cache.get_stale(&key) {
+                        Some(answer) => (answer, Outcome::Stale),
+                        None => (Answer::empty(ResponseCode::ServFail), Outcome::Failed),
+                    },
+                }
+            }
+        };
+        if blocking
+            && self.check_cnames
+            && !allowed
+            && let Some(list) = blocked_cname(&image, &answer)
+        {
+            return (self.blocker.answer(q.name, q.qtype, list), Outcome::Blocked);
+        }
+        (answer, outcome)
+    }
+}
+
+/// The list blocking a CNAME target in `answer`, if any.
+fn blocked_cname<'i>(image: &'i ServedImage, answer: &Answer) -> Option<&'i str> {
+    answer
+        .sections
+        .answers
+        .iter()
+        .find_map(|record| match &record.data {
+            RData::CNAME(target) => match image.lookup_labels(target.0.iter()) {
+                Verdict::Blocked(m) => image.list_name(m.list),
+                _ => None,
+            },
+            _ => None,
+        })
+}
+
+/// The RFC 8482 answer to `ANY`: one synthesized HINFO record.
+fn rfc8482_answer(name: &Name) -> Answer {
+    let hinfo = HINFO::new("RFC8482".to_owned(), String::new());
+    let record = Record::from_rdata(name.clone(), 3600, RData::HINFO(hinfo));
+    Answer::with(
+        ResponseCode::NoError,
+        Sections {
+            answers: vec![record],
+            ..Sections::default()
+        },
+    )
+}
+
+/// `name` in lower-case ASCII without the trailing dot.
+fn lower_ascii(name: &Name) -> String {
+    let mut out = String::with_capacity(name.len());
+    for (i, label) in name.iter().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        for &b in label {
+            out.push(char::from(b.to_ascii_lowercase()));
+        }
+    }
+    out
+}
+
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}

@@ -1,0 +1,335 @@
+//! Step 5: forwarding to the upstream resolvers.
+//!
+//! Each try uses a fresh UDP socket on a random source port (the kernel's
+//! ephemeral range), connected to the upstream so the kernel drops datagrams
+//! from any other address or port, and a fresh random query ID. An answer is
+//! accepted only when its ID, QR bit and question (name, type, class) match;
+//! anything else — including a malformed datagram arriving first — is ignored
+//! and the try keeps waiting. A truncated answer is asked again over TCP.
+//! SERVFAIL, REFUSED, timeouts and socket errors move on to the next
+//! upstream, at most `max_tries` tries within `deadline` in all. Identical
+//! questions asked while one is in flight share that one upstream query.
+//!
+//! The upstream that answered last is asked first; after [`REPROBE`] the
+//! configured order is tried again, so a recovered first choice is used.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::{DNSClass, Name, RecordType};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::sync::watch;
+use tokio::time::{Instant, timeout_at};
+
+use super::answer::{Answer, Sections};
+use super::cache::Key;
+use crate::config;
+
+/// How long a demoted first-choice upstream is passed over.
+const REPROBE: Duration = Duration::from_secs(30);
+/// EDNS payload size advertised upstream (DNS flag day 2020).
+const UPSTREAM_PAYLOAD: u16 = 1232;
+
+/// Why no upstream answer could be had.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// Every try failed or the deadline passed.
+    #[error(
+        "no upstream answered in time ({tries} tries); check [upstream] servers and the network"
+    )]
+    Exhausted {
+        /// Tries made.
+        tries: u8,
+    },
+    /// The shared in-flight query this one waited for was dropped.
+    #[error("the shared upstream query was abandoned")]
+    Abandoned,
+}
+
+/// The question to forward.
+#[derive(Clone, Copy, Debug)]
+pub struct Request<'a> {
+    /// The name as the client wrote it.
+    pub name: &'a Name,
+    /// Query type.
+    pub qtype: RecordType,
+    /// Query class.
+    pub qclass: DNSClass,
+    /// Ask for DNSSEC records.
+    pub dnssec_ok: bool,
+    /// Ask the upstream not to validate.
+    pub checking_disabled: bool,
+}
+
+type Flight = watch::Sender<Option<Result<Answer, Error>>>;
+
+/// Counters the forwarder keeps.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Upstream tries sent.
+    pub tries: AtomicU64,
+    /// Tries that failed (timeout, error, SERVFAIL, REFUSED).
+    pub failures: AtomicU64,
+    /// Client questions answered by joining a query already in flight.
+    pub coalesced: AtomicU64,
+}
+
+/// Sends questions upstream.
+pub struct Forwarder {
+    upstreams: Vec<SocketAddr>,
+    timeout: Duration,
+    deadline: Duration,
+    max_tries: u8,
+    preferred: AtomicUsize,
+    /// When `preferred` last moved away from 0, in ms since `epoch`.
+    demoted_ms: AtomicU64,
+    epoch: Instant,
+    inflight: Mutex<HashMap<Key, Arc<Flight>>>,
+    /// Counters.
+    pub counters: Counters,
+}
+
+/// Removes a finished flight from the in-flight table, also on cancellation.
+struct FlightGuard<'a> {
+    table: &'a Mutex<HashMap<Key, Arc<Flight>>>,
+    key: Key,
+}
+
+impl Drop for FlightGuard<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut table) = self.table.lock() {
+            table.remove(&self.key);
+        }
+    }
+}
+
+impl Forwarder {
+    /// A forwarder for `[upstream]`.
+    pub fn new(config: &config::Upstream) -> Forwarder {
+        Forwarder {
+            upstreams: config.addrs(),
+            timeout: Duration::from_millis(config.timeout_ms),
+            deadline: Duration::from_millis(config.deadline_ms),
+            max_tries: config.max_tries,
+            preferred: AtomicUsize::new(0),
+            demoted_ms: AtomicU64::new(0),
+            epoch: Instant::now(),
+            inflight: Mutex::new(HashMap::new()),
+            counters: Counters::default(),
+        }
+    }
+
+    /// The upstream answer for `request`, sharing one upstream query among
+    /// identical questions in flight (`key` identifies them).
+    pub async fn forward(&self, key: &Key, request: Request<'_>) -> Result<Answer, Error> {
+        let (flight, leader) = {
+            let mut table = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+            match table.get(key) {
+                Some(flight) => (flight.clone(), false),
+                None => {
+                    let flight = Arc::new(watch::channel(None).0);
+                    table.insert(key.clone(), flight.clone());
+                    (flight, true)
+                }
+            }
+        };
+        if !leader {
+            self.counters.coalesced.fetch_add(1, Ordering::Relaxed);
+            let mut rx = flight.subscribe();
+            drop(flight);
+            let result = match rx.wait_for(Option::is_some).await {
+                Ok(value) => value.clone().unwrap_or(Err(Error::Abandoned)),
+                Err(_) => Err(Error::Abandoned),
+            };
+            return result;
+        }
+        let guard = FlightGuard {
+            table: &self.inflight,
+            key: key.clone(),
+        };
+        let result = self.resolve(request).await;
+        drop(guard);
+        flight.send_replace(Some(result.clone()));
+        result
+    }
+
+    /// Tries the upstreams in turn until one answers.
+    async fn resolve(&self, request: Request<'_>) -> Result<Answer, Error> {
+        let deadline = Instant::now() + self.deadline;
+        let count = self.upstreams.len();
+        let start = self.first_choice();
+        let mut tries = 0u8;
+        while tries < self.max_tries && count > 0 {
+            let index = (start + usize::from(tries)) % count;
+            let upstream = self.upstreams[index];
+            tries += 1;
+            let try_deadline = deadline.min(Instant::now() + self.timeout);
+            if try_deadline <= Instant::now() {
+                break;
+            }
+            self.counters.tries.fetch_add(1, Ordering::Relaxed);
+            match self.try_upstream(upstream, request, try_deadline).await {
+                Some(answer) => {
+                    self.remember(index);
+                    return Ok(answer);
+                }
+                None => {
+                    self.counters.failures.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        Err(Error::Exhausted { tries })
+    }
+
+    fn first_choice(&self) -> usize {
+        let preferred = self.preferred.load(Ordering::Relaxed);
+        if preferred == 0 {
+            return 0;
+        }
+        let since = self.demoted_ms.load(Ordering::Relaxed);
+        let now = self.epoch.elapsed().as_millis() as u64;
+        if now.saturating_sub(since) > REPROBE.as_millis() as u64 {
+            // Give the configured first choice another chance.
+            self.preferred.store(0, Ordering::Relaxed);
+            return 0;
+        }
+        preferred
+    }
+
+    fn remember(&self, index: usize) {
+        let old = self.preferred.swap(index, Ordering::Relaxed);
+        if old == 0 && index != 0 {
+            let now = self.epoch.elapsed().as_millis() as u64;
+            self.demoted_ms.store(now, Ordering::Relaxed);
+        }
+    }
+
+    /// One try: UDP, then TCP if truncated. `None` when this upstream failed.
+    async fn try_upstream(
+        &self,
+        upstream: SocketAddr,
+        request: Request<'_>,
+        deadline: Instant,
+    ) -> Option<Answer> {
+        let (id, bytes) = encode_query(request)?;
+        let message = match timeout_at(deadline, udp_exchange(upstream, id, &bytes, request)).await
+        {
+            Ok(Some(message)) => message,
+            Ok(None) | Err(_) => return None,
+        };
+        let message = if message.metadata.truncation {
+            let (id, bytes) = encode_query(request)?;
+            match timeout_at(deadline, tcp_exchange(upstream, id, &bytes, request)).await {
+                Ok(Some(message)) => message,
+                Ok(None) | Err(_) => return None,
+            }
+        } else {
+            message
+        };
+        match message.metadata.response_code {
+            ResponseCode::ServFail
+            | ResponseCode::Refused
+            | ResponseCode::NotImp
+            | ResponseCode::FormErr => None,
+            _ => Some(into_answer(message)),
+        }
+    }
+}
+
+fn encode_query(request: Request<'_>) -> Option<(u16, Vec<u8>)> {
+    let id: u16 = rand::random();
+    let mut message = Message::new(id, MessageType::Query, OpCode::Query);
+    message.metadata.recursion_desired = true;
+    message.metadata.checking_disabled = request.checking_disabled;
+    let mut query = Query::query(request.name.clone(), request.qtype);
+    query.set_query_class(request.qclass);
+    message.add_query(query);
+    let mut edns = Edns::new();
+    edns.set_max_payload(UPSTREAM_PAYLOAD);
+    edns.set_dnssec_ok(request.dnssec_ok);
+    message.set_edns(edns);
+    message.to_vec().ok().map(|bytes| (id, bytes))
+}
+
+/// Whether `message` is the answer to the query with `id` for `request`.
+fn matches(message: &Message, id: u16, request: Request<'_>) -> bool {
+    message.metadata.id == id
+        && message.metadata.message_type == MessageType::Response
+        && message.metadata.op_code == OpCode::Query
+        && message.queries.len() == 1
+        && message.queries[0].name() == request.name
+        && message.queries[0].query_type() == request.qtype
+        && message.queries[0].query_class() == request.qclass
+}
+
+async fn udp_exchange(
+    upstream: SocketAddr,
+    id: u16,
+    bytes: &[u8],
+    request: Request<'_>,
+) -> Option<Message> {
+    let local: SocketAddr = if upstream.is_ipv4() {
+        (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+    } else {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let socket = UdpSocket::bind(local).await.ok()?;
+    socket.connect(upstream).await.ok()?;
+    socket.send(bytes).await.ok()?;
+    let mut buf = vec![0u8; 65_535];
+    loop {
+        // A refused port (ICMP) ends the try at once; the caller's deadline
+        // bounds the loop.
+        let len = socket.recv(&mut buf).await.ok()?;
+        let Ok(message) = Message::from_vec(&buf[..len]) else {
+            continue;
+        };
+        if matches(&message, id, request) {
+            return Some(message);
+        }
+    }
+}
+
+async fn tcp_exchange(
+    upstream: SocketAddr,
+    id: u16,
+    bytes: &[u8],
+    request: Request<'_>,
+) -> Option<Message> {
+    let mut stream = TcpStream::connect(upstream).await.ok()?;
+    let len = u16::try_from(bytes.len()).ok()?;
+    let mut framed = Vec::with_capacity(bytes.len() + 2);
+    framed.extend_from_slice(&len.to_be_bytes());
+    framed.extend_from_slice(bytes);
+    stream.write_all(&framed).await.ok()?;
+    loop {
+        let len = stream.read_u16().await.ok()?;
+        let mut body = vec![0u8; usize::from(len)];
+        stream.read_exact(&mut body).await.ok()?;
+        let Ok(message) = Message::from_vec(&body) else {
+            return None;
+        };
+        if matches(&message, id, request) {
+            return Some(message);
+        }
+    }
+}
+
+fn into_answer(mut message: Message) -> Answer {
+    let rcode = message.metadata.response_code;
+    let authentic_data = message.metadata.authentic_data;
+    let sections = Sections {
+        answers: std::mem::take(&mut message.answers),
+        authorities: std::mem::take(&mut message.authorities),
+        additionals: std::mem::take(&mut message.additionals),
+    };
+    Answer {
+        authentic_data,
+        ..Answer::with(rcode, sections)
+    }
+}

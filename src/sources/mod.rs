@@ -1,0 +1,18 @@
+//! List sources: turns each configured `[[lists]]` / `[[allowlists]]` source
+//! (a local file or a URL) into list text, keeping a last good copy of every
+//! URL source so that a dead or broken source never silently drops its names.
+//!
+//! - [`fetch`](Fetcher): the entry point, spec in, text and [`Origin`] out.
+//! - `http`: one guarded download (TLS, redirects, size cap, conditional GET).
+//! - `checks`: refusing empty, binary, HTML and shrunken bodies.
+//! - `store`: the last good copies in `state_dir/sources/`, written atomically.
+//! - `error`: [`Error`], for a source that yields nothing at all.
+
+mod checks;
+mod error;
+mod fetch;
+mod http;
+mod store;
+
+pub use error::Error;
+pub use fetch::{Fetched, Fetcher, Limits, Location, Origin, SourceSpec};

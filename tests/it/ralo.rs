@@ -1,0 +1,139 @@
+//! Starting a real ralo server in-process on loopback port 0, with list files
+//! and a config written to a temporary folder.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ralo::config::Config;
+use ralo::image::Image;
+use ralo::resolve::Resolver;
+use ralo::server::{self, Listeners};
+use tokio_util::sync::CancellationToken;
+
+/// A running ralo server.
+pub struct Ralo {
+    /// The address it answers on (UDP and TCP).
+    pub addr: SocketAddr,
+    /// Its resolver, to look at counters.
+    pub resolver: Arc<Resolver>,
+    /// The folder holding its config and lists, removed on drop.
+    _dir: tempfile::TempDir,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Builds a config around an upstream and some list files.
+pub struct Setup {
+    upstreams: Vec<SocketAddr>,
+    files: Vec<(String, String)>,
+    extra: String,
+}
+
+impl Setup {
+    /// Forward to `upstream`.
+    pub fn new(upstream: SocketAddr) -> Setup {
+        Setup {
+            upstreams: vec![upstream],
+            files: Vec::new(),
+            extra: String::new(),
+        }
+    }
+
+    /// Forward to these upstreams, in order.
+    pub fn upstreams(mut self, upstreams: &[SocketAddr]) -> Setup {
+        self.upstreams = upstreams.to_vec();
+        self
+    }
+
+    /// Writes a file into the server's folder.
+    pub fn file(mut self, name: &str, text: &str) -> Setup {
+        self.files.push((name.to_owned(), text.to_owned()));
+        self
+    }
+
+    /// A `[[lists]]` entry backed by a new file with `text`.
+    pub fn list(self, name: &str, text: &str, keys: &str) -> Setup {
+        let file = format!("{name}.txt");
+        let entry = format!("[[lists]]\nname = \"{name}\"\npath = \"{file}\"\n{keys}\n");
+        self.file(&file, text).toml(&entry)
+    }
+
+    /// An `[[allowlists]]` entry backed by a new file with `text`.
+    pub fn allowlist(self, name: &str, text: &str) -> Setup {
+        let file = format!("{name}.txt");
+        let entry = format!("[[allowlists]]\nname = \"{name}\"\npath = \"{file}\"\n");
+        self.file(&file, text).toml(&entry)
+    }
+
+    /// More config text, appended as-is (tables after the generated ones).
+    pub fn toml(mut self, text: &str) -> Setup {
+        self.extra.push_str(text);
+        self.extra.push('\n');
+        self
+    }
+
+    /// The config text.
+    pub fn config_text(&self, sections: &str) -> String {
+        let servers: Vec<String> = self.upstreams.iter().map(|u| format!("\"{u}\"")).collect();
+        format!(
+            "[server]\nlisten = [\"127.0.0.1:0\"]\n\n[upstream]\nservers = [{}]\ntimeout_ms = 400\ndeadline_ms = 1500\n{sections}\n{}",
+            servers.join(", "),
+            self.extra
+        )
+    }
+
+    /// Starts the server; `sections` is config text for the tables the
+    /// setup does not write (`[blocking]`, `[cache]`, `[access]`, ...).
+    pub async fn start_with(self, sections: &str) -> Ralo {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for (name, text) in &self.files {
+            std::fs::write(dir.path().join(name), text).expect("write list");
+        }
+        let text = self.config_text(sections);
+        let path = dir.path().join("ralo.toml");
+        std::fs::write(&path, &text).expect("write config");
+        let config = Config::load(&path).unwrap_or_else(|e| panic!("config refused: {e}\n{text}"));
+        start(config, dir).await
+    }
+
+    /// Starts the server with nothing more in its config.
+    pub async fn start(self) -> Ralo {
+        self.start_with("").await
+    }
+}
+
+async fn start(config: Config, dir: tempfile::TempDir) -> Ralo {
+    let compiled = ralo::compile::compile(&config, 1);
+    let image = Image::open(compiled.image).expect("compiled image opens");
+    image.verify().expect("compiled image verifies");
+    let listeners = Listeners::bind(&config.server.listen).expect("bind loopback port 0");
+    let addr = listeners.udp_addrs()[0];
+    let resolver = Arc::new(Resolver::new(&config, image));
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn({
+        let resolver = resolver.clone();
+        let shutdown = shutdown.clone();
+        let idle = config.tcp_idle();
+        async move {
+            server::run(listeners, resolver, idle, shutdown)
+                .await
+                .expect("server runs");
+        }
+    });
+    Ralo {
+        addr,
+        resolver,
+        _dir: dir,
+        shutdown,
+        task,
+    }
+}
+
+impl Ralo {
+    /// Stops the server and waits for it (bounded).
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.task).await;
+    }
+}

@@ -1,0 +1,12 @@
+//! Shared helpers for the integration tests: a real upstream DNS server and a
+//! real DNS client, both on loopback sockets bound to port 0.
+//!
+//! - [`upstream`]: an in-process authoritative server (hickory `Catalog`) that
+//!   counts what it receives and can go silent, refuse or fail on demand.
+//! - [`client`]: a stub client speaking DNS over UDP and TCP, plus raw-bytes
+//!   senders for malformed input.
+#![allow(dead_code, unreachable_pub)]
+
+pub mod client;
+pub mod https;
+pub mod upstream;
