@@ -69,6 +69,12 @@ pub struct Config {
     /// The household's own names, answered locally.
     #[serde(default)]
     pub local: Local,
+    /// Where state and sockets live.
+    #[serde(default)]
+    pub paths: Paths,
+    /// How and when the updater refreshes the lists.
+    #[serde(default)]
+    pub update: Update,
     /// Blocklists, in order. The first list that has a name is the one
     /// answers and logs name.
     #[serde(default)]
@@ -92,6 +98,10 @@ pub struct Server {
     pub listen: Vec<SocketAddr>,
     /// A TCP client that sends nothing for this long is disconnected (seconds).
     pub tcp_idle_secs: u64,
+    /// Start `ralo update --watch` as a supervised child process when no
+    /// updater is running (the one-command first run). Turn off where
+    /// systemd runs the updater as its own unit.
+    pub spawn_updater: bool,
 }
 
 impl Default for Server {
@@ -102,6 +112,7 @@ impl Default for Server {
                 SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, 5353)),
             ],
             tcp_idle_secs: 10,
+            spawn_updater: true,
         }
     }
 }
@@ -259,6 +270,90 @@ pub struct Local {
     pub records: BTreeMap<String, Vec<IpAddr>>,
 }
 
+/// `[paths]`: where ralo keeps state and sockets. Relative paths resolve
+/// against the config file's folder. Two instances with different paths can
+/// run side by side.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Paths {
+    /// The last published image and the last good copy of each downloaded
+    /// list. Default: `$XDG_STATE_HOME/ralo`, else `~/.local/state/ralo`
+    /// (the Pi package uses `/var/lib/ralo`).
+    pub state: PathBuf,
+    /// The control sockets. Default: `$XDG_RUNTIME_DIR/ralo`, else
+    /// `/tmp/ralo-<uid>` (the Pi package uses `/run/ralo`).
+    pub runtime: PathBuf,
+}
+
+impl Default for Paths {
+    fn default() -> Self {
+        let env = |key: &str| {
+            std::env::var_os(key)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        let state = env("XDG_STATE_HOME")
+            .or_else(|| env("HOME").map(|home| home.join(".local/state")))
+            .unwrap_or_else(std::env::temp_dir)
+            .join("ralo");
+        let runtime = env("XDG_RUNTIME_DIR")
+            .map(|dir| dir.join("ralo"))
+            .unwrap_or_else(|| {
+                std::env::temp_dir().join(format!("ralo-{}", rustix::process::getuid().as_raw()))
+            });
+        Paths { state, runtime }
+    }
+}
+
+impl Paths {
+    /// The persisted last published image.
+    pub fn image_file(&self) -> PathBuf {
+        self.state.join("image.bin")
+    }
+
+    /// The server's socket (publish, status, control).
+    pub fn server_socket(&self) -> PathBuf {
+        self.runtime.join("ralo.sock")
+    }
+
+    /// The updater's socket (update-now requests).
+    pub fn updater_socket(&self) -> PathBuf {
+        self.runtime.join("ralo-update.sock")
+    }
+}
+
+/// `[update]`: how and when the updater refreshes the lists.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Update {
+    /// Refresh downloaded lists this often (hours; 0: only on request or
+    /// when a local file changes). A random jitter of up to a tenth of it is
+    /// added so that many installs do not hit a list server at once.
+    pub interval_hours: u32,
+    /// A downloaded list that lost more than this share of its entries
+    /// since its last good copy is not trusted: the last good copy is used.
+    pub max_shrink: f64,
+    /// An image whose rule count fell by more than this share compared with
+    /// the one serving is not published (`ralo update --force` overrides).
+    pub max_drop: f64,
+    /// Download size cap per list (MiB).
+    pub max_download_mib: u64,
+    /// Download time cap per list (seconds).
+    pub download_timeout_secs: u64,
+}
+
+impl Default for Update {
+    fn default() -> Self {
+        Update {
+            interval_hours: 24,
+            max_shrink: 0.5,
+            max_drop: 0.5,
+            max_download_mib: 64,
+            download_timeout_secs: 60,
+        }
+    }
+}
+
 /// One `[[lists]]` or `[[allowlists]]` entry.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -267,6 +362,13 @@ pub struct ListSource {
     pub name: String,
     /// A local file; relative paths resolve against the config file's folder.
     pub path: Option<PathBuf>,
+    /// Or a URL, `https://…` (the updater downloads it and keeps the last good
+    /// copy in the state folder). Give `path` or `url`, not both.
+    pub url: Option<String>,
+    /// Allow a plain `http://` URL (off: lists should not be open to tampering
+    /// on the way).
+    #[serde(default)]
+    pub allow_http: bool,
     /// `"auto"` (default: decided per line), `"hosts"`, `"domains"` or `"adblock"`.
     #[serde(default = "default_format", deserialize_with = "format_from_str")]
     pub format: Format,
@@ -310,7 +412,8 @@ impl Config {
             path: path.to_owned(),
             source,
         })?;
-        let base = path
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+        let base = absolute
             .parent()
             .map(Path::to_owned)
             .unwrap_or_else(|| PathBuf::from("."));
@@ -329,6 +432,12 @@ impl Config {
             origin: origin.to_owned(),
             message: e.to_string().trim_end().to_owned(),
         })?;
+        if config.paths.state.is_relative() {
+            config.paths.state = base_dir.join(&config.paths.state);
+        }
+        if config.paths.runtime.is_relative() {
+            config.paths.runtime = base_dir.join(&config.paths.runtime);
+        }
         config.base_dir = base_dir;
         config.check().map_err(|(key, message)| Error::Value {
             origin: origin.to_owned(),
@@ -389,6 +498,20 @@ impl Config {
                 "must not be larger than cache.max_ttl".into(),
             );
         }
+        for (key, share) in [
+            ("update.max_shrink", self.update.max_shrink),
+            ("update.max_drop", self.update.max_drop),
+        ] {
+            if !(0.0..=1.0).contains(&share) {
+                return bad(key, format!("{share} is not a share between 0.0 and 1.0"));
+            }
+        }
+        if self.update.max_download_mib == 0 || self.update.download_timeout_secs == 0 {
+            return bad(
+                "update.max_download_mib",
+                "download limits must be above 0".into(),
+            );
+        }
         if self.blocking.ttl > 3_600 {
             return bad(
                 "blocking.ttl",
@@ -415,11 +538,32 @@ impl Config {
                         format!("`{}` is used twice; list names must be unique", source.name),
                     );
                 }
-                if source.path.is_none() {
-                    return bad(
-                        &format!("{section}.path"),
-                        format!("list `{}` has no `path`", source.name),
-                    );
+                match (&source.path, &source.url) {
+                    (None, None) => {
+                        return bad(
+                            &format!("{section}.path"),
+                            format!("list `{}` needs a `path` or a `url`", source.name),
+                        );
+                    }
+                    (Some(_), Some(_)) => {
+                        return bad(
+                            &format!("{section}.url"),
+                            format!("list `{}` has both `path` and `url`; keep one", source.name),
+                        );
+                    }
+                    (None, Some(url)) => {
+                        let https = url.starts_with("https://");
+                        let http = url.starts_with("http://");
+                        if !(https || http && source.allow_http) {
+                            let fix = if http {
+                                "use https://, or set `allow_http = true` for this list"
+                            } else {
+                                "give an https:// URL"
+                            };
+                            return bad(&format!("{section}.url"), format!("`{url}`: {fix}"));
+                        }
+                    }
+                    (Some(_), None) => {}
                 }
             }
         }

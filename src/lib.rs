@@ -10,6 +10,9 @@
 //! - [`sources`]: fetching list sources (files, HTTPS) with a last good copy on disk.
 //! - [`exchange`]: the shared-memory handoff of images (sealed memfd over a Unix
 //!   socket); the only module with `unsafe`.
+//! - [`update`]: the updater process: sources → image → persist → publish.
+//! - [`publish`]: the server's side of the exchange: boot image, taking publishes.
+//! - [`supervise`]: `ralo serve` starting and restarting its updater child.
 //! - [`resolve`]: the chain a query walks: access, local, block, cache, forward.
 //! - [`server`]: sockets, hickory-server and the request handler.
 //! - [`cli`]: the person-facing commands.
@@ -24,6 +27,9 @@ pub mod domain;
 pub mod exchange;
 pub mod image;
 pub mod lists;
+pub mod publish;
 pub mod resolve;
 pub mod server;
 pub mod sources;
+pub mod supervise;
+pub mod update;

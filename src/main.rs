@@ -24,6 +24,23 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Compile the lists and publish the image to the server (once, or
+    /// keep watching with --watch).
+    Update {
+        /// The config file (see config/ralo.toml).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Stay running: update when a list file changes, on the schedule
+        /// and on SIGHUP.
+        #[arg(long)]
+        watch: bool,
+        /// Publish even if the image lost more rules than [update] max_drop.
+        #[arg(long)]
+        force: bool,
+        /// Exit when the parent process is gone (set by `ralo serve`).
+        #[arg(long, hide = true)]
+        exit_with_parent: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -36,6 +53,7 @@ fn main() -> ExitCode {
                 )
             }),
         )
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
@@ -47,6 +65,17 @@ fn main() -> ExitCode {
             config,
             check: false,
         } => run_async(ralo::cli::serve::serve(config.as_deref())),
+        Command::Update {
+            config,
+            watch,
+            force,
+            exit_with_parent,
+        } => run_async(ralo::cli::update::update(
+            config.as_deref(),
+            watch,
+            force,
+            exit_with_parent,
+        )),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,3 +1,4 @@
 //! The person-facing commands, one file each.
 
 pub mod serve;
+pub mod update;

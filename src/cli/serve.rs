@@ -1,4 +1,5 @@
-//! `ralo serve`: load the config, compile the lists, bind, answer until
+//! `ralo serve`: load the config, map the persisted image, start the
+//! exchange (and, on a first run, the updater child), bind, answer until
 //! SIGINT or SIGTERM.
 
 use std::path::Path;
@@ -11,8 +12,10 @@ use tracing::info;
 use crate::compile;
 use crate::config::Config;
 use crate::image::Image;
+use crate::publish::{self, Exchange};
 use crate::resolve::Resolver;
 use crate::server::{self, Listeners};
+use crate::supervise;
 
 /// Loads `path`, or the embedded defaults when `None`.
 pub fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
@@ -22,10 +25,10 @@ pub fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
     }
 }
 
-/// Checks a config and its lists, printing a summary; serves nothing.
+/// Checks a config and its local lists, printing a summary; serves nothing.
 pub fn check(path: Option<&Path>) -> anyhow::Result<()> {
     let config = load_config(path)?;
-    let compiled = compile::compile(&config, 0);
+    let compiled = compile::compile_local(&config, 0);
     Image::open(compiled.image.as_slice())
         .and_then(|image| image.verify())
         .context("the compiled image does not verify")?;
@@ -45,25 +48,33 @@ pub fn check(path: Option<&Path>) -> anyhow::Result<()> {
 /// Runs the server until a signal arrives.
 pub async fn serve(path: Option<&Path>) -> anyhow::Result<()> {
     let config = load_config(path)?;
-    let started = std::time::Instant::now();
-    let compiled = compile::compile(&config, 1);
-    let image = Image::open(compiled.image).context("the compiled image is invalid")?;
-    info!(
-        rules = compiled.rules,
-        bytes = image.as_bytes().len(),
-        ms = started.elapsed().as_millis() as u64,
-        "blocklist image ready"
-    );
-    let listeners = Listeners::bind(&config.server.listen)?;
+    let image = publish::boot_image(&config.paths.image_file());
     let resolver = Arc::new(Resolver::new(&config, image));
+    let listeners = Listeners::bind(&config.server.listen)?;
+    let exchange = Exchange::start(&config.paths.server_socket(), resolver.clone())?;
     let shutdown = CancellationToken::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    if config.server.spawn_updater {
+        let config_path = path.map(Path::to_owned);
+        tasks.spawn(supervise::supervise(
+            config_path,
+            config.paths.runtime.clone(),
+            shutdown.clone(),
+        ));
+    }
     let signal = shutdown.clone();
-    tokio::spawn(async move {
-        wait_for_signal().await;
-        info!("shutting down");
+    tasks.spawn(async move {
+        tokio::select! {
+            () = wait_for_signal() => info!("shutting down"),
+            () = signal.cancelled() => {}
+        }
         signal.cancel();
     });
-    server::run(listeners, resolver, config.tcp_idle(), shutdown).await?;
+    let served = server::run(listeners, resolver, config.tcp_idle(), shutdown.clone()).await;
+    shutdown.cancel();
+    while tasks.join_next().await.is_some() {}
+    exchange.stop();
+    served?;
     Ok(())
 }
 

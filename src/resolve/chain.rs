@@ -35,7 +35,7 @@ use crate::config::Config;
 use crate::image::{Image, Verdict};
 
 /// The image type the server answers from.
-pub type ServedImage = Image<Vec<u8>>;
+pub type ServedImage = Image<crate::exchange::Mapping>;
 
 /// One client question.
 #[derive(Clone, Copy, Debug)]

@@ -104,8 +104,9 @@ impl Setup {
 }
 
 async fn start(config: Config, dir: tempfile::TempDir) -> Ralo {
-    let compiled = ralo::compile::compile(&config, 1);
-    let image = Image::open(compiled.image).expect("compiled image opens");
+    let compiled = ralo::compile::compile_local(&config, 1);
+    let sealed = ralo::exchange::SealedImage::create(&compiled.image, "test-image").expect("memfd");
+    let image = Image::open(sealed.map().expect("map")).expect("compiled image opens");
     image.verify().expect("compiled image verifies");
     let listeners = Listeners::bind(&config.server.listen).expect("bind loopback port 0");
     let addr = listeners.udp_addrs()[0];

@@ -1,0 +1,68 @@
+//! `ralo update`: publish a fresh image once, or keep doing so (`--watch`).
+//! When a watching updater is already running, `ralo update` asks it to
+//! update now (SIGHUP) instead of racing it.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use super::serve::load_config;
+use crate::update::{Delivery, Trigger, Updater, lock, watch};
+
+/// Runs the updater.
+pub async fn update(
+    path: Option<&Path>,
+    watch_mode: bool,
+    force: bool,
+    exit_with_parent: bool,
+) -> anyhow::Result<()> {
+    let config = load_config(path)?;
+    let runtime = config.paths.runtime.clone();
+    if !watch_mode && let Some(pid) = lock::holder(&runtime) {
+        let pid =
+            rustix::process::Pid::from_raw(pid as i32).context("bad pid in the updater lock")?;
+        rustix::process::kill_process(pid, rustix::process::Signal::HUP).with_context(|| {
+            format!(
+                "cannot signal the running updater (pid {})",
+                pid.as_raw_nonzero()
+            )
+        })?;
+        #[allow(clippy::print_stdout)]
+        {
+            println!(
+                "asked the running updater (pid {}) to update now",
+                pid.as_raw_nonzero()
+            );
+        }
+        return Ok(());
+    }
+    let wait = if watch_mode {
+        Duration::ZERO
+    } else {
+        Duration::from_secs(10)
+    };
+    let _lock = lock::acquire(&runtime, wait)?;
+    let mut updater = Updater::new(config)?;
+    if watch_mode {
+        watch::watch(updater, exit_with_parent).await?;
+        return Ok(());
+    }
+    let report = updater.run(Trigger::Refresh, force).await?;
+    #[allow(clippy::print_stdout)]
+    {
+        let where_ = match report.delivery {
+            Delivery::Live => "live",
+            Delivery::NoServer => "stored (no server running; it loads it at start)",
+        };
+        println!(
+            "generation {}: {} rules, {} bytes, {} in {} ms",
+            report.generation,
+            report.rules,
+            report.bytes,
+            where_,
+            report.took.as_millis()
+        );
+    }
+    Ok(())
+}

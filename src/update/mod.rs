@@ -1,0 +1,8 @@
+//! The updater process (`ralo update`): sources → image → publish, once or
+//! watching for changes. It never serves DNS; the server never parses lists.
+
+pub mod lock;
+pub mod once;
+pub mod watch;
+
+pub use once::{Delivery, Error, Report, Trigger, Updater};

@@ -1,0 +1,280 @@
+//! One update: load every source, compile, guard, persist, publish.
+//!
+//! 1. **Load**: local files are read; URL sources are downloaded (or, when
+//!    only a local file changed, their last downloaded text is reused). A
+//!    failing download falls back to its last good copy ([`crate::sources`]).
+//! 2. **Compile** into one image, with a per-list report of what it adds and
+//!    removes against the image serving now.
+//! 3. **Guard**: an image whose rule count fell by more than
+//!    `[update] max_drop` is not published unless forced.
+//! 4. **Persist** the image to the state folder (write temp, fsync, rename,
+//!    fsync dir) so the server boots from it without network.
+//! 5. **Publish** it as a sealed memfd to the running server; a server that is
+//!    not running loads the persisted image when it starts.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use tracing::{info, warn};
+
+use crate::compile::{self, Loaded};
+use crate::config::{Config, ListSource};
+use crate::exchange::{self, Reply, SealedImage};
+use crate::image::Image;
+use crate::sources::{Fetcher, Limits, Location, Origin, SourceSpec};
+
+/// How long a publish may take before the updater gives up on the server.
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why an update published nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The state folder or the download cache could not be set up.
+    #[error("cannot prepare the state folder {path}: {source}")]
+    State {
+        /// The folder.
+        path: std::path::PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The fetcher could not be built.
+    #[error(transparent)]
+    Sources(#[from] crate::sources::Error),
+    /// No source gave any text.
+    #[error("no list could be read or downloaded: nothing to publish (see the warnings above)")]
+    NoSources,
+    /// The new image has far fewer rules than the serving one.
+    #[error(
+        "the new image has {new} rules, down from {old} (more than {share:.0} % fewer): not published. \
+         If the lists really shrank, run `ralo update --force`; otherwise check the sources above"
+    )]
+    Collapse {
+        /// Rules in the new image.
+        new: usize,
+        /// Rules in the serving image.
+        old: usize,
+        /// The allowed drop, in percent.
+        share: f64,
+    },
+    /// Writing or sealing the image failed.
+    #[error("cannot store the image: {0}")]
+    Store(exchange::Error),
+    /// The server could not be reached (other than not running).
+    #[error("cannot publish to the server: {0}")]
+    Publish(exchange::Error),
+    /// The server refused the image.
+    #[error("the server refused the image: {reason}")]
+    Refused {
+        /// The server's reason.
+        reason: String,
+    },
+}
+
+/// What should be loaded afresh.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trigger {
+    /// Download URL sources again (schedule, start, request).
+    Refresh,
+    /// A local file changed: reuse the texts downloaded last time.
+    LocalChange,
+}
+
+/// Where the image went.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// The server serves it now.
+    Live,
+    /// No server is running; it loads the persisted image at start.
+    NoServer,
+}
+
+/// What one update did.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// The new image's generation.
+    pub generation: u64,
+    /// Rules in it.
+    pub rules: usize,
+    /// Its size in bytes.
+    pub bytes: usize,
+    /// Where it went.
+    pub delivery: Delivery,
+    /// Time from the start of the update to the server's acceptance.
+    pub took: Duration,
+}
+
+/// Runs updates for one config.
+pub struct Updater {
+    config: Config,
+    fetcher: Fetcher,
+    /// Last text of each URL source, by list name.
+    downloaded: HashMap<String, String>,
+}
+
+impl Updater {
+    /// An updater for `config`, with the download cache in its state folder.
+    pub fn new(config: Config) -> Result<Updater, Error> {
+        let state = config.paths.state.clone();
+        std::fs::create_dir_all(&state).map_err(|source| Error::State {
+            path: state.clone(),
+            source,
+        })?;
+        let limits = Limits {
+            max_bytes: config.update.max_download_mib * 1024 * 1024,
+            timeout: Duration::from_secs(config.update.download_timeout_secs),
+            max_shrink: config.update.max_shrink,
+            ..Limits::default()
+        };
+        let fetcher = Fetcher::new(&state, limits)?;
+        Ok(Updater {
+            config,
+            fetcher,
+            downloaded: HashMap::new(),
+        })
+    }
+
+    /// Replaces the fetcher (tests trust a local CA this way).
+    pub fn with_fetcher(mut self, fetcher: Fetcher) -> Updater {
+        self.fetcher = fetcher;
+        self
+    }
+
+    /// The config in use.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Runs one update.
+    pub async fn run(&mut self, trigger: Trigger, force: bool) -> Result<Report, Error> {
+        let started = Instant::now();
+        let texts = self.load(trigger).await;
+        if texts.iter().all(|(_, _, text)| text.is_err()) && !texts.is_empty() {
+            return Err(Error::NoSources);
+        }
+        let previous = self.current_image();
+        let server_generation = self.server_generation();
+        let persisted_generation = previous.as_ref().map_or(0, Image::generation);
+        let generation = server_generation.max(persisted_generation) + 1;
+        let loaded: Vec<Loaded<'_>> = texts
+            .iter()
+            .map(|(source, allow, text)| Loaded {
+                source,
+                allow: *allow,
+                text: text.as_deref().map_err(String::as_str),
+            })
+            .collect();
+        let compiled = compile::compile(&loaded, previous.as_ref(), generation);
+        if let Some(previous) = &previous {
+            let old = previous.rule_count();
+            let floor = old as f64 * (1.0 - self.config.update.max_drop);
+            if !force && (compiled.rules as f64) < floor {
+                return Err(Error::Collapse {
+                    new: compiled.rules,
+                    old,
+                    share: self.config.update.max_drop * 100.0,
+                });
+            }
+        }
+        let path = self.config.paths.image_file();
+        exchange::persist(&compiled.image, &path).map_err(Error::Store)?;
+        let sealed = SealedImage::create(&compiled.image, "ralo-image").map_err(Error::Store)?;
+        let delivery = match exchange::publish(
+            &self.config.paths.server_socket(),
+            &sealed,
+            generation,
+            PUBLISH_TIMEOUT,
+        ) {
+            Ok(Reply::Accepted { .. }) => Delivery::Live,
+            Ok(Reply::Refused { reason, .. }) => return Err(Error::Refused { reason }),
+            Ok(Reply::Current { .. }) => {
+                return Err(Error::Refused {
+                    reason: "unexpected status reply".into(),
+                });
+            }
+            Err(exchange::Error::ServerNotRunning { .. }) => Delivery::NoServer,
+            Err(e) => return Err(Error::Publish(e)),
+        };
+        let report = Report {
+            generation,
+            rules: compiled.rules,
+            bytes: compiled.image.len(),
+            delivery,
+            took: started.elapsed(),
+        };
+        match report.delivery {
+            Delivery::Live => info!(
+                generation,
+                rules = report.rules,
+                bytes = report.bytes,
+                ms = report.took.as_millis() as u64,
+                "image published"
+            ),
+            Delivery::NoServer => info!(
+                generation,
+                rules = report.rules,
+                "image stored; no server is running, it loads it at start"
+            ),
+        }
+        Ok(report)
+    }
+
+    /// The text of every source, block lists first.
+    async fn load(&mut self, trigger: Trigger) -> Vec<(ListSource, bool, Result<String, String>)> {
+        let mut out = Vec::new();
+        let sources: Vec<(ListSource, bool)> = compile::sources(&self.config)
+            .map(|(s, a)| (s.clone(), a))
+            .collect();
+        for (source, allow) in sources {
+            let location = match (&source.url, source.resolved_path(&self.config.base_dir)) {
+                (Some(url), _) => Location::Url(url.clone()),
+                (None, Some(path)) => Location::File(path),
+                (None, None) => {
+                    out.push((source, allow, Err("no path or url".to_owned())));
+                    continue;
+                }
+            };
+            let is_url = matches!(location, Location::Url(_));
+            if is_url
+                && trigger == Trigger::LocalChange
+                && let Some(text) = self.downloaded.get(&source.name)
+            {
+                out.push((source, allow, Ok(text.clone())));
+                continue;
+            }
+            let spec = SourceSpec {
+                name: source.name.clone(),
+                location,
+                allow_http: source.allow_http,
+            };
+            let text = match self.fetcher.fetch(&spec).await {
+                Ok(fetched) => {
+                    if let Origin::LastGood { reason } = &fetched.origin {
+                        warn!(list = %source.name, %reason, "using the last good copy");
+                    }
+                    if is_url {
+                        self.downloaded
+                            .insert(source.name.clone(), fetched.text.clone());
+                    }
+                    Ok(fetched.text)
+                }
+                Err(e) => Err(e.to_string()),
+            };
+            out.push((source, allow, text));
+        }
+        out
+    }
+
+    /// The persisted image, if it is valid.
+    fn current_image(&self) -> Option<Image<Vec<u8>>> {
+        let bytes = std::fs::read(self.config.paths.image_file()).ok()?;
+        let image = Image::open(bytes).ok()?;
+        image.verify().ok()?;
+        Some(image)
+    }
+
+    /// The generation the server serves (0 when none runs).
+    fn server_generation(&self) -> u64 {
+        exchange::status(&self.config.paths.server_socket(), Duration::from_secs(2))
+            .map_or(0, |r| r.generation())
+    }
+}

@@ -1,0 +1,130 @@
+//! `ralo update --watch`: update at start, then again
+//!
+//! - when a local list file changes (inotify on the files' folders, so an
+//!   editor's write-and-rename is seen too), reusing downloaded texts, after
+//!   a short settle time — a household edit is live well within 2 s;
+//! - on the schedule (`[update] interval_hours`, plus up to a tenth of it
+//!   of random jitter), downloading URL sources again;
+//! - on SIGHUP, downloading again.
+//!
+//! A failed update is logged and the server keeps its image. With
+//! `exit_with_parent` (set when `ralo serve` starts the updater) the watcher
+//! ends when its parent process is gone.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use notify::{RecursiveMode, Watcher};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, sleep, sleep_until};
+use tracing::{info, warn};
+
+use super::once::{Error, Trigger, Updater};
+
+/// Edits arriving within this time are taken as one.
+const SETTLE: Duration = Duration::from_millis(100);
+/// How often the parent is checked.
+const PARENT_CHECK: Duration = Duration::from_millis(500);
+
+/// Watches and updates until SIGINT/SIGTERM (or the parent is gone).
+pub async fn watch(mut updater: Updater, exit_with_parent: bool) -> Result<(), Error> {
+    let parent = rustix::process::getppid();
+    let files = local_files(&updater);
+    let (tx, mut changes) = mpsc::unbounded_channel::<()>();
+    let _watcher = start_watcher(&files, tx);
+    run_logged(&mut updater, Trigger::Refresh).await;
+    let mut next_refresh = next_refresh_from_now(&updater);
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    loop {
+        let trigger = tokio::select! {
+            Some(()) = changes.recv() => {
+                sleep(SETTLE).await;
+                while changes.try_recv().is_ok() {}
+                Trigger::LocalChange
+            }
+            () = sleep_until(next_refresh) => Trigger::Refresh,
+            Some(()) = async { match hup.as_mut() { Some(s) => s.recv().await, None => std::future::pending().await } } => Trigger::Refresh,
+            Some(()) = async { match term.as_mut() { Some(s) => s.recv().await, None => std::future::pending().await } } => return Ok(()),
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+            () = sleep(PARENT_CHECK), if exit_with_parent => {
+                if rustix::process::getppid() != parent {
+                    info!("the server that started this updater is gone; exiting");
+                    return Ok(());
+                }
+                continue;
+            }
+        };
+        if trigger == Trigger::Refresh {
+            next_refresh = next_refresh_from_now(&updater);
+        }
+        run_logged(&mut updater, trigger).await;
+    }
+}
+
+async fn run_logged(updater: &mut Updater, trigger: Trigger) {
+    if let Err(error) = updater.run(trigger, false).await {
+        warn!(%error, "update failed; the server keeps its image");
+    }
+}
+
+/// The local list files of the config.
+fn local_files(updater: &Updater) -> HashSet<PathBuf> {
+    let config = updater.config();
+    crate::compile::sources(config)
+        .filter(|(source, _)| source.url.is_none())
+        .filter_map(|(source, _)| source.resolved_path(&config.base_dir))
+        .map(|path| std::path::absolute(&path).unwrap_or(path))
+        .collect()
+}
+
+/// Watches the folders of `files`, sending on `tx` when one of them changes.
+fn start_watcher(
+    files: &HashSet<PathBuf>,
+    tx: mpsc::UnboundedSender<()>,
+) -> Option<notify::RecommendedWatcher> {
+    let watched = files.clone();
+    let handler = move |event: notify::Result<notify::Event>| {
+        let Ok(event) = event else { return };
+        if event.kind.is_access() {
+            return;
+        }
+        if event.paths.iter().any(|p| watched.contains(p)) {
+            let _ = tx.send(());
+        }
+    };
+    let mut watcher = match notify::recommended_watcher(handler) {
+        Ok(watcher) => watcher,
+        Err(error) => {
+            warn!(%error, "cannot watch list files; edits apply on the schedule or SIGHUP");
+            return None;
+        }
+    };
+    let folders: HashSet<PathBuf> = files
+        .iter()
+        .filter_map(|f| f.parent().map(PathBuf::from))
+        .collect();
+    for folder in folders {
+        if let Err(error) = watcher.watch(&folder, RecursiveMode::NonRecursive) {
+            warn!(folder = %folder.display(), %error, "cannot watch a list folder");
+        }
+    }
+    Some(watcher)
+}
+
+fn interval(updater: &Updater) -> Option<Duration> {
+    let hours = updater.config().update.interval_hours;
+    (hours > 0).then(|| Duration::from_secs(u64::from(hours) * 3600))
+}
+
+fn next_refresh_from_now(updater: &Updater) -> Instant {
+    match interval(updater) {
+        Some(every) => {
+            let jitter = every.mul_f64(rand::random::<f64>() / 10.0);
+            Instant::now() + every + jitter
+        }
+        // Far enough to never fire, near enough not to overflow.
+        None => Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600),
+    }
+}
