@@ -6,8 +6,10 @@
 
 mod binary;
 mod blocking;
+mod exchange;
 mod forwarding;
 mod malformed;
+mod process;
 mod ralo;
 mod sources;
 mod support;

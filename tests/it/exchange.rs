@@ -1,0 +1,449 @@
+//! The updater and the server as real processes: a list edit goes live, a
+//! publish under load loses nothing, SIGKILLed updaters never disturb the
+//! server, corrupt images are refused, and the server boots from the
+//! persisted image without network.
+
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use hickory_proto::rr::RecordType;
+use ralo::exchange::{self, Reply, SealedImage};
+use ralo::image::ImageBuilder;
+use tokio::task::block_in_place;
+
+use crate::process::Site;
+use crate::support::client::{Client, Transport, answers_a, query};
+use crate::support::https::{HttpsServer, Response};
+use crate::support::upstream::Upstream;
+
+const HOUSEHOLD: &str = "[[lists]]\nname = \"household\"\npath = \"block.txt\"\n";
+
+fn blocked(msg: &hickory_proto::op::Message) -> bool {
+    answers_a(msg) == vec![Ipv4Addr::UNSPECIFIED]
+}
+
+/// A config that does not start an updater child.
+fn site_without_child(upstream: std::net::SocketAddr, lists: &str) -> Site {
+    let site = Site::new(upstream, lists);
+    let text = std::fs::read_to_string(site.config()).expect("config");
+    let text = text.replacen("[server]\n", "[server]\nspawn_updater = false\n", 1);
+    std::fs::write(site.config(), text).expect("config");
+    site
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edited_list_is_blocked_within_two_seconds() {
+    let up = Upstream::standard().await;
+    let site = Site::new(up.addr(), HOUSEHOLD);
+    site.write("block.txt", "0.0.0.0 ads.example.com\n");
+    let server = block_in_place(|| site.serve());
+    let generation = block_in_place(|| site.wait_generation(1, Duration::from_secs(10)));
+    assert!(
+        generation >= 1,
+        "the child updater published; log:\n{}",
+        server.log()
+    );
+    let client = Client::new(server.addr);
+    assert!(blocked(&client.udp("ads.example.com", RecordType::A).await));
+    assert!(!blocked(
+        &client.udp("allowed.example.com", RecordType::A).await
+    ));
+
+    site.write(
+        "block.txt",
+        "0.0.0.0 ads.example.com\n0.0.0.0 allowed.example.com\n",
+    );
+    let edited = Instant::now();
+    loop {
+        if blocked(&client.udp("allowed.example.com", RecordType::A).await) {
+            break;
+        }
+        assert!(
+            edited.elapsed() < Duration::from_secs(2),
+            "edit not live after 2 s; log:\n{}",
+            server.log()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    println!("list edit live after {:?}", edited.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_under_load_loses_no_query() {
+    let up = Upstream::standard().await;
+    let site = site_without_child(up.addr(), HOUSEHOLD);
+    let bulk: String = (0..20_000)
+        .map(|i| format!("0.0.0.0 n{i}.bulk.test\n"))
+        .collect();
+    site.write("block.txt", &format!("0.0.0.0 ads.example.com\n{bulk}"));
+    let server = block_in_place(|| site.serve());
+    let client = Client::new(server.addr).with_timeout(Duration::from_secs(1));
+    let first = block_in_place(|| site.update(&[]));
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    client.udp("allowed.example.com", RecordType::A).await; // fill the cache
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let publishing = Arc::new(AtomicBool::new(false));
+    let mut load = tokio::task::JoinSet::new();
+    for worker in 0..4 {
+        let (stop, publishing) = (stop.clone(), publishing.clone());
+        load.spawn(async move {
+            let mut samples = Vec::new();
+            let mut lost = 0u64;
+            let name = if worker % 2 == 0 {
+                "ads.example.com"
+            } else {
+                "allowed.example.com"
+            };
+            while !stop.load(Ordering::Relaxed) {
+                let during = publishing.load(Ordering::Relaxed);
+                let sent = Instant::now();
+                match client
+                    .send(&query(name, RecordType::A), Transport::Udp)
+                    .await
+                {
+                    Some(msg) if !msg.answers.is_empty() => samples.push((sent.elapsed(), during)),
+                    _ => lost += 1,
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            (samples, lost)
+        });
+    }
+    for round in 0..5 {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        site.write(
+            "block.txt",
+            &format!("0.0.0.0 ads.example.com\n0.0.0.0 round{round}.test\n{bulk}"),
+        );
+        publishing.store(true, Ordering::Relaxed);
+        let out = block_in_place(|| site.update(&[]));
+        publishing.store(false, Ordering::Relaxed);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    stop.store(true, Ordering::Relaxed);
+    let (mut during, mut total, mut lost) = (Vec::new(), 0usize, 0u64);
+    while let Some(result) = load.join_next().await {
+        let (samples, l) = result.expect("load task");
+        total += samples.len();
+        lost += l;
+        during.extend(samples.into_iter().filter(|(_, d)| *d).map(|(t, _)| t));
+    }
+    during.sort();
+    assert!(block_in_place(|| site.generation()) >= 6);
+    assert_eq!(lost, 0, "queries lost during publishes");
+    assert!(
+        during.len() > 50,
+        "the load overlapped the publishes ({} samples)",
+        during.len()
+    );
+    let p99 = during[during.len() * 99 / 100];
+    let max = during[during.len() - 1];
+    println!(
+        "{total} answers, {} during publishes: p99 {p99:?}, max {max:?}",
+        during.len()
+    );
+    assert!(
+        p99 <= Duration::from_millis(10),
+        "p99 latency during publishes {p99:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_updaters_never_disturb_the_server() {
+    let up = Upstream::standard().await;
+    let site = site_without_child(up.addr(), HOUSEHOLD);
+    let bulk: String = (0..20_000)
+        .map(|i| format!("0.0.0.0 n{i}.bulk.test\n"))
+        .collect();
+    let write_list =
+        |trial: usize| site.write("block.txt", &format!("0.0.0.0 canary-{trial}.test\n{bulk}"));
+    write_list(0);
+    let mut server = block_in_place(|| site.serve());
+    let first = block_in_place(|| site.update(&[]));
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let client = Client::new(server.addr).with_timeout(Duration::from_secs(2));
+
+    // A steady reader: the server must answer throughout.
+    let stop = Arc::new(AtomicBool::new(false));
+    let unanswered = Arc::new(AtomicU64::new(0));
+    let reader = tokio::spawn({
+        let (stop, unanswered) = (stop.clone(), unanswered.clone());
+        async move {
+            while !stop.load(Ordering::Relaxed) {
+                if client
+                    .send(&query("allowed.example.com", RecordType::A), Transport::Udp)
+                    .await
+                    .is_none()
+                {
+                    unanswered.fetch_add(1, Ordering::Relaxed);
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        }
+    });
+
+    let mut last_generation = block_in_place(|| site.generation());
+    let mut live_canary = 0usize;
+    let mut published = 0;
+    for trial in 1..=200usize {
+        write_list(trial);
+        let mut child = block_in_place(|| site.spawn_update());
+        let delay = rand::random::<u64>() % 120;
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+        let _ = child.kill();
+        let _ = block_in_place(|| child.wait());
+
+        let generation = block_in_place(|| site.generation());
+        assert!(
+            generation >= last_generation,
+            "generation went back: {last_generation} -> {generation}"
+        );
+        // Exactly one canary is live, and never an older one than before.
+        let mut live = Vec::new();
+        for k in live_canary.saturating_sub(1)..=trial {
+            if blocked(&client.udp(&format!("canary-{k}.test"), RecordType::A).await) {
+                live.push(k);
+            }
+        }
+        assert_eq!(
+            live.len(),
+            1,
+            "trial {trial}: live canaries {live:?} (generation {generation})"
+        );
+        assert!(
+            live[0] >= live_canary,
+            "trial {trial}: canary went back from {live_canary} to {}",
+            live[0]
+        );
+        if generation > last_generation {
+            published += 1;
+        }
+        live_canary = live[0];
+        last_generation = generation;
+    }
+    stop.store(true, Ordering::Relaxed);
+    reader.await.expect("reader");
+    assert!(server.alive(), "server died; log:\n{}", server.log());
+    assert_eq!(
+        unanswered.load(Ordering::Relaxed),
+        0,
+        "the server stopped answering"
+    );
+    println!(
+        "200 kills: {published} trials published before the kill, final generation {last_generation}"
+    );
+}
+
+/// Rewrites the checksum after a deliberate change, so the structure checks
+/// (not the checksum) must catch it.
+fn reseal(bytes: &mut [u8]) {
+    if bytes.len() >= 24 {
+        let sum = xxhash_rust::xxh3::xxh3_64(&bytes[24..]);
+        bytes[16..24].copy_from_slice(&sum.to_le_bytes());
+    }
+}
+
+fn base_image(generation: u64) -> Vec<u8> {
+    let mut builder = ImageBuilder::new();
+    let list = builder.add_list("corrupt", false);
+    for i in 0..200 {
+        builder.add_rule(list, &format!("r{i}.corrupt.test"), i % 2 == 0, false);
+    }
+    builder.build(generation)
+}
+
+fn mutate(mut bytes: Vec<u8>, kind: usize) -> Vec<u8> {
+    let len = bytes.len();
+    let random = |n: usize| (rand::random::<u64>() as usize) % n.max(1);
+    match kind {
+        0 => bytes[random(len)] ^= 1 << random(8),
+        1 => {
+            bytes[24 + random(len - 24)] ^= 1 << random(8);
+            reseal(&mut bytes);
+        }
+        2 => bytes.truncate(1 + random(len - 1)),
+        3 => {
+            bytes.extend((0..1 + random(64)).map(|_| rand::random::<u8>()));
+            reseal(&mut bytes);
+        }
+        4 => {
+            let at = 24 + 8 * random(13);
+            bytes[at..at + 8].copy_from_slice(&rand::random::<u64>().to_le_bytes());
+            reseal(&mut bytes);
+        }
+        5 => {
+            let at = 64 + 8 * random(8);
+            let value = [len as u64, len as u64 + 8, u64::MAX, u64::MAX / 2, 1 << 40][random(5)];
+            bytes[at..at + 8].copy_from_slice(&value.to_le_bytes());
+            reseal(&mut bytes);
+        }
+        6 => {
+            let at = 128 + random(len - 128);
+            let end = (at + 1 + random(32)).min(len);
+            for b in &mut bytes[at..end] {
+                *b = rand::random();
+            }
+            reseal(&mut bytes);
+        }
+        _ => bytes[16..24].copy_from_slice(&[0; 8]),
+    }
+    bytes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrupt_images_are_refused_and_the_server_keeps_serving() {
+    let up = Upstream::standard().await;
+    let site = site_without_child(up.addr(), "");
+    let mut server = block_in_place(|| site.serve());
+    let client = Client::new(server.addr);
+    let good = SealedImage::create(&base_image(1), "good").expect("memfd");
+    let reply =
+        block_in_place(|| exchange::publish(&site.socket(), &good, 1, Duration::from_secs(5)))
+            .expect("publish");
+    assert_eq!(reply, Reply::Accepted { generation: 1 });
+    assert!(blocked(&client.udp("r1.corrupt.test", RecordType::A).await));
+
+    let (mut accepted, mut refused) = (0, 0);
+    let mut generation = 1;
+    for i in 0..1000usize {
+        let claimed = generation + 1;
+        let bytes = mutate(base_image(claimed), i % 8);
+        let sealed = SealedImage::create(&bytes, "mutant").expect("memfd");
+        let reply = block_in_place(|| {
+            exchange::publish(&site.socket(), &sealed, claimed, Duration::from_secs(5))
+        })
+        .unwrap_or_else(|e| {
+            panic!(
+                "mutant {i} (kind {}): the server did not reply: {e}\n{}",
+                i % 8,
+                server.log()
+            )
+        });
+        match reply {
+            Reply::Accepted { generation: g } => {
+                accepted += 1;
+                generation = g;
+            }
+            Reply::Refused { generation: g, .. } => {
+                refused += 1;
+                assert_eq!(g, generation, "a refusal keeps the serving generation");
+            }
+            Reply::Current { .. } => panic!("unexpected reply"),
+        }
+        if i % 50 == 0 {
+            let msg = client.udp("allowed.example.com", RecordType::A).await;
+            assert_eq!(answers_a(&msg).len(), 1, "after mutant {i}");
+        }
+    }
+    assert!(server.alive(), "server died; log:\n{}", server.log());
+    let msg = client.udp("allowed.example.com", RecordType::A).await;
+    assert_eq!(answers_a(&msg).len(), 1);
+    assert!(refused >= 900, "{accepted} accepted, {refused} refused");
+    println!("1000 mutants: {accepted} accepted (harmless), {refused} refused");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn boot_serves_the_persisted_image_without_network() {
+    let up = Upstream::standard().await;
+    let lists = "[[lists]]\nname = \"remote\"\nurl = \"https://127.0.0.1:1/list.txt\"\n";
+    let site = Site::new(up.addr(), lists);
+    let mut builder = ImageBuilder::new();
+    let list = builder.add_list("remote", false);
+    builder.add_rule(list, "ads.boot.test", true, false);
+    std::fs::create_dir_all(site.path("state")).expect("state dir");
+    exchange::persist(&builder.build(7), &site.path("state/image.bin")).expect("persist");
+
+    let server = block_in_place(|| site.serve());
+    let client = Client::new(server.addr);
+    let answered = loop {
+        let msg = client
+            .send(&query("x.ads.boot.test", RecordType::A), Transport::Udp)
+            .await;
+        if msg.as_ref().is_some_and(blocked) {
+            break server.started.elapsed();
+        }
+        assert!(
+            server.started.elapsed() < Duration::from_secs(5),
+            "{}",
+            server.log()
+        );
+    };
+    println!("first blocked answer {answered:?} after exec");
+    assert!(
+        answered <= Duration::from_millis(100),
+        "first blocked answer after {answered:?}"
+    );
+    assert_eq!(block_in_place(|| site.generation()), 7);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn downloaded_list_survives_a_broken_source() {
+    let up = Upstream::standard().await;
+    let web = HttpsServer::start().await;
+    web.set(
+        "/list.txt",
+        Response::text("||tracker.test^\n||ads.example.com^\n"),
+    );
+    let lists = format!(
+        "[[lists]]\nname = \"remote\"\nurl = \"{}\"\n",
+        web.url("/list.txt")
+    );
+    let site = site_without_child(up.addr(), &lists);
+    site.write("ca.pem", &String::from_utf8_lossy(&web.ca_pem()));
+    let ca = site.path("ca.pem");
+    let env = [("SSL_CERT_FILE", ca.as_path())];
+    let server = block_in_place(|| site.serve());
+    let client = Client::new(server.addr);
+
+    let out = block_in_place(|| site.update_with_env(&[], &env));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(blocked(&client.udp("x.tracker.test", RecordType::A).await));
+
+    for broken in [
+        Response::status(500),
+        Response::text("<!DOCTYPE html><html><body>Oops</body></html>")
+            .with_header("content-type", "text/html"),
+        Response::text(""),
+    ] {
+        web.set("/list.txt", broken);
+        let out = block_in_place(|| site.update_with_env(&[], &env));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(stderr.contains("last good copy"), "{stderr}");
+        assert!(
+            blocked(&client.udp("x.tracker.test", RecordType::A).await),
+            "names kept from the last good copy"
+        );
+    }
+    web.set("/list.txt", Response::text("||tracker.test^\n"));
+    let out = block_in_place(|| site.update_with_env(&["--force"], &env));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !blocked(&client.udp("ads.example.com", RecordType::A).await),
+        "a good new copy replaces the old"
+    );
+}
