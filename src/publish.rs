@@ -171,3 +171,161 @@ fn accept(
     info!(generation, rules, "image swapped in");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn sealed(generation: u64, name: &str) -> SealedImage {
+        let mut builder = ImageBuilder::new();
+        let list = builder.add_list("test", false);
+        builder.add_rule(list, "ads.example.com", true, false);
+        SealedImage::create(&builder.build(generation), name).expect("memfd")
+    }
+
+    fn resolver(image: ServedImage) -> Resolver {
+        let config = Config::parse("", "test", ".".into()).expect("default config");
+        Resolver::new(&config, image)
+    }
+
+    /// Whether this process maps a memfd called `name`.
+    fn mapped(name: &str) -> bool {
+        let maps = std::fs::read_to_string("/proc/self/maps").expect("maps");
+        maps.lines().any(|l| l.contains(&format!("/memfd:{name} ")))
+    }
+
+    /// The `/proc/self/maps` line whose range holds `addr`.
+    fn mapping_of(addr: usize) -> Option<String> {
+        let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+        maps.lines()
+            .find(|line| {
+                let range = line.split_whitespace().next().unwrap_or("");
+                let (lo, hi) = range.split_once('-').unwrap_or(("0", "0"));
+                let lo = usize::from_str_radix(lo, 16).unwrap_or(0);
+                let hi = usize::from_str_radix(hi, 16).unwrap_or(0);
+                (lo..hi).contains(&addr)
+            })
+            .map(str::to_owned)
+    }
+
+    #[test]
+    fn served_bytes_are_the_shared_mapping_itself() {
+        let r = resolver(empty());
+        let reply = handle(
+            &r,
+            Request::Publish {
+                image: sealed(1, "ralo-zero-copy"),
+                generation: 1,
+            },
+        );
+        assert_eq!(reply, Reply::Accepted { generation: 1 });
+        let image = r.image();
+        let line =
+            mapping_of(image.as_bytes().as_ptr() as usize).expect("a mapping holds the bytes");
+        assert!(line.contains("/memfd:ralo-zero-copy"), "{line}");
+        assert!(
+            line.split_whitespace()
+                .nth(1)
+                .is_some_and(|perms| perms.starts_with("r--")),
+            "read-only: {line}"
+        );
+    }
+
+    #[test]
+    fn old_image_is_unmapped_when_its_last_reader_lets_go() {
+        let r = resolver(empty());
+        handle(
+            &r,
+            Request::Publish {
+                image: sealed(1, "ralo-old-gen"),
+                generation: 1,
+            },
+        );
+        let in_flight = r.image();
+        handle(
+            &r,
+            Request::Publish {
+                image: sealed(2, "ralo-new-gen"),
+                generation: 2,
+            },
+        );
+        assert_eq!(r.image().generation(), 2);
+        assert!(
+            mapped("ralo-old-gen"),
+            "an in-flight lookup keeps the old mapping"
+        );
+        assert!(matches!(
+            in_flight.lookup("ads.example.com"),
+            crate::image::Verdict::Blocked(_)
+        ));
+        drop(in_flight);
+        assert!(!mapped("ralo-old-gen"), "released with its last reader");
+        assert!(mapped("ralo-new-gen"));
+    }
+
+    #[test]
+    fn generations_only_go_up() {
+        let r = resolver(empty());
+        assert_eq!(
+            handle(
+                &r,
+                Request::Publish {
+                    image: sealed(5, "g5"),
+                    generation: 5
+                }
+            ),
+            Reply::Accepted { generation: 5 }
+        );
+        let older = handle(
+            &r,
+            Request::Publish {
+                image: sealed(4, "g4"),
+                generation: 4,
+            },
+        );
+        assert!(
+            matches!(older, Reply::Refused { generation: 5, .. }),
+            "{older:?}"
+        );
+        let same = handle(
+            &r,
+            Request::Publish {
+                image: sealed(5, "g5b"),
+                generation: 5,
+            },
+        );
+        assert!(
+            matches!(same, Reply::Refused { generation: 5, .. }),
+            "{same:?}"
+        );
+        assert_eq!(
+            handle(&r, Request::Status),
+            Reply::Current { generation: 5 }
+        );
+    }
+
+    #[test]
+    fn claimed_generation_must_match_the_header() {
+        let r = resolver(empty());
+        let reply = handle(
+            &r,
+            Request::Publish {
+                image: sealed(3, "g3"),
+                generation: 9,
+            },
+        );
+        assert!(
+            matches!(reply, Reply::Refused { generation: 0, ref reason } if reason.contains("says generation 3")),
+            "{reply:?}"
+        );
+    }
+
+    #[test]
+    fn missing_or_corrupt_boot_image_gives_an_empty_one() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(boot_image(&dir.path().join("none.bin")).generation(), 0);
+        std::fs::write(dir.path().join("bad.bin"), b"RALOIMG\0garbage").unwrap();
+        assert_eq!(boot_image(&dir.path().join("bad.bin")).rule_count(), 0);
+    }
+}

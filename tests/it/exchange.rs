@@ -447,3 +447,98 @@ async fn downloaded_list_survives_a_broken_source() {
         "a good new copy replaces the old"
     );
 }
+
+/// The pid in the updater lock (the running updater), if any.
+fn updater_pid(site: &Site) -> Option<i32> {
+    std::fs::read_to_string(site.path("run/ralo-update.lock"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_updater_child_is_restarted_and_ralo_update_nudges_it() {
+    let up = Upstream::standard().await;
+    let site = Site::new(up.addr(), HOUSEHOLD);
+    site.write("block.txt", "0.0.0.0 ads.example.com\n");
+    let server = block_in_place(|| site.serve());
+    assert!(
+        block_in_place(|| site.wait_generation(1, Duration::from_secs(10))) >= 1,
+        "{}",
+        server.log()
+    );
+    let first = updater_pid(&site).expect("the child holds the lock");
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(first).expect("pid"),
+        rustix::process::Signal::KILL,
+    )
+    .expect("kill the child");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let second = loop {
+        let generation = block_in_place(|| site.generation());
+        if let Some(pid) = updater_pid(&site).filter(|&p| p != first)
+            && generation >= 2
+        {
+            break pid;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no restarted updater; log:\n{}",
+            server.log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_ne!(first, second);
+
+    // `ralo update` with a watcher running asks it to update now.
+    let before = block_in_place(|| site.generation());
+    let out = block_in_place(|| site.update(&[]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("asked the running updater"));
+    let after = block_in_place(|| site.wait_generation(before + 1, Duration::from_secs(5)));
+    assert!(after > before, "the nudge published a new generation");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collapsed_image_is_not_published_unless_forced() {
+    let up = Upstream::standard().await;
+    let site = site_without_child(up.addr(), HOUSEHOLD);
+    let bulk: String = (0..100)
+        .map(|i| format!("0.0.0.0 n{i}.bulk.test\n"))
+        .collect();
+    site.write("block.txt", &bulk);
+    let server = block_in_place(|| site.serve());
+    let client = Client::new(server.addr);
+    assert!(block_in_place(|| site.update(&[])).status.success());
+    site.write("block.txt", "0.0.0.0 n1.bulk.test\n");
+    let out = block_in_place(|| site.update(&[]));
+    assert!(!out.status.success(), "a collapse is refused");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--force"), "{stderr}");
+    assert!(
+        blocked(&client.udp("n50.bulk.test", RecordType::A).await),
+        "the old image keeps serving"
+    );
+    let forced = block_in_place(|| site.update(&["--force"]));
+    assert!(
+        forced.status.success(),
+        "{}",
+        String::from_utf8_lossy(&forced.stderr)
+    );
+    assert!(!blocked(&client.udp("n50.bulk.test", RecordType::A).await));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn update_with_no_readable_source_fails_clearly() {
+    let up = Upstream::standard().await;
+    let site = site_without_child(up.addr(), HOUSEHOLD);
+    let out = block_in_place(|| site.update(&[]));
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("nothing to publish"), "{stderr}");
+}
