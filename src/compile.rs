@@ -68,15 +68,21 @@ pub fn compile_local(config: &Config, generation: u64) -> Compiled {
             (source, allow, text)
         })
         .collect();
-    let loaded: Vec<Loaded<'_>> = texts
+    compile::<Vec<u8>>(&borrow(&texts), None, generation)
+}
+
+/// Sources with their texts (or why there is none), as [`Loaded`] items.
+pub fn borrow<S: std::borrow::Borrow<ListSource>>(
+    texts: &[(S, bool, Result<String, String>)],
+) -> Vec<Loaded<'_>> {
+    texts
         .iter()
         .map(|(source, allow, text)| Loaded {
-            source,
+            source: source.borrow(),
             allow: *allow,
             text: text.as_deref().map_err(String::as_str),
         })
-        .collect();
-    compile::<Vec<u8>>(&loaded, None, generation)
+        .collect()
 }
 
 /// The configured sources, block lists first, each with its allow flag.

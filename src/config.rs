@@ -75,6 +75,12 @@ pub struct Config {
     /// How and when the updater refreshes the lists.
     #[serde(default)]
     pub update: Update,
+    /// The shared segment with counters and recent queries.
+    #[serde(default)]
+    pub telemetry: Telemetry,
+    /// The Prometheus endpoint.
+    #[serde(default)]
+    pub metrics: Metrics,
     /// Blocklists, in order. The first list that has a name is the one
     /// answers and logs name.
     #[serde(default)]
@@ -320,6 +326,72 @@ impl Paths {
     pub fn updater_socket(&self) -> PathBuf {
         self.runtime.join("ralo-update.sock")
     }
+
+    /// The telemetry segment the server writes and `stats` / `tail` read.
+    pub fn telemetry_file(&self) -> PathBuf {
+        self.runtime.join("telemetry")
+    }
+}
+
+/// `[telemetry]`: the segment `ralo serve` keeps in `[paths] runtime` with
+/// its counters and the ring of recent queries (see `ralo stats`, `ralo tail`).
+/// Queries are never written to disk: put `runtime` on tmpfs.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Telemetry {
+    /// How many recent queries the ring keeps, a power of two from 64 to
+    /// 1048576. Each takes 192 bytes: 8192 is 1.5 MiB.
+    pub ring_slots: usize,
+    /// A file to keep the query history in, as JSON lines (relative paths
+    /// resolve against the config file's folder). Absent or `""`: none
+    /// (the default). Written in batches, never once per query.
+    #[serde(deserialize_with = "optional_path")]
+    pub query_log: Option<PathBuf>,
+    /// The query log is appended to this often (seconds, 1–3600).
+    pub query_log_flush_secs: u64,
+    /// When the query log would pass this size (MiB) it is renamed to
+    /// `<file>.1`, replacing the previous one, and a new one begun.
+    pub query_log_max_mib: u64,
+}
+
+impl Default for Telemetry {
+    fn default() -> Self {
+        Telemetry {
+            ring_slots: 8192,
+            query_log: None,
+            query_log_flush_secs: 60,
+            query_log_max_mib: 16,
+        }
+    }
+}
+
+fn optional_path<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
+    let text = String::deserialize(d)?;
+    Ok((!text.trim().is_empty()).then(|| PathBuf::from(text)))
+}
+
+/// `[metrics]`: a Prometheus endpoint, `http://<listen>/metrics`, served by
+/// `ralo serve` from the telemetry counters.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Metrics {
+    /// Address to serve on, e.g. `"127.0.0.1:9153"`. Absent or `""`: no
+    /// endpoint (the default). It has no authentication: keep it on
+    /// loopback or the household network.
+    #[serde(deserialize_with = "optional_addr")]
+    pub listen: Option<SocketAddr>,
+}
+
+fn optional_addr<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+    let text = String::deserialize(d)?;
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    text.trim().parse().map(Some).map_err(|_| {
+        serde::de::Error::custom(format!(
+            "`{text}` is not an address: write an IP and a port, e.g. \"127.0.0.1:9153\", or \"\" for no endpoint"
+        ))
+    })
 }
 
 /// `[update]`: how and when the updater refreshes the lists.
@@ -369,6 +441,11 @@ pub struct ListSource {
     /// on the way).
     #[serde(default)]
     pub allow_http: bool,
+    /// The household's own list: `ralo block` / `ralo unblock` (for
+    /// `[[lists]]`) and `ralo allow` / `ralo unallow` (for `[[allowlists]]`)
+    /// edit this file. At most one per section; it needs a `path`.
+    #[serde(default)]
+    pub household: bool,
     /// `"auto"` (default: decided per line), `"hosts"`, `"domains"` or `"adblock"`.
     #[serde(default = "default_format", deserialize_with = "format_from_str")]
     pub format: Format,
@@ -392,6 +469,17 @@ fn format_from_str<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Format, D::
         other => Err(serde::de::Error::custom(format!(
             "unknown format `{other}`, expected one of `auto`, `hosts`, `domains`, `adblock`"
         ))),
+    }
+}
+
+impl Config {
+    /// The household's own blocklist (`allow` false) or allowlist file.
+    pub fn household_file(&self, allow: bool) -> Option<PathBuf> {
+        let sources = if allow { &self.allowlists } else { &self.lists };
+        sources
+            .iter()
+            .find(|s| s.household)
+            .and_then(|s| s.resolved_path(&self.base_dir))
     }
 }
 
@@ -512,6 +600,25 @@ impl Config {
                 "download limits must be above 0".into(),
             );
         }
+        let slots = self.telemetry.ring_slots;
+        if !slots.is_power_of_two() || !(64..=1 << 20).contains(&slots) {
+            return bad(
+                "telemetry.ring_slots",
+                format!("{slots} is not a power of two from 64 to 1048576"),
+            );
+        }
+        if !(1..=3_600).contains(&self.telemetry.query_log_flush_secs) {
+            return bad(
+                "telemetry.query_log_flush_secs",
+                format!(
+                    "{} is out of range 1..=3600",
+                    self.telemetry.query_log_flush_secs
+                ),
+            );
+        }
+        if self.telemetry.query_log_max_mib == 0 {
+            return bad("telemetry.query_log_max_mib", "must be at least 1".into());
+        }
         if self.blocking.ttl > 3_600 {
             return bad(
                 "blocking.ttl",
@@ -525,6 +632,19 @@ impl Config {
         }
         let mut names = HashSet::new();
         for (section, sources) in [("lists", &self.lists), ("allowlists", &self.allowlists)] {
+            let households: Vec<&ListSource> = sources.iter().filter(|s| s.household).collect();
+            if households.len() > 1 {
+                return bad(
+                    &format!("{section}.household"),
+                    "only one list per section can be the household's own".into(),
+                );
+            }
+            if households.iter().any(|s| s.path.is_none()) {
+                return bad(
+                    &format!("{section}.household"),
+                    "the household's own list must be a local file (`path`)".into(),
+                );
+            }
             for source in sources {
                 if source.name.trim().is_empty() || source.name.len() > 64 {
                     return bad(
@@ -664,6 +784,30 @@ mod tests {
             c.lists[0].resolved_path(&c.base_dir).unwrap(),
             PathBuf::from("/etc/ralo/lists/a.txt")
         );
+    }
+
+    #[test]
+    fn metrics_listen_is_off_when_absent_or_empty() {
+        assert_eq!(parse("").unwrap().metrics.listen, None);
+        assert_eq!(
+            parse("[metrics]\nlisten = \"\"\n").unwrap().metrics.listen,
+            None
+        );
+        let on = parse("[metrics]\nlisten = \"127.0.0.1:9153\"\n").unwrap();
+        assert_eq!(on.metrics.listen, Some("127.0.0.1:9153".parse().unwrap()));
+        let err = parse("[metrics]\nlisten = \"localhost\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("localhost"), "{err}");
+    }
+
+    #[test]
+    fn ring_slots_must_be_a_power_of_two() {
+        assert_eq!(parse("").unwrap().telemetry.ring_slots, 8192);
+        let err = parse("[telemetry]\nring_slots = 1000\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("telemetry.ring_slots"), "{err}");
     }
 
     #[test]

@@ -15,6 +15,9 @@
 //! - [`supervise`]: `ralo serve` starting and restarting its updater child.
 //! - [`resolve`]: the chain a query walks: access, local, block, cache, forward.
 //! - [`server`]: sockets, hickory-server and the request handler.
+//! - [`telemetry`]: counters and the ring of recent queries in a shared
+//!   segment the server writes and `stats` / `tail` read.
+//! - [`metrics`]: the Prometheus endpoint, from the telemetry counters.
 //! - [`cli`]: the person-facing commands.
 
 #![deny(unsafe_code)]
@@ -27,9 +30,11 @@ pub mod domain;
 pub mod exchange;
 pub mod image;
 pub mod lists;
+pub mod metrics;
 pub mod publish;
 pub mod resolve;
 pub mod server;
 pub mod sources;
 pub mod supervise;
+pub mod telemetry;
 pub mod update;

@@ -37,25 +37,97 @@ enum Command {
         /// Publish even if the image lost more rules than [update] max_drop.
         #[arg(long)]
         force: bool,
-        /// Exit when the parent process is gone (set by `ralo serve`).
+        /// Exit when this parent process is gone (set by `ralo serve`).
         #[arg(long, hide = true)]
-        exit_with_parent: bool,
+        parent_pid: Option<u32>,
     },
+    /// Is NAME blocked, by which list and rule? Exit 0 blocked, 1 not, 2 error.
+    Check {
+        /// The name to look up.
+        name: String,
+        /// The config file.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Block NAME and its subdomains in the household's own list.
+    Block {
+        /// The name to block.
+        name: String,
+        /// Block the exact name only.
+        #[arg(long)]
+        exact: bool,
+        /// The config file.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Allow NAME (exactly) in the household's own allowlist.
+    Allow {
+        /// The name to allow.
+        name: String,
+        /// Allow its subdomains too.
+        #[arg(long)]
+        subdomains: bool,
+        /// The config file.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Remove NAME from the household's own blocklist.
+    Unblock {
+        /// The name.
+        name: String,
+        /// The config file.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Remove NAME from the household's own allowlist.
+    Unallow {
+        /// The name.
+        name: String,
+        /// The config file.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Switch blocking off for everyone: until `ralo enable`, or for a while (5m, 1h).
+    Disable {
+        /// How long, e.g. 30s, 5m, 1h30m; none: until enabled.
+        duration: Option<String>,
+        /// The config file.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Switch blocking on again.
+    Enable {
+        /// The config file.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Queries and blocked share since start and in the last hour, top
+    /// blocked names and clients, upstream health (--json for scripts).
+    Stats(ralo::cli::stats::Args),
+    /// Print queries as they are answered, like `pihole -t`.
+    Tail(ralo::cli::tail::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The processes log their work; the commands a person types stay quiet
+    // unless something is wrong.
+    let level = match cli.command {
+        Command::Serve { .. } | Command::Update { .. } => "info",
+        _ => "warn",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-                tracing_subscriber::EnvFilter::new(
-                    "info,hickory_server=warn,hickory_proto=warn,hickory_net=warn",
-                )
+                tracing_subscriber::EnvFilter::new(format!(
+                    "{level},hickory_server=warn,hickory_proto=warn,hickory_net=warn"
+                ))
             }),
         )
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
+    use ralo::cli::household::{Edit, edit};
     let result = match cli.command {
         Command::Serve {
             config,
@@ -69,13 +141,45 @@ fn main() -> ExitCode {
             config,
             watch,
             force,
-            exit_with_parent,
+            parent_pid,
         } => run_async(ralo::cli::update::update(
             config.as_deref(),
             watch,
             force,
-            exit_with_parent,
+            parent_pid,
         )),
+        Command::Check { name, config } => {
+            return match ralo::cli::check::check(config.as_deref(), &name) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::from(1),
+                Err(error) => {
+                    eprintln!("ralo: {error:#}");
+                    ExitCode::from(2)
+                }
+            };
+        }
+        Command::Block {
+            name,
+            exact,
+            config,
+        } => run_async(edit(config.as_deref(), Edit::Block, &name, !exact)),
+        Command::Allow {
+            name,
+            subdomains,
+            config,
+        } => run_async(edit(config.as_deref(), Edit::Allow, &name, subdomains)),
+        Command::Unblock { name, config } => {
+            run_async(edit(config.as_deref(), Edit::Unblock, &name, false))
+        }
+        Command::Unallow { name, config } => {
+            run_async(edit(config.as_deref(), Edit::Unallow, &name, false))
+        }
+        Command::Disable { duration, config } => {
+            ralo::cli::disable::disable(config.as_deref(), duration.as_deref())
+        }
+        Command::Enable { config } => ralo::cli::disable::enable(config.as_deref()),
+        Command::Stats(args) => ralo::cli::stats::run(&args),
+        Command::Tail(args) => ralo::cli::tail::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

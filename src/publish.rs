@@ -133,6 +133,19 @@ pub fn handle(resolver: &Resolver, request: Request) -> Reply {
         Request::Status => Reply::Current {
             generation: current,
         },
+        Request::GetState => state(resolver),
+        Request::SetBlocking { disabled_until_ms } => {
+            resolver.set_blocking_disabled_until(disabled_until_ms);
+            match disabled_until_ms {
+                0 => info!("blocking switched on"),
+                u64::MAX => info!("blocking switched off until switched on"),
+                until => {
+                    info!(until_unix_ms = until, "blocking switched off for a while");
+                    log_reenable(until);
+                }
+            }
+            state(resolver)
+        }
         Request::Publish { image, generation } => {
             match accept(resolver, &image, generation, current) {
                 Ok(()) => Reply::Accepted { generation },
@@ -146,6 +159,26 @@ pub fn handle(resolver: &Resolver, request: Request) -> Reply {
             }
         }
     }
+}
+
+fn state(resolver: &Resolver) -> Reply {
+    Reply::State {
+        generation: resolver.image().generation(),
+        disabled_until_ms: resolver.blocking_disabled_until(),
+    }
+}
+
+/// Logs the automatic re-enable when `until` comes (the resolver itself
+/// switches back by comparing the time on each query).
+fn log_reenable(until: u64) {
+    let now = crate::resolve::chain::unix_ms();
+    let wait = std::time::Duration::from_millis(until.saturating_sub(now));
+    let _ = std::thread::Builder::new()
+        .name("ralo-reenable".into())
+        .spawn(move || {
+            std::thread::sleep(wait);
+            info!("blocking switched on again: the pause is over");
+        });
 }
 
 fn accept(

@@ -23,8 +23,9 @@ use tokio::net::{TcpListener, UdpSocket};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::resolve::answer::Answer;
+use crate::resolve::answer::{Answer, EDE_BLOCKED};
 use crate::resolve::{Question, Resolver};
+use crate::telemetry;
 
 /// EDNS payload size ralo answers with at most (DNS flag day 2020).
 const MAX_PAYLOAD: u16 = 1232;
@@ -208,6 +209,7 @@ impl RequestHandler for Handler {
         request: &Request,
         response_handle: R,
     ) -> ResponseInfo {
+        let received = std::time::Instant::now();
         let meta = &request.metadata;
         if meta.op_code != OpCode::Query {
             return respond(
@@ -237,8 +239,37 @@ impl RequestHandler for Handler {
             dnssec_ok: request.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok),
             checking_disabled: meta.checking_disabled,
         };
-        let (answer, _outcome) = self.resolver.resolve(question).await;
+        let (answer, outcome) = self.resolver.resolve(question).await;
+        if let Some(telemetry) = self.resolver.telemetry() {
+            // Before the answer leaves: a client that has its answer can
+            // count on seeing it in `stats` and `tail`.
+            telemetry.record(&telemetry::Query {
+                client: question.client,
+                name: question.name,
+                qtype: question.qtype,
+                outcome,
+                protocol: match request.protocol() {
+                    hickory_server::net::xfer::Protocol::Udp => telemetry::Protocol::Udp,
+                    _ => telemetry::Protocol::Tcp,
+                },
+                list: blocking_list(&answer),
+                latency: received.elapsed(),
+            });
+        }
         respond(request, response_handle, &answer).await
+    }
+}
+
+/// The list named in a blocked answer's Extended DNS Error ("blocked by
+/// list NAME"), without allocating.
+fn blocking_list(answer: &Answer) -> Option<&str> {
+    match &answer.ede {
+        Some((EDE_BLOCKED, text)) => Some(
+            text.strip_prefix("blocked by list ")
+                .or_else(|| text.strip_prefix("blocked: "))
+                .unwrap_or(text),
+        ),
+        _ => None,
     }
 }
 

@@ -69,7 +69,8 @@ pub async fn supervise(config: Option<PathBuf>, runtime: PathBuf, shutdown: Canc
 fn command(config: Option<&Path>) -> std::io::Result<Command> {
     let exe = std::env::current_exe()?;
     let mut command = Command::new(exe);
-    command.args(["update", "--watch", "--exit-with-parent"]);
+    command.args(["update", "--watch", "--parent-pid"]);
+    command.arg(std::process::id().to_string());
     if let Some(config) = config {
         command.arg("--config").arg(std::path::absolute(config)?);
     }

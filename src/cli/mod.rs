@@ -1,4 +1,9 @@
 //! The person-facing commands, one file each.
 
+pub mod check;
+pub mod disable;
+pub mod household;
 pub mod serve;
+pub mod stats;
+pub mod tail;
 pub mod update;

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
@@ -12,10 +13,12 @@ use tracing::info;
 use crate::compile;
 use crate::config::Config;
 use crate::image::Image;
+use crate::metrics;
 use crate::publish::{self, Exchange};
 use crate::resolve::Resolver;
 use crate::server::{self, Listeners};
 use crate::supervise;
+use crate::telemetry::{QueryLog, Telemetry};
 
 /// Loads `path`, or the embedded defaults when `None`.
 pub fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
@@ -49,11 +52,46 @@ pub fn check(path: Option<&Path>) -> anyhow::Result<()> {
 pub async fn serve(path: Option<&Path>) -> anyhow::Result<()> {
     let config = load_config(path)?;
     let image = publish::boot_image(&config.paths.image_file());
-    let resolver = Arc::new(Resolver::new(&config, image));
+    let telemetry = Arc::new(Telemetry::create(
+        &config.paths.telemetry_file(),
+        config.telemetry.ring_slots,
+        &config.upstream.addrs(),
+    )?);
+    let resolver = Arc::new(Resolver::new(&config, image).with_telemetry(telemetry.clone()));
     let listeners = Listeners::bind(&config.server.listen)?;
+    let metrics_listener = match config.metrics.listen {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen for [metrics] on {addr}"))?,
+        ),
+        None => None,
+    };
     let exchange = Exchange::start(&config.paths.server_socket(), resolver.clone())?;
+    // Only now, with every socket held, does the new segment replace the
+    // old one for `stats` and `tail`.
+    telemetry.install()?;
     let shutdown = CancellationToken::new();
     let mut tasks = tokio::task::JoinSet::new();
+    if let Some(file) = &config.telemetry.query_log {
+        let log = QueryLog::new(
+            config.base_dir.join(file),
+            config.telemetry.query_log_max_mib << 20,
+            0,
+        );
+        tasks.spawn(log.run(
+            telemetry.clone(),
+            Duration::from_secs(config.telemetry.query_log_flush_secs),
+            shutdown.clone(),
+        ));
+    }
+    if let Some(listener) = metrics_listener {
+        tasks.spawn(metrics::serve(
+            listener,
+            telemetry.clone(),
+            shutdown.clone(),
+        ));
+    }
     if config.server.spawn_updater {
         let config_path = path.map(Path::to_owned);
         tasks.spawn(supervise::supervise(
@@ -74,6 +112,7 @@ pub async fn serve(path: Option<&Path>) -> anyhow::Result<()> {
     shutdown.cancel();
     while tasks.join_next().await.is_some() {}
     exchange.stop();
+    telemetry.mark_stopped();
     served?;
     Ok(())
 }

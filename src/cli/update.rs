@@ -15,7 +15,7 @@ pub async fn update(
     path: Option<&Path>,
     watch_mode: bool,
     force: bool,
-    exit_with_parent: bool,
+    parent_pid: Option<u32>,
 ) -> anyhow::Result<()> {
     let config = load_config(path)?;
     let runtime = config.paths.runtime.clone();
@@ -45,7 +45,7 @@ pub async fn update(
     let _lock = lock::acquire(&runtime, wait)?;
     let mut updater = Updater::new(config)?;
     if watch_mode {
-        watch::watch(updater, exit_with_parent).await?;
+        watch::watch(updater, parent_pid).await?;
         return Ok(());
     }
     let report = updater.run(Trigger::Refresh, force).await?;

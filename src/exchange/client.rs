@@ -14,7 +14,7 @@ use rustix::net::sockopt::Timeout as SocketTimeout;
 use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
 
 use super::Error;
-use super::protocol::{Empty, FrameError, Message, PROTOCOL_VERSION, Publish};
+use super::protocol::{Blocking, Empty, FrameError, Message, PROTOCOL_VERSION, Publish};
 use super::request::Reply;
 use super::sealed::SealedImage;
 use super::wire::{self, RecvError};
@@ -39,6 +39,26 @@ pub fn publish(
 /// ([`Reply::Current`]).
 pub fn status(path: &Path, timeout: Duration) -> Result<Reply, Error> {
     exchange(path, &Message::Status(Empty), &[], timeout)
+}
+
+/// Switches the server's blocking off until `disabled_until_ms` (Unix ms;
+/// `u64::MAX`: until switched on), or on with 0 ([`Reply::State`]).
+pub fn set_blocking(
+    path: &Path,
+    disabled_until_ms: u64,
+    timeout: Duration,
+) -> Result<Reply, Error> {
+    exchange(
+        path,
+        &Message::SetBlocking(Blocking(disabled_until_ms)),
+        &[],
+        timeout,
+    )
+}
+
+/// Asks the server for its generation and blocking state ([`Reply::State`]).
+pub fn state(path: &Path, timeout: Duration) -> Result<Reply, Error> {
+    exchange(path, &Message::GetState(Empty), &[], timeout)
 }
 
 fn exchange(
@@ -168,6 +188,23 @@ mod tests {
             status(&server.path, WAIT).unwrap(),
             Reply::Current { generation: 0 }
         );
+    }
+
+    #[test]
+    fn blocking_switch_and_state_round_trip() {
+        let server = TestServer::start();
+        let reply = set_blocking(&server.path, 1234, WAIT).unwrap();
+        assert_eq!(
+            reply,
+            Reply::State {
+                generation: 0,
+                disabled_until_ms: 1234
+            }
+        );
+        assert!(matches!(
+            state(&server.path, WAIT).unwrap(),
+            Reply::State { .. }
+        ));
     }
 
     #[test]

@@ -19,7 +19,7 @@ use rustix::io::Errno;
 use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
 
 use super::Error;
-use super::protocol::{Message, Publish};
+use super::protocol::{Blocking, Message, Publish};
 use super::request::{Reply, Request};
 use super::sealed::SealedImage;
 use super::wire::{self, REQUEST_TIMEOUT, Received, RecvError};
@@ -215,12 +215,21 @@ impl Listener {
                 Ok(Request::Publish { image, generation })
             }
             Message::Status(_) if fds.is_empty() && !extra_fds => Ok(Request::Status),
-            Message::Status(_) => Err(Rejection::Refuse(format!(
-                "STATUS carries no fd, got {fd_count}"
-            ))),
-            Message::Accepted(_) | Message::Refused(_) | Message::Current(_) => Err(
-                Rejection::Refuse(format!("{kind} is a reply, not a request")),
+            Message::SetBlocking(Blocking(until)) if fds.is_empty() && !extra_fds => {
+                Ok(Request::SetBlocking {
+                    disabled_until_ms: until,
+                })
+            }
+            Message::GetState(_) if fds.is_empty() && !extra_fds => Ok(Request::GetState),
+            Message::Status(_) | Message::SetBlocking(_) | Message::GetState(_) => Err(
+                Rejection::Refuse(format!("{kind} carries no fd, got {fd_count}")),
             ),
+            Message::Accepted(_)
+            | Message::Refused(_)
+            | Message::Current(_)
+            | Message::State(_) => Err(Rejection::Refuse(format!(
+                "{kind} is a reply, not a request"
+            ))),
         }
     }
 }

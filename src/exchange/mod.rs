@@ -2,7 +2,8 @@
 //! to `ralo serve` without a copy, and why it can never change under a reader.
 //!
 //! This is the only module of ralo that uses `unsafe` (the `mmap` in
-//! [`Mapping`]); every unsafe block carries a `// SAFETY:` comment.
+//! [`Mapping`], and in [`SharedWords`] for the telemetry segment); every
+//! unsafe block carries a `// SAFETY:` comment.
 //!
 //! # The handoff
 //!
@@ -56,6 +57,9 @@
 //! | 3    | REFUSED  | reply     | u64 generation still serving, UTF-8 reason |
 //! | 4    | STATUS   | request   | none                                       |
 //! | 5    | CURRENT  | reply     | u64 generation now serving                 |
+//! | 6    | SET_BLOCKING | request | u64 blocking off until (Unix ms; 0 on, `u64::MAX` until switched on) |
+//! | 7    | GET_STATE | request  | none                                       |
+//! | 8    | STATE    | reply     | u64 generation now serving, u64 blocking off until (0: on) |
 //!
 //! Anything the server cannot take (bad magic, a version newer than its own,
 //! an unknown kind, an oversize or malformed payload, a wrong number of fds, an
@@ -77,16 +81,18 @@ mod persist;
 mod protocol;
 mod request;
 mod sealed;
+mod shm;
 #[cfg(test)]
 mod test_server;
 mod wire;
 
-pub use client::{publish, status};
+pub use client::{publish, set_blocking, state, status};
 pub use error::Error;
 pub use listener::{Listener, default_allowed_uids};
 pub use mapping::Mapping;
-pub use persist::persist;
+pub use persist::{persist, write_atomic};
 pub use protocol::{MAX_PAYLOAD, PROTOCOL_VERSION};
 pub use request::{Reply, Request};
 pub use sealed::{MAX_IMAGE_BYTES, SealedImage};
+pub use shm::{FileId, SharedWords};
 pub use wire::REQUEST_TIMEOUT;

@@ -18,6 +18,12 @@ pub fn persist(bytes: &[u8], path: &Path) -> Result<(), Error> {
     if bytes.is_empty() {
         return Err(Error::EmptyImage);
     }
+    write_atomic(bytes, path)
+}
+
+/// The write of [`persist`] for any file, empty ones included (the
+/// household's list edits use it): temp, fsync, rename, fsync directory.
+pub fn write_atomic(bytes: &[u8], path: &Path) -> Result<(), Error> {
     let file_err = |action, path: &Path| {
         let path = path.to_path_buf();
         move |source| Error::File {
@@ -41,7 +47,7 @@ pub fn persist(bytes: &[u8], path: &Path) -> Result<(), Error> {
         let _ = fs::remove_file(&temp);
         return Err(file_err("write", &temp)(e));
     }
-    fs::rename(&temp, path).map_err(file_err("rename the new image onto", path))?;
+    fs::rename(&temp, path).map_err(file_err("rename the new file onto", path))?;
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),

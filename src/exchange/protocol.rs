@@ -94,6 +94,9 @@ pub(super) enum Kind {
     Refused = 3,
     Status = 4,
     Current = 5,
+    SetBlocking = 6,
+    GetState = 7,
+    State = 8,
 }
 
 impl Kind {
@@ -104,6 +107,9 @@ impl Kind {
             3 => Kind::Refused,
             4 => Kind::Status,
             5 => Kind::Current,
+            6 => Kind::SetBlocking,
+            7 => Kind::GetState,
+            8 => Kind::State,
             _ => return None,
         })
     }
@@ -116,6 +122,9 @@ impl Kind {
             Kind::Refused => "REFUSED",
             Kind::Status => "STATUS",
             Kind::Current => "CURRENT",
+            Kind::SetBlocking => "SET_BLOCKING",
+            Kind::GetState => "GET_STATE",
+            Kind::State => "STATE",
         }
     }
 }
@@ -139,7 +148,7 @@ pub(super) enum FrameError {
     #[error("payload of {len} bytes is over the {MAX_PAYLOAD}-byte limit")]
     TooLong { len: u32 },
     #[error(
-        "unknown kind {kind} for protocol {PROTOCOL_VERSION} (this server knows 1 to 5): upgrade ralo serve"
+        "unknown kind {kind} for protocol {PROTOCOL_VERSION} (this server knows 1 to 8): upgrade ralo serve"
     )]
     UnknownKind { kind: u16 },
     #[error("malformed {kind} payload: {reason}")]
@@ -213,7 +222,42 @@ impl Payload for Refusal {
     }
 }
 
-/// STATUS: no payload.
+/// SET_BLOCKING: blocking is off until this Unix time in milliseconds
+/// (0: on again; `u64::MAX`: off until switched on).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Blocking(pub(super) u64);
+
+impl Payload for Blocking {
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.0.to_le_bytes());
+    }
+    fn decode(reader: &mut Reader<'_>) -> Result<Self, FrameError> {
+        Ok(Blocking(reader.u64()?))
+    }
+}
+
+/// STATE: the generation serving and blocking's disabled-until time
+/// (Unix ms; 0 when blocking is on).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct State {
+    pub(super) generation: u64,
+    pub(super) disabled_until_ms: u64,
+}
+
+impl Payload for State {
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.generation.to_le_bytes());
+        out.extend_from_slice(&self.disabled_until_ms.to_le_bytes());
+    }
+    fn decode(reader: &mut Reader<'_>) -> Result<Self, FrameError> {
+        Ok(State {
+            generation: reader.u64()?,
+            disabled_until_ms: reader.u64()?,
+        })
+    }
+}
+
+/// STATUS and GET_STATE: no payload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Empty;
 
@@ -232,6 +276,9 @@ pub(super) enum Message {
     Refused(Refusal),
     Status(Empty),
     Current(Generation),
+    SetBlocking(Blocking),
+    GetState(Empty),
+    State(State),
 }
 
 impl Message {
@@ -242,6 +289,9 @@ impl Message {
             Message::Refused(_) => Kind::Refused,
             Message::Status(_) => Kind::Status,
             Message::Current(_) => Kind::Current,
+            Message::SetBlocking(_) => Kind::SetBlocking,
+            Message::GetState(_) => Kind::GetState,
+            Message::State(_) => Kind::State,
         }
     }
 
@@ -253,7 +303,9 @@ impl Message {
             Message::Publish(p) => p.encode(&mut out),
             Message::Accepted(p) | Message::Current(p) => p.encode(&mut out),
             Message::Refused(p) => p.encode(&mut out),
-            Message::Status(p) => p.encode(&mut out),
+            Message::Status(p) | Message::GetState(p) => p.encode(&mut out),
+            Message::SetBlocking(p) => p.encode(&mut out),
+            Message::State(p) => p.encode(&mut out),
         }
         // Every payload above is at most MAX_PAYLOAD (64 KiB) bytes, so the
         // length fits in a u32.
@@ -275,6 +327,9 @@ impl Message {
             Kind::Refused => Message::Refused(Payload::decode(&mut reader)?),
             Kind::Status => Message::Status(Payload::decode(&mut reader)?),
             Kind::Current => Message::Current(Payload::decode(&mut reader)?),
+            Kind::SetBlocking => Message::SetBlocking(Payload::decode(&mut reader)?),
+            Kind::GetState => Message::GetState(Payload::decode(&mut reader)?),
+            Kind::State => Message::State(Payload::decode(&mut reader)?),
         };
         reader.finish()?;
         Ok(message)

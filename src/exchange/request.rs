@@ -2,7 +2,7 @@
 //! a client gets back. `listener` turns frames into requests and replies into
 //! frames; `client` turns reply frames back into `Reply`.
 
-use super::protocol::{Generation, Message, Refusal};
+use super::protocol::{Generation, Message, Refusal, State};
 use super::sealed::SealedImage;
 
 /// A request that reached the server's handler. Malformed frames, refused
@@ -22,6 +22,14 @@ pub enum Request {
     /// when it refuses a request on its own, to fill in the generation, so
     /// answering must be cheap.
     Status,
+    /// Switch blocking off until this Unix time in ms (0: on again;
+    /// `u64::MAX`: until switched on). Answered with [`Reply::State`].
+    SetBlocking {
+        /// Off until (Unix ms), or 0 for on.
+        disabled_until_ms: u64,
+    },
+    /// Report the generation and the blocking state ([`Reply::State`]).
+    GetState,
 }
 
 /// The server's answer to one request.
@@ -44,6 +52,13 @@ pub enum Reply {
         /// Generation now serving (0 when none is).
         generation: u64,
     },
+    /// Answer to a blocking or state request.
+    State {
+        /// Generation now serving (0 when none is).
+        generation: u64,
+        /// Blocking is off until this Unix time in ms; 0 when it is on.
+        disabled_until_ms: u64,
+    },
 }
 
 impl Reply {
@@ -52,7 +67,8 @@ impl Reply {
         match self {
             Reply::Accepted { generation }
             | Reply::Refused { generation, .. }
-            | Reply::Current { generation } => *generation,
+            | Reply::Current { generation }
+            | Reply::State { generation, .. } => *generation,
         }
     }
 
@@ -63,6 +79,13 @@ impl Reply {
                 Message::Refused(Refusal { generation, reason })
             }
             Reply::Current { generation } => Message::Current(Generation(generation)),
+            Reply::State {
+                generation,
+                disabled_until_ms,
+            } => Message::State(State {
+                generation,
+                disabled_until_ms,
+            }),
         }
     }
 
@@ -74,7 +97,17 @@ impl Reply {
                 Some(Reply::Refused { generation, reason })
             }
             Message::Current(Generation(generation)) => Some(Reply::Current { generation }),
-            Message::Publish(_) | Message::Status(_) => None,
+            Message::State(State {
+                generation,
+                disabled_until_ms,
+            }) => Some(Reply::State {
+                generation,
+                disabled_until_ms,
+            }),
+            Message::Publish(_)
+            | Message::Status(_)
+            | Message::SetBlocking(_)
+            | Message::GetState(_) => None,
         }
     }
 }
@@ -92,6 +125,10 @@ mod tests {
                 reason: "bad checksum".into(),
             },
             Reply::Current { generation: 9 },
+            Reply::State {
+                generation: 4,
+                disabled_until_ms: 1_700_000_000_000,
+            },
         ] {
             let back = Reply::from_message(reply.clone().into_message());
             assert_eq!(back, Some(reply));

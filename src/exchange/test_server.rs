@@ -70,6 +70,14 @@ impl TestServer {
                     Request::Status => Reply::Current {
                         generation: current,
                     },
+                    Request::SetBlocking { disabled_until_ms } => Reply::State {
+                        generation: current,
+                        disabled_until_ms,
+                    },
+                    Request::GetState => Reply::State {
+                        generation: current,
+                        disabled_until_ms: 0,
+                    },
                 };
                 listener.serve(&stop, &mut handler);
             })

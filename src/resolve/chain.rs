@@ -33,6 +33,7 @@ use super::local::Local;
 use super::outcome::Outcome;
 use crate::config::Config;
 use crate::image::{Image, Verdict};
+use crate::telemetry::Telemetry;
 
 /// The image type the server answers from.
 pub type ServedImage = Image<crate::exchange::Mapping>;
@@ -65,6 +66,8 @@ pub struct Resolver {
     forwarder: Forwarder,
     /// Blocking is off until this time (ms since the Unix epoch); 0: on.
     disabled_until_ms: AtomicU64,
+    /// Where answered queries are counted (`ralo serve` sets it).
+    telemetry: Option<Arc<Telemetry>>,
 }
 
 impl Resolver {
@@ -79,12 +82,31 @@ impl Resolver {
             cache: Cache::new(&config.cache),
             forwarder: Forwarder::new(&config.upstream),
             disabled_until_ms: AtomicU64::new(0),
+            telemetry: None,
         }
+    }
+
+    /// The same resolver, counting upstream tries and publishing the image
+    /// generation and the blocking switch in `telemetry`.
+    pub fn with_telemetry(mut self, telemetry: Arc<Telemetry>) -> Resolver {
+        telemetry.set_generation(self.image.load().generation());
+        self.forwarder.set_telemetry(telemetry.clone());
+        self.telemetry = Some(telemetry);
+        self
+    }
+
+    /// Where answered queries are to be recorded, if anywhere.
+    pub fn telemetry(&self) -> Option<&Telemetry> {
+        self.telemetry.as_deref()
     }
 
     /// Replaces the image; lookups in flight finish on the old one.
     pub fn swap_image(&self, image: ServedImage) {
+        let generation = image.generation();
         self.image.store(Arc::new(image));
+        if let Some(telemetry) = &self.telemetry {
+            telemetry.set_generation(generation);
+        }
     }
 
     /// The image now in use.
@@ -102,6 +124,20 @@ impl Resolver {
     pub fn set_blocking_disabled_until(&self, until_unix_ms: u64) {
         self.disabled_until_ms
             .store(until_unix_ms, Ordering::Relaxed);
+        if let Some(telemetry) = &self.telemetry {
+            telemetry.set_blocking_disabled_until(until_unix_ms);
+        }
+    }
+
+    /// Blocking is off until this Unix time in ms; 0 when it is on (also
+    /// once a pause has run out).
+    pub fn blocking_disabled_until(&self) -> u64 {
+        let until = self.disabled_until_ms.load(Ordering::Relaxed);
+        if until != 0 && unix_ms() >= until {
+            0
+        } else {
+            until
+        }
     }
 
     fn blocking_enabled(&self) -> bool {
@@ -229,7 +265,8 @@ fn lower_ascii(name: &Name) -> String {
     out
 }
 
-fn unix_ms() -> u64 {
+/// Now, in ms since the Unix epoch.
+pub fn unix_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)

@@ -29,6 +29,7 @@ use tokio::time::{Instant, timeout_at};
 use super::answer::{Answer, Sections};
 use super::cache::Key;
 use crate::config;
+use crate::telemetry::Telemetry;
 
 /// How long a demoted first-choice upstream is passed over.
 const REPROBE: Duration = Duration::from_secs(30);
@@ -92,6 +93,8 @@ pub struct Forwarder {
     inflight: Mutex<HashMap<Key, Arc<Flight>>>,
     /// Counters.
     pub counters: Counters,
+    /// Per-upstream tries, failures and latency, for `stats` and metrics.
+    telemetry: Option<Arc<Telemetry>>,
 }
 
 /// Removes a finished flight from the in-flight table, also on cancellation.
@@ -121,7 +124,14 @@ impl Forwarder {
             epoch: Instant::now(),
             inflight: Mutex::new(HashMap::new()),
             counters: Counters::default(),
+            telemetry: None,
         }
+    }
+
+    /// Reports every try to `telemetry`, by the upstream's index in
+    /// `[upstream] servers`.
+    pub fn set_telemetry(&mut self, telemetry: Arc<Telemetry>) {
+        self.telemetry = Some(telemetry);
     }
 
     /// The upstream answer for `request`, sharing one upstream query among
@@ -173,13 +183,20 @@ impl Forwarder {
                 break;
             }
             self.counters.tries.fetch_add(1, Ordering::Relaxed);
+            let sent = Instant::now();
             match self.try_upstream(upstream, request, try_deadline).await {
                 Some(answer) => {
+                    if let Some(telemetry) = &self.telemetry {
+                        telemetry.upstream_answered(index, sent.elapsed());
+                    }
                     self.remember(index);
                     return Ok(answer);
                 }
                 None => {
                     self.counters.failures.fetch_add(1, Ordering::Relaxed);
+                    if let Some(telemetry) = &self.telemetry {
+                        telemetry.upstream_failed(index);
+                    }
                 }
             }
         }

@@ -16,3 +16,4 @@ mod store;
 
 pub use error::Error;
 pub use fetch::{Fetched, Fetcher, Limits, Location, Origin, SourceSpec};
+pub use store::stored_text;

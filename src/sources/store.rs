@@ -207,6 +207,16 @@ impl Store {
     }
 }
 
+/// The last good copy of URL source `name` at `url` under `state_dir`,
+/// as text, without any network (what `ralo check` shows rules from).
+pub fn stored_text(state_dir: &Path, name: &str, url: &str) -> Option<String> {
+    let store = Store {
+        dir: state_dir.join("sources"),
+    };
+    let stored = store.load(name, url).ok()??;
+    Some(super::checks::to_text(&stored.body))
+}
+
 /// The file name stem for source `name` at `url`: the name lower-cased with
 /// every character outside `[a-z0-9_-]` turned into `_` (cut to 48), then
 /// `-` and 16 hex digits of a hash of name and URL, so two names that

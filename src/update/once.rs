@@ -17,11 +17,11 @@ use std::time::{Duration, Instant};
 
 use tracing::{info, warn};
 
-use crate::compile::{self, Loaded};
+use crate::compile;
 use crate::config::{Config, ListSource};
 use crate::exchange::{self, Reply, SealedImage};
 use crate::image::Image;
-use crate::sources::{Fetcher, Limits, Location, Origin, SourceSpec};
+use crate::sources::{Fetcher, Limits, Location, Origin, SourceSpec, stored_text};
 
 /// How long a publish may take before the updater gives up on the server.
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -155,14 +155,7 @@ impl Updater {
         let server_generation = self.server_generation();
         let persisted_generation = previous.as_ref().map_or(0, Image::generation);
         let generation = server_generation.max(persisted_generation) + 1;
-        let loaded: Vec<Loaded<'_>> = texts
-            .iter()
-            .map(|(source, allow, text)| Loaded {
-                source,
-                allow: *allow,
-                text: text.as_deref().map_err(String::as_str),
-            })
-            .collect();
+        let loaded = compile::borrow(&texts);
         let compiled = compile::compile(&loaded, previous.as_ref(), generation);
         if let Some(previous) = &previous {
             let old = previous.rule_count();
@@ -186,7 +179,7 @@ impl Updater {
         ) {
             Ok(Reply::Accepted { .. }) => Delivery::Live,
             Ok(Reply::Refused { reason, .. }) => return Err(Error::Refused { reason }),
-            Ok(Reply::Current { .. }) => {
+            Ok(Reply::Current { .. } | Reply::State { .. }) => {
                 return Err(Error::Refused {
                     reason: "unexpected status reply".into(),
                 });
@@ -234,12 +227,16 @@ impl Updater {
                 }
             };
             let is_url = matches!(location, Location::Url(_));
-            if is_url
-                && trigger == Trigger::LocalChange
-                && let Some(text) = self.downloaded.get(&source.name)
-            {
-                out.push((source, allow, Ok(text.clone())));
-                continue;
+            if let (Location::Url(url), Trigger::LocalChange) = (&location, trigger) {
+                // Only a local file changed: no download, the last text or
+                // the last good copy on disk will do.
+                let known = self.downloaded.get(&source.name).cloned();
+                let text =
+                    known.or_else(|| stored_text(&self.config.paths.state, &source.name, url));
+                if let Some(text) = text {
+                    out.push((source, allow, Ok(text)));
+                    continue;
+                }
             }
             let spec = SourceSpec {
                 name: source.name.clone(),

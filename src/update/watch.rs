@@ -8,8 +8,9 @@
 //! - on SIGHUP, downloading again.
 //!
 //! A failed update is logged and the server keeps its image. With
-//! `exit_with_parent` (set when `ralo serve` starts the updater) the watcher
-//! ends when its parent process is gone.
+//! `parent` (the pid of the `ralo serve` that started it) the watcher ends
+//! when that process is gone: the kernel sends it SIGTERM when its parent
+//! dies, and a periodic check covers a parent that died before that was set.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -28,8 +29,15 @@ const SETTLE: Duration = Duration::from_millis(100);
 const PARENT_CHECK: Duration = Duration::from_millis(500);
 
 /// Watches and updates until SIGINT/SIGTERM (or the parent is gone).
-pub async fn watch(mut updater: Updater, exit_with_parent: bool) -> Result<(), Error> {
-    let parent = rustix::process::getppid();
+pub async fn watch(mut updater: Updater, parent: Option<u32>) -> Result<(), Error> {
+    if let Some(pid) = parent {
+        let _ =
+            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::TERM));
+        if !parent_alive(pid) {
+            info!("the server that started this updater is gone; exiting");
+            return Ok(());
+        }
+    }
     let files = local_files(&updater);
     let (tx, mut changes) = mpsc::unbounded_channel::<()>();
     let _watcher = start_watcher(&files, tx);
@@ -48,8 +56,8 @@ pub async fn watch(mut updater: Updater, exit_with_parent: bool) -> Result<(), E
             Some(()) = async { match hup.as_mut() { Some(s) => s.recv().await, None => std::future::pending().await } } => Trigger::Refresh,
             Some(()) = async { match term.as_mut() { Some(s) => s.recv().await, None => std::future::pending().await } } => return Ok(()),
             _ = tokio::signal::ctrl_c() => return Ok(()),
-            () = sleep(PARENT_CHECK), if exit_with_parent => {
-                if rustix::process::getppid() != parent {
+            () = sleep(PARENT_CHECK), if parent.is_some() => {
+                if !parent.is_some_and(parent_alive) {
                     info!("the server that started this updater is gone; exiting");
                     return Ok(());
                 }
@@ -61,6 +69,11 @@ pub async fn watch(mut updater: Updater, exit_with_parent: bool) -> Result<(), E
         }
         run_logged(&mut updater, trigger).await;
     }
+}
+
+/// Whether `pid` is still this process's parent.
+fn parent_alive(pid: u32) -> bool {
+    rustix::process::getppid().is_some_and(|p| p.as_raw_nonzero().get() as u32 == pid)
 }
 
 async fn run_logged(updater: &mut Updater, trigger: Trigger) {

@@ -6,11 +6,17 @@
 
 mod binary;
 mod blocking;
+mod corpus;
 mod exchange;
+mod faults;
+mod forgery;
 mod forwarding;
+mod household;
 mod malformed;
 mod process;
+mod qemu;
 mod ralo;
 mod sources;
 mod support;
 mod support_selftest;
+mod telemetry;

@@ -51,24 +51,11 @@ impl Site {
     /// Starts `ralo serve` and waits (bounded) for its UDP address.
     pub fn serve(&self) -> Server {
         let mut child = ralo(&["serve", "--config"], &self.config())
+            .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .expect("start ralo serve");
-        let stderr = child.stderr.take().expect("stderr");
-        let log = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = mpsc::channel();
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(addr) = listening_udp(&line) {
-                    let _ = tx.send(addr);
-                }
-                if let Ok(mut log) = sink.lock() {
-                    log.push_str(&line);
-                    log.push('\n');
-                }
-            }
-        });
+        let (log, rx) = follow_log(&mut child);
         let started = Instant::now();
         let addr = rx
             .recv_timeout(Duration::from_secs(10))
@@ -104,6 +91,20 @@ impl Site {
         }
         let child = command.spawn().expect("start ralo update");
         wait_bounded(child, Duration::from_secs(30))
+    }
+
+    /// Runs `ralo ARGS… --config <config>` to the end (bounded).
+    pub fn run(&self, args: &[&str]) -> std::process::Output {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ralo"));
+        command.args(args).arg("--config").arg(self.config());
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        wait_bounded(
+            command.spawn().expect("start ralo"),
+            Duration::from_secs(30),
+        )
     }
 
     /// Starts `ralo update --config` without waiting.
@@ -155,8 +156,29 @@ fn wait_bounded(mut child: Child, limit: Duration) -> std::process::Output {
     child.wait_with_output().expect("collect output")
 }
 
+/// Collects a server's stderr into a log on a thread, and sends the UDP
+/// address of its `listening` line on the returned channel.
+pub fn follow_log(child: &mut Child) -> (Arc<Mutex<String>>, mpsc::Receiver<SocketAddr>) {
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let log = Arc::new(Mutex::new(String::new()));
+    let (tx, rx) = mpsc::channel();
+    let sink = log.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(addr) = listening_udp(&line) {
+                let _ = tx.send(addr);
+            }
+            if let Ok(mut log) = sink.lock() {
+                log.push_str(&line);
+                log.push('\n');
+            }
+        }
+    });
+    (log, rx)
+}
+
 /// The address in a `listening protocol="udp" addr=…` log line.
-fn listening_udp(line: &str) -> Option<SocketAddr> {
+pub fn listening_udp(line: &str) -> Option<SocketAddr> {
     if !line.contains("listening") || !line.contains("protocol=\"udp\"") {
         return None;
     }

@@ -9,4 +9,5 @@
 
 pub mod client;
 pub mod https;
+pub mod scripted;
 pub mod upstream;

@@ -1,0 +1,261 @@
+//! `ralo check NAME`: is NAME blocked, by which list and which rule (line
+//! number and text), does an allow rule override it, and is blocking
+//! switched off? Answers from the persisted image (the one the server
+//! serves), so it works while the server is down; the rule's line comes
+//! from the list file or, for a downloaded list, its last good copy.
+//! Exit code: 0 blocked, 1 not blocked, 2 error.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use super::serve::load_config;
+use crate::config::{Config, ListSource};
+use crate::domain::Domain;
+use crate::exchange::{self, Reply};
+use crate::image::{Image, Match, Verdict};
+use crate::lists::{self, ParseOptions};
+
+/// One matched rule, located in its list.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Located {
+    /// The list's name.
+    pub list: String,
+    /// The rule's name (the query or one of its parents).
+    pub name: String,
+    /// The rule covers subdomains.
+    pub subtree: bool,
+    /// Line number and text in the list, when the list could be read.
+    pub line: Option<(u32, String)>,
+}
+
+/// Runs `ralo check`; `Ok(true)` when NAME is blocked now.
+pub fn check(config: Option<&Path>, name: &str) -> anyhow::Result<bool> {
+    let config = load_config(config)?;
+    let domain =
+        Domain::parse(name.trim()).with_context(|| format!("`{name}` is not a domain name"))?;
+    let path = config.paths.image_file();
+    let bytes = std::fs::read(&path).with_context(|| {
+        format!(
+            "no published image at {} yet: run `ralo update`",
+            path.display()
+        )
+    })?;
+    let image = Image::open(bytes.as_slice()).context("the published image is unreadable")?;
+    image
+        .verify()
+        .context("the published image is damaged; run `ralo update`")?;
+    let paused_until = paused_until(&config);
+    let verdict = image.lookup(domain.as_str());
+    let out = describe(&config, &image, &domain, verdict, paused_until);
+    #[allow(clippy::print_stdout)]
+    {
+        print!("{}", out.text);
+    }
+    Ok(out.blocked_now)
+}
+
+/// What `check` prints and decides.
+#[derive(Debug)]
+pub struct Description {
+    /// The report, one or more lines.
+    pub text: String,
+    /// Blocked right now.
+    pub blocked_now: bool,
+}
+
+/// Describes `verdict` for `domain`; `paused_until` is the server's
+/// blocking pause (Unix ms), if any.
+pub fn describe<B: AsRef<[u8]>>(
+    config: &Config,
+    image: &Image<B>,
+    domain: &Domain,
+    verdict: Verdict,
+    paused_until: Option<u64>,
+) -> Description {
+    let generation = image.generation();
+    let mut text = String::new();
+    let blocked = match verdict {
+        Verdict::NotListed => {
+            text.push_str(&format!(
+                "{domain}: not blocked (no list has it; image generation {generation})\n"
+            ));
+            false
+        }
+        Verdict::Blocked(m) => {
+            let rule = locate(config, image, domain, m, false);
+            text.push_str(&format!(
+                "{domain}: BLOCKED by list `{}` (image generation {generation})\n",
+                rule.list
+            ));
+            text.push_str(&rule_line(&rule));
+            true
+        }
+        Verdict::Allowed { allow, overrides } => {
+            let rule = locate(config, image, domain, allow, true);
+            text.push_str(&format!(
+                "{domain}: allowed by list `{}` (image generation {generation})\n",
+                rule.list
+            ));
+            text.push_str(&rule_line(&rule));
+            if let Some(block) = overrides {
+                let blocked_by = locate(config, image, domain, block, false);
+                text.push_str(&format!(
+                    "  it overrides a block by list `{}`:\n",
+                    blocked_by.list
+                ));
+                text.push_str(&rule_line(&blocked_by));
+            }
+            false
+        }
+    };
+    let paused = paused_until.filter(|&until| until != 0);
+    if let (true, Some(until)) = (blocked, paused) {
+        text.push_str(&format!(
+            "  but blocking is switched off {}: it resolves normally now\n",
+            until_text(until)
+        ));
+    }
+    Description {
+        text,
+        blocked_now: blocked && paused.is_none(),
+    }
+}
+
+fn rule_line(rule: &Located) -> String {
+    let scope = if rule.subtree {
+        "and its subdomains"
+    } else {
+        "exactly"
+    };
+    match &rule.line {
+        Some((line, text)) => format!("  rule: {} {scope}, line {line}: {text}\n", rule.name),
+        None => format!(
+            "  rule: {} {scope} (the list text is not available here)\n",
+            rule.name
+        ),
+    }
+}
+
+/// The list and line of the rule `m` matched for `domain`.
+pub fn locate<B: AsRef<[u8]>>(
+    config: &Config,
+    image: &Image<B>,
+    domain: &Domain,
+    m: Match,
+    allow: bool,
+) -> Located {
+    let list = image.list_name(m.list).unwrap_or("?").to_owned();
+    let labels: Vec<&str> = domain.labels().collect();
+    let keep = usize::from(m.labels).min(labels.len());
+    let name = labels[labels.len() - keep..].join(".");
+    let line = source_of(config, &list)
+        .and_then(|(source, is_allow)| source_text(config, source).map(|text| (text, is_allow)))
+        .and_then(|(text, is_allow)| {
+            find_line(
+                &text,
+                source_options(config, &list, is_allow),
+                &name,
+                m.subtree,
+                allow,
+            )
+        });
+    Located {
+        list,
+        name,
+        subtree: m.subtree,
+        line,
+    }
+}
+
+fn source_of<'c>(config: &'c Config, list: &str) -> Option<(&'c ListSource, bool)> {
+    crate::compile::sources(config).find(|(s, _)| s.name == list)
+}
+
+fn source_options(config: &Config, list: &str, allow: bool) -> ParseOptions {
+    let source = source_of(config, list).map(|(s, _)| s);
+    ParseOptions {
+        allow,
+        subdomains: source.is_some_and(|s| s.subdomains),
+        format: source.map_or(lists::Format::Auto, |s| s.format),
+    }
+}
+
+fn source_text(config: &Config, source: &ListSource) -> Option<String> {
+    match (&source.url, source.resolved_path(&config.base_dir)) {
+        (Some(url), _) => crate::sources::stored_text(&config.paths.state, &source.name, url),
+        (None, Some(path)) => std::fs::read(path)
+            .ok()
+            .map(|b| String::from_utf8_lossy(&b).into_owned()),
+        (None, None) => None,
+    }
+}
+
+/// The first line of `text` that yields the rule (`name`, `subtree`, `allow`).
+fn find_line(
+    text: &str,
+    options: ParseOptions,
+    name: &str,
+    subtree: bool,
+    allow: bool,
+) -> Option<(u32, String)> {
+    let mut found = None;
+    lists::parse(text, options, |rule| {
+        if found.is_none() && rule.name == name && rule.subtree == subtree && rule.allow == allow {
+            found = Some(rule.line);
+        }
+    });
+    let line = found?;
+    let text = text
+        .lines()
+        .nth(line.checked_sub(1)? as usize)?
+        .trim()
+        .to_owned();
+    Some((line, text))
+}
+
+/// The server's blocking pause (Unix ms), when the server answers.
+fn paused_until(config: &Config) -> Option<u64> {
+    match exchange::state(&config.paths.server_socket(), Duration::from_secs(2)) {
+        Ok(Reply::State {
+            disabled_until_ms, ..
+        }) => Some(disabled_until_ms),
+        _ => None,
+    }
+}
+
+/// "until switched on" or "for another 4m 10s".
+pub fn until_text(until_ms: u64) -> String {
+    if until_ms == u64::MAX {
+        return "until `ralo enable`".to_owned();
+    }
+    let left = until_ms.saturating_sub(crate::resolve::chain::unix_ms()) / 1000;
+    format!(
+        "for another {}",
+        humantime::format_duration(Duration::from_secs(left))
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn find_line_locates_the_rule_and_its_text() {
+        let text = "# header\n0.0.0.0 a.example.com b.example.com\n||c.example.com^\n";
+        let options = ParseOptions::default();
+        assert_eq!(
+            find_line(text, options, "b.example.com", false, false),
+            Some((2, "0.0.0.0 a.example.com b.example.com".into()))
+        );
+        assert_eq!(
+            find_line(text, options, "c.example.com", true, false),
+            Some((3, "||c.example.com^".into()))
+        );
+        assert_eq!(
+            find_line(text, options, "c.example.com", false, false),
+            None
+        );
+    }
+}

@@ -1,0 +1,199 @@
+//! The fixed sets the counters are kept by: outcomes (in segment order),
+//! query types, protocols, and the latency histogram's buckets. Their
+//! order is part of the segment layout (see the module docs): append only,
+//! and bump the layout version when an index changes meaning.
+
+use hickory_proto::rr::RecordType;
+
+use crate::resolve::Outcome;
+
+/// Every outcome, in the order of the segment's outcome counters.
+pub const OUTCOMES: [Outcome; 8] = [
+    Outcome::Blocked,
+    Outcome::Allowed,
+    Outcome::Cached,
+    Outcome::Stale,
+    Outcome::Forwarded,
+    Outcome::Local,
+    Outcome::Refused,
+    Outcome::Failed,
+];
+
+/// The index of `outcome` in [`OUTCOMES`].
+pub fn outcome_index(outcome: Outcome) -> usize {
+    match outcome {
+        Outcome::Blocked => 0,
+        Outcome::Allowed => 1,
+        Outcome::Cached => 2,
+        Outcome::Stale => 3,
+        Outcome::Forwarded => 4,
+        Outcome::Local => 5,
+        Outcome::Refused => 6,
+        Outcome::Failed => 7,
+    }
+}
+
+/// The outcome named `text` (`blocked`, `forwarded`, … as [`Outcome::as_str`]).
+pub fn parse_outcome(text: &str) -> Option<Outcome> {
+    OUTCOMES
+        .into_iter()
+        .find(|o| o.as_str().eq_ignore_ascii_case(text))
+}
+
+/// The query types counted one by one; every other type is `Other`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum QType {
+    /// IPv4 address.
+    A,
+    /// IPv6 address.
+    Aaaa,
+    /// HTTPS service binding.
+    Https,
+    /// Alias.
+    Cname,
+    /// Mail exchanger.
+    Mx,
+    /// Text.
+    Txt,
+    /// Reverse lookup.
+    Ptr,
+    /// Service location.
+    Srv,
+    /// Service binding.
+    Svcb,
+    /// Any other type.
+    Other,
+}
+
+impl QType {
+    /// Every counted type, in the order of the segment's type counters.
+    pub const ALL: [QType; 10] = [
+        QType::A,
+        QType::Aaaa,
+        QType::Https,
+        QType::Cname,
+        QType::Mx,
+        QType::Txt,
+        QType::Ptr,
+        QType::Srv,
+        QType::Svcb,
+        QType::Other,
+    ];
+
+    /// The counted type of `qtype`.
+    pub fn of(qtype: RecordType) -> QType {
+        match qtype {
+            RecordType::A => QType::A,
+            RecordType::AAAA => QType::Aaaa,
+            RecordType::HTTPS => QType::Https,
+            RecordType::CNAME => QType::Cname,
+            RecordType::MX => QType::Mx,
+            RecordType::TXT => QType::Txt,
+            RecordType::PTR => QType::Ptr,
+            RecordType::SRV => QType::Srv,
+            RecordType::SVCB => QType::Svcb,
+            _ => QType::Other,
+        }
+    }
+
+    /// Its index in [`QType::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The label used by `stats` and the metrics: `A`, `AAAA`, …, `other`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QType::A => "A",
+            QType::Aaaa => "AAAA",
+            QType::Https => "HTTPS",
+            QType::Cname => "CNAME",
+            QType::Mx => "MX",
+            QType::Txt => "TXT",
+            QType::Ptr => "PTR",
+            QType::Srv => "SRV",
+            QType::Svcb => "SVCB",
+            QType::Other => "other",
+        }
+    }
+}
+
+/// How a query reached the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// A datagram.
+    Udp,
+    /// A TCP connection.
+    Tcp,
+}
+
+impl Protocol {
+    /// Both, in the order of the segment's protocol counters.
+    pub const ALL: [Protocol; 2] = [Protocol::Udp, Protocol::Tcp];
+
+    /// Its index in [`Protocol::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// `udp` or `tcp`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Udp => "udp",
+            Protocol::Tcp => "tcp",
+        }
+    }
+
+    pub(super) fn from_index(index: u64) -> Option<Protocol> {
+        Protocol::ALL.get(usize::try_from(index).ok()?).copied()
+    }
+}
+
+/// Upper bounds of the latency histogram's buckets (ms); one more bucket
+/// holds everything slower.
+pub const LATENCY_BOUNDS_MS: [u64; 10] = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000];
+
+/// The number of latency buckets, the last one unbounded.
+pub(super) const LATENCY_BUCKETS: usize = LATENCY_BOUNDS_MS.len() + 1;
+
+/// The bucket of a latency of `us` microseconds.
+pub(super) fn latency_bucket(us: u64) -> usize {
+    LATENCY_BOUNDS_MS
+        .iter()
+        .position(|&ms| us <= ms * 1000)
+        .unwrap_or(LATENCY_BOUNDS_MS.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcome_indexes_follow_the_segment_order() {
+        for (i, outcome) in OUTCOMES.into_iter().enumerate() {
+            assert_eq!(outcome_index(outcome), i);
+            assert_eq!(parse_outcome(outcome.as_str()), Some(outcome));
+        }
+        assert_eq!(parse_outcome("BLOCKED"), Some(Outcome::Blocked));
+        assert_eq!(parse_outcome("nope"), None);
+    }
+
+    #[test]
+    fn qtype_indexes_follow_the_segment_order() {
+        for (i, qtype) in QType::ALL.into_iter().enumerate() {
+            assert_eq!(qtype.index(), i);
+        }
+        assert_eq!(QType::of(RecordType::AAAA), QType::Aaaa);
+        assert_eq!(QType::of(RecordType::NS), QType::Other);
+    }
+
+    #[test]
+    fn latency_buckets_include_their_upper_bound() {
+        assert_eq!(latency_bucket(0), 0);
+        assert_eq!(latency_bucket(1000), 0);
+        assert_eq!(latency_bucket(1001), 1);
+        assert_eq!(latency_bucket(1_000_000), 9);
+        assert_eq!(latency_bucket(1_000_001), 10);
+        assert_eq!(latency_bucket(u64::MAX), 10);
+    }
+}

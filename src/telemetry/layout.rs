@@ -1,0 +1,348 @@
+//! Where everything sits in the segment (the table in the module docs, as
+//! constants), the check a reader makes before trusting a segment, and
+//! [`View`]: the words seen as header, counters and ring, by the server and
+//! readers alike.
+
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::Error;
+use super::kinds::{LATENCY_BUCKETS, OUTCOMES, Protocol, QType};
+use super::ring::Ring;
+use super::snapshot::{Counters, MinuteBucket, UpstreamCounters};
+
+/// `b"RALOTELE"`, the first word of every segment.
+pub(super) const MAGIC: u64 = u64::from_le_bytes(*b"RALOTELE");
+/// The layout version this build writes and reads.
+pub const VERSION: u64 = 1;
+
+/// Header size in words.
+pub(super) const HEADER_WORDS: usize = 64;
+/// Counters size in words.
+pub(super) const COUNTER_WORDS: usize = 432;
+/// Words per ring slot.
+pub(super) const SLOT_WORDS: usize = 24;
+/// Words before the first slot (the head, then padding to a cache line).
+pub(super) const RING_HEAD_WORDS: usize = 8;
+/// The most upstreams with their own counters.
+pub(super) const MAX_UPSTREAMS: usize = 8;
+/// Minute buckets kept (a little more than an hour).
+pub(super) const MINUTES: usize = 64;
+/// Smallest and largest ring.
+pub(super) const MIN_SLOTS: usize = 64;
+pub(super) const MAX_SLOTS: usize = 1 << 20;
+
+/// Header words.
+pub(super) mod header {
+    pub(crate) const MAGIC: usize = 0;
+    pub(crate) const VERSION: usize = 1;
+    pub(crate) const SIZE_BYTES: usize = 2;
+    pub(crate) const COUNTERS_AT: usize = 3;
+    pub(crate) const COUNTERS_WORDS: usize = 4;
+    pub(crate) const RING_AT: usize = 5;
+    pub(crate) const RING_SLOTS: usize = 6;
+    pub(crate) const SLOT_WORDS: usize = 7;
+    pub(crate) const STARTED_MS: usize = 8;
+    pub(crate) const PID: usize = 9;
+    pub(crate) const GENERATION: usize = 10;
+    pub(crate) const DISABLED_UNTIL_MS: usize = 11;
+    pub(crate) const STOPPED_MS: usize = 12;
+    pub(crate) const UPSTREAMS: usize = 13;
+    pub(crate) const UPSTREAM_ADDRS: usize = 16;
+}
+
+/// Counter words, relative to the counters section.
+pub(super) mod counter {
+    use super::{OUTCOMES, Protocol, QType};
+
+    /// Queries by (outcome, type, protocol): one add per query.
+    pub(crate) const QUERIES: usize = 0;
+    pub(crate) const QUERY_CELLS: usize = OUTCOMES.len() * QType::ALL.len() * Protocol::ALL.len();
+    pub(crate) const RING_DROPPED: usize = 160;
+    pub(crate) const UPSTREAMS: usize = 168;
+    pub(crate) const UPSTREAM_WORDS: usize = 16;
+    /// Within one upstream's block.
+    pub(crate) const TRIES: usize = 0;
+    pub(crate) const FAILURES: usize = 1;
+    pub(crate) const LATENCY_SUM_US: usize = 2;
+    pub(crate) const LATENCY_BUCKETS: usize = 3;
+    pub(crate) const MINUTES: usize = 296;
+
+    /// The word counting queries with these indexes.
+    pub(crate) fn query_cell(outcome: usize, qtype: usize, protocol: usize) -> usize {
+        QUERIES + (outcome * QType::ALL.len() + qtype) * Protocol::ALL.len() + protocol
+    }
+}
+
+// The sections must fit the sizes the docs promise.
+const _: () = {
+    assert!(counter::QUERIES + counter::QUERY_CELLS <= counter::RING_DROPPED);
+    assert!(counter::RING_DROPPED < counter::UPSTREAMS);
+    assert!(counter::LATENCY_BUCKETS + LATENCY_BUCKETS <= counter::UPSTREAM_WORDS);
+    assert!(counter::UPSTREAMS + MAX_UPSTREAMS * counter::UPSTREAM_WORDS <= counter::MINUTES);
+    assert!(counter::MINUTES + MINUTES * 2 <= COUNTER_WORDS);
+    assert!(header::UPSTREAM_ADDRS + MAX_UPSTREAMS * 3 <= HEADER_WORDS);
+};
+
+/// The shape of one segment: everything follows from the ring size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Layout {
+    slots: usize,
+}
+
+impl Layout {
+    /// The layout of a segment with `slots` ring slots (a power of two).
+    pub fn new(slots: usize) -> Result<Layout, Error> {
+        if !slots.is_power_of_two() || !(MIN_SLOTS..=MAX_SLOTS).contains(&slots) {
+            return Err(Error::RingSize { slots });
+        }
+        Ok(Layout { slots })
+    }
+
+    /// Ring slots.
+    pub fn slots(&self) -> usize {
+        self.slots
+    }
+
+    pub(super) fn counters_at(&self) -> usize {
+        HEADER_WORDS
+    }
+
+    pub(super) fn ring_at(&self) -> usize {
+        HEADER_WORDS + COUNTER_WORDS
+    }
+
+    /// The segment's size in words.
+    pub fn words(&self) -> usize {
+        self.ring_at() + RING_HEAD_WORDS + self.slots * SLOT_WORDS
+    }
+
+    /// The segment's size in bytes.
+    pub fn bytes(&self) -> usize {
+        self.words() * 8
+    }
+
+    /// Writes the sizes into a fresh header (everything but the magic).
+    pub(super) fn write_header(&self, words: &[AtomicU64]) {
+        let set = |i: usize, v: usize| words[i].store(v as u64, Ordering::Relaxed);
+        words[header::VERSION].store(VERSION, Ordering::Relaxed);
+        set(header::SIZE_BYTES, self.bytes());
+        set(header::COUNTERS_AT, self.counters_at());
+        set(header::COUNTERS_WORDS, COUNTER_WORDS);
+        set(header::RING_AT, self.ring_at());
+        set(header::RING_SLOTS, self.slots);
+        set(header::SLOT_WORDS, SLOT_WORDS);
+    }
+
+    /// The layout of the mapped `words`, refused unless magic, version and
+    /// every size agree with this build and with the file's size.
+    pub(super) fn check(words: &[AtomicU64], path: &Path) -> Result<Layout, Error> {
+        let layout_err = |reason: String| Error::Layout {
+            path: path.to_owned(),
+            reason,
+        };
+        if words.len() < HEADER_WORDS {
+            return Err(layout_err(format!(
+                "{} bytes is shorter than the header",
+                words.len() * 8
+            )));
+        }
+        let get = |i: usize| words[i].load(Ordering::Acquire);
+        if get(header::MAGIC) != MAGIC {
+            return Err(Error::NotSegment {
+                path: path.to_owned(),
+            });
+        }
+        let found = get(header::VERSION);
+        if found != VERSION {
+            return Err(Error::Version {
+                path: path.to_owned(),
+                found,
+                supported: VERSION,
+                hint: Error::version_hint(found, VERSION),
+            });
+        }
+        let slots = usize::try_from(get(header::RING_SLOTS)).unwrap_or(usize::MAX);
+        let layout = Layout::new(slots)
+            .map_err(|_| layout_err(format!("{slots} ring slots is not a valid ring size")))?;
+        let expect = [
+            ("size", header::SIZE_BYTES, words.len() * 8),
+            ("size", header::SIZE_BYTES, layout.bytes()),
+            ("counters offset", header::COUNTERS_AT, layout.counters_at()),
+            ("counters size", header::COUNTERS_WORDS, COUNTER_WORDS),
+            ("ring offset", header::RING_AT, layout.ring_at()),
+            ("slot size", header::SLOT_WORDS, SLOT_WORDS),
+        ];
+        for (what, word, value) in expect {
+            let found = get(word);
+            if found != value as u64 {
+                return Err(layout_err(format!("{what} is {found}, expected {value}")));
+            }
+        }
+        if get(header::UPSTREAMS) > MAX_UPSTREAMS as u64 {
+            return Err(layout_err("more than 8 upstreams".into()));
+        }
+        Ok(layout)
+    }
+}
+
+/// The header's fields, as read at one moment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Header {
+    /// When the server started (ms since the Unix epoch).
+    pub started_unix_ms: u64,
+    /// The server's process id.
+    pub pid: u32,
+    /// The image generation serving.
+    pub generation: u64,
+    /// Blocking is off until then (Unix ms); 0: on; `u64::MAX`: until switched on.
+    pub blocking_disabled_until_ms: u64,
+    /// When the server stopped (Unix ms); 0 while it runs.
+    pub stopped_unix_ms: u64,
+    /// The upstreams, in configured order (at most 8).
+    pub upstreams: Vec<SocketAddr>,
+    /// Ring slots.
+    pub ring_slots: usize,
+}
+
+impl Header {
+    /// Whether blocking is on at `now_ms`.
+    pub fn blocking_enabled(&self, now_ms: u64) -> bool {
+        let until = self.blocking_disabled_until_ms;
+        until == 0 || now_ms >= until
+    }
+}
+
+/// A segment's words seen as header, counters and ring.
+#[derive(Clone, Copy, Debug)]
+pub struct View<'a> {
+    words: &'a [AtomicU64],
+    layout: Layout,
+}
+
+impl<'a> View<'a> {
+    /// `words` must have passed [`Layout::check`] or been laid out by the
+    /// server with `layout`.
+    pub(super) fn new(words: &'a [AtomicU64], layout: Layout) -> View<'a> {
+        View { words, layout }
+    }
+
+    pub(super) fn counters_words(&self) -> &'a [AtomicU64] {
+        let at = self.layout.counters_at();
+        &self.words[at..at + COUNTER_WORDS]
+    }
+
+    /// The layout.
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    /// The header now.
+    pub fn header(&self) -> Header {
+        let get = |i: usize| self.words[i].load(Ordering::Acquire);
+        let count = usize::try_from(get(header::UPSTREAMS))
+            .unwrap_or(0)
+            .min(MAX_UPSTREAMS);
+        let upstreams = (0..count)
+            .map(|i| {
+                let at = header::UPSTREAM_ADDRS + 3 * i;
+                let mut octets = [0u8; 16];
+                octets[..8].copy_from_slice(&get(at).to_be_bytes());
+                octets[8..].copy_from_slice(&get(at + 1).to_be_bytes());
+                let ip = IpAddr::V6(Ipv6Addr::from(octets)).to_canonical();
+                SocketAddr::new(ip, get(at + 2) as u16)
+            })
+            .collect();
+        Header {
+            started_unix_ms: get(header::STARTED_MS),
+            pid: get(header::PID) as u32,
+            generation: get(header::GENERATION),
+            blocking_disabled_until_ms: get(header::DISABLED_UNTIL_MS),
+            stopped_unix_ms: get(header::STOPPED_MS),
+            upstreams,
+            ring_slots: self.layout.slots,
+        }
+    }
+
+    /// The counters now (each word read once; counters move on while they
+    /// are read, so sums across them may be off by the queries in flight).
+    pub fn counters(&self) -> Counters {
+        let c = self.counters_words();
+        let get = |i: usize| c[i].load(Ordering::Relaxed);
+        let (mut outcomes, mut qtypes, mut protocols) = ([0; 8], [0; 10], [0; 2]);
+        for (o, by_outcome) in outcomes.iter_mut().enumerate() {
+            for (t, by_type) in qtypes.iter_mut().enumerate() {
+                for (p, by_protocol) in protocols.iter_mut().enumerate() {
+                    let n = get(counter::query_cell(o, t, p));
+                    *by_outcome += n;
+                    *by_type += n;
+                    *by_protocol += n;
+                }
+            }
+        }
+        let count = usize::try_from(self.words[header::UPSTREAMS].load(Ordering::Acquire))
+            .unwrap_or(0)
+            .min(MAX_UPSTREAMS);
+        let addrs = self.header().upstreams;
+        let upstreams = (0..count)
+            .map(|i| {
+                let at = counter::UPSTREAMS + i * counter::UPSTREAM_WORDS;
+                UpstreamCounters {
+                    addr: addrs[i],
+                    tries: get(at + counter::TRIES),
+                    failures: get(at + counter::FAILURES),
+                    latency_sum_us: get(at + counter::LATENCY_SUM_US),
+                    buckets: std::array::from_fn(|b| get(at + counter::LATENCY_BUCKETS + b)),
+                }
+            })
+            .collect();
+        let minutes = (0..MINUTES)
+            .map(|m| {
+                let at = counter::MINUTES + 2 * m;
+                MinuteBucket::unpack(get(at), get(at + 1))
+            })
+            .collect();
+        Counters {
+            outcomes,
+            qtypes,
+            protocols,
+            ring_dropped: get(counter::RING_DROPPED),
+            upstreams,
+            minutes,
+        }
+    }
+
+    /// The ring of recent queries.
+    pub fn ring(&self) -> Ring<'a> {
+        let at = self.layout.ring_at();
+        Ring::new(
+            &self.words[at],
+            &self.words[at + RING_HEAD_WORDS..],
+            self.layout.slots,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_follow_the_documented_table() {
+        let layout = Layout::new(8192).unwrap();
+        assert_eq!(layout.counters_at(), 64);
+        assert_eq!(layout.ring_at(), 496);
+        assert_eq!(layout.words(), 496 + 8 + 8192 * 24);
+        assert_eq!(layout.bytes(), 1_576_896);
+    }
+
+    #[test]
+    fn ring_sizes_must_be_powers_of_two_in_range() {
+        assert!(Layout::new(64).is_ok());
+        assert!(Layout::new(1 << 20).is_ok());
+        assert!(Layout::new(100).is_err());
+        assert!(Layout::new(32).is_err());
+        assert!(Layout::new(1 << 21).is_err());
+    }
+}

@@ -1,0 +1,389 @@
+//! [`Telemetry`]: the server's side of the segment. It makes the file at
+//! start and then only adds: one [`Telemetry::record`] per answered query
+//! (a handful of relaxed atomic adds and one ring slot; no allocation, no
+//! lock, no waiting), one call per upstream try, and the header fields that
+//! change (generation, blocking switched off).
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use hickory_proto::rr::{Name, RecordType};
+use tracing::warn;
+
+use super::Error;
+use super::kinds::{LATENCY_BUCKETS, Protocol, QType, latency_bucket, outcome_index};
+use super::layout::{Layout, MAGIC, MAX_UPSTREAMS, MINUTES, View, counter, header};
+use super::ring::Encoded;
+use crate::exchange::SharedWords;
+use crate::resolve::Outcome;
+
+/// The segment file's mode: the server's user writes, its group reads.
+const MODE: u32 = 0o640;
+
+/// One answered query, as the server hands it over.
+#[derive(Clone, Copy, Debug)]
+pub struct Query<'a> {
+    /// The client.
+    pub client: IpAddr,
+    /// The name asked.
+    pub name: &'a Name,
+    /// The type asked.
+    pub qtype: RecordType,
+    /// How it was answered.
+    pub outcome: Outcome,
+    /// UDP or TCP.
+    pub protocol: Protocol,
+    /// The list that blocked it, for blocked queries.
+    pub list: Option<&'a str>,
+    /// Time from question to answer.
+    pub latency: Duration,
+}
+
+/// The server's telemetry segment, mapped read-write.
+#[derive(Debug)]
+pub struct Telemetry {
+    shm: SharedWords,
+    layout: Layout,
+    path: PathBuf,
+    /// The file's name until [`Telemetry::install`] renames it to `path`.
+    fresh: PathBuf,
+    installed: AtomicBool,
+}
+
+impl Telemetry {
+    /// Makes a new segment for `path` with `ring_slots` slots, under a
+    /// temporary name until [`Telemetry::install`] (so a server that then
+    /// fails to start leaves the running one's segment alone). `upstreams`
+    /// get their own counters, in this order (the first 8).
+    pub fn create(
+        path: &Path,
+        ring_slots: usize,
+        upstreams: &[SocketAddr],
+    ) -> Result<Telemetry, Error> {
+        let layout = Layout::new(ring_slots)?;
+        let create_err = |source| Error::Create {
+            path: path.to_owned(),
+            source,
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(create_err)?;
+        }
+        let pid = std::process::id();
+        let mut name = path.file_name().unwrap_or_default().to_owned();
+        name.push(format!(".{pid}.new"));
+        let fresh = path.with_file_name(name);
+        let _ = std::fs::remove_file(&fresh);
+        let shm = SharedWords::create(&fresh, layout.words(), MODE).map_err(create_err)?;
+        let telemetry = Telemetry {
+            shm,
+            layout,
+            path: path.to_owned(),
+            fresh,
+            installed: AtomicBool::new(false),
+        };
+        let words = telemetry.shm.words();
+        layout.write_header(words);
+        let set = |i: usize, v: u64| words[i].store(v, Ordering::Relaxed);
+        set(header::STARTED_MS, unix_ms());
+        set(header::PID, u64::from(pid));
+        let upstreams = &upstreams[..upstreams.len().min(MAX_UPSTREAMS)];
+        set(header::UPSTREAMS, upstreams.len() as u64);
+        for (i, addr) in upstreams.iter().enumerate() {
+            let octets = match addr.ip() {
+                IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+                IpAddr::V6(v6) => v6,
+            }
+            .octets();
+            let at = header::UPSTREAM_ADDRS + 3 * i;
+            let (hi, lo) = octets.split_at(8);
+            set(at, u64::from_be_bytes(hi.try_into().unwrap_or_default()));
+            set(
+                at + 1,
+                u64::from_be_bytes(lo.try_into().unwrap_or_default()),
+            );
+            set(at + 2, u64::from(addr.port()));
+        }
+        // Last: a reader that sees the magic sees the whole header.
+        words[header::MAGIC].store(MAGIC, Ordering::Release);
+        Ok(telemetry)
+    }
+
+    /// Puts the segment in place under its name, replacing any old one in
+    /// one step (readers of the old one notice and reopen).
+    pub fn install(&self) -> Result<(), Error> {
+        std::fs::rename(&self.fresh, &self.path).map_err(|source| Error::Create {
+            path: self.path.clone(),
+            source,
+        })?;
+        self.installed.store(true, Ordering::Relaxed);
+        if !self.shm.on_tmpfs() {
+            warn!(path = %self.path.display(), "the telemetry segment is on a disk-backed filesystem; put [paths] runtime on tmpfs (such as /run/ralo) so query counters never wear an SD card");
+        }
+        Ok(())
+    }
+
+    /// Where the segment is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The segment, read the way readers read it (for the exporter).
+    pub fn view(&self) -> View<'_> {
+        View::new(self.shm.words(), self.layout)
+    }
+
+    fn counters(&self) -> &[AtomicU64] {
+        self.view().counters_words()
+    }
+
+    /// Counts one answered query and puts it in the ring.
+    pub fn record(&self, query: &Query<'_>) {
+        let now = unix_ms();
+        let c = self.counters();
+        let add = |i: usize| c[i].fetch_add(1, Ordering::Relaxed);
+        add(counter::query_cell(
+            outcome_index(query.outcome),
+            QType::of(query.qtype).index(),
+            query.protocol.index(),
+        ));
+        let minute = now / 60_000;
+        let bucket = counter::MINUTES + 2 * (minute % MINUTES as u64) as usize;
+        bump_minute(&c[bucket], minute);
+        if query.outcome == Outcome::Blocked {
+            bump_minute(&c[bucket + 1], minute);
+        }
+        let encoded = Encoded::new(now, query);
+        if !self.view().ring().push(&encoded) {
+            add(counter::RING_DROPPED);
+        }
+    }
+
+    /// Counts an upstream try that was answered after `latency`. `index` is
+    /// the upstream's place in `[upstream] servers`; past the 8th, nothing.
+    pub fn upstream_answered(&self, index: usize, latency: Duration) {
+        let Some(at) = upstream_at(index) else {
+            return;
+        };
+        let c = self.counters();
+        let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+        c[at + counter::TRIES].fetch_add(1, Ordering::Relaxed);
+        c[at + counter::LATENCY_SUM_US].fetch_add(us, Ordering::Relaxed);
+        let bucket = latency_bucket(us).min(LATENCY_BUCKETS - 1);
+        c[at + counter::LATENCY_BUCKETS + bucket].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts an upstream try that failed (timeout, error, SERVFAIL, REFUSED).
+    pub fn upstream_failed(&self, index: usize) {
+        let Some(at) = upstream_at(index) else {
+            return;
+        };
+        let c = self.counters();
+        c[at + counter::TRIES].fetch_add(1, Ordering::Relaxed);
+        c[at + counter::FAILURES].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Publishes the image generation now serving (generations only go up).
+    pub fn set_generation(&self, generation: u64) {
+        self.shm.words()[header::GENERATION].fetch_max(generation, Ordering::Release);
+    }
+
+    /// Publishes that blocking is off until `until_unix_ms` (0: on;
+    /// `u64::MAX`: until switched on again). `stats` shows it.
+    pub fn set_blocking_disabled_until(&self, until_unix_ms: u64) {
+        self.shm.words()[header::DISABLED_UNTIL_MS].store(until_unix_ms, Ordering::Release);
+    }
+
+    /// Marks the server stopped (readers then say so); also done on drop.
+    pub fn mark_stopped(&self) {
+        let stopped = &self.shm.words()[header::STOPPED_MS];
+        let _ = stopped.compare_exchange(0, unix_ms(), Ordering::Release, Ordering::Relaxed);
+    }
+
+    #[cfg(test)]
+    pub(super) fn words(&self) -> &[AtomicU64] {
+        self.shm.words()
+    }
+}
+
+impl Drop for Telemetry {
+    fn drop(&mut self) {
+        self.mark_stopped();
+        if !self.installed.load(Ordering::Relaxed) {
+            let _ = std::fs::remove_file(&self.fresh);
+        }
+    }
+}
+
+fn upstream_at(index: usize) -> Option<usize> {
+    (index < MAX_UPSTREAMS).then(|| counter::UPSTREAMS + index * counter::UPSTREAM_WORDS)
+}
+
+/// Adds one to a minute bucket word (`minute << 32 | count`), starting it
+/// over when it still holds an older (or, after a clock change, another)
+/// minute. Lock-free: the compare-and-swap loop runs once a minute per
+/// bucket; every other add is a plain `fetch_add`.
+fn bump_minute(word: &AtomicU64, minute: u64) {
+    let mut current = word.load(Ordering::Relaxed);
+    loop {
+        if current >> 32 == minute {
+            word.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        match word.compare_exchange_weak(
+            current,
+            minute << 32 | 1,
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        ) {
+            Ok(_) => return,
+            Err(actual) => current = actual,
+        }
+    }
+}
+
+/// Now, in ms since the Unix epoch.
+pub(super) fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use std::net::Ipv4Addr;
+
+    use super::*;
+    use crate::telemetry::Segment;
+
+    /// A fresh segment in a temporary folder, with its reader.
+    pub(crate) fn segment(slots: usize) -> (tempfile::TempDir, Telemetry, Segment) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run/telemetry");
+        let upstreams = [
+            "127.0.0.1:5300".parse().unwrap(),
+            "[::1]:53".parse().unwrap(),
+        ];
+        let telemetry = Telemetry::create(&path, slots, &upstreams).unwrap();
+        telemetry.install().unwrap();
+        let segment = Segment::open(&path).unwrap();
+        (dir, telemetry, segment)
+    }
+
+    pub(crate) fn query<'a>(name: &'a Name, outcome: Outcome, qtype: RecordType) -> Query<'a> {
+        Query {
+            client: IpAddr::V4(Ipv4Addr::new(192, 168, 1, 20)),
+            name,
+            qtype,
+            outcome,
+            protocol: Protocol::Udp,
+            list: (outcome == Outcome::Blocked).then_some("household"),
+            latency: Duration::from_micros(250),
+        }
+    }
+
+    #[test]
+    fn counters_match_the_queries_recorded() {
+        let (_dir, telemetry, segment) = segment(64);
+        let name = Name::from_ascii("ads.example.com.").unwrap();
+        let sent = [
+            (Outcome::Blocked, RecordType::A, 7),
+            (Outcome::Forwarded, RecordType::AAAA, 5),
+            (Outcome::Cached, RecordType::HTTPS, 3),
+            (Outcome::Refused, RecordType::NS, 2),
+        ];
+        for (outcome, qtype, n) in sent {
+            for i in 0..n {
+                let mut q = query(&name, outcome, qtype);
+                if i == 0 {
+                    q.protocol = Protocol::Tcp;
+                }
+                telemetry.record(&q);
+            }
+        }
+        let c = segment.view().counters();
+        assert_eq!(c.total(), 17);
+        assert_eq!(c.outcome(Outcome::Blocked), 7);
+        assert_eq!(c.outcome(Outcome::Forwarded), 5);
+        assert_eq!(c.outcome(Outcome::Cached), 3);
+        assert_eq!(c.outcome(Outcome::Refused), 2);
+        assert_eq!(c.outcome(Outcome::Failed), 0);
+        assert_eq!(c.qtype(QType::A), 7);
+        assert_eq!(c.qtype(QType::Aaaa), 5);
+        assert_eq!(c.qtype(QType::Https), 3);
+        assert_eq!(c.qtype(QType::Other), 2);
+        assert_eq!(c.qtypes.iter().sum::<u64>(), c.total());
+        assert_eq!(c.protocols, [13, 4]);
+        assert_eq!(c.recent(unix_ms(), 60), (17, 7));
+        assert_eq!(segment.view().ring().head(), 17);
+    }
+
+    #[test]
+    fn upstream_tries_failures_and_latency_histogram() {
+        let (_dir, telemetry, segment) = segment(64);
+        telemetry.upstream_answered(0, Duration::from_micros(800));
+        telemetry.upstream_answered(0, Duration::from_millis(7));
+        telemetry.upstream_answered(0, Duration::from_secs(3));
+        telemetry.upstream_failed(0);
+        telemetry.upstream_failed(1);
+        telemetry.upstream_failed(8); // past the 8th: ignored, no panic
+        let c = segment.view().counters();
+        let first = &c.upstreams[0];
+        assert_eq!(first.addr, "127.0.0.1:5300".parse().unwrap());
+        assert_eq!(c.upstreams[1].addr, "[::1]:53".parse().unwrap());
+        assert_eq!((first.tries, first.failures, first.answered()), (4, 1, 3));
+        assert_eq!(first.buckets[0], 1);
+        assert_eq!(first.buckets[3], 1);
+        assert_eq!(first.buckets[10], 1);
+        assert_eq!(first.latency_sum_us, 800 + 7_000 + 3_000_000);
+        assert_eq!((c.upstreams[1].tries, c.upstreams[1].failures), (1, 1));
+    }
+
+    #[test]
+    fn header_fields_reach_readers() {
+        let (_dir, telemetry, segment) = segment(64);
+        let header = segment.header();
+        assert_eq!(header.pid, std::process::id());
+        assert!(header.started_unix_ms > 0 && header.started_unix_ms <= unix_ms());
+        assert_eq!(
+            (header.generation, header.blocking_disabled_until_ms),
+            (0, 0)
+        );
+        assert!(header.blocking_enabled(unix_ms()));
+        assert!(segment.server_running());
+        telemetry.set_generation(42);
+        telemetry.set_blocking_disabled_until(unix_ms() + 60_000);
+        let header = segment.header();
+        assert_eq!(header.generation, 42);
+        assert!(!header.blocking_enabled(unix_ms()));
+        assert!(header.blocking_enabled(unix_ms() + 61_000));
+        drop(telemetry);
+        assert!(segment.header().stopped_unix_ms > 0);
+        assert!(!segment.server_running());
+    }
+
+    #[test]
+    fn segment_is_invisible_until_installed_and_removed_if_never() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("telemetry");
+        let telemetry = Telemetry::create(&path, 64, &[]).unwrap();
+        assert!(!path.exists());
+        drop(telemetry);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        let telemetry = Telemetry::create(&path, 64, &[]).unwrap();
+        telemetry.install().unwrap();
+        drop(telemetry);
+        assert!(path.exists(), "an installed segment outlives its server");
+    }
+
+    #[test]
+    fn minute_bucket_starts_over_for_a_new_minute() {
+        let word = AtomicU64::new(0);
+        bump_minute(&word, 100);
+        bump_minute(&word, 100);
+        assert_eq!(word.load(Ordering::Relaxed), 100 << 32 | 2);
+        bump_minute(&word, 164);
+        assert_eq!(word.load(Ordering::Relaxed), 164 << 32 | 1);
+    }
+}
