@@ -1,6 +1,7 @@
 //! `ralo update`: publish a fresh image once, or keep doing so (`--watch`).
 //! When a watching updater is already running, `ralo update` asks it to
-//! update now (SIGHUP) instead of racing it.
+//! update now (SIGHUP) instead of racing it. The updater runs at a lower
+//! CPU priority (nice 10) than the server.
 
 use std::path::Path;
 use std::time::Duration;
@@ -37,6 +38,9 @@ pub async fn update(
         }
         return Ok(());
     }
+    // The updater's compile must never take CPU from the DNS server on a
+    // small Pi: run below it (the systemd unit lowers it further).
+    let _ = rustix::process::nice(10);
     let wait = if watch_mode {
         Duration::ZERO
     } else {
