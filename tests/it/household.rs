@@ -17,6 +17,25 @@ fn blocked(msg: &hickory_proto::op::Message) -> bool {
     answers_a(msg) == vec![Ipv4Addr::UNSPECIFIED]
 }
 
+/// A site with a running server whose updater child has published.
+fn serving(upstream: std::net::SocketAddr) -> (Site, crate::process::Server, Client) {
+    let site = site(upstream);
+    let server = block_in_place(|| site.serve());
+    let generation = block_in_place(|| site.wait_generation(1, Duration::from_secs(10)));
+    assert!(generation >= 1, "{}", server.log());
+    let client = Client::new(server.addr);
+    (site, server, client)
+}
+
+fn assert_ok(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}{}",
+        stdout(out),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn stdout(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -68,14 +87,7 @@ async fn check_names_list_rule_and_line_and_works_with_the_server_down() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn block_is_live_within_two_seconds_and_unblock_lifts_it() {
     let up = Upstream::standard().await;
-    let site = site(up.addr());
-    let server = block_in_place(|| site.serve());
-    assert!(
-        block_in_place(|| site.wait_generation(1, Duration::from_secs(10))) >= 1,
-        "{}",
-        server.log()
-    );
-    let client = Client::new(server.addr);
+    let (site, _server, client) = serving(up.addr());
     assert!(!blocked(
         &client.udp("allowed.example.com", RecordType::A).await
     ));
@@ -114,11 +126,7 @@ async fn block_is_live_within_two_seconds_and_unblock_lifts_it() {
     );
 
     let out = block_in_place(|| site.run(&["unblock", "allowed.example.com"]));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     assert_eq!(
         answers_a(&client.udp("allowed.example.com", RecordType::A).await),
         vec![Ipv4Addr::new(192, 0, 2, 1)]
@@ -128,23 +136,12 @@ async fn block_is_live_within_two_seconds_and_unblock_lifts_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn allow_beats_a_list_entry() {
     let up = Upstream::standard().await;
-    let site = site(up.addr());
-    let server = block_in_place(|| site.serve());
-    assert!(
-        block_in_place(|| site.wait_generation(1, Duration::from_secs(10))) >= 1,
-        "{}",
-        server.log()
-    );
-    let client = Client::new(server.addr);
+    let (site, _server, client) = serving(up.addr());
     assert!(blocked(
         &client.udp("tracker.example.com", RecordType::A).await
     ));
     let out = block_in_place(|| site.run(&["allow", "tracker.example.com"]));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     assert!(!blocked(
         &client.udp("tracker.example.com", RecordType::A).await
     ));
@@ -165,24 +162,13 @@ async fn allow_beats_a_list_entry() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disable_for_two_seconds_then_blocking_returns_by_itself() {
     let up = Upstream::standard().await;
-    let site = site(up.addr());
-    let server = block_in_place(|| site.serve());
-    assert!(
-        block_in_place(|| site.wait_generation(1, Duration::from_secs(10))) >= 1,
-        "{}",
-        server.log()
-    );
-    let client = Client::new(server.addr);
+    let (site, _server, client) = serving(up.addr());
     assert!(blocked(
         &client.udp("tracker.example.com", RecordType::A).await
     ));
 
     let out = block_in_place(|| site.run(&["disable", "2s"]));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     assert!(stdout(&out).contains("blocking is off"), "{}", stdout(&out));
     let paused = client.udp("tracker.example.com", RecordType::A).await;
     assert!(!blocked(&paused), "resolves while paused");
