@@ -23,7 +23,7 @@ use tokio::net::{TcpListener, UdpSocket};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::resolve::answer::{Answer, EDE_BLOCKED};
+use crate::resolve::answer::Answer;
 use crate::resolve::{Question, Resolver};
 use crate::telemetry;
 
@@ -252,24 +252,11 @@ impl RequestHandler for Handler {
                     hickory_server::net::xfer::Protocol::Udp => telemetry::Protocol::Udp,
                     _ => telemetry::Protocol::Tcp,
                 },
-                list: blocking_list(&answer),
+                list: crate::resolve::block::blocking_list(&answer),
                 latency: received.elapsed(),
             });
         }
         respond(request, response_handle, &answer).await
-    }
-}
-
-/// The list named in a blocked answer's Extended DNS Error ("blocked by
-/// list NAME"), without allocating.
-fn blocking_list(answer: &Answer) -> Option<&str> {
-    match &answer.ede {
-        Some((EDE_BLOCKED, text)) => Some(
-            text.strip_prefix("blocked by list ")
-                .or_else(|| text.strip_prefix("blocked: "))
-                .unwrap_or(text),
-        ),
-        _ => None,
     }
 }
 

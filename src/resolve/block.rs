@@ -26,6 +26,24 @@ pub const CANARY_NAMES: &[&str] = &[
     "mask-h2.icloud.com",
 ];
 
+/// How a blocked answer's Extended DNS Error text starts, before the list.
+const LIST_PREFIX: &str = "blocked by list ";
+/// The EDE text of a canary answer.
+const CANARY_TEXT: &str = "blocked: canary name";
+
+/// The list named in a blocked answer's Extended DNS Error, without
+/// allocating (the query ring records it); "canary name" for canaries.
+pub fn blocking_list(answer: &Answer) -> Option<&str> {
+    match &answer.ede {
+        Some((EDE_BLOCKED, text)) => Some(
+            text.strip_prefix(LIST_PREFIX)
+                .or_else(|| text.strip_prefix("blocked: "))
+                .unwrap_or(text),
+        ),
+        _ => None,
+    }
+}
+
 /// Builds blocked answers.
 #[derive(Clone, Debug)]
 pub struct Blocker {
@@ -41,7 +59,7 @@ impl Blocker {
 
     /// The answer for `qname`/`qtype`, blocked by `list`.
     pub fn answer(&self, qname: &Name, qtype: RecordType, list: &str) -> Answer {
-        let text = format!("blocked by list {list}");
+        let text = format!("{LIST_PREFIX}{list}");
         let rcode = match self.mode {
             Mode::Null | Mode::Nodata => ResponseCode::NoError,
             Mode::Nxdomain => ResponseCode::NXDomain,
@@ -71,7 +89,7 @@ impl Blocker {
             authorities: vec![soa_record(qname, self.ttl)],
             ..Sections::default()
         };
-        Answer::with(ResponseCode::NXDomain, sections).ede(EDE_BLOCKED, "blocked: canary name")
+        Answer::with(ResponseCode::NXDomain, sections).ede(EDE_BLOCKED, CANARY_TEXT)
     }
 }
 
