@@ -44,6 +44,8 @@ HZ=$(getconf CLK_TCK)
 PATH=$PATH:/usr/sbin:/sbin
 
 die() { echo "sidebyside.sh: $*" >&2; exit 1; }
+# shellcheck source=benches/lib.sh
+. "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || die "run as root (it installs packages and pins processes)"
 for v in REPS DUR LAT_DUR LAT_QPS CLIENTS STARTUP_TIMEOUT; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer"
@@ -117,11 +119,6 @@ trap 'exit 130' INT TERM
 now() { python3 -c 'import time; print(time.time())'; }
 ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }           # utime+stime, all threads
 mem_mb() { awk '/^VmRSS/{r=$2} /^VmHWM/{h=$2} END{printf "%.0f\t%.0f", r/1024, h/1024}' "/proc/$1/status"; }
-stop_pid() {
-  kill "$1" 2>/dev/null || true
-  for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
-  kill -9 "$1" 2>/dev/null || true
-}
 # NSD forks its server process: sum the main process and its children
 nsd_ticks() {
   local t=0 p
@@ -129,19 +126,6 @@ nsd_ticks() {
     [ -r "/proc/$p/stat" ] && t=$((t + $(ticks "$p")))
   done
   echo "$t"
-}
-port_free() {
-  python3 - "$1" <<'EOF'
-import socket, sys
-for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
-    s = socket.socket(socket.AF_INET, kind)
-    try:
-        s.bind(("127.0.0.1", int(sys.argv[1])))
-    except OSError:
-        sys.exit(1)
-    finally:
-        s.close()
-EOF
 }
 # answer PORT NAME -> "RCODE addr,addr" for an A query (one try per 0.5 s, 3 tries)
 answer() {
@@ -183,8 +167,6 @@ for _ in range(3):
 print("TIMEOUT -")
 EOF
 }
-# "Response codes: NOERROR 799990 (100.00%), SERVFAIL 10 (0.00%)" -> NOERROR:799990,SERVFAIL:10
-rcodes_of() { awk '/Response codes/{sub(/.*Response codes: */,""); gsub(/ \([^)]*\)/,""); gsub(/, /,","); gsub(/ /,":"); print}' "$1"; }
 port_of() { case $1 in ralo) echo "$P_RALO";; dnsmasq) echo "$P_DNSMASQ";; esac; }
 
 for p in $P_NSD $(for s in $SERVERS; do port_of "$s"; done); do
@@ -192,30 +174,7 @@ for p in $P_NSD $(for s in $SERVERS; do port_of "$s"; done); do
 done
 
 # ---------------------------------------------------------------- upstream: NSD
-mkdir -p "$WORK/nsd"
-cp "$DATA/allowed.benchzone.zone" "$WORK/nsd/"
-cat > "$WORK/nsd/nsd.conf" <<EOF
-server:
-  ip-address: 127.0.0.1@$P_NSD
-  server-count: 1
-  username: ""
-  chroot: ""
-  zonesdir: "$WORK/nsd"
-  database: ""
-  zonelistfile: "$WORK/nsd/zone.list"
-  xfrdfile: "$WORK/nsd/xfrd.state"
-  pidfile: "$WORK/nsd/nsd.pid"
-  logfile: "$WORK/nsd/nsd.log"
-  verbosity: 0
-remote-control:
-  control-enable: no
-zone:
-  name: allowed.benchzone
-  zonefile: allowed.benchzone.zone
-EOF
-taskset -c "$CLI_CPU" nsd -d -c "$WORK/nsd/nsd.conf" & NSD_PID=$!; PIDS+=("$NSD_PID")
-python3 "$SHARED/dnsprobe.py" "$P_NSD" h00001.allowed.benchzone 30 >/dev/null \
-  || { cat "$WORK/nsd/nsd.log" >&2 || true; die "nsd did not answer within 30 s"; }
+start_nsd "$P_NSD" "$SHARED/dnsprobe.py"
 echo "nsd up on 127.0.0.1:$P_NSD (pid $NSD_PID, CPU $CLI_CPU)"
 
 # ---------------------------------------------------------------- servers

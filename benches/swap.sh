@@ -46,6 +46,8 @@ BIN=$WORK/bin
 PATH=$PATH:/usr/sbin:/sbin
 
 die() { echo "swap.sh: $*" >&2; exit 1; }
+# shellcheck source=benches/lib.sh
+. "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || die "run as root (it installs packages, pins processes, resets VmHWM)"
 for v in REPS LOAD_DUR LOAD_QPS PUBLISHES POLL_TIMEOUT; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer"
@@ -252,21 +254,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-stop_pid() {
-  kill "$1" 2>/dev/null || true
-  for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
-  kill -9 "$1" 2>/dev/null || true
-}
-port_free() {
-  python3 - "$1" <<'EOF'
-import socket, sys
-for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
-    s = socket.socket(socket.AF_INET, kind)
-    try: s.bind(("127.0.0.1", int(sys.argv[1])))
-    except OSError: sys.exit(1)
-    finally: s.close()
-EOF
-}
 mem() {  # PID -> "VmRSS VmHWM RssAnon RssFile RssShmem" in kB, tab-separated
   awk '/^VmRSS/{r=$2} /^VmHWM/{h=$2} /^RssAnon/{a=$2} /^RssFile/{f=$2} /^RssShmem/{s=$2}
        END{printf "%d\t%d\t%d\t%d\t%d", r, h, a, f, s}' "/proc/$1/status"
@@ -329,7 +316,7 @@ dnsperf_stats() {  # FILE -> sent completed lost p99_ms max_ms rcodes (tab-separ
   max=$(awk '/Average Latency/{for(i=1;i<=NF;i++) if($i=="max"){v=$(i+1); gsub(/[),]/,"",v); printf "%.3f", v*1000}}' "$f")
   p99=$(awk '/^> /{print $NF*1000}' "$f" | sort -g |
         awk '{a[NR]=$1} END{if(NR==0){print "NA"; exit} i=int(NR*0.99+0.5); if(i<1)i=1; if(i>NR)i=NR; printf "%.3f", a[i]}')
-  rc=$(awk '/Response codes/{sub(/.*Response codes: */,""); gsub(/ \([^)]*\)/,""); gsub(/, /,","); gsub(/ /,":"); print}' "$f")
+  rc=$(rcodes_of "$f")
   printf "%s\t%s\t%s\t%s\t%s\t%s" "${sent:-NA}" "${done_q:-NA}" "${lost:-NA}" "${p99:-NA}" "${max:-NA}" "${rc:-NA}"
 }
 
@@ -340,30 +327,7 @@ done
 # ---------------------------------------------------------------- upstream: NSD
 # authoritative for allowed.benchzone; the names added during the run live in
 # that zone, so before the swap they get a fast NXDOMAIN, after it 0.0.0.0
-mkdir -p "$WORK/nsd"
-cp "$DATA/allowed.benchzone.zone" "$WORK/nsd/"
-cat > "$WORK/nsd/nsd.conf" <<EOF
-server:
-  ip-address: 127.0.0.1@$P_NSD
-  server-count: 1
-  username: ""
-  chroot: ""
-  zonesdir: "$WORK/nsd"
-  database: ""
-  zonelistfile: "$WORK/nsd/zone.list"
-  xfrdfile: "$WORK/nsd/xfrd.state"
-  pidfile: "$WORK/nsd/nsd.pid"
-  logfile: "$WORK/nsd/nsd.log"
-  verbosity: 0
-remote-control:
-  control-enable: no
-zone:
-  name: allowed.benchzone
-  zonefile: allowed.benchzone.zone
-EOF
-taskset -c "$CLI_CPU" nsd -d -c "$WORK/nsd/nsd.conf" & NSD_PID=$!; PIDS+=("$NSD_PID")
-python3 "$SHARED/bench/dnsprobe.py" "$P_NSD" h00001.allowed.benchzone 30 >/dev/null \
-  || { cat "$WORK/nsd/nsd.log" >&2 || true; die "nsd did not answer within 30 s"; }
+start_nsd "$P_NSD" "$SHARED/bench/dnsprobe.py"
 
 # ---------------------------------------------------------------- environment
 printf "list\trep\tkind\twall_ms\tinner_ms\twhere\tgeneration\trules\tbytes\tupdater_maxrss_kb\n" > "$WORK/compile.tsv"
