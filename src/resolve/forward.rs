@@ -6,8 +6,10 @@
 //! accepted only when its ID, QR bit and question (name, type, class) match;
 //! anything else — including a malformed datagram arriving first — is ignored
 //! and the try keeps waiting. A truncated answer is asked again over TCP.
-//! SERVFAIL, REFUSED, timeouts and socket errors move on to the next
-//! upstream, at most `max_tries` tries within `deadline` in all. Identical
+//! When a try has had `timeout` without an answer, or failed (SERVFAIL,
+//! REFUSED, a socket error), the next upstream is tried — at most
+//! `max_tries` tries within `deadline` in all. Earlier tries keep listening
+//! until the deadline, so a slow upstream's late answer is still taken. Identical
 //! questions asked while one is in flight share that one upstream query.
 //!
 //! The upstream that answered last is asked first; after [`REPROBE`] the
@@ -19,12 +21,13 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RecordType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::watch;
-use tokio::time::{Instant, timeout_at};
+use tokio::time::{Instant, sleep_until, timeout_at};
 
 use super::answer::{Answer, Sections};
 use super::cache::Key;
@@ -174,33 +177,75 @@ impl Forwarder {
         let count = self.upstreams.len();
         let start = self.first_choice();
         let mut tries = 0u8;
-        while tries < self.max_tries && count > 0 {
-            let index = (start + usize::from(tries)) % count;
-            let upstream = self.upstreams[index];
-            tries += 1;
-            let try_deadline = deadline.min(Instant::now() + self.timeout);
-            if try_deadline <= Instant::now() {
+        // Tries overlap: a new one starts when the last has had `timeout`
+        // without an answer (or failed outright), but every try keeps
+        // listening until the deadline, so a slow upstream's late answer
+        // still counts.
+        let mut pending = FuturesUnordered::new();
+        let mut outstanding: Vec<usize> = Vec::with_capacity(usize::from(self.max_tries));
+        let mut next_try = Instant::now();
+        if count == 0 {
+            return Err(Error::Exhausted { tries });
+        }
+        loop {
+            let now = Instant::now();
+            if now >= deadline {
                 break;
             }
-            self.counters.tries.fetch_add(1, Ordering::Relaxed);
-            let sent = Instant::now();
-            match self.try_upstream(upstream, request, try_deadline).await {
-                Some(answer) => {
-                    if let Some(telemetry) = &self.telemetry {
-                        telemetry.upstream_answered(index, sent.elapsed());
+            if tries < self.max_tries && now >= next_try {
+                let index = (start + usize::from(tries)) % count;
+                let upstream = self.upstreams[index];
+                tries += 1;
+                self.counters.tries.fetch_add(1, Ordering::Relaxed);
+                outstanding.push(index);
+                pending.push(async move {
+                    let answer = self.try_upstream(upstream, request, deadline).await;
+                    (index, now, answer)
+                });
+                next_try = now + self.timeout;
+            }
+            if pending.is_empty() && tries >= self.max_tries {
+                break;
+            }
+            let wake = if tries < self.max_tries {
+                next_try.min(deadline)
+            } else {
+                deadline
+            };
+            tokio::select! {
+                Some((index, sent, answer)) = pending.next() => match answer {
+                    Some(answer) => {
+                        if let Some(telemetry) = &self.telemetry {
+                            telemetry.upstream_answered(index, sent.elapsed());
+                        }
+                        self.remember(index);
+                        return Ok(answer);
                     }
-                    self.remember(index);
-                    return Ok(answer);
-                }
-                None => {
-                    self.counters.failures.fetch_add(1, Ordering::Relaxed);
-                    if let Some(telemetry) = &self.telemetry {
-                        telemetry.upstream_failed(index);
+                    None => {
+                        if let Some(at) = outstanding.iter().position(|&i| i == index) {
+                            outstanding.swap_remove(at);
+                        }
+                        self.failed(index);
+                        // Failed outright (refused, unreachable, SERVFAIL):
+                        // the next try need not wait.
+                        next_try = Instant::now();
                     }
-                }
+                },
+                () = sleep_until(wake) => {}
             }
         }
+        // Tries still unanswered at the deadline failed too.
+        for index in outstanding {
+            self.failed(index);
+        }
         Err(Error::Exhausted { tries })
+    }
+
+    fn failed(&self, index: usize) {
+        self.counters.failures.fetch_add(1, Ordering::Relaxed);
+        if let Some(telemetry) = &self.telemetry {
+            telemetry.upstream_failed(index);
+        }
     }
 
     fn first_choice(&self) -> usize {
