@@ -59,3 +59,20 @@ CONF
   python3 "$probe" "$port" h00001.allowed.benchzone 30 >/dev/null \
     || { cat "$WORK/nsd/nsd.log" >&2 || true; die "nsd did not answer within 30 s"; }
 }
+
+# copy_ralo DEST: a private copy of the ralo binary to measure, so a rebuild
+# of target/release during the run changes nothing: $RALO_BIN if set, else
+# target/release/ralo of the checkout $ROOT (built first unless SKIP_BUILD).
+copy_ralo() {
+  local dest=$1
+  if [ -n "${RALO_BIN:-}" ]; then
+    [ -x "$RALO_BIN" ] || die "RALO_BIN=$RALO_BIN is not executable"
+    cp "$RALO_BIN" "$dest"
+    return
+  fi
+  if [ -z "${SKIP_BUILD:-}" ]; then
+    (cd "$ROOT" && timeout 900 cargo build --release) || die "cargo build --release failed"
+  fi
+  [ -x "$ROOT/target/release/ralo" ] || die "no $ROOT/target/release/ralo (build it or set RALO_BIN)"
+  cp "$ROOT/target/release/ralo" "$dest"
+}

@@ -77,21 +77,7 @@ done
 mkdir -p "$WORK" "$DATA"
 RALO=$WORK/ralo   # a private copy: others may rebuild target/release during the run
 if [[ " $SERVERS " == *" ralo "* ]]; then
-  if [ -n "${RALO_BIN:-}" ]; then
-    [ -x "$RALO_BIN" ] || die "RALO_BIN=$RALO_BIN is not executable"
-    cp "$RALO_BIN" "$RALO"
-  else
-    if [ -z "${SKIP_BUILD:-}" ]; then
-      built=0
-      for try in 1 2 3 4 5; do   # the tree may be mid-edit by someone else
-        if (cd "$ROOT" && timeout 900 cargo build --release); then built=1; break; fi
-        echo "cargo build --release failed (try $try of 5); retrying in 60 s" >&2; sleep 60
-      done
-      [ $built = 1 ] || die "cargo build --release failed 5 times"
-    fi
-    [ -x "$ROOT/target/release/ralo" ] || die "no $ROOT/target/release/ralo (build it or set RALO_BIN)"
-    cp "$ROOT/target/release/ralo" "$RALO"
-  fi
+  copy_ralo "$RALO"
 fi
 
 # ---------------------------------------------------------------- data

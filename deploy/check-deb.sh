@@ -34,19 +34,8 @@ esac
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-passed=0
-failed=0
-check() { # description, then a command that succeeds when the check holds
-    local what=$1
-    shift
-    if "$@" >/dev/null 2>&1; then
-        echo "ok   $what"
-        passed=$((passed + 1))
-    else
-        echo "FAIL $what"
-        failed=$((failed + 1))
-    fi
-}
+# shellcheck source=deploy/checks.sh
+. "$(dirname "$0")/checks.sh"
 
 echo "check-deb: $deb"
 dpkg-deb --info "$deb" >"$work/info"
@@ -124,5 +113,4 @@ check "purge forgets the units" grep -q '^deb-systemd-helper purge ralo' "$log"
 log="$work/prerm.log"
 check "prerm remove runs" run_script "$log" yes prerm remove
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+summary

@@ -48,19 +48,8 @@ if [ ! -x "$root/usr/sbin/adduser" ]; then
     done
 fi
 
-passed=0
-failed=0
-check() {
-    local what=$1
-    shift
-    if "$@" >/dev/null 2>&1; then
-        echo "ok   $what"
-        passed=$((passed + 1))
-    else
-        echo "FAIL $what"
-        failed=$((failed + 1))
-    fi
-}
+# shellcheck source=deploy/checks.sh
+. "$(dirname "$0")/checks.sh"
 in_root() { chroot "$root" "$@"; }
 dpkg_root() { dpkg --root="$root" --force-architecture --force-depends "$@"; }
 
@@ -94,5 +83,4 @@ check "purge deletes the user and group" sh -c "! chroot '$root' getent passwd r
 check "purge disables the units" sh -c "test ! -e '$root/etc/systemd/system/multi-user.target.wants/ralo.service' && test ! -e '$root/etc/systemd/system/multi-user.target.wants/ralo-update.service'"
 check "dpkg forgets ralo" sh -c "! dpkg --root='$root' -s ralo"
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+summary
