@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use hickory_proto::rr::{Name, RecordType};
 use ralo::resolve::Outcome;
-use ralo::telemetry::{Protocol, Query, Telemetry};
+use ralo::telemetry::{Protocol, Query, QueryName, Telemetry};
 
 const PER_THREAD: u32 = 2_000_000;
 
@@ -35,7 +35,7 @@ fn record_many(telemetry: &Telemetry, names: &[Name]) -> Duration {
         let outcome = outcomes[i as usize % outcomes.len()];
         telemetry.record(black_box(&Query {
             client: "192.168.1.20".parse().expect("address"),
-            name,
+            name: QueryName::Name(name),
             qtype: RecordType::A,
             outcome,
             protocol: Protocol::Udp,

@@ -102,8 +102,17 @@ pub struct Server {
     /// `"[::]:53"`, `"192.168.1.2:53"`. Default: `127.0.0.1:5353` and
     /// `[::1]:5353` (no privileges needed). On the Pi: `["0.0.0.0:53", "[::]:53"]`.
     pub listen: Vec<SocketAddr>,
-    /// A TCP client that sends nothing for this long is disconnected (seconds).
+    /// A TCP client that sends nothing for this long is disconnected, and
+    /// each whole message must arrive within it (seconds, 1–10; RFC 7766).
     pub tcp_idle_secs: u64,
+    /// TCP connections open at once, from all clients together. A
+    /// connection over the cap is closed at once.
+    pub tcp_max_connections: usize,
+    /// TCP connections open at once from one client address.
+    pub tcp_max_per_client: usize,
+    /// UDP sockets (and workers) per listening address, sharing the port
+    /// with `SO_REUSEPORT`. 0: one per CPU core ralo may run on.
+    pub udp_workers: usize,
     /// Start `ralo update --watch` as a supervised child process when no
     /// updater is running (the one-command first run). Turn off where
     /// systemd runs the updater as its own unit.
@@ -118,6 +127,9 @@ impl Default for Server {
                 SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, 5353)),
             ],
             tcp_idle_secs: 10,
+            tcp_max_connections: 256,
+            tcp_max_per_client: 32,
+            udp_workers: 0,
             spawn_updater: true,
         }
     }
@@ -544,8 +556,24 @@ impl Config {
                 "give at least one address, e.g. \"127.0.0.1:5353\"".into(),
             );
         }
-        if self.server.tcp_idle_secs == 0 {
-            return bad("server.tcp_idle_secs", "must be at least 1".into());
+        if !(1..=10).contains(&self.server.tcp_idle_secs) {
+            return bad("server.tcp_idle_secs", "must be 1 to 10 (seconds)".into());
+        }
+        if self.server.tcp_max_connections == 0 || self.server.tcp_max_connections > 65_536 {
+            return bad("server.tcp_max_connections", "must be 1 to 65536".into());
+        }
+        let per_client = self.server.tcp_max_per_client;
+        if per_client == 0 || per_client > self.server.tcp_max_connections {
+            return bad(
+                "server.tcp_max_per_client",
+                "must be at least 1 and at most tcp_max_connections".into(),
+            );
+        }
+        if self.server.udp_workers > 64 {
+            return bad(
+                "server.udp_workers",
+                "must be 0 (one per core) to 64".into(),
+            );
         }
         if self.upstream.servers.is_empty() {
             return bad(

@@ -288,7 +288,7 @@ mod tests {
         for outcome in [Outcome::Blocked, Outcome::Blocked, Outcome::Forwarded] {
             telemetry.record(&Query {
                 client: "127.0.0.1".parse().unwrap(),
-                name: &name,
+                name: crate::telemetry::QueryName::Name(&name),
                 qtype: RecordType::A,
                 outcome,
                 protocol: Protocol::Udp,

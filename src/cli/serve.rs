@@ -58,7 +58,8 @@ pub async fn serve(path: Option<&Path>) -> anyhow::Result<()> {
         &config.upstream.addrs(),
     )?);
     let resolver = Arc::new(Resolver::new(&config, image).with_telemetry(telemetry.clone()));
-    let listeners = Listeners::bind(&config.server.listen)?;
+    let workers = server::worker_count(config.server.udp_workers);
+    let listeners = Listeners::bind_workers(&config.server.listen, workers)?;
     let metrics_listener = match config.metrics.listen {
         Some(addr) => Some(
             tokio::net::TcpListener::bind(addr)
@@ -108,7 +109,8 @@ pub async fn serve(path: Option<&Path>) -> anyhow::Result<()> {
         }
         signal.cancel();
     });
-    let served = server::run(listeners, resolver, config.tcp_idle(), shutdown.clone()).await;
+    let settings = server::Settings::from_config(&config);
+    let served = server::run(listeners, resolver, settings, shutdown.clone()).await;
     shutdown.cancel();
     while tasks.join_next().await.is_some() {}
     exchange.stop();

@@ -27,7 +27,7 @@ pub const CANARY_NAMES: &[&str] = &[
 ];
 
 /// How a blocked answer's Extended DNS Error text starts, before the list.
-const LIST_PREFIX: &str = "blocked by list ";
+pub const LIST_PREFIX: &str = "blocked by list ";
 /// The EDE text of a canary answer.
 const CANARY_TEXT: &str = "blocked: canary name";
 
@@ -55,6 +55,16 @@ impl Blocker {
     /// A blocker answering in `mode` with `ttl`.
     pub fn new(mode: Mode, ttl: u32) -> Blocker {
         Blocker { mode, ttl }
+    }
+
+    /// How blocked names are answered.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// The TTL of blocked answers.
+    pub fn ttl(&self) -> u32 {
+        self.ttl
     }
 
     /// The answer for `qname`/`qtype`, blocked by `list`.

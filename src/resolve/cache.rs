@@ -10,7 +10,8 @@
 //! and may be served stale (RFC 8767) for `stale_max_age` when every upstream
 //! fails, with TTL 30 and Extended DNS Error 3 "Stale Answer".
 
-use std::sync::Arc;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, OnceLock};
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{RData, Record, RecordType};
@@ -37,12 +38,83 @@ pub struct Key {
     pub checking_disabled: bool,
 }
 
+/// A [`Key`] made of borrowed parts, to look an entry up without
+/// allocating. Hashes and compares as the `Key` it stands for.
+#[derive(Clone, Copy, Debug)]
+pub struct KeyRef<'a> {
+    /// Lower-case name without trailing dot.
+    pub name: &'a str,
+    /// Query type.
+    pub qtype: u16,
+    /// Query class.
+    pub qclass: u16,
+    /// EDNS DO bit.
+    pub dnssec_ok: bool,
+    /// CD bit.
+    pub checking_disabled: bool,
+}
+
+impl Hash for KeyRef<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // The same fields in the same order as `Key`'s derived `Hash`;
+        // `Box<str>` and `&str` hash alike.
+        self.name.hash(state);
+        self.qtype.hash(state);
+        self.qclass.hash(state);
+        self.dnssec_ok.hash(state);
+        self.checking_disabled.hash(state);
+    }
+}
+
+impl quick_cache::Equivalent<Key> for KeyRef<'_> {
+    fn equivalent(&self, key: &Key) -> bool {
+        *key.name == *self.name
+            && key.qtype == self.qtype
+            && key.qclass == self.qclass
+            && key.dnssec_ok == self.dnssec_ok
+            && key.checking_disabled == self.checking_disabled
+    }
+}
+
+/// One cached answer.
 #[derive(Debug)]
-struct Entry {
+pub struct Entry {
     answer: Answer,
     stored: Instant,
     /// Seconds the entry is fresh.
     ttl: u32,
+    /// The answer's records encoded once, for the server's fast path.
+    wire: OnceLock<Option<Wire>>,
+}
+
+/// An answer's record sections in wire form, as they follow the question
+/// when the question is the entry's lower-case name, with where each
+/// record's TTL sits so it can be counted down in a copy.
+#[derive(Debug)]
+pub struct Wire {
+    /// Answer, authority and additional records (no OPT).
+    pub body: Box<[u8]>,
+    /// Offsets into `body` of each record's 4-byte TTL.
+    pub ttl_offsets: Box<[u16]>,
+    /// Record counts: answer, authority, additional.
+    pub counts: [u16; 3],
+}
+
+impl Entry {
+    /// The answer as stored (TTLs as they were when stored, clamped).
+    pub fn answer(&self) -> &Answer {
+        &self.answer
+    }
+
+    /// Whole seconds since the entry was stored; TTLs count down by this.
+    pub fn age(&self) -> u32 {
+        u32::try_from(self.stored.elapsed().as_secs()).unwrap_or(u32::MAX)
+    }
+
+    /// The wire form, made by `encode` the first time it is asked for.
+    pub fn wire(&self, encode: impl FnOnce(&Answer) -> Option<Wire>) -> Option<&Wire> {
+        self.wire.get_or_init(|| encode(&self.answer)).as_ref()
+    }
 }
 
 /// The bounded answer cache.
@@ -64,12 +136,17 @@ impl Cache {
     /// A fresh answer, its TTLs counted down, or `None`.
     pub fn get(&self, key: &Key) -> Option<Answer> {
         let entry = self.entries.as_ref()?.get(key)?;
-        let age = entry.stored.elapsed().as_secs();
-        let age = u32::try_from(age).unwrap_or(u32::MAX);
+        let age = entry.age();
         if age >= entry.ttl {
             return None;
         }
         Some(with_ttls(&entry.answer, |ttl| ttl.saturating_sub(age)))
+    }
+
+    /// A fresh entry for `key`, without copying its answer.
+    pub fn fresh_entry(&self, key: &KeyRef<'_>) -> Option<Arc<Entry>> {
+        let entry = self.entries.as_ref()?.get(key)?;
+        (entry.age() < entry.ttl).then_some(entry)
     }
 
     /// An expired answer that may still be served stale, or `None`.
@@ -107,6 +184,7 @@ impl Cache {
             },
             stored: Instant::now(),
             ttl,
+            wire: OnceLock::new(),
         };
         entries.insert(key, Arc::new(entry));
     }

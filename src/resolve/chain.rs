@@ -27,7 +27,7 @@ use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use super::access::Access;
 use super::answer::{Answer, EDE_PROHIBITED, Sections};
 use super::block::{Blocker, CANARY_NAMES};
-use super::cache::{Cache, Key};
+use super::cache::{Cache, Entry, Key, KeyRef};
 use super::forward::{self, Forwarder};
 use super::local::Local;
 use super::outcome::Outcome;
@@ -53,6 +53,35 @@ pub struct Question<'a> {
     pub dnssec_ok: bool,
     /// CD bit.
     pub checking_disabled: bool,
+}
+
+/// A question as the server's fast path has it: straight from the packet,
+/// class IN.
+#[derive(Clone, Debug)]
+pub struct QuickQuestion<'a, L> {
+    /// The name in lower case, dotted, without the trailing dot.
+    pub lower: &'a str,
+    /// The name's labels, leftmost first, as sent.
+    pub labels: L,
+    /// Query type.
+    pub qtype: RecordType,
+    /// The client's address.
+    pub client: IpAddr,
+    /// EDNS DO bit.
+    pub dnssec_ok: bool,
+    /// CD bit.
+    pub checking_disabled: bool,
+}
+
+/// What [`Resolver::quick`] found.
+#[derive(Debug)]
+pub enum Quick<'i> {
+    /// Blocked by the list named: the configured sinkhole answer.
+    Blocked(&'i str),
+    /// A fresh cache entry.
+    Cached(Arc<Entry>),
+    /// Anything else: walk the whole chain with [`Resolver::resolve`].
+    General,
 }
 
 /// Answers questions: owns every step of the chain.
@@ -137,6 +166,63 @@ impl Resolver {
             0
         } else {
             until
+        }
+    }
+
+    /// How blocked names are answered: mode and TTL.
+    pub fn blocker(&self) -> &Blocker {
+        &self.blocker
+    }
+
+    /// The two answers that need no upstream and nothing built — a blocked
+    /// name and a fresh cache entry — found the way [`Resolver::resolve`]
+    /// finds them, in the same order, without allocating; everything else is
+    /// [`Quick::General`]. `f` gets the finding while the image it came from
+    /// is held.
+    pub fn quick<'a, L, R>(&self, q: &QuickQuestion<'a, L>, f: impl FnOnce(Quick<'_>) -> R) -> R
+    where
+        L: DoubleEndedIterator<Item = &'a [u8]> + Clone,
+    {
+        let general = matches!(
+            q.qtype,
+            RecordType::AXFR | RecordType::IXFR | RecordType::ANY
+        ) || !self.access.allows(q.client)
+            || self.local.claims(q.lower, q.qtype);
+        if general {
+            return f(Quick::General);
+        }
+        let blocking = self.blocking_enabled();
+        let image = self.image.load();
+        let mut allowed = false;
+        if blocking {
+            if CANARY_NAMES.contains(&q.lower) {
+                return f(Quick::General);
+            }
+            match image.lookup_labels(q.labels.clone()) {
+                Verdict::Blocked(m) => {
+                    return f(Quick::Blocked(image.list_name(m.list).unwrap_or("?")));
+                }
+                Verdict::Allowed { overrides, .. } => allowed = overrides.is_some(),
+                Verdict::NotListed => {}
+            }
+        }
+        let key = KeyRef {
+            name: q.lower,
+            qtype: u16::from(q.qtype),
+            qclass: u16::from(DNSClass::IN),
+            dnssec_ok: q.dnssec_ok,
+            checking_disabled: q.checking_disabled,
+        };
+        match self.cache.fresh_entry(&key) {
+            Some(entry)
+                if !(blocking
+                    && self.check_cnames
+                    && !allowed
+                    && blocked_cname(&image, entry.answer()).is_some()) =>
+            {
+                f(Quick::Cached(entry))
+            }
+            _ => f(Quick::General),
         }
     }
 

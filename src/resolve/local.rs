@@ -66,35 +66,50 @@ impl Local {
 
     /// Answers `name` (lower-case, no trailing dot) here, or `None` to go on.
     pub fn answer(&self, name: &str, qname: &Name, qtype: RecordType) -> Option<Answer> {
+        Some(match self.decide(name, qtype)? {
+            Decision::Addresses(addrs) => address_answer(qname, qtype, addrs),
+            Decision::Pointer(target) => {
+                let rdata = RData::PTR(PTR(target.clone()));
+                let record = Record::from_rdata(qname.clone(), LOCAL_TTL, rdata);
+                let sections = Sections {
+                    answers: vec![record],
+                    ..Sections::default()
+                };
+                Answer::with(ResponseCode::NoError, sections)
+            }
+            Decision::Negative(rcode) => negative(qname, rcode),
+        })
+    }
+
+    /// Whether [`Local::answer`] answers `name`; allocates nothing.
+    pub fn claims(&self, name: &str, qtype: RecordType) -> bool {
+        self.decide(name, qtype).is_some()
+    }
+
+    fn decide(&self, name: &str, qtype: RecordType) -> Option<Decision<'_>> {
         if let Some(addrs) = self.records.get(name) {
-            return Some(address_answer(qname, qtype, addrs));
+            return Some(Decision::Addresses(addrs));
         }
         if name == "localhost" || name.ends_with(".localhost") {
-            return Some(address_answer(qname, qtype, &LOOPBACK));
+            return Some(Decision::Addresses(&LOOPBACK));
         }
         if qtype == RecordType::PTR
             && let Some(target) = self.reverse.get(name)
         {
-            let rdata = RData::PTR(PTR(target.clone()));
-            let record = Record::from_rdata(qname.clone(), LOCAL_TTL, rdata);
-            let sections = Sections {
-                answers: vec![record],
-                ..Sections::default()
-            };
-            return Some(Answer::with(ResponseCode::NoError, sections));
+            return Some(Decision::Pointer(target));
         }
         if NXDOMAIN_ZONES
             .iter()
             .chain(PRIVATE_REVERSE)
             .any(|zone| in_zone(name, zone))
         {
-            return Some(negative(qname, ResponseCode::NXDomain));
+            return Some(Decision::Negative(ResponseCode::NXDomain));
         }
         if in_zone(name, "resolver.arpa") {
-            return Some(negative(qname, ResponseCode::NoError));
+            return Some(Decision::Negative(ResponseCode::NoError));
         }
         if is_private_172_reverse(name) {
-            return Some(negative(qname, ResponseCode::NXDomain));
+            return Some(Decision::Negative(ResponseCode::NXDomain));
         }
         let single_label = !name.is_empty() && !name.contains('.');
         let infrastructure = matches!(
@@ -102,10 +117,20 @@ impl Local {
             RecordType::NS | RecordType::SOA | RecordType::DS | RecordType::DNSKEY
         );
         if single_label && !infrastructure {
-            return Some(negative(qname, ResponseCode::NXDomain));
+            return Some(Decision::Negative(ResponseCode::NXDomain));
         }
         None
     }
+}
+
+/// What the local step answers.
+enum Decision<'a> {
+    /// These addresses (A or AAAA by the query type; NODATA for others).
+    Addresses(&'a [IpAddr]),
+    /// A PTR to this local name.
+    Pointer(&'a Name),
+    /// No records, with this code.
+    Negative(ResponseCode),
 }
 
 const LOOPBACK: [IpAddr; 2] = [
@@ -120,9 +145,14 @@ fn in_zone(name: &str, zone: &str) -> bool {
             && name.as_bytes()[name.len() - zone.len() - 1] == b'.')
 }
 
-/// `16.172.in-addr.arpa` … `31.172.in-addr.arpa`.
+/// `16.172.in-addr.arpa` … `31.172.in-addr.arpa`, and names under them.
 fn is_private_172_reverse(name: &str) -> bool {
-    (16..=31).any(|octet| in_zone(name, &format!("{octet}.172.in-addr.arpa")))
+    const ZONE: &str = ".172.in-addr.arpa";
+    let Some(head) = name.strip_suffix(ZONE) else {
+        return false;
+    };
+    let octet = head.rsplit('.').next().unwrap_or(head);
+    octet.parse::<u8>().is_ok_and(|o| (16..=31).contains(&o)) && !octet.starts_with('0')
 }
 
 fn address_answer(qname: &Name, qtype: RecordType, addrs: &[IpAddr]) -> Answer {

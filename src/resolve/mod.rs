@@ -11,5 +11,5 @@ pub mod local;
 pub mod outcome;
 
 pub use answer::Answer;
-pub use chain::{Question, Resolver};
+pub use chain::{Question, Quick, QuickQuestion, Resolver};
 pub use outcome::Outcome;

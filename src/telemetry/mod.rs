@@ -115,4 +115,4 @@ pub use querylog::QueryLog;
 pub use reader::Segment;
 pub use ring::{Cursor, Event, Ring};
 pub use snapshot::{Counters, MinuteBucket, UpstreamCounters, share, top};
-pub use writer::{Query, Telemetry};
+pub use writer::{Query, QueryName, Telemetry};

@@ -28,7 +28,7 @@ pub struct Query<'a> {
     /// The client.
     pub client: IpAddr,
     /// The name asked.
-    pub name: &'a Name,
+    pub name: QueryName<'a>,
     /// The type asked.
     pub qtype: RecordType,
     /// How it was answered.
@@ -39,6 +39,15 @@ pub struct Query<'a> {
     pub list: Option<&'a str>,
     /// Time from question to answer.
     pub latency: Duration,
+}
+
+/// The name asked, as hickory read it or as it came off the wire.
+#[derive(Clone, Copy, Debug)]
+pub enum QueryName<'a> {
+    /// A decoded name.
+    Name(&'a Name),
+    /// An uncompressed wire name: length-prefixed labels, then a zero.
+    Wire(&'a [u8]),
 }
 
 /// The server's telemetry segment, mapped read-write.
@@ -274,7 +283,7 @@ pub(super) mod tests {
     pub(crate) fn query<'a>(name: &'a Name, outcome: Outcome, qtype: RecordType) -> Query<'a> {
         Query {
             client: IpAddr::V4(Ipv4Addr::new(192, 168, 1, 20)),
-            name,
+            name: QueryName::Name(name),
             qtype,
             outcome,
             protocol: Protocol::Udp,

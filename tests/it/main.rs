@@ -8,6 +8,7 @@ mod binary;
 mod blocking;
 mod corpus;
 mod exchange;
+mod fastpath;
 mod faults;
 mod forgery;
 mod forwarding;

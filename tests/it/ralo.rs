@@ -115,9 +115,9 @@ async fn start(config: Config, dir: tempfile::TempDir) -> Ralo {
     let task = tokio::spawn({
         let resolver = resolver.clone();
         let shutdown = shutdown.clone();
-        let idle = config.tcp_idle();
+        let settings = server::Settings::from_config(&config);
         async move {
-            server::run(listeners, resolver, idle, shutdown)
+            server::run(listeners, resolver, settings, shutdown)
                 .await
                 .expect("server runs");
         }

@@ -1,0 +1,153 @@
+//! Where the [`Handler`](super::Handler)'s responses go: hickory's
+//! `ResponseHandler`, implemented over ralo's own sockets. Encoding follows
+//! hickory-server's rules: UDP answers are cut to the size the client
+//! allows (512 bytes without EDNS), and a response that cannot be encoded
+//! becomes a bare SERVFAIL.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use hickory_proto::op::{Header, HeaderCounts, MessageType, Metadata, OpCode, ResponseCode};
+use hickory_proto::rr::Record;
+use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
+use hickory_server::net::NetError;
+use hickory_server::server::{ResponseHandler, ResponseInfo};
+use hickory_server::zone_handler::MessageResponse;
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+/// Encodes `response` as hickory-server does: at most `max_size` bytes,
+/// and a bare SERVFAIL header when it cannot be encoded.
+pub(crate) fn encode<'a>(
+    response: MessageResponse<
+        '_,
+        'a,
+        impl Iterator<Item = &'a Record> + Send + 'a,
+        impl Iterator<Item = &'a Record> + Send + 'a,
+        impl Iterator<Item = &'a Record> + Send + 'a,
+        impl Iterator<Item = &'a Record> + Send + 'a,
+    >,
+    udp: bool,
+) -> (ResponseInfo, Vec<u8>) {
+    let id = response.metadata().id;
+    let max_size = match (udp, response.edns()) {
+        (true, Some(edns)) => edns.max_payload(),
+        (true, None) => 512,
+        (false, _) => u16::MAX,
+    };
+    let mut bytes = Vec::with_capacity(512);
+    let mut encoder = BinEncoder::new(&mut bytes);
+    encoder.set_max_size(max_size);
+    if let Ok(info) = response.destructive_emit(&mut encoder) {
+        return (info, bytes);
+    }
+    bytes.clear();
+    let mut metadata = Metadata::new(id, MessageType::Response, OpCode::Query);
+    metadata.response_code = ResponseCode::ServFail;
+    let header = Header {
+        metadata,
+        counts: HeaderCounts::default(),
+    };
+    let mut encoder = BinEncoder::new(&mut bytes);
+    // A bare header always fits.
+    let _ = header.emit(&mut encoder);
+    (ResponseInfo::from(header), bytes)
+}
+
+/// Sends responses to one UDP client from the socket its query came in on.
+#[derive(Clone)]
+pub(crate) struct UdpReply {
+    pub(crate) socket: Arc<UdpSocket>,
+    pub(crate) dst: SocketAddr,
+}
+
+#[async_trait::async_trait]
+impl ResponseHandler for UdpReply {
+    async fn send_response<'a>(
+        &mut self,
+        response: MessageResponse<
+            '_,
+            'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+        >,
+    ) -> Result<ResponseInfo, NetError> {
+        let (info, bytes) = encode(response, true);
+        self.socket.send_to(&bytes, self.dst).await?;
+        Ok(info)
+    }
+}
+
+/// Queues responses for one TCP connection's writer.
+#[derive(Clone)]
+pub(crate) struct TcpReply {
+    pub(crate) queue: mpsc::Sender<Vec<u8>>,
+}
+
+#[async_trait::async_trait]
+impl ResponseHandler for TcpReply {
+    async fn send_response<'a>(
+        &mut self,
+        response: MessageResponse<
+            '_,
+            'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+        >,
+    ) -> Result<ResponseInfo, NetError> {
+        let (info, bytes) = encode(response, false);
+        self.queue
+            .send(bytes)
+            .await
+            .map_err(|_| NetError::from("the TCP connection closed"))?;
+        Ok(info)
+    }
+}
+
+/// Keeps the response bytes: the hickory path without a socket, for
+/// comparing it with the fast path and for fuzzing.
+#[derive(Clone, Default)]
+pub struct Capture {
+    bytes: Arc<std::sync::Mutex<Option<Vec<u8>>>>,
+    udp: bool,
+}
+
+impl Capture {
+    /// A capture encoding as for UDP (`udp`) or TCP.
+    pub fn new(udp: bool) -> Capture {
+        Capture {
+            bytes: Arc::default(),
+            udp,
+        }
+    }
+
+    /// The response sent, if one was.
+    pub fn take(&self) -> Option<Vec<u8>> {
+        self.bytes.lock().ok()?.take()
+    }
+}
+
+#[async_trait::async_trait]
+impl ResponseHandler for Capture {
+    async fn send_response<'a>(
+        &mut self,
+        response: MessageResponse<
+            '_,
+            'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+        >,
+    ) -> Result<ResponseInfo, NetError> {
+        let (info, bytes) = encode(response, self.udp);
+        if let Ok(mut slot) = self.bytes.lock() {
+            *slot = Some(bytes);
+        }
+        Ok(info)
+    }
+}
