@@ -20,4 +20,5 @@ mod ralo;
 mod sources;
 mod support;
 mod support_selftest;
+mod tcp;
 mod telemetry;

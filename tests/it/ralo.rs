@@ -27,6 +27,7 @@ pub struct Ralo {
 pub struct Setup {
     upstreams: Vec<SocketAddr>,
     files: Vec<(String, String)>,
+    server: String,
     extra: String,
 }
 
@@ -36,6 +37,7 @@ impl Setup {
         Setup {
             upstreams: vec![upstream],
             files: Vec::new(),
+            server: String::new(),
             extra: String::new(),
         }
     }
@@ -66,6 +68,13 @@ impl Setup {
         self.file(&file, text).toml(&entry)
     }
 
+    /// More `[server]` keys, as TOML lines.
+    pub fn server_keys(mut self, text: &str) -> Setup {
+        self.server.push_str(text);
+        self.server.push('\n');
+        self
+    }
+
     /// More config text, appended as-is (tables after the generated ones).
     pub fn toml(mut self, text: &str) -> Setup {
         self.extra.push_str(text);
@@ -77,7 +86,8 @@ impl Setup {
     pub fn config_text(&self, sections: &str) -> String {
         let servers: Vec<String> = self.upstreams.iter().map(|u| format!("\"{u}\"")).collect();
         format!(
-            "[server]\nlisten = [\"127.0.0.1:0\"]\n\n[upstream]\nservers = [{}]\ntimeout_ms = 400\ndeadline_ms = 1500\n{sections}\n{}",
+            "[server]\nlisten = [\"127.0.0.1:0\"]\n{}\n[upstream]\nservers = [{}]\ntimeout_ms = 400\ndeadline_ms = 1500\n{sections}\n{}",
+            self.server,
             servers.join(", "),
             self.extra
         )
