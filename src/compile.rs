@@ -61,7 +61,7 @@ pub fn compile_local(config: &Config, generation: u64) -> Compiled {
         .map(|(source, allow)| {
             let text = match source.resolved_path(&config.base_dir) {
                 Some(path) => std::fs::read(&path)
-                    .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+                    .map(crate::sources::into_text)
                     .map_err(|e| format!("{}: {e}", path.display())),
                 None => Err("not a local file".to_owned()),
             };
@@ -135,6 +135,8 @@ fn add<B: AsRef<[u8]>>(
         }
     };
     let list = builder.add_list(&item.source.name, item.allow);
+    // At most one rule per line.
+    builder.reserve(text.bytes().filter(|&b| b == b'\n').count() + 1);
     let options = ParseOptions {
         allow: item.allow,
         subdomains: item.source.subdomains,

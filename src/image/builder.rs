@@ -2,14 +2,13 @@
 //! writes them out as one image in the layout of `format.rs`, ready for
 //! [`Image`](super::Image) (`view.rs`) to read in place.
 //!
-//! The builder keeps only a 64-bit hash per rule name, never the names, so
-//! building an image of a million rules needs some 30 MB, not a heap of
-//! strings. Merging follows the matching rule: per (name, allow) one entry is
-//! kept; it covers the subtree if any list gave the subtree form, and it is
-//! attributed to the first list that added it with that flag.
+//! The builder keeps only a 64-bit hash per rule name, never the names: 16
+//! bytes per rule in one vector, sorted and merged in place when the image
+//! is built, so building an image of a million rules needs some 16 MB, not a
+//! heap of strings. Merging follows the matching rule: per (name, allow) one
+//! entry is kept; it covers the subtree if any list gave the subtree form,
+//! and it is attributed to the first list that added it with that flag.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::format::{
@@ -22,36 +21,13 @@ use super::format::{
 /// [`ImageBuilder::add_list`] order, from 0.
 pub type ListId = u16;
 
-/// Marks an empty half of a [`Slot`]; no payload uses the top bits.
-const NONE: u16 = u16::MAX;
-
-/// The block and allow entries kept for one name: a list id plus
-/// [`PAYLOAD_SUBTREE`], or [`NONE`].
-#[derive(Clone, Copy)]
-struct Slot {
-    block: u16,
-    allow: u16,
-}
-
-/// Hashes a key that is already a well-mixed 64-bit hash by passing it on.
-#[derive(Default)]
-struct PassThrough(u64);
-
-impl Hasher for PassThrough {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
+/// In a rule's second word: set for allow rules (sorts them after block
+/// rules of the same name).
+const RAW_ALLOW: u64 = 1 << 63;
+/// In a rule's second word: where the insertion number starts.
+const RAW_SEQ_SHIFT: u32 = 16;
+/// In a rule's second word: the payload (list id and subtree flag).
+const RAW_PAYLOAD: u64 = 0xffff;
 
 /// Collects lists and rules and compiles them into an image.
 ///
@@ -67,15 +43,18 @@ impl Hasher for PassThrough {
 #[derive(Default)]
 pub struct ImageBuilder {
     lists: Vec<(String, bool)>,
-    rules: HashMap<u64, Slot, BuildHasherDefault<PassThrough>>,
-    len: usize,
+    /// (name hash, allow flag | insertion number | payload), in insertion
+    /// order until [`ImageBuilder::merge`] sorts and merges them.
+    rules: Vec<(u64, u64)>,
+    /// Whether `rules` is sorted and merged.
+    merged: bool,
 }
 
 impl std::fmt::Debug for ImageBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ImageBuilder")
             .field("lists", &self.lists.len())
-            .field("rules", &self.len)
+            .field("rules", &self.rules.len())
             .finish()
     }
 }
@@ -126,32 +105,61 @@ impl ImageBuilder {
         if name.is_empty() {
             return;
         }
-        let payload = list | if subtree { PAYLOAD_SUBTREE as u16 } else { 0 };
-        let slot = self.rules.entry(name_hash(name)).or_insert(Slot {
-            block: NONE,
-            allow: NONE,
-        });
-        let kept = if allow {
-            &mut slot.allow
-        } else {
-            &mut slot.block
-        };
-        if *kept == NONE {
-            *kept = payload;
-            self.len += 1;
-        } else if subtree && u64::from(*kept) & PAYLOAD_SUBTREE == 0 {
-            *kept = payload;
-        }
+        let payload = u64::from(list) | if subtree { PAYLOAD_SUBTREE } else { 0 };
+        let seq = (self.rules.len() as u64) << RAW_SEQ_SHIFT;
+        let allow = if allow { RAW_ALLOW } else { 0 };
+        self.rules.push((name_hash(name), allow | seq | payload));
+        self.merged = false;
     }
 
-    /// Rules added so far, after merging duplicates.
-    pub fn len(&self) -> usize {
-        self.len
+    /// Sorts the rules by name hash and keeps one per (name, allow): the
+    /// first added, turned into the first subtree rule if a later one is.
+    fn merge(&mut self) {
+        if self.merged {
+            return;
+        }
+        self.rules.sort_unstable();
+        let rules = &mut self.rules;
+        let mut kept = 0;
+        let mut i = 0;
+        while i < rules.len() {
+            let (hash, first) = rules[i];
+            let mut entry = first;
+            let mut j = i + 1;
+            while j < rules.len()
+                && rules[j].0 == hash
+                && rules[j].1 & RAW_ALLOW == first & RAW_ALLOW
+            {
+                let later = rules[j].1;
+                if later & PAYLOAD_SUBTREE != 0 && entry & PAYLOAD_SUBTREE == 0 {
+                    entry = later;
+                }
+                j += 1;
+            }
+            rules[kept] = (hash, entry);
+            kept += 1;
+            i = j;
+        }
+        rules.truncate(kept);
+        self.merged = true;
+    }
+
+    /// Makes room for about `additional` more rules at once, so that a
+    /// large list does not grow the table step by step (each step holds the
+    /// old table and the new one).
+    pub fn reserve(&mut self, additional: usize) {
+        self.rules.reserve(additional);
+    }
+
+    /// Rules added so far, after merging duplicates (merging them now).
+    pub fn len(&mut self) -> usize {
+        self.merge();
+        self.rules.len()
     }
 
     /// Whether no rule has been added.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.rules.is_empty()
     }
 
     /// Compiles the image. `generation` goes into the header (monotonic, given
@@ -169,8 +177,9 @@ impl ImageBuilder {
 
     /// [`build`](Self::build) with a given creation time, so that equal
     /// inputs give equal bytes.
-    pub(crate) fn build_at(self, generation: u64, created: u64) -> Vec<u8> {
-        let n = self.len;
+    pub(crate) fn build_at(mut self, generation: u64, created: u64) -> Vec<u8> {
+        self.merge();
+        let n = self.rules.len();
         assert!(
             u32::try_from(n).is_ok(),
             "an image holds at most 2^32-1 rules"
@@ -178,19 +187,18 @@ impl ImageBuilder {
         let bits = bucket_bits(n);
         let buckets = 1usize << bits;
 
-        // (bucket, entry) sorted: the on-disk order.
-        let mut items: Vec<(u64, u64)> = Vec::with_capacity(n);
-        for (&h, slot) in &self.rules {
+        // (bucket, entry) sorted: the on-disk order, made in place.
+        let mut items = std::mem::take(&mut self.rules);
+        for item in &mut items {
+            let (h, raw) = *item;
             let key = (h << bits) & KEY_MASK;
-            let bucket = h >> (64 - bits);
-            if slot.block != NONE {
-                items.push((bucket, key | u64::from(slot.block)));
-            }
-            if slot.allow != NONE {
-                items.push((bucket, key | u64::from(slot.allow) | PAYLOAD_ALLOW));
-            }
+            let allow = if raw & RAW_ALLOW != 0 {
+                PAYLOAD_ALLOW
+            } else {
+                0
+            };
+            *item = (h >> (64 - bits), key | (raw & RAW_PAYLOAD) | allow);
         }
-        drop(self.rules);
         items.sort_unstable();
 
         let mut names = Vec::new();

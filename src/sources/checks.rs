@@ -135,6 +135,20 @@ pub(crate) fn to_text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(strip_bom(bytes)).into_owned()
 }
 
+/// [`to_text`] taking the bytes: valid UTF-8 (the usual case) becomes the
+/// text in place, so a large list is never held twice.
+pub fn into_text(bytes: Vec<u8>) -> String {
+    match String::from_utf8(bytes) {
+        Ok(mut text) => {
+            if text.starts_with('\u{feff}') {
+                text.drain(..'\u{feff}'.len_utf8());
+            }
+            text
+        }
+        Err(e) => to_text(e.as_bytes()),
+    }
+}
+
 /// Counts entry lines: lines that are not blank and, once their leading
 /// whitespace is dropped, start with none of `#`, `!` (comments) or `[`
 /// (adblock headers such as `[Adblock Plus 2.0]`).
@@ -186,6 +200,17 @@ fn strip_bom(bytes: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_from_owned_bytes_drops_the_bom_and_mends_bad_bytes() {
+        assert_eq!(into_text(b"\xef\xbb\xbfa.com\n".to_vec()), "a.com\n");
+        assert_eq!(into_text(b"a.com\n".to_vec()), "a.com\n");
+        assert_eq!(
+            into_text(b"\xef\xbb\xbfa\xff.com".to_vec()),
+            "a\u{fffd}.com"
+        );
+        assert_eq!(into_text(Vec::new()), "");
+    }
 
     #[test]
     fn html_content_type_is_html_whatever_the_body() {

@@ -191,7 +191,7 @@ impl Fetcher {
         let bytes = tokio::fs::read(path).await.map_err(local_error)?;
         info!(source = %spec.name, path = %path.display(), bytes = bytes.len(), "list source read from file");
         Ok(Fetched {
-            text: checks::to_text(&bytes),
+            text: checks::into_text(bytes),
             origin: Origin::Local,
         })
     }

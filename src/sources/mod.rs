@@ -14,6 +14,7 @@ mod fetch;
 mod http;
 mod store;
 
+pub use checks::into_text;
 pub use error::Error;
 pub use fetch::{Fetched, Fetcher, Limits, Location, Origin, SourceSpec};
 pub use store::stored_text;
