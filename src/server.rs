@@ -6,8 +6,10 @@
 //! header, answers FORMERR to an unparseable query whose header it can read,
 //! never answers a response (QR=1, so no reflection loops), and truncates
 //! UDP answers to the size the client allows (512 bytes without EDNS).
-//! The handler answers NOTIMP to opcodes other than QUERY, FORMERR to a
-//! message without exactly one question, and BADVERS to EDNS versions above 0.
+//! The handler first asks the resolver to admit the client (its rate
+//! limit): a client over it gets REFUSED or no answer at all. It answers
+//! NOTIMP to opcodes other than QUERY, FORMERR to a message without exactly
+//! one question, and BADVERS to EDNS versions above 0.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::resolve::answer::Answer;
-use crate::resolve::{Question, Resolver};
+use crate::resolve::{Admission, Question, Resolver};
 use crate::telemetry;
 
 /// EDNS payload size ralo answers with at most (DNS flag day 2020).
@@ -210,6 +212,19 @@ impl RequestHandler for Handler {
         response_handle: R,
     ) -> ResponseInfo {
         let received = std::time::Instant::now();
+        match self.resolver.admit(request.src().ip()) {
+            Admission::Serve => {}
+            limited => {
+                if let Some(telemetry) = self.resolver.telemetry() {
+                    telemetry.rate_limited(limited);
+                }
+                if limited == Admission::Drop {
+                    return unanswered(request);
+                }
+                let answer = self.resolver.rate_limited_answer();
+                return respond(request, response_handle, &answer).await;
+            }
+        }
         let meta = &request.metadata;
         if meta.op_code != OpCode::Query {
             return respond(
@@ -358,4 +373,18 @@ fn send(
             })
         }
     }
+}
+
+/// The info of a response deliberately not sent (a dropped message).
+fn unanswered(request: &Request) -> ResponseInfo {
+    let mut metadata = Metadata::new(
+        request.metadata.id,
+        MessageType::Response,
+        request.metadata.op_code,
+    );
+    metadata.response_code = ResponseCode::Refused;
+    ResponseInfo::from(Header {
+        metadata,
+        counts: HeaderCounts::default(),
+    })
 }

@@ -1,5 +1,9 @@
 //! The chain every query walks, in this order:
 //!
+//! 0. **Rate limit**, before a message is even parsed: the server calls
+//!    [`Resolver::admit`] once per received message, and a client over its
+//!    limit is refused or dropped there ([`super::ratelimit`]); `resolve`
+//!    itself never rate limits.
 //! 1. **Access**: a client outside `[access] allow` gets REFUSED.
 //! 2. **Refusals**: classes other than IN, and zone transfers, get REFUSED;
 //!    `ANY` gets the RFC 8482 minimal answer unless the name is blocked.
@@ -31,6 +35,7 @@ use super::cache::{Cache, Key};
 use super::forward::{self, Forwarder};
 use super::local::Local;
 use super::outcome::Outcome;
+use super::ratelimit::{Admission, RateLimiter};
 use crate::config::Config;
 use crate::image::{Image, Verdict};
 use crate::telemetry::Telemetry;
@@ -57,6 +62,7 @@ pub struct Question<'a> {
 
 /// Answers questions: owns every step of the chain.
 pub struct Resolver {
+    limiter: RateLimiter,
     access: Access,
     local: Local,
     blocker: Blocker,
@@ -74,6 +80,7 @@ impl Resolver {
     /// A resolver for `config`, answering blocks from `image`.
     pub fn new(config: &Config, image: ServedImage) -> Resolver {
         Resolver {
+            limiter: RateLimiter::new(&config.access),
             access: Access::new(config.access.allow.clone()),
             local: Local::new(&config.local),
             blocker: Blocker::new(config.blocking.mode, config.blocking.ttl),
@@ -143,6 +150,19 @@ impl Resolver {
     fn blocking_enabled(&self) -> bool {
         let until = self.disabled_until_ms.load(Ordering::Relaxed);
         until == 0 || unix_ms() >= until
+    }
+
+    /// Counts one received message from `client` against its rate limit
+    /// and says whether to serve it, refuse it or drop it. The server calls
+    /// this once per message, before parsing it.
+    pub fn admit(&self, client: IpAddr) -> Admission {
+        self.limiter.admit(client)
+    }
+
+    /// The answer for [`Admission::Refuse`]: REFUSED with Extended DNS
+    /// Error 18 "Prohibited" saying the client is rate limited.
+    pub fn rate_limited_answer(&self) -> Answer {
+        self.limiter.refusal()
     }
 
     /// Answers one question.
