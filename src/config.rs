@@ -214,6 +214,14 @@ pub struct Upstream {
     pub deadline_ms: u64,
     /// At most this many upstream tries per client query (1–3).
     pub max_tries: u8,
+    /// At most this many client questions wait for upstream answers at once
+    /// (identical questions share one and count once). A question beyond
+    /// it gets a stale answer from the cache, else SERVFAIL, at once, and
+    /// is counted (`ralo stats`: "over the upstream in-flight cap"). This
+    /// bounds the sockets and memory a flood of distinct names can take:
+    /// each question in flight holds up to `max_tries` sockets. Default
+    /// 256, above dnsmasq's 150 (Pi-hole); 1 to 4096.
+    pub max_inflight: usize,
 }
 
 impl Default for Upstream {
@@ -227,6 +235,7 @@ impl Default for Upstream {
             timeout_ms: 800,
             deadline_ms: 2000,
             max_tries: 3,
+            max_inflight: 256,
         }
     }
 }
@@ -649,6 +658,12 @@ impl Config {
             return bad(
                 "upstream.max_tries",
                 format!("{} is out of range 1..=3", u.max_tries),
+            );
+        }
+        if !(1..=4096).contains(&u.max_inflight) {
+            return bad(
+                "upstream.max_inflight",
+                format!("{} is out of range 1..=4096", u.max_inflight),
             );
         }
         if self.cache.min_ttl > self.cache.max_ttl {

@@ -13,7 +13,8 @@
 //!    configured sinkhole answer naming its list.
 //! 5. **Cache**: a fresh entry is answered with its TTLs counted down.
 //! 6. **Forward**: upstream, sharing identical questions in flight; the
-//!    answer is cached. When every upstream fails: a stale entry, else
+//!    answer is cached. When every upstream fails, or `[upstream]
+//!    max_inflight` questions are already in flight: a stale entry, else
 //!    SERVFAIL.
 //! 7. **CNAME check** on answers from 5 and 6: when a CNAME in the chain
 //!    points at a blocked name, the query is answered as blocked (a tracker
@@ -124,6 +125,17 @@ impl Resolver {
     /// The forwarder's counters.
     pub fn forward_counters(&self) -> &forward::Counters {
         &self.forwarder.counters
+    }
+
+    /// Distinct questions waiting for upstream answers now (at most
+    /// `[upstream] max_inflight`).
+    pub fn upstream_inflight(&self) -> usize {
+        self.forwarder.inflight()
+    }
+
+    /// Answers held in the cache now (at most `[cache] entries`).
+    pub fn cache_len(&self) -> usize {
+        self.cache.len()
     }
 
     /// Switches blocking off until `until_unix_ms` (`u64::MAX`: until
