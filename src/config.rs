@@ -463,11 +463,29 @@ pub struct Update {
     /// An image whose rule count fell by more than this share compared with
     /// the one serving is not published (`ralo update --force` overrides).
     pub max_drop: f64,
-    /// Download size cap per list (MiB).
+    /// Size cap per list (MiB, 1 to 1024), downloaded (after
+    /// decompression) or local; a larger list is not used (a download falls
+    /// back on its last good copy).
     pub max_download_mib: u64,
     /// Download time cap per list (seconds).
     pub download_timeout_secs: u64,
+    /// Rules one list may add: past it the rest of that list is left out,
+    /// and the updater says so. Default 1000000, above the largest common
+    /// blocklists; 1 to 50000000.
+    pub max_list_entries: u64,
+    /// Rules all lists together may add: past it the rest is left out, and
+    /// the updater says so. Default 3000000: the image takes about 8 bytes a
+    /// rule, but compiling takes some 40 more, and the packaged updater unit
+    /// may use 256 MiB; 1 to 50000000.
+    pub max_entries: u64,
 }
+
+/// The most `[[lists]]` and `[[allowlists]]` entries together.
+pub const MAX_SOURCES: usize = 512;
+
+// An image holds at most MAX_LISTS lists: a config the check accepts always
+// compiles.
+const _: () = assert!(MAX_SOURCES <= crate::image::MAX_LISTS);
 
 impl Default for Update {
     fn default() -> Self {
@@ -477,7 +495,16 @@ impl Default for Update {
             max_drop: 0.5,
             max_download_mib: 64,
             download_timeout_secs: 60,
+            max_list_entries: 1_000_000,
+            max_entries: 3_000_000,
         }
+    }
+}
+
+impl Update {
+    /// The size cap per list in bytes.
+    pub fn max_bytes(&self) -> u64 {
+        self.max_download_mib.saturating_mul(1024 * 1024)
     }
 }
 
@@ -680,10 +707,31 @@ impl Config {
                 return bad(key, format!("{share} is not a share between 0.0 and 1.0"));
             }
         }
-        if self.update.max_download_mib == 0 || self.update.download_timeout_secs == 0 {
+        let up = &self.update;
+        if !(1..=1024).contains(&up.max_download_mib) {
             return bad(
                 "update.max_download_mib",
-                "download limits must be above 0".into(),
+                format!("{} is out of range 1..=1024", up.max_download_mib),
+            );
+        }
+        if up.download_timeout_secs == 0 {
+            return bad("update.download_timeout_secs", "must be at least 1".into());
+        }
+        for (key, value) in [
+            ("update.max_list_entries", up.max_list_entries),
+            ("update.max_entries", up.max_entries),
+        ] {
+            if !(1..=50_000_000).contains(&value) {
+                return bad(key, format!("{value} is out of range 1..=50000000"));
+            }
+        }
+        let sources = self.lists.len() + self.allowlists.len();
+        if sources > MAX_SOURCES {
+            return bad(
+                "lists",
+                format!(
+                    "{sources} lists and allowlists: at most {MAX_SOURCES}; merge some into one file"
+                ),
             );
         }
         let slots = self.telemetry.ring_slots;
@@ -937,6 +985,63 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert!(err.contains(key), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn update_caps_out_of_range_are_refused_with_their_key() {
+        let defaults = parse("").unwrap().update;
+        assert_eq!(defaults.max_bytes(), 64 << 20);
+        assert_eq!(
+            (defaults.max_list_entries, defaults.max_entries),
+            (1_000_000, 3_000_000)
+        );
+        for (text, key) in [
+            ("max_download_mib = 0", "update.max_download_mib"),
+            ("max_download_mib = 1025", "update.max_download_mib"),
+            ("download_timeout_secs = 0", "update.download_timeout_secs"),
+            ("max_list_entries = 0", "update.max_list_entries"),
+            ("max_entries = 50000001", "update.max_entries"),
+        ] {
+            let err = parse(&format!("[update]\n{text}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn more_sources_than_the_cap_are_refused_before_compiling() {
+        let mut text = String::new();
+        for i in 0..=MAX_SOURCES {
+            text.push_str(&format!(
+                "[[lists]]\nname = \"l{i}\"\npath = \"l{i}.txt\"\n"
+            ));
+        }
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(err.contains("at most 512"), "{err}");
+    }
+
+    #[test]
+    fn list_urls_must_be_https_unless_allow_http() {
+        let list = |url: &str, extra: &str| {
+            parse(&format!(
+                "[[lists]]\nname = \"a\"\nurl = \"{url}\"\n{extra}\n"
+            ))
+        };
+        assert!(list("https://lists.example/a.txt", "").is_ok());
+        let err = list("http://lists.example/a.txt", "")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("allow_http = true"), "{err}");
+        assert!(list("http://lists.example/a.txt", "allow_http = true").is_ok());
+        for url in [
+            "file:///etc/passwd",
+            "ftp://lists.example/a",
+            "lists.example/a",
+        ] {
+            let err = list(url, "allow_http = true").unwrap_err().to_string();
+            assert!(err.contains("https://"), "{url}: {err}");
         }
     }
 

@@ -19,6 +19,7 @@ use tracing::{info, warn};
 use super::checks::{self, Refusal};
 use super::error::Error;
 use super::http::{self, Download, Validators};
+use super::local::{LocalError, read_list_file};
 use super::store::{Meta, Store, Stored};
 
 /// Where a source's list is.
@@ -46,7 +47,8 @@ pub struct SourceSpec {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Limits {
     /// The most body bytes (after decompression) read from one source; a
-    /// larger body is refused. Also the largest local file read.
+    /// larger body is refused. Also the largest local file read (only
+    /// regular files are read).
     pub max_bytes: u64,
     /// The longest a whole download (connect, redirects, body) may take.
     pub timeout: Duration,
@@ -172,23 +174,27 @@ impl Fetcher {
         }
     }
 
-    /// Reads a local list.
+    /// Reads a local list (a regular file, at most `max_bytes`).
     async fn read_local(&self, spec: &SourceSpec, path: &Path) -> Result<Fetched, Error> {
-        let local_error = |source| Error::LocalRead {
-            name: spec.name.clone(),
-            path: path.to_owned(),
-            source,
+        let (owned, max_bytes) = (path.to_owned(), self.limits.max_bytes);
+        let read = tokio::task::spawn_blocking(move || read_list_file(&owned, max_bytes))
+            .await
+            .map_err(|e| LocalError::Io(io::Error::other(e)))
+            .and_then(|r| r);
+        let (name, path) = (spec.name.clone(), path.to_owned());
+        let bytes = match read {
+            Ok(bytes) => bytes,
+            Err(LocalError::Io(source)) => return Err(Error::LocalRead { name, path, source }),
+            Err(LocalError::NotAFile) => return Err(Error::LocalNotAFile { name, path }),
+            Err(LocalError::TooLarge { size, limit }) => {
+                return Err(Error::LocalTooLarge {
+                    name,
+                    path,
+                    size,
+                    limit,
+                });
+            }
         };
-        let size = tokio::fs::metadata(path).await.map_err(local_error)?.len();
-        if size > self.limits.max_bytes {
-            return Err(Error::LocalTooLarge {
-                name: spec.name.clone(),
-                path: path.to_owned(),
-                size,
-                limit: self.limits.max_bytes,
-            });
-        }
-        let bytes = tokio::fs::read(path).await.map_err(local_error)?;
         info!(source = %spec.name, path = %path.display(), bytes = bytes.len(), "list source read from file");
         Ok(Fetched {
             text: checks::to_text(&bytes),
@@ -463,6 +469,20 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[tokio::test]
+    async fn local_device_is_refused_as_not_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let fetcher = Fetcher::new(dir.path(), Limits::default()).unwrap();
+        let spec = SourceSpec {
+            name: "zeros".into(),
+            location: Location::File("/dev/zero".into()),
+            allow_http: false,
+        };
+        let error = fetcher.fetch(&spec).await.unwrap_err();
+        assert!(matches!(error, Error::LocalNotAFile { .. }), "{error:?}");
+        assert!(error.to_string().contains("source `zeros`"), "{error}");
     }
 
     #[test]

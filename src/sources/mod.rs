@@ -4,6 +4,7 @@
 //!
 //! - [`fetch`](Fetcher): the entry point, spec in, text and [`Origin`] out.
 //! - `http`: one guarded download (TLS, redirects, size cap, conditional GET).
+//! - `local`: reading a local list file, bounded ([`read_list_file`]).
 //! - `checks`: refusing empty, binary, HTML and shrunken bodies.
 //! - `store`: the last good copies in `state_dir/sources/`, written atomically.
 //! - `error`: [`Error`], for a source that yields nothing at all.
@@ -12,8 +13,10 @@ mod checks;
 mod error;
 mod fetch;
 mod http;
+mod local;
 mod store;
 
 pub use error::Error;
 pub use fetch::{Fetched, Fetcher, Limits, Location, Origin, SourceSpec};
+pub use local::{LocalError, read_list_file};
 pub use store::stored_text;
