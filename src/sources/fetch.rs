@@ -122,7 +122,6 @@ pub enum Origin {
 /// `state_dir/sources/`.
 #[derive(Debug, Clone)]
 pub struct Fetcher {
-    client: Client,
     store: Store,
     limits: Limits,
     extra_roots: Vec<Certificate>,
@@ -137,8 +136,10 @@ impl Fetcher {
         let dir = state_dir.join("sources");
         let store =
             Store::open(dir.clone()).map_err(|source| Error::StateDir { path: dir, source })?;
+        // A client is built per download; building one now reports a TLS
+        // setup problem at start rather than at the first download.
+        build_client(&limits, &[], &probe_url())?;
         Ok(Fetcher {
-            client: build_client(&limits, &[])?,
             store,
             limits,
             extra_roots: Vec::new(),
@@ -157,7 +158,7 @@ impl Fetcher {
             });
         }
         self.extra_roots.extend(certs);
-        self.client = build_client(&self.limits, &self.extra_roots)?;
+        build_client(&self.limits, &self.extra_roots, &probe_url())?;
         Ok(self)
     }
 
@@ -218,14 +219,19 @@ impl Fetcher {
                 etag: s.meta.etag.as_deref(),
                 last_modified: s.meta.last_modified.as_deref(),
             });
-        let outcome = http::download(
-            &self.client,
-            url,
-            validators,
-            self.limits.max_bytes,
-            self.limits.timeout,
-        )
-        .await;
+        let outcome = match build_client(&self.limits, &self.extra_roots, url) {
+            Ok(client) => {
+                http::download(
+                    &client,
+                    url,
+                    validators,
+                    self.limits.max_bytes,
+                    self.limits.timeout,
+                )
+                .await
+            }
+            Err(e) => Err(Refusal::Network(e.to_string())),
+        };
         let refusal = match outcome {
             Ok(Download::NotModified) => match stored {
                 Some(stored) => {
@@ -315,11 +321,21 @@ impl Fetcher {
     }
 }
 
-/// Builds the HTTP client, mapping its error.
-fn build_client(limits: &Limits, extra_roots: &[Certificate]) -> Result<Client, Error> {
-    http::client(limits, extra_roots).map_err(|e| Error::Client {
+/// Builds the HTTP client for downloads of `configured`, mapping its error.
+fn build_client(
+    limits: &Limits,
+    extra_roots: &[Certificate],
+    configured: &Url,
+) -> Result<Client, Error> {
+    http::client(limits, extra_roots, configured).map_err(|e| Error::Client {
         reason: http::chain(&e),
     })
+}
+
+/// A URL to build a client for when checking the TLS setup.
+fn probe_url() -> Url {
+    // A fixed, valid literal.
+    Url::parse("https://localhost/").unwrap_or_else(|_| unreachable!("a valid URL"))
 }
 
 /// Parses `url` and checks its scheme against `spec`.

@@ -4,6 +4,7 @@
 //!
 //! - [`fetch`](Fetcher): the entry point, spec in, text and [`Origin`] out.
 //! - `http`: one guarded download (TLS, redirects, size cap, conditional GET).
+//! - `guard`: where a download may go: no redirect into the local network.
 //! - `local`: reading a local list file, bounded ([`read_list_file`]).
 //! - `checks`: refusing empty, binary, HTML and shrunken bodies.
 //! - `store`: the last good copies in `state_dir/sources/`, written atomically.
@@ -12,6 +13,7 @@
 mod checks;
 mod error;
 mod fetch;
+mod guard;
 mod http;
 mod local;
 mod store;
