@@ -12,6 +12,7 @@ mod faults;
 mod forgery;
 mod forwarding;
 mod household;
+mod hygiene;
 mod limits;
 mod malformed;
 mod process;
