@@ -4,15 +4,38 @@
 //! adds and removes. A source without text (a missing file, a download that
 //! failed with no last good copy) is reported and contributes nothing; a bad
 //! line is counted and reported with its source and line number, never fatal.
+//! The rules are capped ([`Caps`]): per list, and over all lists; rules past
+//! a cap are left out, counted in the report and warned about, so a
+//! runaway list cannot take the updater's memory.
 
 use tracing::{info, warn};
 
-use crate::config::{Config, ListSource};
+use crate::config::{self, Config, ListSource};
 use crate::image::{Image, ImageBuilder, Verdict};
 use crate::lists::{self, ParseOptions, Stats};
 
 /// How many added names a report keeps as examples.
 const EXAMPLES: usize = 3;
+
+/// How many rules the lists may add (`[update] max_list_entries` and
+/// `max_entries`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Caps {
+    /// Rules one list may add.
+    pub per_list: u64,
+    /// Rules all lists together may add.
+    pub total: u64,
+}
+
+impl Caps {
+    /// The caps of `[update]`.
+    pub fn of(update: &config::Update) -> Caps {
+        Caps {
+            per_list: update.max_list_entries,
+            total: update.max_entries,
+        }
+    }
+}
 
 /// One source and its text, ready to compile.
 #[derive(Debug)]
@@ -40,6 +63,10 @@ pub struct SourceReport {
     pub removed: u64,
     /// A few added names.
     pub added_examples: Vec<String>,
+    /// Rules left out because a cap was reached.
+    pub capped: u64,
+    /// The config key of the cap that was reached first, if one was.
+    pub capped_by: Option<&'static str>,
 }
 
 /// The compiled image and a report per source.
@@ -60,7 +87,7 @@ pub fn compile_local(config: &Config, generation: u64) -> Compiled {
     let texts: Vec<(&ListSource, bool, Result<String, String>)> = sources(config)
         .map(|(source, allow)| {
             let text = match source.resolved_path(&config.base_dir) {
-                Some(path) => std::fs::read(&path)
+                Some(path) => crate::sources::read_list_file(&path, config.update.max_bytes())
                     .map(crate::sources::into_text)
                     .map_err(|e| format!("{}: {e}", path.display())),
                 None => Err("not a local file".to_owned()),
@@ -68,7 +95,7 @@ pub fn compile_local(config: &Config, generation: u64) -> Compiled {
             (source, allow, text)
         })
         .collect();
-    compile::<Vec<u8>>(&borrow(&texts), None, generation)
+    compile::<Vec<u8>>(&borrow(&texts), None, generation, Caps::of(&config.update))
 }
 
 /// Sources with their texts (or why there is none), as [`Loaded`] items.
@@ -93,15 +120,18 @@ pub fn sources(config: &Config) -> impl Iterator<Item = (&ListSource, bool)> {
 
 /// Compiles `loaded` into an image with `generation`, logging one line per
 /// source; `previous` (the image serving now) is compared for the report.
+/// At most `caps` rules are taken, in list and line order.
 pub fn compile<B: AsRef<[u8]>>(
     loaded: &[Loaded<'_>],
     previous: Option<&Image<B>>,
     generation: u64,
+    caps: Caps,
 ) -> Compiled {
     let mut builder = ImageBuilder::new();
     let mut reports = Vec::with_capacity(loaded.len());
+    let mut taken = 0u64;
     for item in loaded {
-        let report = add(&mut builder, item, previous);
+        let report = add(&mut builder, item, previous, caps, &mut taken);
         log(&report, item.allow);
         reports.push(report);
     }
@@ -113,10 +143,13 @@ pub fn compile<B: AsRef<[u8]>>(
     }
 }
 
+/// Adds one source's rules; `taken` counts the rules of every list so far.
 fn add<B: AsRef<[u8]>>(
     builder: &mut ImageBuilder,
     item: &Loaded<'_>,
     previous: Option<&Image<B>>,
+    caps: Caps,
+    taken: &mut u64,
 ) -> SourceReport {
     let mut report = SourceReport {
         name: item.source.name.clone(),
@@ -125,6 +158,8 @@ fn add<B: AsRef<[u8]>>(
         added: 0,
         removed: 0,
         added_examples: Vec::new(),
+        capped: 0,
+        capped_by: None,
     };
     let text = match &item.text {
         Ok(text) => text,
@@ -143,7 +178,22 @@ fn add<B: AsRef<[u8]>>(
         format: item.source.format,
     };
     let mut kept = 0u64;
+    let mut mine = 0u64;
     let stats = lists::parse(text, options, |rule| {
+        let cap = if mine >= caps.per_list {
+            Some("update.max_list_entries")
+        } else if *taken >= caps.total {
+            Some("update.max_entries")
+        } else {
+            None
+        };
+        if let Some(key) = cap {
+            report.capped += 1;
+            report.capped_by.get_or_insert(key);
+            return;
+        }
+        mine += 1;
+        *taken += 1;
         builder.add_rule(list, rule.name, rule.subtree, rule.allow);
         let Some(previous) = previous else { return };
         if had_rule(previous, rule.name, rule.allow) {
@@ -195,6 +245,9 @@ fn log(report: &SourceReport, allow: bool) {
     match (&report.stats, &report.error) {
         (Some(stats), _) => {
             info!(list = %name, allow, counts = %stats.summary(), added = report.added, removed = report.removed, examples = ?report.added_examples, "list compiled");
+            if let Some(key) = report.capped_by {
+                warn!(list = %name, left_out = report.capped, "list has more rules than {key} allows; the rest of it is left out (raise it if the machine has memory to spare)");
+            }
             for issue in &stats.examples {
                 info!(list = %name, line = issue.line, reason = %issue.reason, text = %issue.text, "list line not used");
             }
@@ -203,5 +256,99 @@ fn log(report: &SourceReport, allow: bool) {
             warn!(list = %name, %error, "list has no text; it contributes no rules")
         }
         (None, None) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(name: &str) -> ListSource {
+        ListSource {
+            name: name.into(),
+            path: Some(format!("{name}.txt").into()),
+            url: None,
+            allow_http: false,
+            household: false,
+            format: lists::Format::Auto,
+            subdomains: false,
+        }
+    }
+
+    fn names(prefix: &str, n: usize) -> String {
+        (0..n).map(|i| format!("{prefix}{i}.example\n")).collect()
+    }
+
+    fn compile_with(texts: &[(&ListSource, &str)], caps: Caps) -> Compiled {
+        let loaded: Vec<Loaded<'_>> = texts
+            .iter()
+            .map(|(source, text)| Loaded {
+                source,
+                allow: false,
+                text: Ok(text),
+            })
+            .collect();
+        compile::<Vec<u8>>(&loaded, None, 1, caps)
+    }
+
+    #[test]
+    fn a_list_past_its_cap_keeps_its_first_rules_and_reports_the_rest() {
+        let (a, b) = (source("a"), source("b"));
+        let (text_a, text_b) = (names("a", 10), names("b", 3));
+        let caps = Caps {
+            per_list: 4,
+            total: 100,
+        };
+        let compiled = compile_with(&[(&a, &text_a), (&b, &text_b)], caps);
+        assert_eq!(compiled.rules, 7);
+        let report = &compiled.reports[0];
+        assert_eq!(
+            (report.capped, report.capped_by),
+            (6, Some("update.max_list_entries"))
+        );
+        assert_eq!(report.stats.as_ref().unwrap().accepted, 10);
+        assert_eq!(
+            (compiled.reports[1].capped, compiled.reports[1].capped_by),
+            (0, None)
+        );
+        let image = Image::open(compiled.image).unwrap();
+        assert!(matches!(image.lookup("a3.example"), Verdict::Blocked(_)));
+        assert!(matches!(image.lookup("a4.example"), Verdict::NotListed));
+        assert!(matches!(image.lookup("b2.example"), Verdict::Blocked(_)));
+    }
+
+    #[test]
+    fn the_total_cap_leaves_out_later_lists() {
+        let (a, b) = (source("a"), source("b"));
+        let (text_a, text_b) = (names("a", 5), names("b", 5));
+        let caps = Caps {
+            per_list: 100,
+            total: 7,
+        };
+        let compiled = compile_with(&[(&a, &text_a), (&b, &text_b)], caps);
+        assert_eq!(compiled.rules, 7);
+        assert_eq!(compiled.reports[0].capped, 0);
+        let report = &compiled.reports[1];
+        assert_eq!(
+            (report.capped, report.capped_by),
+            (3, Some("update.max_entries"))
+        );
+    }
+
+    #[test]
+    fn default_caps_take_a_real_list_whole() {
+        let data = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data");
+        let path = std::path::Path::new(data).join("domains/hagezi-light.domains.txt");
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            println!("skipped: {} is absent", path.display());
+            return;
+        };
+        let caps = Caps::of(&Config::embedded().unwrap().update);
+        let a = source("hagezi");
+        let compiled = compile_with(&[(&a, &text)], caps);
+        let accepted = compiled.reports[0].stats.as_ref().unwrap().accepted;
+        assert!(accepted > 100_000, "{accepted}");
+        assert_eq!(compiled.rules as u64, accepted);
+        assert_eq!(compiled.reports[0].capped, 0);
     }
 }

@@ -135,7 +135,7 @@ impl Default for Server {
     }
 }
 
-/// `[access]`: which clients get answers. Others get REFUSED.
+/// `[access]`: which clients get answers, and how many. Others get REFUSED.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Access {
@@ -143,6 +143,46 @@ pub struct Access {
     /// private ranges, CGNAT `100.64.0.0/10`, link-local and IPv6 ULA.
     /// IPv4-mapped IPv6 clients (`::ffff:192.168.1.5`) are matched as IPv4.
     pub allow: Vec<IpNet>,
+    /// Queries per second one client may keep up (the refill rate of its
+    /// token bucket); 0 turns rate limiting off. Default 50 (at most
+    /// 100000). Pi-hole allows a client 1000 queries per 60 s (about 17 per
+    /// second) and AdGuard Home 20 per second; ralo allows more so that a
+    /// busy household device, or a router that forwards the whole
+    /// household's queries as one client, never meets the limit, while a
+    /// device stuck in a loop or a flood is held to 50 per second.
+    pub rate_limit_qps: u32,
+    /// Queries one client may send at once before the rate applies (the
+    /// size of its bucket), e.g. a browser opening a page full of
+    /// third-party names. Default 1000, Pi-hole's allowance per minute;
+    /// 1 to 1000000.
+    pub rate_limit_burst: u32,
+    /// What a client over its limit gets: `"refuse"` (default: REFUSED with
+    /// Extended DNS Error 18 saying it is rate limited, so a device fails
+    /// fast instead of retrying) or `"drop"` (no answer at all; better on
+    /// a server reachable from the internet, where answers could be aimed
+    /// at a forged source).
+    pub rate_limit_action: RateLimitAction,
+    /// Client networks never rate limited. Default: loopback
+    /// (`127.0.0.0/8`, `::1/128`). Give `[]` to limit every client.
+    pub rate_limit_exempt: Vec<IpNet>,
+    /// IPv6 clients share one bucket per network of this many leading
+    /// bits (32 to 128; default 56, as AdGuard Home): one device may hold a
+    /// whole /64 of addresses. A home network is usually one /64, so every
+    /// IPv6 device at home shares a bucket, which is why the default rate
+    /// is generous. IPv4 clients are limited per address. ralo tracks up
+    /// to 8192 clients; beyond that an idle one is forgotten.
+    pub rate_limit_ipv6_prefix: u8,
+}
+
+/// What a client over its rate limit gets.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RateLimitAction {
+    /// REFUSED, with Extended DNS Error 18 "Prohibited".
+    #[default]
+    Refuse,
+    /// No answer.
+    Drop,
 }
 
 impl Default for Access {
@@ -158,9 +198,15 @@ impl Default for Access {
             "fc00::/7",
             "fe80::/10",
         ];
+        let parse = |nets: &[&str]| nets.iter().filter_map(|n| n.parse().ok()).collect();
         Access {
-            // A fixed list of valid literals: parsing cannot fail.
-            allow: nets.iter().filter_map(|n| n.parse().ok()).collect(),
+            // Fixed lists of valid literals: parsing cannot fail.
+            allow: parse(&nets),
+            rate_limit_qps: 50,
+            rate_limit_burst: 1000,
+            rate_limit_action: RateLimitAction::Refuse,
+            rate_limit_exempt: parse(&["127.0.0.0/8", "::1/128"]),
+            rate_limit_ipv6_prefix: 56,
         }
     }
 }
@@ -180,6 +226,14 @@ pub struct Upstream {
     pub deadline_ms: u64,
     /// At most this many upstream tries per client query (1–3).
     pub max_tries: u8,
+    /// At most this many client questions wait for upstream answers at once
+    /// (identical questions share one and count once). A question beyond
+    /// it gets a stale answer from the cache, else SERVFAIL, at once, and
+    /// is counted (`ralo stats`: "over the upstream in-flight cap"). This
+    /// bounds the sockets and memory a flood of distinct names can take:
+    /// each question in flight holds up to `max_tries` sockets. Default
+    /// 256, above dnsmasq's 150 (Pi-hole); 1 to 4096.
+    pub max_inflight: usize,
 }
 
 impl Default for Upstream {
@@ -193,6 +247,7 @@ impl Default for Upstream {
             timeout_ms: 800,
             deadline_ms: 2000,
             max_tries: 3,
+            max_inflight: 256,
         }
     }
 }
@@ -420,11 +475,29 @@ pub struct Update {
     /// An image whose rule count fell by more than this share compared with
     /// the one serving is not published (`ralo update --force` overrides).
     pub max_drop: f64,
-    /// Download size cap per list (MiB).
+    /// Size cap per list (MiB, 1 to 1024), downloaded (after
+    /// decompression) or local; a larger list is not used (a download falls
+    /// back on its last good copy).
     pub max_download_mib: u64,
     /// Download time cap per list (seconds).
     pub download_timeout_secs: u64,
+    /// Rules one list may add: past it the rest of that list is left out,
+    /// and the updater says so. Default 1000000, above the largest common
+    /// blocklists; 1 to 50000000.
+    pub max_list_entries: u64,
+    /// Rules all lists together may add: past it the rest is left out, and
+    /// the updater says so. Default 3000000: the image takes about 8 bytes a
+    /// rule, but compiling takes some 40 more, and the packaged updater unit
+    /// may use 256 MiB; 1 to 50000000.
+    pub max_entries: u64,
 }
+
+/// The most `[[lists]]` and `[[allowlists]]` entries together.
+pub const MAX_SOURCES: usize = 512;
+
+// An image holds at most MAX_LISTS lists: a config the check accepts always
+// compiles.
+const _: () = assert!(MAX_SOURCES <= crate::image::MAX_LISTS);
 
 impl Default for Update {
     fn default() -> Self {
@@ -434,7 +507,16 @@ impl Default for Update {
             max_drop: 0.5,
             max_download_mib: 64,
             download_timeout_secs: 60,
+            max_list_entries: 1_000_000,
+            max_entries: 3_000_000,
         }
+    }
+}
+
+impl Update {
+    /// The size cap per list in bytes.
+    pub fn max_bytes(&self) -> u64 {
+        self.max_download_mib.saturating_mul(1024 * 1024)
     }
 }
 
@@ -586,6 +668,31 @@ impl Config {
                 return bad("upstream.servers", msg);
             }
         }
+        let a = &self.access;
+        if a.rate_limit_qps > 100_000 {
+            return bad(
+                "access.rate_limit_qps",
+                format!(
+                    "{} is out of range 0..=100000 (0 turns the limit off)",
+                    a.rate_limit_qps
+                ),
+            );
+        }
+        if !(1..=1_000_000).contains(&a.rate_limit_burst) {
+            return bad(
+                "access.rate_limit_burst",
+                format!("{} is out of range 1..=1000000", a.rate_limit_burst),
+            );
+        }
+        if !(32..=128).contains(&a.rate_limit_ipv6_prefix) {
+            return bad(
+                "access.rate_limit_ipv6_prefix",
+                format!(
+                    "{} is out of range 32..=128 (56 or 64 are usual)",
+                    a.rate_limit_ipv6_prefix
+                ),
+            );
+        }
         let u = &self.upstream;
         if u.timeout_ms < 50 || u.timeout_ms > 2_500 {
             return bad(
@@ -608,6 +715,12 @@ impl Config {
                 format!("{} is out of range 1..=3", u.max_tries),
             );
         }
+        if !(1..=4096).contains(&u.max_inflight) {
+            return bad(
+                "upstream.max_inflight",
+                format!("{} is out of range 1..=4096", u.max_inflight),
+            );
+        }
         if self.cache.min_ttl > self.cache.max_ttl {
             return bad(
                 "cache.min_ttl",
@@ -622,10 +735,31 @@ impl Config {
                 return bad(key, format!("{share} is not a share between 0.0 and 1.0"));
             }
         }
-        if self.update.max_download_mib == 0 || self.update.download_timeout_secs == 0 {
+        let up = &self.update;
+        if !(1..=1024).contains(&up.max_download_mib) {
             return bad(
                 "update.max_download_mib",
-                "download limits must be above 0".into(),
+                format!("{} is out of range 1..=1024", up.max_download_mib),
+            );
+        }
+        if up.download_timeout_secs == 0 {
+            return bad("update.download_timeout_secs", "must be at least 1".into());
+        }
+        for (key, value) in [
+            ("update.max_list_entries", up.max_list_entries),
+            ("update.max_entries", up.max_entries),
+        ] {
+            if !(1..=50_000_000).contains(&value) {
+                return bad(key, format!("{value} is out of range 1..=50000000"));
+            }
+        }
+        let sources = self.lists.len() + self.allowlists.len();
+        if sources > MAX_SOURCES {
+            return bad(
+                "lists",
+                format!(
+                    "{sources} lists and allowlists: at most {MAX_SOURCES}; merge some into one file"
+                ),
             );
         }
         let slots = self.telemetry.ring_slots;
@@ -836,6 +970,107 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("telemetry.ring_slots"), "{err}");
+    }
+
+    #[test]
+    fn rate_limit_defaults_are_generous_and_exempt_loopback() {
+        let access = parse("").unwrap().access;
+        assert_eq!((access.rate_limit_qps, access.rate_limit_burst), (50, 1000));
+        assert_eq!(access.rate_limit_action, RateLimitAction::Refuse);
+        assert_eq!(access.rate_limit_ipv6_prefix, 56);
+        let exempt: Vec<String> = access
+            .rate_limit_exempt
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(exempt, ["127.0.0.0/8", "::1/128"]);
+        let set = parse(
+            "[access]\nrate_limit_action = \"drop\"\nrate_limit_exempt = []\nrate_limit_qps = 0\n",
+        )
+        .unwrap()
+        .access;
+        assert_eq!(set.rate_limit_action, RateLimitAction::Drop);
+        assert!(set.rate_limit_exempt.is_empty());
+        assert_eq!(set.rate_limit_qps, 0);
+    }
+
+    #[test]
+    fn rate_limit_values_out_of_range_are_refused_with_their_key() {
+        for (text, key) in [
+            ("rate_limit_qps = 100001", "access.rate_limit_qps"),
+            ("rate_limit_burst = 0", "access.rate_limit_burst"),
+            (
+                "rate_limit_ipv6_prefix = 16",
+                "access.rate_limit_ipv6_prefix",
+            ),
+            (
+                "rate_limit_ipv6_prefix = 129",
+                "access.rate_limit_ipv6_prefix",
+            ),
+            ("rate_limit_action = \"slow\"", "rate_limit_action"),
+        ] {
+            let err = parse(&format!("[access]\n{text}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn update_caps_out_of_range_are_refused_with_their_key() {
+        let defaults = parse("").unwrap().update;
+        assert_eq!(defaults.max_bytes(), 64 << 20);
+        assert_eq!(
+            (defaults.max_list_entries, defaults.max_entries),
+            (1_000_000, 3_000_000)
+        );
+        for (text, key) in [
+            ("max_download_mib = 0", "update.max_download_mib"),
+            ("max_download_mib = 1025", "update.max_download_mib"),
+            ("download_timeout_secs = 0", "update.download_timeout_secs"),
+            ("max_list_entries = 0", "update.max_list_entries"),
+            ("max_entries = 50000001", "update.max_entries"),
+        ] {
+            let err = parse(&format!("[update]\n{text}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn more_sources_than_the_cap_are_refused_before_compiling() {
+        let mut text = String::new();
+        for i in 0..=MAX_SOURCES {
+            text.push_str(&format!(
+                "[[lists]]\nname = \"l{i}\"\npath = \"l{i}.txt\"\n"
+            ));
+        }
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(err.contains("at most 512"), "{err}");
+    }
+
+    #[test]
+    fn list_urls_must_be_https_unless_allow_http() {
+        let list = |url: &str, extra: &str| {
+            parse(&format!(
+                "[[lists]]\nname = \"a\"\nurl = \"{url}\"\n{extra}\n"
+            ))
+        };
+        assert!(list("https://lists.example/a.txt", "").is_ok());
+        let err = list("http://lists.example/a.txt", "")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("allow_http = true"), "{err}");
+        assert!(list("http://lists.example/a.txt", "allow_http = true").is_ok());
+        for url in [
+            "file:///etc/passwd",
+            "ftp://lists.example/a",
+            "lists.example/a",
+        ] {
+            let err = list(url, "allow_http = true").unwrap_err().to_string();
+            assert!(err.contains("https://"), "{url}: {err}");
+        }
     }
 
     #[test]

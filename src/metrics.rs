@@ -11,6 +11,8 @@
 //! | `ralo_upstream_failures_total` | counter | `upstream` |
 //! | `ralo_upstream_latency_seconds` | histogram | `upstream`; answered tries only |
 //! | `ralo_query_log_dropped_total` | counter | events the ring could not take |
+//! | `ralo_rate_limited_total` | counter | `action`: refuse, drop; messages of clients over their rate limit |
+//! | `ralo_upstream_overload_total` | counter | questions turned away at `[upstream] max_inflight` |
 //! | `ralo_image_generation` | gauge | the blocklist image serving |
 //! | `ralo_blocking_enabled` | gauge | 1, or 0 while `ralo disable` is in force |
 //! | `ralo_start_time_seconds` | gauge | when the server started (Unix time) |
@@ -144,6 +146,15 @@ impl Collector for TelemetryCollector {
             "upstream",
             &failures,
         )?;
+        family(
+            "ralo_rate_limited",
+            "Messages from clients over their rate limit, by what they got (not counted as queries).",
+            "action",
+            &[
+                ("refuse", counters.rate_limited_refused),
+                ("drop", counters.rate_limited_dropped),
+            ],
+        )?;
 
         let mut metric = encoder.encode_descriptor(
             "ralo_upstream_latency_seconds",
@@ -176,6 +187,13 @@ impl Collector for TelemetryCollector {
             MetricType::Counter,
         )?;
         ConstCounter::new(counters.ring_dropped).encode(metric)?;
+        let metric = encoder.encode_descriptor(
+            "ralo_upstream_overload",
+            "Questions answered stale or SERVFAIL because [upstream] max_inflight upstream queries were in flight.",
+            None,
+            MetricType::Counter,
+        )?;
+        ConstCounter::new(counters.upstream_overload).encode(metric)?;
         let now_ms = crate::resolve::chain::unix_ms();
         let gauges = [
             (
@@ -298,6 +316,10 @@ mod tests {
         }
         telemetry.upstream_answered(0, Duration::from_millis(3));
         telemetry.set_generation(7);
+        telemetry.rate_limited(crate::resolve::Admission::Refuse);
+        telemetry.rate_limited(crate::resolve::Admission::Drop);
+        telemetry.rate_limited(crate::resolve::Admission::Drop);
+        telemetry.upstream_overloaded();
         let text = render(&registry(telemetry));
         for line in [
             "# TYPE ralo_queries_total counter",
@@ -312,6 +334,9 @@ mod tests {
             "ralo_upstream_latency_seconds_bucket{upstream=\"127.0.0.1:5300\",le=\"+Inf\"} 1",
             "ralo_upstream_latency_seconds_count{upstream=\"127.0.0.1:5300\"} 1",
             "ralo_image_generation 7",
+            "ralo_rate_limited_total{action=\"refuse\"} 1",
+            "ralo_rate_limited_total{action=\"drop\"} 2",
+            "ralo_upstream_overload_total 1",
             "ralo_blocking_enabled 1",
         ] {
             assert!(

@@ -48,6 +48,8 @@ pub struct Report {
     pub top_clients: Vec<Ranked>,
     /// Each upstream's tries, failures and answer latency.
     pub upstreams: Vec<Upstream>,
+    /// Messages and questions turned away by a limit, since start.
+    pub limits: Limits,
     /// The ring of recent queries.
     pub recent: Recent,
 }
@@ -135,6 +137,21 @@ pub struct Upstream {
     pub latency_p90_ms: Option<f64>,
     /// 99th percentile.
     pub latency_p99_ms: Option<f64>,
+}
+
+/// What the limits turned away since the server started.
+#[derive(Debug, Serialize)]
+pub struct Limits {
+    /// Messages of clients over their rate limit answered REFUSED (not
+    /// counted as queries).
+    pub rate_limited_refused: u64,
+    /// Messages of clients over their rate limit dropped unanswered (not
+    /// counted as queries).
+    pub rate_limited_dropped: u64,
+    /// Questions answered stale or SERVFAIL because `[upstream]
+    /// max_inflight` upstream queries were already in flight (counted as
+    /// queries too, as stale or failed).
+    pub upstream_overload: u64,
 }
 
 /// The ring of recent queries.
@@ -232,6 +249,11 @@ impl Report {
                     latency_p99_ms: u.latency_quantile_ms(0.99),
                 })
                 .collect(),
+            limits: Limits {
+                rate_limited_refused: counters.rate_limited_refused,
+                rate_limited_dropped: counters.rate_limited_dropped,
+                upstream_overload: counters.upstream_overload,
+            },
             recent: Recent {
                 slots: ring.slots(),
                 held: events.len() as u64,
@@ -305,6 +327,11 @@ impl Report {
         out += &format!("\nby outcome:  {}\n", list(&t.by_outcome, &outcomes));
         out += &format!("by type:     {}\n", list(&t.by_type, &types));
         out += &format!("by protocol: {}\n", list(&t.by_protocol, &["udp", "tcp"]));
+        let l = &self.limits;
+        out += &format!(
+            "rate limited: {} refused, {} dropped (not counted above)\nover the upstream in-flight cap: {}\n",
+            l.rate_limited_refused, l.rate_limited_dropped, l.upstream_overload
+        );
         for (title, ranked) in [
             ("top blocked names", &self.top_blocked),
             ("top clients", &self.top_clients),

@@ -2,11 +2,18 @@
 //! When a watching updater is already running, `ralo update` asks it to
 //! update now (SIGHUP) instead of racing it. The updater runs at a lower
 //! CPU priority (nice 10) than the server.
+//!
+//! It needs no privileges and never runs another program. Started as root
+//! (say with `sudo` by hand) it still runs, since a refusal would only get
+//! in the way of a person fixing things, but it warns: the folders and files
+//! it creates then belong to root, where the packaged updater (user `ralo`)
+//! cannot write. `sudo -u ralo ralo update` is the way to run it by hand.
 
 use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
+use tracing::warn;
 
 use super::serve::load_config;
 use crate::update::{Delivery, Trigger, Updater, lock, watch};
@@ -37,6 +44,13 @@ pub async fn update(
             );
         }
         return Ok(());
+    }
+    if rustix::process::geteuid().is_root() {
+        warn!(
+            state = %config.paths.state.display(),
+            runtime = %runtime.display(),
+            "ralo update is running as root; it needs no privileges, and folders and files it creates now belong to root, where the packaged updater (user ralo) cannot write: run it as the user that runs ralo serve, e.g. `sudo -u ralo ralo update`, or `systemctl reload ralo-update`"
+        );
     }
     // The updater's compile must never take CPU from the DNS server on a
     // small Pi: run below it (the systemd unit lowers it further).

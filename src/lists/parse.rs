@@ -4,7 +4,9 @@
 //!
 //! Per accepted line the work is a few scans of the line, one copy into the
 //! buffer and one hash-set insert; nothing is allocated except when a name
-//! is rejected (its error) or the set grows.
+//! is rejected (its error) or the set grows. Lines are slices of the text,
+//! never copied; one longer than [`MAX_LINE_BYTES`] is counted invalid
+//! without being looked at.
 
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, DefaultHasher, Hash, Hasher};
@@ -15,6 +17,12 @@ use super::name::{self, Candidate};
 use super::options::ParseOptions;
 use super::reason::Reason;
 use super::stats::Stats;
+
+/// The longest line looked at (bytes, after trimming). A name is at most
+/// 253 bytes; this leaves room for a hosts line with a dozen names or an
+/// adblock rule with options, and keeps a list that is one huge line (a
+/// minified page, a binary blob) from being scanned word by word.
+pub const MAX_LINE_BYTES: usize = 4096;
 
 /// One rule, borrowed from the parser's buffer for the duration of the callback.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,6 +59,10 @@ pub fn parse(text: &str, options: ParseOptions, mut sink: impl FnMut(Rule<'_>)) 
         let number = u32::try_from(index + 1).unwrap_or(u32::MAX);
         let line = raw.strip_suffix('\r').unwrap_or(raw).trim();
         state.stats.lines += 1;
+        if line.len() > MAX_LINE_BYTES {
+            state.stats.note(number, line, &Reason::TooLong(line.len()));
+            continue;
+        }
         match classify(line, options) {
             Line::Comment => state.stats.comments += 1,
             Line::Issue(reason) => state.stats.note(number, line, &reason),
@@ -346,6 +358,21 @@ mod tests {
         assert_eq!(stats.invalid, 1);
         assert_eq!(stats.examples[0].reason, "HTML markup, not a rule");
         assert_eq!(stats.examples[0].text, line.trim());
+    }
+
+    #[test]
+    fn overlong_line_is_invalid_and_the_next_line_still_counts() {
+        let long = format!("0.0.0.0 {}\nok.example\n", "a.example ".repeat(1000));
+        let (found, stats) = rules(&long);
+        assert_eq!(found, [("ok.example".to_owned(), false, false, 2)]);
+        assert_eq!((stats.lines, stats.invalid, stats.accepted), (2, 1, 1));
+        assert!(stats.examples[0].reason.contains("10007 bytes long"));
+        assert_eq!(stats.examples[0].text.len(), 80);
+        let edge = format!("{}.example", "a".repeat(MAX_LINE_BYTES - 8));
+        assert_eq!(edge.len(), MAX_LINE_BYTES);
+        let stats = parse(&edge, ParseOptions::default(), |_| {});
+        assert_eq!(stats.invalid, 1);
+        assert!(!stats.examples[0].reason.contains("a rule may take"));
     }
 
     #[test]

@@ -50,6 +50,8 @@ pub(super) enum Reason<'a> {
     Scheme(&'a str),
     /// HTML markup.
     Html,
+    /// A line longer than any rule: its length in bytes.
+    TooLong(usize),
     /// A hosts line with an address but no name, or an adblock rule without one.
     NoName,
     /// Text after the name that is not a comment, e.g. `a.com b c`.
@@ -85,6 +87,7 @@ impl Reason<'_> {
                 IssueKind::Skipped
             }
             Reason::Html
+            | Reason::TooLong(_)
             | Reason::NoName
             | Reason::ExtraText(_)
             | Reason::WrongFormat { .. }
@@ -140,6 +143,11 @@ impl fmt::Display for Reason<'_> {
                 cut(scheme)
             ),
             Reason::Html => f.write_str("HTML markup, not a rule"),
+            Reason::TooLong(len) => write!(
+                f,
+                "the line is {len} bytes long, more than the {} a rule may take",
+                super::parse::MAX_LINE_BYTES
+            ),
             Reason::NoName => f.write_str("no name in the rule"),
             Reason::ExtraText(rest) => {
                 write!(f, "unexpected `{}` after the name", cut(rest))
@@ -198,7 +206,12 @@ mod tests {
 
     #[test]
     fn garbage_is_invalid() {
-        for reason in [Reason::Html, Reason::NoName, Reason::ExtraText("x")] {
+        for reason in [
+            Reason::Html,
+            Reason::TooLong(5000),
+            Reason::NoName,
+            Reason::ExtraText("x"),
+        ] {
             assert_eq!(reason.kind(), IssueKind::Invalid, "{reason}");
         }
     }

@@ -1,5 +1,9 @@
 //! The chain every query walks, in this order:
 //!
+//! 0. **Rate limit**, before a message is even parsed: the server calls
+//!    [`Resolver::admit`] once per received message, and a client over its
+//!    limit is refused or dropped there ([`super::ratelimit`]); `resolve`
+//!    itself never rate limits.
 //! 1. **Access**: a client outside `[access] allow` gets REFUSED.
 //! 2. **Refusals**: classes other than IN, and zone transfers, get REFUSED;
 //!    `ANY` gets the RFC 8482 minimal answer unless the name is blocked.
@@ -9,7 +13,8 @@
 //!    configured sinkhole answer naming its list.
 //! 5. **Cache**: a fresh entry is answered with its TTLs counted down.
 //! 6. **Forward**: upstream, sharing identical questions in flight; the
-//!    answer is cached. When every upstream fails: a stale entry, else
+//!    answer is cached. When every upstream fails, or `[upstream]
+//!    max_inflight` questions are already in flight: a stale entry, else
 //!    SERVFAIL.
 //! 7. **CNAME check** on answers from 5 and 6: when a CNAME in the chain
 //!    points at a blocked name, the query is answered as blocked (a tracker
@@ -31,6 +36,7 @@ use super::cache::{Cache, Entry, Key, KeyRef};
 use super::forward::{self, Forwarder};
 use super::local::Local;
 use super::outcome::Outcome;
+use super::ratelimit::{Admission, RateLimiter};
 use crate::config::Config;
 use crate::image::{Image, Verdict};
 use crate::telemetry::Telemetry;
@@ -86,6 +92,7 @@ pub enum Quick<'i> {
 
 /// Answers questions: owns every step of the chain.
 pub struct Resolver {
+    limiter: RateLimiter,
     access: Access,
     local: Local,
     blocker: Blocker,
@@ -103,6 +110,7 @@ impl Resolver {
     /// A resolver for `config`, answering blocks from `image`.
     pub fn new(config: &Config, image: ServedImage) -> Resolver {
         Resolver {
+            limiter: RateLimiter::new(&config.access),
             access: Access::new(config.access.allow.clone()),
             local: Local::new(&config.local),
             blocker: Blocker::new(config.blocking.mode, config.blocking.ttl),
@@ -146,6 +154,17 @@ impl Resolver {
     /// The forwarder's counters.
     pub fn forward_counters(&self) -> &forward::Counters {
         &self.forwarder.counters
+    }
+
+    /// Distinct questions waiting for upstream answers now (at most
+    /// `[upstream] max_inflight`).
+    pub fn upstream_inflight(&self) -> usize {
+        self.forwarder.inflight()
+    }
+
+    /// Answers held in the cache now (at most `[cache] entries`).
+    pub fn cache_len(&self) -> usize {
+        self.cache.len()
     }
 
     /// Switches blocking off until `until_unix_ms` (`u64::MAX`: until
@@ -229,6 +248,19 @@ impl Resolver {
     fn blocking_enabled(&self) -> bool {
         let until = self.disabled_until_ms.load(Ordering::Relaxed);
         until == 0 || unix_ms() >= until
+    }
+
+    /// Counts one received message from `client` against its rate limit
+    /// and says whether to serve it, refuse it or drop it. The server calls
+    /// this once per message, before parsing it.
+    pub fn admit(&self, client: IpAddr) -> Admission {
+        self.limiter.admit(client)
+    }
+
+    /// The answer for [`Admission::Refuse`]: REFUSED with Extended DNS
+    /// Error 18 "Prohibited" saying the client is rate limited.
+    pub fn rate_limited_answer(&self) -> Answer {
+        self.limiter.refusal()
     }
 
     /// Answers one question.

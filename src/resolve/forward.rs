@@ -6,6 +6,10 @@
 //! accepted only when its ID, QR bit and question (name, type, class) match;
 //! anything else — including a malformed datagram arriving first — is ignored
 //! and the try keeps waiting. A truncated answer is asked again over TCP.
+//! At most `max_inflight` distinct questions are in flight at once; one
+//! more is turned away at once with [`Error::Overloaded`] (the chain then
+//! answers stale or SERVFAIL), so a flood of distinct names can take only
+//! so many sockets and in-flight table entries.
 //! When a try has had `timeout` without an answer, or failed (SERVFAIL,
 //! REFUSED, a socket error), the next upstream is tried — at most
 //! `max_tries` tries within `deadline` in all. Earlier tries keep listening
@@ -53,6 +57,11 @@ pub enum Error {
     /// The shared in-flight query this one waited for was dropped.
     #[error("the shared upstream query was abandoned")]
     Abandoned,
+    /// `max_inflight` questions were already waiting for upstream answers.
+    #[error(
+        "too many upstream queries in flight; raise [upstream] max_inflight if this happens without a flood"
+    )]
+    Overloaded,
 }
 
 /// The question to forward.
@@ -81,6 +90,8 @@ pub struct Counters {
     pub failures: AtomicU64,
     /// Client questions answered by joining a query already in flight.
     pub coalesced: AtomicU64,
+    /// Client questions turned away because `max_inflight` were in flight.
+    pub overloaded: AtomicU64,
 }
 
 /// Sends questions upstream.
@@ -89,6 +100,7 @@ pub struct Forwarder {
     timeout: Duration,
     deadline: Duration,
     max_tries: u8,
+    max_inflight: usize,
     preferred: AtomicUsize,
     /// When `preferred` last moved away from 0, in ms since `epoch`.
     demoted_ms: AtomicU64,
@@ -122,6 +134,7 @@ impl Forwarder {
             timeout: Duration::from_millis(config.timeout_ms),
             deadline: Duration::from_millis(config.deadline_ms),
             max_tries: config.max_tries,
+            max_inflight: config.max_inflight,
             preferred: AtomicUsize::new(0),
             demoted_ms: AtomicU64::new(0),
             epoch: Instant::now(),
@@ -144,6 +157,14 @@ impl Forwarder {
             let mut table = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
             match table.get(key) {
                 Some(flight) => (flight.clone(), false),
+                None if table.len() >= self.max_inflight => {
+                    drop(table);
+                    self.counters.overloaded.fetch_add(1, Ordering::Relaxed);
+                    if let Some(telemetry) = &self.telemetry {
+                        telemetry.upstream_overloaded();
+                    }
+                    return Err(Error::Overloaded);
+                }
                 None => {
                     let flight = Arc::new(watch::channel(None).0);
                     table.insert(key.clone(), flight.clone());
@@ -169,6 +190,14 @@ impl Forwarder {
         drop(guard);
         flight.send_replace(Some(result.clone()));
         result
+    }
+
+    /// Distinct questions waiting for upstream answers now.
+    pub fn inflight(&self) -> usize {
+        self.inflight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
     }
 
     /// Tries the upstreams in turn until one answers.

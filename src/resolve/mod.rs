@@ -1,5 +1,6 @@
-//! The path of one query, step by step: access, local names, blocking,
-//! cache, forwarding. [`chain`] strings the steps together in that order.
+//! The path of one query, step by step: rate limit, access, local names,
+//! blocking, cache, forwarding. [`chain`] strings the steps together in
+//! that order.
 
 pub mod access;
 pub mod answer;
@@ -9,7 +10,9 @@ pub mod chain;
 pub mod forward;
 pub mod local;
 pub mod outcome;
+pub mod ratelimit;
 
 pub use answer::Answer;
 pub use chain::{Question, Quick, QuickQuestion, Resolver};
 pub use outcome::Outcome;
+pub use ratelimit::Admission;

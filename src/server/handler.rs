@@ -2,6 +2,9 @@
 //! [`Question`] for the [`Resolver`] and its [`Answer`] back into a
 //! response. [`Handler::handle_raw`] takes the raw bytes as they came in.
 //!
+//! The caller asks [`Handler::admit`] first, once per message: a client
+//! over its rate limit gets [`Handler::refuse_raw`] or nothing.
+//!
 //! Packets shorter than a header and responses (QR=1, even malformed ones,
 //! so no reflection loops) are dropped; a query whose header reads but whose
 //! rest does not gets FORMERR. hickory decodes the message; the handler
@@ -9,7 +12,7 @@
 //! exactly one question, and BADVERS to EDNS versions above 0. UDP answers
 //! that do not fit the client's size get TC=1 and no records.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use hickory_proto::op::{Edns, Header, HeaderCounts, MessageType, Metadata, OpCode, ResponseCode};
@@ -25,7 +28,7 @@ use super::reply::Capture;
 use super::wire::{EDE_OPTION, MAX_PAYLOAD};
 
 use crate::resolve::answer::Answer;
-use crate::resolve::{Question, Resolver};
+use crate::resolve::{Admission, Question, Resolver};
 use crate::telemetry;
 
 /// hickory's request handler: one [`Question`] in, one response out.
@@ -76,6 +79,37 @@ impl Handler {
                 }
             }
         }
+    }
+
+    /// Answers `raw` from a client over its rate limit: REFUSED with the
+    /// limiter's Extended DNS Error when it decodes as a query, else nothing.
+    pub async fn refuse_raw<R: ResponseHandler>(
+        &self,
+        raw: Vec<u8>,
+        src: SocketAddr,
+        protocol: Protocol,
+        reply: R,
+    ) {
+        if raw.get(2).is_none_or(|flags| flags & 0x80 != 0) {
+            return;
+        }
+        if let Ok(request) = Request::from_bytes(raw, src, protocol) {
+            let answer = self.resolver.rate_limited_answer();
+            respond(&request, reply, &answer).await;
+        }
+    }
+
+    /// Asks the resolver to admit a message from `client` (its rate limit),
+    /// counting the ones turned away. Called once per message, before it is
+    /// parsed.
+    pub fn admit(&self, client: IpAddr) -> Admission {
+        let admission = self.resolver.admit(client);
+        if admission != Admission::Serve
+            && let Some(telemetry) = self.resolver.telemetry()
+        {
+            telemetry.rate_limited(admission);
+        }
+        admission
     }
 
     /// The response the general path gives to `raw` from `src`, as sent

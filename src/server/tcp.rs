@@ -11,6 +11,7 @@
 //!   [`MAX_PIPELINE`] are in flight, after which reading waits.
 //! - A client that stops reading its answers is closed once a write has
 //!   waited `tcp_idle`.
+//! - Each message counts against the client's rate limit, as on UDP.
 
 use std::collections::HashMap;
 use std::io::ErrorKind;
@@ -30,6 +31,7 @@ use super::Error;
 use super::handler::Handler;
 use super::reply::TcpReply;
 use super::run::Settings;
+use crate::resolve::Admission;
 
 /// Queries one connection has in flight at most.
 const MAX_PIPELINE: usize = 16;
@@ -178,12 +180,20 @@ async fn connection(
                 _ = closed.cancelled() => break,
             };
             let Some(message) = message else { break };
+            let admission = handler.admit(src.ip());
+            if admission == Admission::Drop {
+                continue;
+            }
             let handler = handler.clone();
             let reply = TcpReply {
                 queue: queue.clone(),
             };
             tokio::spawn(async move {
-                handler.handle_raw(message, src, Protocol::Tcp, reply).await;
+                if admission == Admission::Serve {
+                    handler.handle_raw(message, src, Protocol::Tcp, reply).await;
+                } else {
+                    handler.refuse_raw(message, src, Protocol::Tcp, reply).await;
+                }
                 drop(permit);
             });
         }

@@ -25,7 +25,7 @@ use super::Error;
 use super::fast;
 use super::handler::Handler;
 use super::reply::UdpReply;
-use crate::resolve::Resolver;
+use crate::resolve::{Admission, Resolver};
 
 /// The largest datagram read; longer ones arrive cut and fail to parse.
 const MAX_DATAGRAM: usize = 4096;
@@ -136,8 +136,14 @@ pub(crate) async fn serve(
                 continue;
             };
             let packet = &b.datagrams[i][..len.min(MAX_DATAGRAM)];
+            let admission = handler.admit(src.ip());
+            if admission == Admission::Drop {
+                continue;
+            }
             let out = &mut b.answers[answered];
-            if fast::answer(handler.resolver(), packet, src.ip(), out, received) {
+            if admission == Admission::Serve
+                && fast::answer(handler.resolver(), packet, src.ip(), out, received)
+            {
                 b.destinations[answered] = Some(SockaddrStorage::from(src));
                 answered += 1;
                 continue;
@@ -153,7 +159,11 @@ pub(crate) async fn serve(
                 dst: src,
             };
             tokio::spawn(async move {
-                handler.handle_raw(raw, src, Protocol::Udp, reply).await;
+                if admission == Admission::Serve {
+                    handler.handle_raw(raw, src, Protocol::Udp, reply).await;
+                } else {
+                    handler.refuse_raw(raw, src, Protocol::Udp, reply).await;
+                }
                 drop(permit);
             });
         }

@@ -100,6 +100,17 @@ pub enum Error {
         /// The limit.
         limit: u64,
     },
+    /// A local list path names a device, a pipe or a folder.
+    #[error(
+        "source `{name}`: {} is not a regular file (a device, a pipe or a folder); give the path of a list file",
+        path.display()
+    )]
+    LocalNotAFile {
+        /// The source's name.
+        name: String,
+        /// The path.
+        path: PathBuf,
+    },
     /// A URL source failed and there is no last good copy to fall back on.
     #[error(
         "source `{name}`: fetching {url} failed ({reason}) and there is no last good copy yet; check the URL in a browser and the network, then run `ralo update` again"

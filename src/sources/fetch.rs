@@ -19,6 +19,7 @@ use tracing::{info, warn};
 use super::checks::{self, Refusal};
 use super::error::Error;
 use super::http::{self, Download, Validators};
+use super::local::{LocalError, read_list_file};
 use super::store::{Meta, Store, Stored};
 
 /// Where a source's list is.
@@ -46,7 +47,8 @@ pub struct SourceSpec {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Limits {
     /// The most body bytes (after decompression) read from one source; a
-    /// larger body is refused. Also the largest local file read.
+    /// larger body is refused. Also the largest local file read (only
+    /// regular files are read).
     pub max_bytes: u64,
     /// The longest a whole download (connect, redirects, body) may take.
     pub timeout: Duration,
@@ -120,7 +122,6 @@ pub enum Origin {
 /// `state_dir/sources/`.
 #[derive(Debug, Clone)]
 pub struct Fetcher {
-    client: Client,
     store: Store,
     limits: Limits,
     extra_roots: Vec<Certificate>,
@@ -135,8 +136,10 @@ impl Fetcher {
         let dir = state_dir.join("sources");
         let store =
             Store::open(dir.clone()).map_err(|source| Error::StateDir { path: dir, source })?;
+        // A client is built per download; building one now reports a TLS
+        // setup problem at start rather than at the first download.
+        build_client(&limits, &[], &probe_url())?;
         Ok(Fetcher {
-            client: build_client(&limits, &[])?,
             store,
             limits,
             extra_roots: Vec::new(),
@@ -155,7 +158,7 @@ impl Fetcher {
             });
         }
         self.extra_roots.extend(certs);
-        self.client = build_client(&self.limits, &self.extra_roots)?;
+        build_client(&self.limits, &self.extra_roots, &probe_url())?;
         Ok(self)
     }
 
@@ -172,23 +175,27 @@ impl Fetcher {
         }
     }
 
-    /// Reads a local list.
+    /// Reads a local list (a regular file, at most `max_bytes`).
     async fn read_local(&self, spec: &SourceSpec, path: &Path) -> Result<Fetched, Error> {
-        let local_error = |source| Error::LocalRead {
-            name: spec.name.clone(),
-            path: path.to_owned(),
-            source,
+        let (owned, max_bytes) = (path.to_owned(), self.limits.max_bytes);
+        let read = tokio::task::spawn_blocking(move || read_list_file(&owned, max_bytes))
+            .await
+            .map_err(|e| LocalError::Io(io::Error::other(e)))
+            .and_then(|r| r);
+        let (name, path) = (spec.name.clone(), path.to_owned());
+        let bytes = match read {
+            Ok(bytes) => bytes,
+            Err(LocalError::Io(source)) => return Err(Error::LocalRead { name, path, source }),
+            Err(LocalError::NotAFile) => return Err(Error::LocalNotAFile { name, path }),
+            Err(LocalError::TooLarge { size, limit }) => {
+                return Err(Error::LocalTooLarge {
+                    name,
+                    path,
+                    size,
+                    limit,
+                });
+            }
         };
-        let size = tokio::fs::metadata(path).await.map_err(local_error)?.len();
-        if size > self.limits.max_bytes {
-            return Err(Error::LocalTooLarge {
-                name: spec.name.clone(),
-                path: path.to_owned(),
-                size,
-                limit: self.limits.max_bytes,
-            });
-        }
-        let bytes = tokio::fs::read(path).await.map_err(local_error)?;
         info!(source = %spec.name, path = %path.display(), bytes = bytes.len(), "list source read from file");
         Ok(Fetched {
             text: checks::into_text(bytes),
@@ -212,14 +219,19 @@ impl Fetcher {
                 etag: s.meta.etag.as_deref(),
                 last_modified: s.meta.last_modified.as_deref(),
             });
-        let outcome = http::download(
-            &self.client,
-            url,
-            validators,
-            self.limits.max_bytes,
-            self.limits.timeout,
-        )
-        .await;
+        let outcome = match build_client(&self.limits, &self.extra_roots, url) {
+            Ok(client) => {
+                http::download(
+                    &client,
+                    url,
+                    validators,
+                    self.limits.max_bytes,
+                    self.limits.timeout,
+                )
+                .await
+            }
+            Err(e) => Err(Refusal::Network(e.to_string())),
+        };
         let refusal = match outcome {
             Ok(Download::NotModified) => match stored {
                 Some(stored) => {
@@ -309,11 +321,21 @@ impl Fetcher {
     }
 }
 
-/// Builds the HTTP client, mapping its error.
-fn build_client(limits: &Limits, extra_roots: &[Certificate]) -> Result<Client, Error> {
-    http::client(limits, extra_roots).map_err(|e| Error::Client {
+/// Builds the HTTP client for downloads of `configured`, mapping its error.
+fn build_client(
+    limits: &Limits,
+    extra_roots: &[Certificate],
+    configured: &Url,
+) -> Result<Client, Error> {
+    http::client(limits, extra_roots, configured).map_err(|e| Error::Client {
         reason: http::chain(&e),
     })
+}
+
+/// A URL to build a client for when checking the TLS setup.
+fn probe_url() -> Url {
+    // A fixed, valid literal.
+    Url::parse("https://localhost/").unwrap_or_else(|_| unreachable!("a valid URL"))
 }
 
 /// Parses `url` and checks its scheme against `spec`.
@@ -463,6 +485,20 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[tokio::test]
+    async fn local_device_is_refused_as_not_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let fetcher = Fetcher::new(dir.path(), Limits::default()).unwrap();
+        let spec = SourceSpec {
+            name: "zeros".into(),
+            location: Location::File("/dev/zero".into()),
+            allow_http: false,
+        };
+        let error = fetcher.fetch(&spec).await.unwrap_err();
+        assert!(matches!(error, Error::LocalNotAFile { .. }), "{error:?}");
+        assert!(error.to_string().contains("source `zeros`"), "{error}");
     }
 
     #[test]

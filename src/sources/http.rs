@@ -1,7 +1,9 @@
 //! One HTTP(S) download with the guards a list source needs: rustls with the
 //! system's roots (plus any test root), a redirect policy that never
-//! downgrades the scheme, the byte cap enforced while streaming, and a
-//! conditional GET from the stored validators.
+//! downgrades the scheme nor leads into the local network (see `guard`),
+//! a resolver that keeps names met in redirects off local addresses, the
+//! byte cap enforced while streaming, and a conditional GET from the stored
+//! validators.
 //!
 //! Every way a download can fail comes back as a [`Refusal`], which
 //! [`super::fetch`] turns into a fall-back on the last good copy.
@@ -16,6 +18,7 @@ use reqwest::{Certificate, Client, StatusCode, Url, redirect};
 
 use super::checks::Refusal;
 use super::fetch::Limits;
+use super::guard::{GuardedResolver, check_redirect};
 
 /// Redirects followed before a download fails.
 pub(crate) const MAX_REDIRECTS: usize = 5;
@@ -48,10 +51,25 @@ pub(crate) struct Validators<'a> {
     pub(crate) last_modified: Option<&'a str>,
 }
 
-/// Builds the client: rustls on the `ring` provider, the platform's roots
-/// plus `extra_roots`, the connect timeout of `limits`, gzip, and
-/// [`redirect_policy`]. The whole-request timeout is [`download`]'s.
-pub(crate) fn client(limits: &Limits, extra_roots: &[Certificate]) -> reqwest::Result<Client> {
+/// Builds the client for downloads of `configured` (one client per
+/// download, so the resolver knows which host the config named): rustls on
+/// the `ring` provider, the platform's roots plus `extra_roots`, the connect
+/// timeout of `limits`, gzip, [`redirect_policy`] and a [`GuardedResolver`].
+/// The whole-request timeout is [`download`]'s.
+pub(crate) fn client(
+    limits: &Limits,
+    extra_roots: &[Certificate],
+    configured: &Url,
+) -> reqwest::Result<Client> {
+    client_with(limits, extra_roots, GuardedResolver::new(configured))
+}
+
+/// [`client`] with a given resolver.
+pub(crate) fn client_with(
+    limits: &Limits,
+    extra_roots: &[Certificate],
+    resolver: GuardedResolver,
+) -> reqwest::Result<Client> {
     // reqwest is built without a crypto provider of its own (that would pull
     // in aws-lc, a heavy C build for a Raspberry Pi) and uses the process
     // default. An error means a default is already installed, which reqwest
@@ -61,6 +79,7 @@ pub(crate) fn client(limits: &Limits, extra_roots: &[Certificate]) -> reqwest::R
         .user_agent(concat!("ralo/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(limits.connect_timeout)
         .redirect(redirect_policy())
+        .dns_resolver(std::sync::Arc::new(resolver))
         .gzip(true)
         .tls_certs_merge(extra_roots.iter().cloned())
         .build()
@@ -68,7 +87,9 @@ pub(crate) fn client(limits: &Limits, extra_roots: &[Certificate]) -> reqwest::R
 
 /// Follows at most [`MAX_REDIRECTS`] redirects, each to `https`, or from
 /// `http` to `http` (the source was already allowed plain HTTP); a
-/// redirect from `https` to anything else, or to another scheme, fails.
+/// redirect from `https` to anything else, or to another scheme, fails, and
+/// so does one into the local network on another host than the configured
+/// URL's ([`check_redirect`]).
 pub(crate) fn redirect_policy() -> redirect::Policy {
     redirect::Policy::custom(|attempt| {
         if attempt.previous().len() > MAX_REDIRECTS {
@@ -77,14 +98,22 @@ pub(crate) fn redirect_policy() -> redirect::Policy {
         let from = attempt.previous().last().map_or("", Url::scheme);
         let to = attempt.url().scheme();
         match (from, to) {
-            ("https" | "http", "https") | ("http", "http") => attempt.follow(),
+            ("https" | "http", "https") | ("http", "http") => {}
             _ => {
                 let message = format!(
                     "redirect to {} refused: a source may not move from {from} to {to}",
                     attempt.url()
                 );
-                attempt.error(message)
+                return attempt.error(message);
             }
+        }
+        let checked = match attempt.previous().first() {
+            Some(configured) => check_redirect(configured, attempt.url()),
+            None => Ok(()),
+        };
+        match checked {
+            Ok(()) => attempt.follow(),
+            Err(message) => attempt.error(message),
         }
     })
 }

@@ -4,6 +4,8 @@
 //!
 //! - [`fetch`](Fetcher): the entry point, spec in, text and [`Origin`] out.
 //! - `http`: one guarded download (TLS, redirects, size cap, conditional GET).
+//! - `guard`: where a download may go: no redirect into the local network.
+//! - `local`: reading a local list file, bounded ([`read_list_file`]).
 //! - `checks`: refusing empty, binary, HTML and shrunken bodies.
 //! - `store`: the last good copies in `state_dir/sources/`, written atomically.
 //! - `error`: [`Error`], for a source that yields nothing at all.
@@ -11,10 +13,13 @@
 mod checks;
 mod error;
 mod fetch;
+mod guard;
 mod http;
+mod local;
 mod store;
 
 pub use checks::into_text;
 pub use error::Error;
 pub use fetch::{Fetched, Fetcher, Limits, Location, Origin, SourceSpec};
+pub use local::{LocalError, read_list_file};
 pub use store::stored_text;

@@ -15,7 +15,7 @@ use super::snapshot::{Counters, MinuteBucket, UpstreamCounters};
 /// `b"RALOTELE"`, the first word of every segment.
 pub(super) const MAGIC: u64 = u64::from_le_bytes(*b"RALOTELE");
 /// The layout version this build writes and reads.
-pub const VERSION: u64 = 1;
+pub const VERSION: u64 = 2;
 
 /// Header size in words.
 pub(super) const HEADER_WORDS: usize = 64;
@@ -60,6 +60,9 @@ pub(super) mod counter {
     pub(crate) const QUERIES: usize = 0;
     pub(crate) const QUERY_CELLS: usize = OUTCOMES.len() * QType::ALL.len() * Protocol::ALL.len();
     pub(crate) const RING_DROPPED: usize = 160;
+    pub(crate) const RATE_LIMITED_REFUSED: usize = 161;
+    pub(crate) const RATE_LIMITED_DROPPED: usize = 162;
+    pub(crate) const UPSTREAM_OVERLOAD: usize = 163;
     pub(crate) const UPSTREAMS: usize = 168;
     pub(crate) const UPSTREAM_WORDS: usize = 16;
     /// Within one upstream's block.
@@ -78,7 +81,8 @@ pub(super) mod counter {
 // The sections must fit the sizes the docs promise.
 const _: () = {
     assert!(counter::QUERIES + counter::QUERY_CELLS <= counter::RING_DROPPED);
-    assert!(counter::RING_DROPPED < counter::UPSTREAMS);
+    assert!(counter::RING_DROPPED < counter::RATE_LIMITED_REFUSED);
+    assert!(counter::UPSTREAM_OVERLOAD < counter::UPSTREAMS);
     assert!(counter::LATENCY_BUCKETS + LATENCY_BUCKETS <= counter::UPSTREAM_WORDS);
     assert!(counter::UPSTREAMS + MAX_UPSTREAMS * counter::UPSTREAM_WORDS <= counter::MINUTES);
     assert!(counter::MINUTES + MINUTES * 2 <= COUNTER_WORDS);
@@ -308,6 +312,9 @@ impl<'a> View<'a> {
             qtypes,
             protocols,
             ring_dropped: get(counter::RING_DROPPED),
+            rate_limited_refused: get(counter::RATE_LIMITED_REFUSED),
+            rate_limited_dropped: get(counter::RATE_LIMITED_DROPPED),
+            upstream_overload: get(counter::UPSTREAM_OVERLOAD),
             upstreams,
             minutes,
         }

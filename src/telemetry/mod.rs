@@ -5,7 +5,10 @@
 //!
 //! [`Telemetry`] is the server's side: [`Telemetry::record`] after each
 //! query, [`Telemetry::upstream_answered`] / [`Telemetry::upstream_failed`]
-//! after each upstream try, and a few header fields. [`Segment`] is a
+//! after each upstream try, [`Telemetry::rate_limited`] for each message of
+//! a client over its rate limit, [`Telemetry::upstream_overloaded`] for each
+//! question over the forwarder's in-flight cap, and a few header fields.
+//! Version 2 of the layout added the counters of words 161 to 163. [`Segment`] is a
 //! reader's side. Both see the segment through the same [`View`].
 //!
 //! # The segment
@@ -26,7 +29,7 @@
 //! `AtomicU64` in native byte order, read and written only with atomic
 //! operations: no data race, no lock, and the server never waits for anyone.
 //!
-//! # Layout, version 1
+//! # Layout, version 2
 //!
 //! All offsets and sizes are in 8-byte words. Three sections: header,
 //! counters, ring. A reader checks the magic, then refuses any version other
@@ -60,6 +63,8 @@
 //! |-------|----------|
 //! | 0–159 | queries, cell `(o × 10 + t) × 2 + p`: outcome `o` in [`OUTCOMES`] order (blocked, allowed, cached, stale, forwarded, local, refused, failed), type `t` in [`QType::ALL`] order (A, AAAA, HTTPS, CNAME, MX, TXT, PTR, SRV, SVCB, other), protocol `p` (udp, tcp) |
 //! | 160 | ring events dropped because a slot was still being written (a producer a whole lap behind) |
+//! | 161, 162 | messages of rate-limited clients refused, and dropped unanswered (`[access] rate_limit_*`); they are not queries above |
+//! | 163 | questions turned away by the forwarder because `[upstream] max_inflight` upstream queries were already in flight (answered stale or SERVFAIL, and counted as such above) |
 //! | 168 + 16i … | upstream i: tries, failures, answer latency sum (µs), then 11 latency buckets (≤ 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000 ms, more) |
 //! | 296 + 2m … | minute bucket m (of 64; the minute since the epoch mod 64): queries, then blocked, each packed as `minute << 32 \| count` |
 //!

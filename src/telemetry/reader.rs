@@ -97,21 +97,21 @@ mod tests {
     #[test]
     fn newer_layout_version_is_refused_with_a_clear_message() {
         let (dir, telemetry, _segment) = segment(64);
-        telemetry.words()[header::VERSION].store(2, Ordering::Relaxed);
+        telemetry.words()[header::VERSION].store(3, Ordering::Relaxed);
         let err = Segment::open(telemetry.path()).unwrap_err();
         assert!(
             matches!(
                 err,
                 Error::Version {
-                    found: 2,
-                    supported: 1,
+                    found: 3,
+                    supported: 2,
                     ..
                 }
             ),
             "{err:?}"
         );
         let text = err.to_string();
-        assert!(text.contains("version 2"), "{text}");
+        assert!(text.contains("version 3"), "{text}");
         assert!(text.contains("newer than this ralo"), "{text}");
         drop(dir);
     }

@@ -20,6 +20,13 @@ pub struct Counters {
     pub protocols: [u64; 2],
     /// Ring events dropped by a producer (a slot still being written).
     pub ring_dropped: u64,
+    /// Messages of rate-limited clients answered REFUSED (not in `outcomes`).
+    pub rate_limited_refused: u64,
+    /// Messages of rate-limited clients dropped unanswered (not in `outcomes`).
+    pub rate_limited_dropped: u64,
+    /// Questions turned away at the forwarder's in-flight cap (also in
+    /// `outcomes`, as stale or failed).
+    pub upstream_overload: u64,
     /// Per upstream, in configured order.
     pub upstreams: Vec<UpstreamCounters>,
     /// Minute buckets, in slot order.
@@ -188,6 +195,9 @@ mod tests {
             qtypes: [0; 10],
             protocols: [0; 2],
             ring_dropped: 0,
+            rate_limited_refused: 0,
+            rate_limited_dropped: 0,
+            upstream_overload: 0,
             upstreams: Vec::new(),
             minutes,
         }

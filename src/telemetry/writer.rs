@@ -17,7 +17,7 @@ use super::kinds::{LATENCY_BUCKETS, Protocol, QType, latency_bucket, outcome_ind
 use super::layout::{Layout, MAGIC, MAX_UPSTREAMS, MINUTES, View, counter, header};
 use super::ring::Encoded;
 use crate::exchange::SharedWords;
-use crate::resolve::Outcome;
+use crate::resolve::{Admission, Outcome};
 
 /// The segment file's mode: the server's user writes, its group reads.
 const MODE: u32 = 0o640;
@@ -193,6 +193,23 @@ impl Telemetry {
         c[at + counter::FAILURES].fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts one message of a client over its rate limit, by what it got
+    /// (refused or dropped); [`Admission::Serve`] counts nothing.
+    pub fn rate_limited(&self, admission: Admission) {
+        let word = match admission {
+            Admission::Serve => return,
+            Admission::Refuse => counter::RATE_LIMITED_REFUSED,
+            Admission::Drop => counter::RATE_LIMITED_DROPPED,
+        };
+        self.counters()[word].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one question the forwarder turned away because its in-flight
+    /// cap was reached.
+    pub fn upstream_overloaded(&self) {
+        self.counters()[counter::UPSTREAM_OVERLOAD].fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Publishes the image generation now serving (generations only go up).
     pub fn set_generation(&self, generation: u64) {
         self.shm.words()[header::GENERATION].fetch_max(generation, Ordering::Release);
@@ -347,6 +364,32 @@ pub(super) mod tests {
         assert_eq!(first.buckets[10], 1);
         assert_eq!(first.latency_sum_us, 800 + 7_000 + 3_000_000);
         assert_eq!((c.upstreams[1].tries, c.upstreams[1].failures), (1, 1));
+    }
+
+    #[test]
+    fn rate_limited_and_overload_counters_are_separate_from_queries() {
+        let (_dir, telemetry, segment) = segment(64);
+        for admission in [
+            Admission::Refuse,
+            Admission::Refuse,
+            Admission::Drop,
+            Admission::Serve,
+        ] {
+            telemetry.rate_limited(admission);
+        }
+        telemetry.upstream_overloaded();
+        let c = segment.view().counters();
+        assert_eq!(
+            (
+                c.rate_limited_refused,
+                c.rate_limited_dropped,
+                c.upstream_overload
+            ),
+            (2, 1, 1)
+        );
+        assert_eq!(c.total(), 0);
+        assert_eq!(c.ring_dropped, 0);
+        assert_eq!(segment.view().ring().head(), 0);
     }
 
     #[test]

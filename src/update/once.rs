@@ -120,7 +120,7 @@ impl Updater {
             source,
         })?;
         let limits = Limits {
-            max_bytes: config.update.max_download_mib * 1024 * 1024,
+            max_bytes: config.update.max_bytes(),
             timeout: Duration::from_secs(config.update.download_timeout_secs),
             max_shrink: config.update.max_shrink,
             ..Limits::default()
@@ -156,7 +156,8 @@ impl Updater {
         let persisted_generation = previous.as_ref().map_or(0, Image::generation);
         let generation = server_generation.max(persisted_generation) + 1;
         let loaded = compile::borrow(&texts);
-        let compiled = compile::compile(&loaded, previous.as_ref(), generation);
+        let caps = compile::Caps::of(&self.config.update);
+        let compiled = compile::compile(&loaded, previous.as_ref(), generation, caps);
         if let Some(previous) = &previous {
             let old = previous.rule_count();
             let floor = old as f64 * (1.0 - self.config.update.max_drop);

@@ -13,6 +13,8 @@ mod faults;
 mod forgery;
 mod forwarding;
 mod household;
+mod hygiene;
+mod limits;
 mod malformed;
 mod process;
 mod qemu;

@@ -9,6 +9,7 @@ use ralo::config::Config;
 use ralo::image::Image;
 use ralo::resolve::Resolver;
 use ralo::server::{self, Listeners};
+use ralo::telemetry::{Counters, Telemetry};
 use tokio_util::sync::CancellationToken;
 
 /// A running ralo server.
@@ -29,6 +30,7 @@ pub struct Setup {
     files: Vec<(String, String)>,
     server: String,
     extra: String,
+    telemetry: bool,
 }
 
 impl Setup {
@@ -39,7 +41,15 @@ impl Setup {
             files: Vec::new(),
             server: String::new(),
             extra: String::new(),
+            telemetry: false,
         }
+    }
+
+    /// Counts into a telemetry segment in the server's folder, as `ralo
+    /// serve` does (read it with [`Ralo::counters`]).
+    pub fn telemetry(mut self) -> Setup {
+        self.telemetry = true;
+        self
     }
 
     /// Forward to these upstreams, in order.
@@ -104,7 +114,7 @@ impl Setup {
         let path = dir.path().join("ralo.toml");
         std::fs::write(&path, &text).expect("write config");
         let config = Config::load(&path).unwrap_or_else(|e| panic!("config refused: {e}\n{text}"));
-        start(config, dir).await
+        start(config, dir, self.telemetry).await
     }
 
     /// Starts the server with nothing more in its config.
@@ -113,14 +123,21 @@ impl Setup {
     }
 }
 
-async fn start(config: Config, dir: tempfile::TempDir) -> Ralo {
+async fn start(config: Config, dir: tempfile::TempDir, telemetry: bool) -> Ralo {
     let compiled = ralo::compile::compile_local(&config, 1);
     let sealed = ralo::exchange::SealedImage::create(&compiled.image, "test-image").expect("memfd");
     let image = Image::open(sealed.map().expect("map")).expect("compiled image opens");
     image.verify().expect("compiled image verifies");
     let listeners = Listeners::bind(&config.server.listen).expect("bind loopback port 0");
     let addr = listeners.udp_addrs()[0];
-    let resolver = Arc::new(Resolver::new(&config, image));
+    let mut resolver = Resolver::new(&config, image);
+    if telemetry {
+        let segment =
+            Telemetry::create(&dir.path().join("telemetry"), 64, &config.upstream.addrs())
+                .expect("telemetry segment");
+        resolver = resolver.with_telemetry(Arc::new(segment));
+    }
+    let resolver = Arc::new(resolver);
     let shutdown = CancellationToken::new();
     let task = tokio::spawn({
         let resolver = resolver.clone();
@@ -142,6 +159,16 @@ async fn start(config: Config, dir: tempfile::TempDir) -> Ralo {
 }
 
 impl Ralo {
+    /// The telemetry counters now; panics unless started with
+    /// [`Setup::telemetry`].
+    pub fn counters(&self) -> Counters {
+        self.resolver
+            .telemetry()
+            .expect("started with Setup::telemetry")
+            .view()
+            .counters()
+    }
+
     /// Stops the server and waits for it (bounded).
     pub async fn stop(self) {
         self.shutdown.cancel();
