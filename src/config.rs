@@ -486,9 +486,10 @@ pub struct Update {
     /// blocklists; 1 to 50000000.
     pub max_list_entries: u64,
     /// Rules all lists together may add: past it the rest is left out, and
-    /// the updater says so. Default 3000000: the image takes about 8 bytes a
-    /// rule, but compiling takes some 40 more, and the packaged updater unit
-    /// may use 256 MiB; 1 to 50000000.
+    /// the updater says so. Default 1500000: the image takes about 8 bytes a
+    /// rule, but the updater peaks near 130 bytes a rule while it compiles
+    /// (benches/README.md), and the packaged updater unit may use 256 MiB.
+    /// Raise both together on a Pi with memory to spare; 1 to 50000000.
     pub max_entries: u64,
 }
 
@@ -508,7 +509,7 @@ impl Default for Update {
             max_download_mib: 64,
             download_timeout_secs: 60,
             max_list_entries: 1_000_000,
-            max_entries: 3_000_000,
+            max_entries: 1_500_000,
         }
     }
 }
@@ -1017,12 +1018,23 @@ mod tests {
     }
 
     #[test]
+    fn upstream_inflight_cap_is_bounded() {
+        assert_eq!(parse("").unwrap().upstream.max_inflight, 256);
+        for bad_value in [0, 4097] {
+            let err = parse(&format!("[upstream]\nmax_inflight = {bad_value}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("upstream.max_inflight"), "{err}");
+        }
+    }
+
+    #[test]
     fn update_caps_out_of_range_are_refused_with_their_key() {
         let defaults = parse("").unwrap().update;
         assert_eq!(defaults.max_bytes(), 64 << 20);
         assert_eq!(
             (defaults.max_list_entries, defaults.max_entries),
-            (1_000_000, 3_000_000)
+            (1_000_000, 1_500_000)
         );
         for (text, key) in [
             ("max_download_mib = 0", "update.max_download_mib"),
