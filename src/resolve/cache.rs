@@ -11,13 +11,15 @@
 //! fails, with TTL 30 and Extended DNS Error 3 "Stale Answer".
 
 use std::hash::{Hash, Hasher};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{RData, Record, RecordType};
 use tokio::time::{Duration, Instant};
 
 use super::answer::{Answer, EDE_STALE, Sections};
+pub use super::stored::Wire;
+use super::stored::cname_targets;
 use crate::config;
 
 /// TTL given to records of a stale answer (RFC 8767 recommends 30 s).
@@ -76,34 +78,38 @@ impl quick_cache::Equivalent<Key> for KeyRef<'_> {
     }
 }
 
-/// One cached answer.
+/// One cached answer, its records in wire form.
 #[derive(Debug)]
 pub struct Entry {
-    answer: Answer,
+    wire: Wire,
+    rcode: ResponseCode,
+    authentic_data: bool,
+    /// CNAME targets in the answer section, for the blocklist check.
+    cnames: Box<[Box<str>]>,
     stored: Instant,
     /// Seconds the entry is fresh.
     ttl: u32,
-    /// The answer's records encoded once, for the server's fast path.
-    wire: OnceLock<Option<Wire>>,
-}
-
-/// An answer's record sections in wire form, as they follow the question
-/// when the question is the entry's lower-case name, with where each
-/// record's TTL sits so it can be counted down in a copy.
-#[derive(Debug)]
-pub struct Wire {
-    /// Answer, authority and additional records (no OPT).
-    pub body: Box<[u8]>,
-    /// Offsets into `body` of each record's 4-byte TTL.
-    pub ttl_offsets: Box<[u16]>,
-    /// Record counts: answer, authority, additional.
-    pub counts: [u16; 3],
 }
 
 impl Entry {
-    /// The answer as stored (TTLs as they were when stored, clamped).
-    pub fn answer(&self) -> &Answer {
-        &self.answer
+    /// The records, as the server's fast path copies them.
+    pub fn wire(&self) -> &Wire {
+        &self.wire
+    }
+
+    /// The response code.
+    pub fn rcode(&self) -> ResponseCode {
+        self.rcode
+    }
+
+    /// The AD flag the upstream set.
+    pub fn authentic_data(&self) -> bool {
+        self.authentic_data
+    }
+
+    /// The CNAME targets of the answer section (lower case, no trailing dot).
+    pub fn cname_targets(&self) -> &[Box<str>] {
+        &self.cnames
     }
 
     /// Whole seconds since the entry was stored; TTLs count down by this.
@@ -111,9 +117,9 @@ impl Entry {
         u32::try_from(self.stored.elapsed().as_secs()).unwrap_or(u32::MAX)
     }
 
-    /// The wire form, made by `encode` the first time it is asked for.
-    pub fn wire(&self, encode: impl FnOnce(&Answer) -> Option<Wire>) -> Option<&Wire> {
-        self.wire.get_or_init(|| encode(&self.answer)).as_ref()
+    fn answer(&self, key: &Key, ttl: impl Fn(u32) -> u32) -> Option<Answer> {
+        self.wire
+            .decode(&key.name, key.qtype, self.rcode, self.authentic_data, ttl)
     }
 }
 
@@ -140,7 +146,7 @@ impl Cache {
         if age >= entry.ttl {
             return None;
         }
-        Some(with_ttls(&entry.answer, |ttl| ttl.saturating_sub(age)))
+        entry.answer(key, |ttl| ttl.saturating_sub(age))
     }
 
     /// A fresh entry for `key`, without copying its answer.
@@ -160,7 +166,7 @@ impl Cache {
         if now > expired_at + Duration::from_secs(u64::from(self.config.stale_max_age)) {
             return None;
         }
-        let mut answer = with_ttls(&entry.answer, |_| STALE_TTL);
+        let mut answer = entry.answer(key, |_| STALE_TTL)?;
         answer.ede = Some((EDE_STALE, Arc::from("stale answer: upstream unreachable")));
         Some(answer)
     }
@@ -177,14 +183,20 @@ impl Cache {
         let clamped = with_ttls(answer, |t| {
             t.clamp(self.config.min_ttl, self.config.max_ttl)
         });
+        // Names the wire form cannot hold exactly are not kept.
+        let Some(wire) = Wire::encode(&key.name, key.qtype, &clamped) else {
+            return;
+        };
+        if key.qclass != u16::from(hickory_proto::rr::DNSClass::IN) {
+            return;
+        }
         let entry = Entry {
-            answer: Answer {
-                ede: None,
-                ..clamped
-            },
+            wire,
+            rcode: clamped.rcode,
+            authentic_data: clamped.authentic_data,
+            cnames: cname_targets(&clamped),
             stored: Instant::now(),
             ttl,
-            wire: OnceLock::new(),
         };
         entries.insert(key, Arc::new(entry));
     }

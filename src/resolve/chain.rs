@@ -237,7 +237,10 @@ impl Resolver {
                 if !(blocking
                     && self.check_cnames
                     && !allowed
-                    && blocked_cname(&image, entry.answer()).is_some()) =>
+                    && entry
+                        .cname_targets()
+                        .iter()
+                        .any(|t| matches!(image.lookup(t), Verdict::Blocked(_)))) =>
             {
                 f(Quick::Cached(entry))
             }

@@ -11,6 +11,7 @@ pub mod forward;
 pub mod local;
 pub mod outcome;
 pub mod ratelimit;
+pub mod stored;
 
 pub use answer::Answer;
 pub use chain::{Question, Quick, QuickQuestion, Resolver};

@@ -9,24 +9,19 @@
 //! question as sent, the sinkhole record owned by the name as sent (hickory
 //! writes it out rather than pointing at the question, and the answers are
 //! to be the same), and the OPT with the Extended DNS Error naming the list. A cached answer
-//! is the entry's records, encoded once by hickory when first served this
-//! way, copied with each TTL counted down.
+//! is the entry's records, kept in wire form by the cache, copied with each
+//! TTL counted down.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::time::Instant;
 
-use hickory_proto::op::Metadata;
 use hickory_proto::rr::RecordType;
-use hickory_proto::serialize::binary::BinEncoder;
-use hickory_server::net::xfer::Protocol;
-use hickory_server::server::Request;
-use hickory_server::zone_handler::MessageResponseBuilder;
 
 use super::wire::{Head, Query, Writer};
 use crate::config::Mode;
-use crate::resolve::answer::{Answer, EDE_BLOCKED};
+use crate::resolve::answer::EDE_BLOCKED;
 use crate::resolve::block::{Blocker, LIST_PREFIX};
-use crate::resolve::cache::{Entry, Wire};
+use crate::resolve::cache::Entry;
 use crate::resolve::{Outcome, Quick, QuickQuestion, Resolver};
 use crate::telemetry::{self, QueryName};
 
@@ -73,7 +68,7 @@ pub(crate) fn answer(
             Quick::Blocked(list) if blocked(out, &query, resolver.blocker(), list) => {
                 (Outcome::Blocked, Some(list))
             }
-            Quick::Cached(entry) if cached(out, &query, lower, &entry) => (Outcome::Cached, None),
+            Quick::Cached(entry) if cached(out, &query, &entry) => (Outcome::Cached, None),
             _ => return false,
         };
         // Over the client's UDP size: the general path sets TC.
@@ -152,17 +147,14 @@ fn blocked(out: &mut Vec<u8>, query: &Query<'_>, blocker: &Blocker, list: &str) 
 }
 
 /// Writes `entry`'s answer for `query`, TTLs counted down.
-fn cached(out: &mut Vec<u8>, query: &Query<'_>, lower: &str, entry: &Entry) -> bool {
+fn cached(out: &mut Vec<u8>, query: &Query<'_>, entry: &Entry) -> bool {
     // The body was encoded after a lower-case question; compression could
     // differ after one in other case, so those go the general path.
     if !query.is_lower() {
         return false;
     }
-    let answer = entry.answer();
-    let Some(wire) = entry.wire(|answer| encode_body(lower, query.qtype, answer)) else {
-        return false;
-    };
-    let rcode = u16::from(answer.rcode);
+    let wire = entry.wire();
+    let rcode = u16::from(entry.rcode());
     if rcode > 0x0f {
         return false;
     }
@@ -170,7 +162,7 @@ fn cached(out: &mut Vec<u8>, query: &Query<'_>, lower: &str, entry: &Entry) -> b
     let head = Head {
         // Checked above: fits in four bits.
         rcode: rcode as u8,
-        authentic_data: answer.authentic_data && (dnssec_ok || query.ad),
+        authentic_data: entry.authentic_data() && (dnssec_ok || query.ad),
         answers: wire.counts[0],
         authorities: wire.counts[1],
         additionals: wire.counts[2],
@@ -189,67 +181,4 @@ fn cached(out: &mut Vec<u8>, query: &Query<'_>, lower: &str, entry: &Entry) -> b
     }
     Writer::resume(out).opt(query, None);
     true
-}
-
-/// The records of `answer` in wire form as hickory writes them after the
-/// question `lower`/`qtype` (class IN), or `None` when that cannot be done.
-pub(crate) fn encode_body(lower: &str, qtype: u16, answer: &Answer) -> Option<Wire> {
-    let mut packet = vec![0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0];
-    for label in lower.split('.') {
-        packet.push(u8::try_from(label.len()).ok()?);
-        packet.extend_from_slice(label.as_bytes());
-    }
-    packet.push(0);
-    packet.extend_from_slice(&qtype.to_be_bytes());
-    packet.extend_from_slice(&1u16.to_be_bytes());
-    let question_end = packet.len();
-    let src = SocketAddr::from(([127, 0, 0, 1], 53));
-    let request = Request::from_bytes(packet, src, Protocol::Udp).ok()?;
-    let metadata = Metadata::response_from_request(&request.metadata);
-    let s = &answer.sections;
-    let response = MessageResponseBuilder::new(&request.queries, None).build(
-        metadata,
-        s.answers.iter(),
-        s.authorities.iter(),
-        std::iter::empty(),
-        s.additionals.iter(),
-    );
-    let mut bytes = Vec::with_capacity(512);
-    let mut encoder = BinEncoder::new(&mut bytes);
-    response.destructive_emit(&mut encoder).ok()?;
-    let count = |i: usize| u16::from_be_bytes([bytes[i], bytes[i + 1]]);
-    let counts = [count(6), count(8), count(10)];
-    let body = bytes.get(question_end..)?;
-    let records = counts.iter().map(|&c| usize::from(c)).sum();
-    let ttl_offsets = ttl_offsets(body, records)?;
-    Some(Wire {
-        body: body.into(),
-        ttl_offsets: ttl_offsets.into(),
-        counts,
-    })
-}
-
-/// Where the TTL of each of `records` records in `body` sits.
-fn ttl_offsets(body: &[u8], records: usize) -> Option<Vec<u16>> {
-    let mut offsets = Vec::with_capacity(records);
-    let mut at = 0;
-    for _ in 0..records {
-        // Owner name: labels up to the root or a pointer.
-        loop {
-            let len = *body.get(at)?;
-            if len & 0xc0 == 0xc0 {
-                at += 2;
-                break;
-            }
-            at += 1 + usize::from(len);
-            if len == 0 {
-                break;
-            }
-        }
-        // Type and class, then the TTL.
-        offsets.push(u16::try_from(at + 4).ok()?);
-        let rdlen = body.get(at + 8..at + 10)?;
-        at += 10 + usize::from(u16::from_be_bytes([rdlen[0], rdlen[1]]));
-    }
-    (at == body.len()).then_some(offsets)
 }
