@@ -26,7 +26,7 @@ const FILL: f64 = 0.8;
 /// Draws `ratios` into the PNG at `path`.
 pub fn ratios(ratios: &Ratios, path: &Path) -> anyhow::Result<()> {
     let groups = ratios.groups.len();
-    let width = (160 + 150 * groups as u32).max(640);
+    let width = (160 + 150 * groups as u32).max(720);
     let root = BitMapBackend::new(path, (width, 560)).into_drawing_area();
     root.fill(&WHITE)?;
     let top = ratios.max() * 1.25;
