@@ -36,7 +36,10 @@ def med(xs):
 
 
 def fmt(x, places=0):
-    return "NA" if x is None else "%.*f" % (places, x)
+    if x is None:
+        return "NA"
+    # round first so that a tiny negative value prints as 0, not -0
+    return "%.*f" % (places, round(x, places) + 0.0)
 
 
 def read(path):
