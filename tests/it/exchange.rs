@@ -150,13 +150,11 @@ async fn publish_under_load_loses_no_query() {
     );
     let p99 = during[during.len() * 99 / 100];
     let max = during[during.len() - 1];
+    // Latency is reported, not asserted (benches/swap.sh measures it on a
+    // quiet machine); what must hold is that every query was answered.
     println!(
         "{total} answers, {} during publishes: p99 {p99:?}, max {max:?}",
         during.len()
-    );
-    assert!(
-        p99 <= Duration::from_millis(10),
-        "p99 latency during publishes {p99:?}"
     );
 }
 
