@@ -11,6 +11,8 @@ mod exchange;
 mod faults;
 mod forgery;
 mod forwarding;
+mod fuzz_replay;
+mod fuzz_seeds;
 mod household;
 mod malformed;
 mod process;
