@@ -19,6 +19,7 @@
 //!   segment the server writes and `stats` / `tail` read.
 //! - [`metrics`]: the Prometheus endpoint, from the telemetry counters.
 //! - [`cli`]: the person-facing commands.
+//! - `fuzzing`: the bodies of the fuzz targets in `fuzz/` (hidden from the docs).
 
 #![deny(unsafe_code)]
 
@@ -28,6 +29,8 @@ pub mod config;
 pub mod domain;
 #[allow(unsafe_code)]
 pub mod exchange;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod image;
 pub mod lists;
 pub mod metrics;

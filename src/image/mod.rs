@@ -11,3 +11,7 @@ mod view;
 pub use builder::{ImageBuilder, ListId};
 pub use format::{Error, FORMAT_VERSION, HEADER_LEN, MAGIC, MAX_LIST_NAME, MAX_LISTS};
 pub use view::{Image, Match, Verdict};
+
+/// The documented checksum (xxh3-64 of bytes 24..), for fuzzing a corrupt
+/// image past its checksum.
+pub(crate) use format::checksum;

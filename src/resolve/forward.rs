@@ -322,13 +322,29 @@ impl Forwarder {
         } else {
             message
         };
-        match message.metadata.response_code {
-            ResponseCode::ServFail
-            | ResponseCode::Refused
-            | ResponseCode::NotImp
-            | ResponseCode::FormErr => None,
-            _ => Some(into_answer(message)),
-        }
+        usable(message)
+    }
+}
+
+/// The message in `bytes` when it answers the query with `id` for
+/// `request`: it decodes, carries `id`, has QR=1 and opcode QUERY, and
+/// holds exactly the question asked (name, type, class). `None` for
+/// anything else, which a try ignores.
+pub fn accept(bytes: &[u8], id: u16, request: Request<'_>) -> Option<Message> {
+    let message = Message::from_vec(bytes).ok()?;
+    matches(&message, id, request).then_some(message)
+}
+
+/// The answer in an accepted, untruncated upstream message, or `None` when
+/// its response code says this upstream failed (SERVFAIL, REFUSED, NOTIMP,
+/// FORMERR) and the next one is to be asked.
+pub fn usable(message: Message) -> Option<Answer> {
+    match message.metadata.response_code {
+        ResponseCode::ServFail
+        | ResponseCode::Refused
+        | ResponseCode::NotImp
+        | ResponseCode::FormErr => None,
+        _ => Some(into_answer(message)),
     }
 }
 
@@ -377,10 +393,7 @@ async fn udp_exchange(
         // A refused port (ICMP) ends the try at once; the caller's deadline
         // bounds the loop.
         let len = socket.recv(&mut buf).await.ok()?;
-        let Ok(message) = Message::from_vec(&buf[..len]) else {
-            continue;
-        };
-        if matches(&message, id, request) {
+        if let Some(message) = accept(&buf[..len], id, request) {
             return Some(message);
         }
     }

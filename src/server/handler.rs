@@ -10,14 +10,18 @@
 //! rest does not gets FORMERR. hickory decodes the message; the handler
 //! answers NOTIMP to opcodes other than QUERY, FORMERR to a message without
 //! exactly one question, and BADVERS to EDNS versions above 0. UDP answers
-//! that do not fit the client's size get TC=1 and no records.
+//! that do not fit the client's size get TC=1 and no records. The question
+//! is echoed as the client wrote it, written out in full when it used
+//! compression pointers.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use hickory_proto::op::{Edns, Header, HeaderCounts, MessageType, Metadata, OpCode, ResponseCode};
 use hickory_proto::rr::rdata::opt::EdnsOption;
-use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
+use hickory_proto::serialize::binary::{
+    BinDecodable, BinDecoder, BinEncodable, BinEncoder, NameEncoding,
+};
 use hickory_server::net::runtime::{Time, TokioTime};
 use hickory_server::net::xfer::Protocol;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
@@ -207,8 +211,10 @@ async fn respond<R: ResponseHandler>(
         edns
     });
     let s = &answer.sections;
+    let rebuilt = uncompressed_question(&request.queries);
+    let queries = rebuilt.as_ref().unwrap_or(&request.queries);
     let builder = || {
-        let mut builder = MessageResponseBuilder::new(&request.queries, None);
+        let mut builder = MessageResponseBuilder::new(queries, None);
         if let Some(edns) = &edns {
             builder.edns(edns);
         }
@@ -232,6 +238,42 @@ async fn respond<R: ResponseHandler>(
         s.additionals.iter(),
     );
     send(request, handle.send_response(response).await)
+}
+
+/// The question to echo when the client's own bytes, which hickory echoes
+/// as they came, hold compression pointers: those point into the query and
+/// may land on other bytes in the response (its header differs), making it
+/// undecodable. `None` (echo the client's bytes) in the usual case, found
+/// without allocating.
+fn uncompressed_question(queries: &Queries) -> Option<Queries> {
+    if !has_pointer(queries.as_bytes(), queries.len()) {
+        return None;
+    }
+    let mut bytes = Vec::with_capacity(queries.as_bytes().len() + 256);
+    let mut encoder = BinEncoder::new(&mut bytes);
+    encoder.set_name_encoding(NameEncoding::Uncompressed);
+    for query in queries.queries() {
+        query.original().emit(&mut encoder).ok()?;
+    }
+    Queries::read(&mut BinDecoder::new(&bytes), queries.len()).ok()
+}
+
+/// Whether a question section of `count` questions uses a compression
+/// pointer (or does not read as one, to be safe).
+fn has_pointer(section: &[u8], count: usize) -> bool {
+    let mut at = 0;
+    for _ in 0..count {
+        loop {
+            match section.get(at) {
+                Some(0) => break,
+                Some(&len) if len < 0x40 => at += 1 + usize::from(len),
+                _ => return true,
+            }
+        }
+        // The root label, type and class.
+        at += 5;
+    }
+    false
 }
 
 /// Whether the response fits the client's UDP payload size.

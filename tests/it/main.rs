@@ -12,6 +12,8 @@ mod fastpath;
 mod faults;
 mod forgery;
 mod forwarding;
+mod fuzz_replay;
+mod fuzz_seeds;
 mod household;
 mod hygiene;
 mod limits;

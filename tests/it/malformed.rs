@@ -114,3 +114,35 @@ async fn junk_packets_then_a_good_answer() {
     assert_eq!(answers_a(&tcp).len(), 1);
     ralo.stop().await;
 }
+
+/// A question whose name ends in a compression pointer into the header
+/// (offset 2: the flags, read as a label length) decodes in the query, but
+/// the response's flags differ there (QR=1); the question is echoed written
+/// out in full, so the answer still decodes.
+#[tokio::test]
+async fn question_pointing_into_the_header_gets_a_decodable_answer() {
+    let up = Upstream::standard().await;
+    let ralo = Setup::new(up.addr()).start().await;
+    let client = Client::new(ralo.addr);
+    // QUERY: flags 0x01 0x00 read as a 1-byte label `\0`, then the root.
+    // IQUERY (opcode 1, answered NOTIMP): 0x08 reads as an 8-byte label
+    // from the rest of the header, then the last byte as the root.
+    let cases: [(u16, &[u8]); 2] = [(0x0100, &[0]), (0x0800, &[0, 0, 1, 0, 0, 0, 0, 0])];
+    for (flags, label) in cases {
+        let mut query = header(0x0c0c, flags, 1, 0);
+        query.extend_from_slice(&[3, b'w', b'w', b'w', 0xc0, 0x02, 0, 1, 0, 1]);
+        let reply = client
+            .send_raw_udp(&query, WAIT)
+            .await
+            .expect("an answer to a decodable query");
+        let reply = Message::from_vec(&reply).expect("the answer decodes");
+        assert_eq!(reply.metadata.id, 0x0c0c);
+        let [echoed] = reply.queries.as_slice() else {
+            panic!("one question echoed: {reply:?}");
+        };
+        let labels: Vec<&[u8]> = echoed.name().iter().collect();
+        assert_eq!(labels, [&b"www"[..], label]);
+    }
+    canary(&client).await;
+    ralo.stop().await;
+}

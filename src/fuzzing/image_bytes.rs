@@ -1,0 +1,126 @@
+//! Target (d): arbitrary bytes as a rule image → [`Image::open`],
+//! [`Image::verify`] and lookups.
+//!
+//! Each input is tried as given and again with its checksum fixed up (the
+//! documented xxh3-64 of bytes 24..), so the checks behind the checksum are
+//! reached too. Names looked up: a fixed few, the image's own list names,
+//! and names cut from the input's last bytes.
+
+use crate::image::{Image, MAX_LISTS, Verdict, checksum};
+
+/// Where the checksum sits in the header.
+const CHECKSUM_AT: usize = 16;
+/// Bytes before the first one the checksum covers.
+const CHECKED_FROM: usize = 24;
+/// Names always looked up.
+const NAMES: [&str; 6] = [
+    "a.tracker.example",
+    "ok.example.net",
+    "x",
+    "",
+    "exact.example.",
+    "a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.s.t",
+];
+
+/// Opens, verifies and queries `data` as an image. Panics when the oracle
+/// is broken:
+///
+/// - `open`, `verify`, lookups and the list accessors never panic, whether
+///   `verify` accepts or not (lookups are promised safe after `open`);
+/// - once `verify` accepts: every list has a name, the per-list rule counts
+///   add up to the rule count, and every match names a list of the image
+///   and covers no more labels than the query has (exactly as many for an
+///   exact rule).
+pub fn image_bytes(data: &[u8]) {
+    exercise(data);
+    if data.len() > CHECKED_FROM {
+        let mut resealed = data.to_vec();
+        let sum = checksum(&resealed);
+        resealed[CHECKSUM_AT..CHECKED_FROM].copy_from_slice(&sum.to_le_bytes());
+        exercise(&resealed);
+    }
+}
+
+fn exercise(bytes: &[u8]) {
+    let Ok(image) = Image::open(bytes) else {
+        return;
+    };
+    let verified = image.verify().is_ok();
+    let lists = image.list_count();
+    let mut rules = 0u64;
+    let mut list_names = Vec::new();
+    for id in 0..=lists.min(MAX_LISTS) {
+        let Ok(id) = u16::try_from(id) else { break };
+        let name = image.list_name(id);
+        let count = image.list_rule_count(id);
+        let allow = image.list_is_allow(id);
+        if usize::from(id) < lists && verified {
+            assert!(name.is_some(), "list {id} of a verified image has no name");
+        }
+        if usize::from(id) >= lists {
+            assert!(name.is_none() && count.is_none() && allow.is_none());
+        }
+        // Unverified counts may be anything.
+        rules = rules.saturating_add(count.unwrap_or(0));
+        list_names.extend(name.map(str::to_owned));
+    }
+    if verified {
+        assert_eq!(rules, image.rule_count() as u64, "list counts add up");
+    }
+
+    let tail = &bytes[bytes.len().saturating_sub(48)..];
+    let carved = String::from_utf8_lossy(tail).replace('\0', ".");
+    let names = NAMES
+        .iter()
+        .copied()
+        .chain(list_names.iter().map(String::as_str))
+        .chain([carved.as_str()]);
+    for name in names {
+        let labels = name.strip_suffix('.').unwrap_or(name);
+        let count = if labels.is_empty() {
+            0
+        } else {
+            labels.split('.').count()
+        };
+        let verdict = image.lookup(name);
+        if verified {
+            check_verdict(&image, verdict, count);
+        }
+        let wire = image.lookup_labels(labels.split('.').map(str::as_bytes));
+        if verified {
+            check_verdict(&image, wire, count);
+        }
+    }
+    let raw: Vec<&[u8]> = tail.split(|&b| b == 0).collect();
+    let verdict = image.lookup_labels(raw.iter().copied());
+    if verified {
+        let count = raw.len() - usize::from(raw.last().is_some_and(|l| l.is_empty()));
+        check_verdict(&image, verdict, count);
+    }
+}
+
+/// A verified image's verdict for a query of `labels` labels.
+fn check_verdict(image: &Image<&[u8]>, verdict: Verdict, labels: usize) {
+    let matches = match verdict {
+        Verdict::NotListed => [None, None],
+        Verdict::Blocked(m) => [Some(m), None],
+        Verdict::Allowed { allow, overrides } => [Some(allow), overrides],
+    };
+    for m in matches.into_iter().flatten() {
+        assert!(
+            usize::from(m.list) < image.list_count(),
+            "match names list {} of {}",
+            m.list,
+            image.list_count()
+        );
+        let covered = usize::from(m.labels);
+        assert!(
+            covered >= 1 && covered <= labels,
+            "a match of {covered} labels in a {labels}-label query"
+        );
+        assert!(
+            m.subtree || covered == labels,
+            "an exact rule matched a suffix"
+        );
+    }
+}

@@ -1,0 +1,132 @@
+//! Target (d), structured: an image built from fuzzed rules must answer
+//! every fuzzed query as a plain model does — a map of the merged rules and
+//! a walk over the query's label suffixes.
+//!
+//! Input: byte 0 gives the number of lists (1–4; bit 2 onwards: which are
+//! allowlists) and byte 1 the number of rules (up to 63). Each rule is a
+//! header byte (list, subtree, allow, 1–3 labels) and one byte per label,
+//! picking from a small alphabet so that names collide often. What is left
+//! is queries: a header byte (1–24 labels, trailing dot) and one byte per
+//! label: bytes below 0xF0 pick from the alphabet (bit 7 capitalizes), the
+//! rest become one-byte labels of their own (`.`, capitals, non-ASCII).
+
+use std::collections::HashMap;
+
+use crate::image::{Image, ImageBuilder, ListId, Match, Verdict};
+
+/// Labels rule and query names are made of.
+const ALPHABET: [&str; 8] = ["a", "b", "ab", "c", "xyz", "ads", "x-y", "_t"];
+/// One-byte labels queries may hold besides the alphabet.
+const ODD: [u8; 16] = [
+    b'.', b'A', b'Z', b'0', b'-', b'*', b' ', 0, 0x7f, 0x80, 0xc3, 0xff, b'_', b'\\', b'a', b'B',
+];
+
+/// Per (name as labels, allow): the subtree flag and list, merged as the
+/// builder promises (the first list keeps a name, unless a later rule adds
+/// the subtree form).
+type Model = HashMap<(Vec<Vec<u8>>, bool), (bool, ListId)>;
+
+/// Builds an image from the rules in `data` and checks every query in it
+/// against the model. Panics when the image and the model disagree, or when
+/// a freshly built image does not open or verify.
+pub fn image_model(data: &[u8]) {
+    let mut bytes = data.iter().copied();
+    let (Some(head), Some(count)) = (bytes.next(), bytes.next()) else {
+        return;
+    };
+    let lists = 1 + head % 4;
+    let mut builder = ImageBuilder::new();
+    for list in 0..lists {
+        builder.add_list(&format!("list{list}"), head >> (2 + list) & 1 == 1);
+    }
+    let mut model = Model::new();
+    for _ in 0..count % 64 {
+        let Some(rule) = bytes.next() else { break };
+        let list = ListId::from(rule % lists);
+        let subtree = rule & 0x04 != 0;
+        let allow = rule & 0x08 != 0;
+        let labels: Vec<&str> = (0..1 + (rule >> 4) % 3)
+            .map_while(|_| bytes.next())
+            .map(|b| ALPHABET[usize::from(b) % ALPHABET.len()])
+            .collect();
+        if labels.is_empty() {
+            // The input ended inside the rule.
+            break;
+        }
+        let name = labels.join(".");
+        builder.add_rule(list, &name, subtree, allow);
+        let key: Vec<Vec<u8>> = labels.iter().map(|l| l.as_bytes().to_vec()).collect();
+        let kept = model.entry((key, allow)).or_insert((subtree, list));
+        if subtree && !kept.0 {
+            *kept = (true, list);
+        }
+    }
+    assert_eq!(builder.len(), model.len(), "merged rule count");
+    let image = Image::open(builder.build(1)).unwrap_or_else(|e| panic!("fresh image: {e}"));
+    image
+        .verify()
+        .unwrap_or_else(|e| panic!("fresh image verifies: {e}"));
+    assert_eq!(image.rule_count(), model.len());
+
+    while let Some(query) = bytes.next() {
+        let labels: Vec<Vec<u8>> = (0..1 + (query & 0x7f) % 24)
+            .map_while(|_| bytes.next())
+            .map(|b| match b {
+                0xf0.. => vec![ODD[usize::from(b & 0x0f)]],
+                _ => {
+                    let label = ALPHABET[usize::from(b & 0x7f) % ALPHABET.len()];
+                    if b & 0x80 != 0 {
+                        label.to_ascii_uppercase().into_bytes()
+                    } else {
+                        label.as_bytes().to_vec()
+                    }
+                }
+            })
+            .collect();
+        let root = query & 0x80 != 0;
+        let want = verdict(&model, &labels);
+        let mut wire: Vec<&[u8]> = labels.iter().map(Vec::as_slice).collect();
+        if root {
+            wire.push(b"");
+        }
+        assert_eq!(
+            image.lookup_labels(wire.into_iter()),
+            want,
+            "labels {labels:?}"
+        );
+        // As text only when no label holds a dot: the text form splits there.
+        if labels.iter().all(|l| !l.contains(&b'.'))
+            && let Ok(text) = String::from_utf8(labels.join(&b'.'))
+        {
+            let text = if root { format!("{text}.") } else { text };
+            assert_eq!(image.lookup(&text), want, "name {text:?}");
+        }
+    }
+}
+
+/// The model's verdict: the most specific allow, else the most specific
+/// block; subtree rules match every suffix, exact rules the whole name.
+fn verdict(model: &Model, labels: &[Vec<u8>]) -> Verdict {
+    let lower: Vec<Vec<u8>> = labels.iter().map(|l| l.to_ascii_lowercase()).collect();
+    let best = |allow: bool| {
+        let mut best = None;
+        for start in (0..lower.len()).rev() {
+            let suffix = lower[start..].to_vec();
+            if let Some(&(subtree, list)) = model.get(&(suffix, allow))
+                && (subtree || start == 0)
+            {
+                best = Some(Match {
+                    list,
+                    subtree,
+                    labels: u8::try_from(lower.len() - start).unwrap_or(u8::MAX),
+                });
+            }
+        }
+        best
+    };
+    match (best(true), best(false)) {
+        (Some(allow), overrides) => Verdict::Allowed { allow, overrides },
+        (None, Some(block)) => Verdict::Blocked(block),
+        (None, None) => Verdict::NotListed,
+    }
+}
