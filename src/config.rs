@@ -482,13 +482,14 @@ pub struct Update {
     /// Download time cap per list (seconds).
     pub download_timeout_secs: u64,
     /// Rules one list may add: past it the rest of that list is left out,
-    /// and the updater says so. Default 1000000, above the largest common
-    /// blocklists; 1 to 50000000.
+    /// and the updater says so. Default 2000000, well above the largest
+    /// common blocklists; 1 to 50000000.
     pub max_list_entries: u64,
     /// Rules all lists together may add: past it the rest is left out, and
-    /// the updater says so. Default 1500000: the image takes about 8 bytes a
-    /// rule, but the updater peaks near 130 bytes a rule while it compiles
-    /// (benches/README.md), and the packaged updater unit may use 256 MiB.
+    /// the updater says so. Default 2500000: the image takes about 8 bytes a
+    /// rule, but the updater peaks near 80 bytes a rule while it compiles a
+    /// hosts file (the text and the rules; benches/README.md), and the
+    /// packaged updater unit may use 256 MiB.
     /// Raise both together on a Pi with memory to spare; 1 to 50000000.
     pub max_entries: u64,
 }
@@ -508,8 +509,8 @@ impl Default for Update {
             max_drop: 0.5,
             max_download_mib: 64,
             download_timeout_secs: 60,
-            max_list_entries: 1_000_000,
-            max_entries: 1_500_000,
+            max_list_entries: 2_000_000,
+            max_entries: 2_500_000,
         }
     }
 }
@@ -1034,7 +1035,7 @@ mod tests {
         assert_eq!(defaults.max_bytes(), 64 << 20);
         assert_eq!(
             (defaults.max_list_entries, defaults.max_entries),
-            (1_000_000, 1_500_000)
+            (2_000_000, 2_500_000)
         );
         for (text, key) in [
             ("max_download_mib = 0", "update.max_download_mib"),

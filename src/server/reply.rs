@@ -54,61 +54,75 @@ pub(crate) fn encode<'a>(
     (ResponseInfo::from(header), bytes)
 }
 
-/// Sends responses to one UDP client from the socket its query came in on.
+/// Where a [`Reply`] delivers encoded responses.
+pub(crate) trait Sink: Clone + Send + Sync + Unpin + 'static {
+    /// Whether responses go over UDP (cut to the size the client takes).
+    fn udp(&self) -> bool;
+
+    /// Delivers one encoded response.
+    fn deliver(&self, bytes: Vec<u8>) -> impl Future<Output = Result<(), NetError>> + Send;
+}
+
+/// hickory's response handler over a [`Sink`]: encodes as hickory-server
+/// does ([`encode`]) and hands the bytes over.
 #[derive(Clone)]
-pub(crate) struct UdpReply {
+pub(crate) struct Reply<S>(pub(crate) S);
+
+#[async_trait::async_trait]
+impl<S: Sink> ResponseHandler for Reply<S> {
+    async fn send_response<'a>(
+        &mut self,
+        response: MessageResponse<
+            '_,
+            'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+        >,
+    ) -> Result<ResponseInfo, NetError> {
+        let (info, bytes) = encode(response, self.0.udp());
+        self.0.deliver(bytes).await?;
+        Ok(info)
+    }
+}
+
+/// One UDP client, answered from the socket its query came in on.
+#[derive(Clone)]
+pub(crate) struct UdpClient {
     pub(crate) socket: Arc<UdpSocket>,
     pub(crate) dst: SocketAddr,
 }
 
-#[async_trait::async_trait]
-impl ResponseHandler for UdpReply {
-    async fn send_response<'a>(
-        &mut self,
-        response: MessageResponse<
-            '_,
-            'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-        >,
-    ) -> Result<ResponseInfo, NetError> {
-        let (info, bytes) = encode(response, true);
+impl Sink for UdpClient {
+    fn udp(&self) -> bool {
+        true
+    }
+
+    async fn deliver(&self, bytes: Vec<u8>) -> Result<(), NetError> {
         self.socket.send_to(&bytes, self.dst).await?;
-        Ok(info)
+        Ok(())
     }
 }
 
-/// Queues responses for one TCP connection's writer.
+/// One TCP connection's writer queue.
 #[derive(Clone)]
-pub(crate) struct TcpReply {
-    pub(crate) queue: mpsc::Sender<Vec<u8>>,
-}
+pub(crate) struct TcpQueue(pub(crate) mpsc::Sender<Vec<u8>>);
 
-#[async_trait::async_trait]
-impl ResponseHandler for TcpReply {
-    async fn send_response<'a>(
-        &mut self,
-        response: MessageResponse<
-            '_,
-            'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-        >,
-    ) -> Result<ResponseInfo, NetError> {
-        let (info, bytes) = encode(response, false);
-        self.queue
+impl Sink for TcpQueue {
+    fn udp(&self) -> bool {
+        false
+    }
+
+    async fn deliver(&self, bytes: Vec<u8>) -> Result<(), NetError> {
+        self.0
             .send(bytes)
             .await
-            .map_err(|_| NetError::from("the TCP connection closed"))?;
-        Ok(info)
+            .map_err(|_| NetError::from("the TCP connection closed"))
     }
 }
 
-/// Keeps the response bytes: the hickory path without a socket, for
+/// Keeps the response bytes: the general path without a socket, for
 /// comparing it with the fast path and for fuzzing.
 #[derive(Clone, Default)]
 pub struct Capture {
@@ -131,23 +145,15 @@ impl Capture {
     }
 }
 
-#[async_trait::async_trait]
-impl ResponseHandler for Capture {
-    async fn send_response<'a>(
-        &mut self,
-        response: MessageResponse<
-            '_,
-            'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-        >,
-    ) -> Result<ResponseInfo, NetError> {
-        let (info, bytes) = encode(response, self.udp);
+impl Sink for Capture {
+    fn udp(&self) -> bool {
+        self.udp
+    }
+
+    async fn deliver(&self, bytes: Vec<u8>) -> Result<(), NetError> {
         if let Ok(mut slot) = self.bytes.lock() {
             *slot = Some(bytes);
         }
-        Ok(info)
+        Ok(())
     }
 }

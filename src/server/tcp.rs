@@ -29,7 +29,7 @@ use tracing::debug;
 
 use super::Error;
 use super::handler::Handler;
-use super::reply::TcpReply;
+use super::reply::{Reply, TcpQueue};
 use super::run::Settings;
 use crate::resolve::Admission;
 
@@ -185,9 +185,7 @@ async fn connection(
                 continue;
             }
             let handler = handler.clone();
-            let reply = TcpReply {
-                queue: queue.clone(),
-            };
+            let reply = Reply(TcpQueue(queue.clone()));
             tokio::spawn(async move {
                 if admission == Admission::Serve {
                     handler.handle_raw(message, src, Protocol::Tcp, reply).await;

@@ -24,7 +24,7 @@ use tracing::debug;
 use super::Error;
 use super::fast;
 use super::handler::Handler;
-use super::reply::UdpReply;
+use super::reply::{Reply, UdpClient};
 use crate::resolve::{Admission, Resolver};
 
 /// The largest datagram read; longer ones arrive cut and fail to parse.
@@ -154,10 +154,10 @@ pub(crate) async fn serve(
             };
             let raw = packet.to_vec();
             let handler = handler.clone();
-            let reply = UdpReply {
+            let reply = Reply(UdpClient {
                 socket: socket.clone(),
                 dst: src,
-            };
+            });
             tokio::spawn(async move {
                 if admission == Admission::Serve {
                     handler.handle_raw(raw, src, Protocol::Udp, reply).await;
