@@ -1,12 +1,16 @@
 //! Binding the listening sockets: per address, one TCP listener and one or
 //! more UDP sockets on the same port. Several UDP sockets share the port with
 //! `SO_REUSEPORT`, so each UDP worker (see [`super::udp`]) reads its own
-//! socket and the kernel spreads clients across them.
+//! socket and the kernel spreads clients across them. UDP sockets stay in
+//! blocking mode: each worker is a thread of its own that waits in
+//! `recvmmsg`.
 
 use std::net::SocketAddr;
 
 use socket2::{Domain, Protocol, Socket, Type};
-use tokio::net::{TcpListener, UdpSocket};
+use std::net::UdpSocket;
+
+use tokio::net::TcpListener;
 
 use super::Error;
 
@@ -88,7 +92,7 @@ fn bind_pair(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), Error> {
             .map_err(bind_error("udp", addr))?;
         match bind_socket(bound, Type::STREAM) {
             Ok(tcp) => {
-                let udp = into_tokio_udp(udp, bound)?;
+                let udp = into_udp(udp, bound)?;
                 let tcp = std::net::TcpListener::from(tcp);
                 tcp.set_nonblocking(true)
                     .map_err(bind_error("tcp", bound))?;
@@ -109,13 +113,15 @@ fn bind_pair(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), Error> {
 
 fn bind_udp(addr: SocketAddr) -> Result<UdpSocket, Error> {
     let socket = bind_socket(addr, Type::DGRAM).map_err(bind_error("udp", addr))?;
-    into_tokio_udp(socket, addr)
+    into_udp(socket, addr)
 }
 
-fn into_tokio_udp(socket: Socket, addr: SocketAddr) -> Result<UdpSocket, Error> {
-    let udp = std::net::UdpSocket::from(socket);
-    udp.set_nonblocking(true).map_err(bind_error("udp", addr))?;
-    UdpSocket::from_std(udp).map_err(bind_error("udp", addr))
+fn into_udp(socket: Socket, addr: SocketAddr) -> Result<UdpSocket, Error> {
+    let udp = UdpSocket::from(socket);
+    // A worker checks for shutdown this often while no datagram comes.
+    udp.set_read_timeout(Some(super::udp::IDLE_CHECK))
+        .map_err(bind_error("udp", addr))?;
+    Ok(udp)
 }
 
 fn bind_socket(addr: SocketAddr, kind: Type) -> std::io::Result<Socket> {

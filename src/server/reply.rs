@@ -4,8 +4,10 @@
 //! allows (512 bytes without EDNS), and a response that cannot be encoded
 //! becomes a bare SERVFAIL.
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
+use std::time::Duration;
 
 use hickory_proto::op::{Header, HeaderCounts, MessageType, Metadata, OpCode, ResponseCode};
 use hickory_proto::rr::Record;
@@ -13,7 +15,8 @@ use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
 use hickory_server::net::NetError;
 use hickory_server::server::{ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponse;
-use tokio::net::UdpSocket;
+use nix::errno::Errno;
+use nix::sys::socket::{MsgFlags, SockaddrStorage, sendto};
 use tokio::sync::mpsc;
 
 /// Encodes `response` as hickory-server does: at most `max_size` bytes,
@@ -87,6 +90,9 @@ impl<S: Sink> ResponseHandler for Reply<S> {
     }
 }
 
+/// Tries at sending one general-path UDP answer, a millisecond apart.
+const SEND_TRIES: usize = 10;
+
 /// One UDP client, answered from the socket its query came in on.
 #[derive(Clone)]
 pub(crate) struct UdpClient {
@@ -100,8 +106,24 @@ impl Sink for UdpClient {
     }
 
     async fn deliver(&self, bytes: Vec<u8>) -> Result<(), NetError> {
-        self.socket.send_to(&bytes, self.dst).await?;
-        Ok(())
+        // The socket is in blocking mode (its worker waits in `recvmmsg`);
+        // a task never blocks on it: without room in the send buffer it
+        // waits a moment and tries again, then gives up (the client asks
+        // again).
+        let dst = SockaddrStorage::from(self.dst);
+        for _ in 0..SEND_TRIES {
+            match sendto(
+                self.socket.as_raw_fd(),
+                &bytes,
+                &dst,
+                MsgFlags::MSG_DONTWAIT,
+            ) {
+                Ok(_) => return Ok(()),
+                Err(Errno::EAGAIN) => tokio::time::sleep(Duration::from_millis(1)).await,
+                Err(e) => return Err(std::io::Error::from(e).into()),
+            }
+        }
+        Err(NetError::from("the UDP send buffer stayed full"))
     }
 }
 

@@ -77,11 +77,13 @@ pub async fn run(
 ) -> Result<(), Error> {
     let handler = Arc::new(Handler::new(resolver));
     let mut tasks = JoinSet::new();
+    let runtime = tokio::runtime::Handle::current();
     for socket in listeners.udp {
         if let Ok(addr) = socket.local_addr() {
             info!(protocol = "udp", %addr, "listening");
         }
-        tasks.spawn(udp::serve(socket, handler.clone(), shutdown.clone()));
+        let (handler, runtime, shutdown) = (handler.clone(), runtime.clone(), shutdown.clone());
+        tasks.spawn_blocking(move || udp::serve(socket, handler, runtime, shutdown));
     }
     let limits = TcpLimits::new(&settings);
     for listener in listeners.tcp {

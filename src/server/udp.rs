@@ -1,22 +1,21 @@
-//! One UDP worker per socket: it reads datagrams itself, up to [`BATCH`]
-//! with one `recvmmsg`, answers blocked and cached names on the spot
-//! ([`super::fast`]) and sends those answers with one `sendmmsg`; every
-//! other query gets a
-//! task on the general path ([`Handler::handle_raw`]), at most
-//! [`MAX_PENDING`] at once per worker — past that, queries are dropped and
-//! the client asks again, so a flood cannot pile up tasks without bound.
+//! One UDP worker per socket, each a thread of its own: it waits in
+//! `recvmmsg` for up to [`BATCH`] datagrams at once (no readiness events, no
+//! task wake-ups), answers blocked and cached names on the spot
+//! ([`super::fast`]) and sends those answers with one `sendmmsg`. Every other
+//! query becomes a task on the runtime, on the general path
+//! ([`Handler::handle_raw`]), at most [`MAX_PENDING`] at once per worker —
+//! past that, queries are dropped and the client asks again, so a flood
+//! cannot pile up tasks without bound.
 
-use std::cell::RefCell;
 use std::io::{ErrorKind, IoSlice, IoSliceMut};
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use hickory_server::net::xfer::Protocol;
 use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg};
-use tokio::io::Interest;
-use tokio::net::UdpSocket;
+use tokio::runtime::Handle;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
@@ -33,17 +32,9 @@ const MAX_DATAGRAM: usize = 4096;
 const MAX_PENDING: usize = 1024;
 /// Datagrams read (and fast answers sent) with one system call at most.
 const BATCH: usize = 32;
-
-thread_local! {
-    /// The kernel's message headers for `recvmmsg` and `sendmmsg`. They hold
-    /// raw pointers, so they cannot travel with a task between threads;
-    /// they hold nothing between calls either, so each thread keeps its own.
-    static HEADERS: RefCell<(MultiHeaders<SockaddrStorage>, MultiHeaders<SockaddrStorage>)> =
-        RefCell::new((
-            MultiHeaders::preallocate(BATCH, None),
-            MultiHeaders::preallocate(BATCH, None),
-        ));
-}
+/// How long a worker waits for a datagram before it looks whether the
+/// server is shutting down (the socket's receive timeout).
+pub(crate) const IDLE_CHECK: Duration = Duration::from_millis(50);
 
 /// What one worker reuses from batch to batch: nothing on the fast path
 /// allocates.
@@ -52,6 +43,8 @@ struct Buffers {
     received: [(usize, Option<SocketAddr>); BATCH],
     answers: Vec<Vec<u8>>,
     destinations: [Option<SockaddrStorage>; BATCH],
+    recv_headers: MultiHeaders<SockaddrStorage>,
+    send_headers: MultiHeaders<SockaddrStorage>,
 }
 
 impl Buffers {
@@ -61,67 +54,64 @@ impl Buffers {
             received: [(0, None); BATCH],
             answers: (0..BATCH).map(|_| Vec::with_capacity(1232)).collect(),
             destinations: [None; BATCH],
+            recv_headers: MultiHeaders::preallocate(BATCH, None),
+            send_headers: MultiHeaders::preallocate(BATCH, None),
         }
     }
 
-    /// Reads up to [`BATCH`] waiting datagrams; how many.
+    /// Waits for at least one datagram (at most [`IDLE_CHECK`]) and reads
+    /// up to [`BATCH`] of those waiting; how many.
     fn receive(&mut self, socket: &UdpSocket) -> std::io::Result<usize> {
-        let fd = socket.as_raw_fd();
-        HEADERS.with_borrow_mut(|(headers, _)| {
-            let mut slices = self.datagrams.each_mut().map(|d| [IoSliceMut::new(d)]);
-            let results = recvmmsg(fd, headers, slices.iter_mut(), MsgFlags::MSG_DONTWAIT, None)
-                .map_err(std::io::Error::from)?;
-            let mut n = 0;
-            for (slot, message) in self.received.iter_mut().zip(results) {
-                *slot = (message.bytes, message.address.and_then(to_std));
-                n += 1;
-            }
-            Ok(n)
-        })
+        let mut slices = self.datagrams.each_mut().map(|d| [IoSliceMut::new(d)]);
+        let results = recvmmsg(
+            socket.as_raw_fd(),
+            &mut self.recv_headers,
+            slices.iter_mut(),
+            MsgFlags::MSG_WAITFORONE,
+            None,
+        )
+        .map_err(std::io::Error::from)?;
+        let mut n = 0;
+        for (slot, message) in self.received.iter_mut().zip(results) {
+            *slot = (message.bytes, message.address.and_then(to_std));
+            n += 1;
+        }
+        Ok(n)
     }
 
     /// Sends the first `n` answers to their destinations; how many went.
     fn send(&mut self, socket: &UdpSocket, n: usize) -> std::io::Result<usize> {
-        let fd = socket.as_raw_fd();
-        HEADERS.with_borrow_mut(|(_, headers)| {
-            let slices: [[IoSlice<'_>; 1]; BATCH] =
-                std::array::from_fn(|i| [IoSlice::new(&self.answers[i])]);
-            let results = sendmmsg(
-                fd,
-                headers,
-                slices[..n].iter(),
-                &self.destinations[..n],
-                [],
-                MsgFlags::MSG_DONTWAIT,
-            )
-            .map_err(std::io::Error::from)?;
-            Ok(results.count())
-        })
+        let slices: [[IoSlice<'_>; 1]; BATCH] =
+            std::array::from_fn(|i| [IoSlice::new(&self.answers[i])]);
+        let results = sendmmsg(
+            socket.as_raw_fd(),
+            &mut self.send_headers,
+            slices[..n].iter(),
+            &self.destinations[..n],
+            [],
+            MsgFlags::empty(),
+        )
+        .map_err(std::io::Error::from)?;
+        Ok(results.count())
     }
 }
 
-/// Serves `socket` until `shutdown`.
-pub(crate) async fn serve(
+/// Serves `socket` until `shutdown`, on the thread it is called on (a
+/// blocking one); general-path tasks go to `runtime`.
+pub(crate) fn serve(
     socket: UdpSocket,
     handler: Arc<Handler>,
+    runtime: Handle,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
     let socket = Arc::new(socket);
     let pending = Arc::new(Semaphore::new(MAX_PENDING));
     let mut b = Buffers::new();
     let failed = |e: std::io::Error| Error::Serve(format!("UDP socket failed: {e}"));
-    loop {
-        let n = match socket.try_io(Interest::READABLE, || b.receive(&socket)) {
+    while !shutdown.is_cancelled() {
+        let n = match b.receive(&socket) {
             Ok(n) => n,
-            Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                tokio::select! {
-                    ready = socket.readable() => {
-                        ready.map_err(failed)?;
-                        continue;
-                    }
-                    _ = shutdown.cancelled() => return Ok(()),
-                }
-            }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => continue,
             Err(e) if is_transient(&e) => {
                 debug!(error = %e, "UDP receive error");
                 continue;
@@ -158,7 +148,7 @@ pub(crate) async fn serve(
                 socket: socket.clone(),
                 dst: src,
             });
-            tokio::spawn(async move {
+            runtime.spawn(async move {
                 if admission == Admission::Serve {
                     handler.handle_raw(raw, src, Protocol::Udp, reply).await;
                 } else {
@@ -167,28 +157,26 @@ pub(crate) async fn serve(
                 drop(permit);
             });
         }
-        if answered > 0 {
-            let sent = match socket.try_io(Interest::WRITABLE, || b.send(&socket, answered)) {
-                Ok(sent) => sent,
+        // Blocks while the send buffer is full, which also slows reading
+        // down. When only part went, the rest moves to the front.
+        let mut rest = answered;
+        while rest > 0 {
+            match b.send(&socket, rest) {
+                Ok(k) if k == 0 || k >= rest => break,
+                Ok(k) => {
+                    b.answers[..rest].rotate_left(k);
+                    b.destinations[..rest].rotate_left(k);
+                    rest -= k;
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) => {
                     debug!(error = %e, "UDP batch send error");
-                    0
-                }
-            };
-            // What did not go at once waits for room, which also slows
-            // reading down.
-            for i in sent..answered {
-                let Some(dst) = b.destinations[i].and_then(to_std) else {
-                    continue;
-                };
-                if let Err(e) = socket.send_to(&b.answers[i], dst).await {
-                    debug!(error = %e, "UDP send error");
+                    break;
                 }
             }
         }
-        // Let the general path's tasks and the other sockets run.
-        tokio::task::yield_now().await;
     }
+    Ok(())
 }
 
 /// A socket address from the kernel's form.
