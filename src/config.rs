@@ -339,7 +339,8 @@ impl Default for Blocking {
 pub struct Local {
     /// Name → addresses, e.g. `"nas.home.arpa" = ["192.168.1.10", "fd00::10"]`.
     /// A and AAAA questions get these; other types get NODATA. Subdomains
-    /// are not covered.
+    /// are not covered. Each name once: spellings that differ in case or a
+    /// trailing dot are one name, and are refused.
     pub records: BTreeMap<String, Vec<IpAddr>>,
 }
 
@@ -789,9 +790,22 @@ impl Config {
                 format!("{} is more than 3600 seconds", self.blocking.ttl),
             );
         }
+        // Two spellings of one name (`NAS.home.arpa`, `nas.home.arpa.`) are
+        // two keys to toml but one name to DNS: one would silently win.
+        let mut local = BTreeMap::new();
         for name in self.local.records.keys() {
-            if let Err(e) = crate::domain::Domain::parse(name) {
-                return bad("local.records", format!("`{name}`: {e}"));
+            match crate::domain::Domain::parse(name) {
+                Err(e) => return bad("local.records", format!("`{name}`: {e}")),
+                Ok(domain) => {
+                    if let Some(first) = local.insert(domain, name) {
+                        return bad(
+                            "local.records",
+                            format!(
+                                "`{first}` and `{name}` are the same name; give its addresses once"
+                            ),
+                        );
+                    }
+                }
             }
         }
         let mut names = HashSet::new();
@@ -917,6 +931,15 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("sinkhole"), "{err}");
+    }
+
+    #[test]
+    fn local_names_spelled_twice_are_refused() {
+        let text = "[local.records]\n\"NAS.home.arpa\" = [\"192.168.1.10\"]\n\
+                    \"nas.home.arpa.\" = [\"192.168.1.11\"]\n";
+        let err = parse(text).unwrap_err().to_string();
+        assert!(err.contains("same name"), "{err}");
+        assert!(parse("[local.records]\n\"nas.home.arpa\" = [\"192.168.1.10\"]\n").is_ok());
     }
 
     #[test]
