@@ -9,7 +9,7 @@ use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hickory_proto::op::{Header, HeaderCounts, MessageType, Metadata, OpCode, ResponseCode};
+use hickory_proto::op::{Header, HeaderCounts, MessageType, Metadata, ResponseCode};
 use hickory_proto::rr::Record;
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
 use hickory_server::net::NetError;
@@ -20,7 +20,8 @@ use nix::sys::socket::{MsgFlags, SockaddrStorage, sendto};
 use tokio::sync::mpsc;
 
 /// Encodes `response` as hickory-server does: at most `max_size` bytes,
-/// and a bare SERVFAIL header when it cannot be encoded.
+/// and a bare SERVFAIL header (with the query's ID and opcode) when it
+/// cannot be encoded.
 pub(crate) fn encode<'a>(
     response: MessageResponse<
         '_,
@@ -32,7 +33,7 @@ pub(crate) fn encode<'a>(
     >,
     udp: bool,
 ) -> (ResponseInfo, Vec<u8>) {
-    let id = response.metadata().id;
+    let (id, op_code) = (response.metadata().id, response.metadata().op_code);
     let max_size = match (udp, response.edns()) {
         (true, Some(edns)) => edns.max_payload(),
         (true, None) => 512,
@@ -45,7 +46,7 @@ pub(crate) fn encode<'a>(
         return (info, bytes);
     }
     bytes.clear();
-    let mut metadata = Metadata::new(id, MessageType::Response, OpCode::Query);
+    let mut metadata = Metadata::new(id, MessageType::Response, op_code);
     metadata.response_code = ResponseCode::ServFail;
     let header = Header {
         metadata,
