@@ -158,7 +158,8 @@ pub(crate) fn serve(
             });
         }
         // Blocks while the send buffer is full, which also slows reading
-        // down. When only part went, the rest moves to the front.
+        // down. When only part went, the rest moves to the front; an answer
+        // that cannot go at all is dropped, never the batch.
         let mut rest = answered;
         while rest > 0 {
             match b.send(&socket, rest) {
@@ -170,8 +171,12 @@ pub(crate) fn serve(
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) => {
-                    debug!(error = %e, "UDP batch send error");
-                    break;
+                    // The first answer could not go (its destination is
+                    // refused or unreachable): drop it, send the others.
+                    debug!(error = %e, "UDP send error");
+                    b.answers[..rest].rotate_left(1);
+                    b.destinations[..rest].rotate_left(1);
+                    rest -= 1;
                 }
             }
         }
