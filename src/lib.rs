@@ -14,7 +14,8 @@
 //! - [`publish`]: the server's side of the exchange: boot image, taking publishes.
 //! - [`supervise`]: `ralo serve` starting and restarting its updater child.
 //! - [`resolve`]: the chain a query walks: access, local, block, cache, forward.
-//! - [`server`]: sockets, hickory-server and the request handler.
+//! - [`server`]: sockets; UDP workers with the fast path for blocked and cached
+//!   names; TCP with connection caps; the general path through hickory.
 //! - [`telemetry`]: counters and the ring of recent queries in a shared
 //!   segment the server writes and `stats` / `tail` read.
 //! - [`metrics`]: the Prometheus endpoint, from the telemetry counters.

@@ -49,7 +49,7 @@ servers = ["127.0.0.1:9"]
 const INSIDE: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 40_000);
 /// A client outside it (TEST-NET-3; nothing is ever sent there).
 const OUTSIDE: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7)), 40_000);
-/// The largest EDNS payload ralo answers with (`server.rs`).
+/// The largest EDNS payload ralo answers with (`server/wire.rs`).
 const MAX_PAYLOAD: usize = 1232;
 
 struct Fixture {
