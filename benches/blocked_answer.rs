@@ -18,8 +18,8 @@
 //!   (`server::fast_answer`): from the datagram's bytes straight to the
 //!   answer's bytes, with no hickory message and no allocation.
 //!
-//! No sockets: the handler's response goes to a response handle that
-//! encodes it like hickory's and keeps the bytes; the blocked path never
+//! No sockets: the handler's response goes to a `server::Capture`, which
+//! encodes it as the server does and keeps the bytes; the blocked path never
 //! waits, so its future is polled once. Telemetry is off here; its cost is
 //! in `benches/telemetry.rs`. Before timing, the bytes are decoded and
 //! checked: NOERROR, one A record 0.0.0.0, EDE 15 naming the list.
@@ -29,7 +29,7 @@
 use std::hint::black_box;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -37,75 +37,21 @@ use futures_util::FutureExt;
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::A;
 use hickory_proto::rr::rdata::opt::EdnsOption;
-use hickory_proto::rr::{Name, RData, Record, RecordType};
-use hickory_proto::serialize::binary::BinEncoder;
-use hickory_server::net::NetError;
+use hickory_proto::rr::{Name, RData, RecordType};
 use hickory_server::net::runtime::TokioTime;
 use hickory_server::net::xfer::Protocol;
-use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
-use hickory_server::zone_handler::MessageResponse;
+use hickory_server::server::{Request, RequestHandler, ResponseInfo};
 use ralo::config::{Config, Mode};
 use ralo::exchange::SealedImage;
 use ralo::image::{Image, ImageBuilder};
 use ralo::resolve::Resolver;
 use ralo::resolve::block::Blocker;
-use ralo::server::Handler;
+use ralo::server::{Capture, Handler};
 
 /// The listed name the query asks for.
 const BLOCKED: &str = "pixel.a8fk3kdq7.com.";
 /// The list it is on.
 const LIST: &str = "hagezi-light";
-
-/// A response handle that encodes the response as hickory's `ResponseHandle`
-/// does (size limit: the client's EDNS payload over UDP, 512 without EDNS,
-/// 64 KiB over TCP) and keeps the bytes instead of sending them.
-#[derive(Clone)]
-struct Encoded {
-    protocol: Protocol,
-    bytes: Arc<Mutex<Vec<u8>>>,
-}
-
-impl Encoded {
-    fn new(protocol: Protocol) -> Encoded {
-        Encoded {
-            protocol,
-            bytes: Arc::default(),
-        }
-    }
-
-    fn bytes(&self) -> Vec<u8> {
-        self.bytes
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-}
-
-#[async_trait::async_trait]
-impl ResponseHandler for Encoded {
-    async fn send_response<'a>(
-        &mut self,
-        response: MessageResponse<
-            '_,
-            'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-        >,
-    ) -> Result<ResponseInfo, NetError> {
-        let limit = match self.protocol {
-            Protocol::Udp => response.edns().map_or(512, Edns::max_payload),
-            _ => u16::MAX,
-        };
-        let mut bytes = Vec::with_capacity(512);
-        let mut encoder = BinEncoder::new(&mut bytes);
-        encoder.set_max_size(limit);
-        let info = response.destructive_emit(&mut encoder)?;
-        *self.bytes.lock().unwrap_or_else(PoisonError::into_inner) = bytes;
-        Ok(info)
-    }
-}
 
 /// A resolver whose image lists `BLOCKED` (and its subdomains) on `LIST`.
 fn resolver() -> Arc<Resolver> {
@@ -141,9 +87,9 @@ fn request(protocol: Protocol) -> Request {
 }
 
 /// Runs the handler once; the blocked path completes without waiting.
-fn handle(handler: &Handler, request: &Request, encoded: &Encoded) -> ResponseInfo {
+fn handle(handler: &Handler, request: &Request, capture: &Capture) -> ResponseInfo {
     handler
-        .handle_request::<_, TokioTime>(request, encoded.clone())
+        .handle_request::<_, TokioTime>(request, capture.handler())
         .now_or_never()
         .expect("the blocked path does not wait")
 }
@@ -181,11 +127,11 @@ fn blocked_answer(c: &mut Criterion) {
     });
     for (label, protocol) in [("handle/udp", Protocol::Udp), ("handle/tcp", Protocol::Tcp)] {
         let request = request(protocol);
-        let encoded = Encoded::new(protocol);
-        handle(&handler, &request, &encoded);
-        check(&encoded.bytes());
+        let capture = Capture::new(protocol == Protocol::Udp);
+        handle(&handler, &request, &capture);
+        check(&capture.take().expect("the handler answers"));
         group.bench_function(label, |b| {
-            b.iter(|| handle(&handler, black_box(&request), &encoded))
+            b.iter(|| handle(&handler, black_box(&request), &capture))
         });
     }
     let bytes = query_bytes();

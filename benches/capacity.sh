@@ -34,7 +34,6 @@ DATA=$ROOT/target/bench/data
 PATH=$PATH:/usr/sbin:/sbin
 
 die() { echo "capacity.sh: $*" >&2; exit 1; }
-mem_mb() { awk '/^VmRSS/{r=$2} /^VmHWM/{h=$2} END{printf "%.0f/%.0f", r/1024, h/1024}' "/proc/$1/status"; }
 # shellcheck source=benches/lib.sh
 . "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || die "run as root (it installs packages and pins processes)"
@@ -144,7 +143,7 @@ capacity=$(awk '/Queries per second/{printf "%d", $4}' "$WORK/raw/saturated")
 rate=$((capacity * SHARE / 100))
 echo "capacity (mix30, N=$N, saturated): $capacity qps; holding $rate qps ($SHARE %) for $HOLD_DUR s"
 
-rss_before=$(mem_mb "$SPID")
+rss_before=$(mem_mb "$SPID" | tr '\t' /)
 taskset -c "$CLI_CPU" timeout $((HOLD_DUR + 60)) dnsperf -s 127.0.0.1 -p "$P_RALO" -d "$DATA/q-mix30-$N.txt" \
   -l "$HOLD_DUR" -c 10 -Q "$rate" -t 2 >"$WORK/raw/held" 2>&1 || die "dnsperf failed (see $WORK/raw/held)"
 sent=$(awk '/Queries sent/{print $3}' "$WORK/raw/held")
@@ -152,7 +151,7 @@ done_q=$(awk '/Queries completed/{print $3}' "$WORK/raw/held")
 lost=$(awk '/Queries lost/{print $3}' "$WORK/raw/held")
 avg=$(awk '/Average Latency/{print $4}' "$WORK/raw/held")
 max=$(awk '/Average Latency/{gsub(/[(),]/,""); print $(NF)}' "$WORK/raw/held")
-rss_after=$(mem_mb "$SPID")
+rss_after=$(mem_mb "$SPID" | tr '\t' /)
 grep -E "^(VmRSS|VmHWM|RssAnon|RssFile|RssShmem|Threads)" "/proc/$SPID/status" > "$WORK/status-after.txt"
 
 printf "N\tstart_median_s\tcapacity_qps\theld_qps\theld_s\tsent\tanswered\tlost\tavg_latency_s\tmax_latency_s\trss_hwm_before_mb\trss_hwm_after_mb\n" > "$WORK/results.tsv"

@@ -140,7 +140,6 @@ stop_server() {
 
 now() { python3 -c 'import time; print(time.time())'; }
 ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }           # utime+stime, all threads
-mem_mb() { awk '/^VmRSS/{r=$2} /^VmHWM/{h=$2} END{printf "%.0f\t%.0f", r/1024, h/1024}' "/proc/$1/status"; }
 # VmRSS of PID's children in MB (ralo's updater; 0 for the others)
 kids_mb() {
   local k t=0
@@ -156,46 +155,6 @@ nsd_ticks() {
     [ -r "/proc/$p/stat" ] && t=$((t + $(ticks "$p")))
   done
   echo "$t"
-}
-# answer PORT NAME -> "RCODE addr,addr" for an A query (one try per 0.5 s, 3 tries)
-answer() {
-  python3 - "$1" "$2" <<'EOF'
-import random, socket, struct, sys
-port, name = int(sys.argv[1]), sys.argv[2]
-qid = random.randrange(65536)
-msg = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0)
-msg += b"".join(bytes([len(l)]) + l.encode() for l in name.split(".")) + b"\0"
-msg += struct.pack(">HH", 1, 1)
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.settimeout(0.5)
-def skip_name(d, i):
-    while True:
-        n = d[i]
-        if n == 0: return i + 1
-        if n & 0xC0 == 0xC0: return i + 2
-        i += n + 1
-for _ in range(3):
-    s.sendto(msg, ("127.0.0.1", port))
-    try:
-        d, _ = s.recvfrom(4096)
-    except socket.timeout:
-        continue
-    if struct.unpack(">H", d[:2])[0] != qid: continue
-    rcode = d[3] & 15
-    qd, an = struct.unpack(">HH", d[4:8])
-    i = 12
-    for _ in range(qd): i = skip_name(d, i) + 4
-    addrs = []
-    for _ in range(an):
-        i = skip_name(d, i)
-        typ, _, _, ln = struct.unpack(">HHIH", d[i:i + 10]); i += 10
-        if typ == 1 and ln == 4: addrs.append(socket.inet_ntoa(d[i:i + 4]))
-        i += ln
-    names = {0: "NOERROR", 2: "SERVFAIL", 3: "NXDOMAIN", 5: "REFUSED"}
-    print(names.get(rcode, "RCODE%d" % rcode), ",".join(addrs) or "-")
-    sys.exit(0)
-print("TIMEOUT -")
-EOF
 }
 port_of() { case $1 in ralo) echo "$P_RALO";; dnsmasq) echo "$P_DNSMASQ";; unbound) echo "$P_UNBOUND";; esac; }
 

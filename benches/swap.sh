@@ -185,38 +185,6 @@ print("\t".join(["blocked" if first_blocked else "timeout", f(first_blocked, 0),
                  f(last_other, 0), f(last_other, 1), str(n_sent), str(n_blocked), str(regress),
                  str(peak), str(nsamp), ",".join(str(r) for r in sorted(rcodes))]))
 EOF
-# answer PORT NAME -> "RCODE addr,addr" (as in sidebyside.sh)
-cat > "$BIN/answer.py" <<'EOF'
-import random, socket, struct, sys
-port, name = int(sys.argv[1]), sys.argv[2]
-qid = random.randrange(65536)
-msg = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0)
-msg += b"".join(bytes([len(l)]) + l.encode() for l in name.split(".")) + b"\0"
-msg += struct.pack(">HH", 1, 1)
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(0.5)
-def skip_name(d, i):
-    while True:
-        n = d[i]
-        if n == 0: return i + 1
-        if n & 0xC0 == 0xC0: return i + 2
-        i += n + 1
-for _ in range(3):
-    s.sendto(msg, ("127.0.0.1", port))
-    try: d, _ = s.recvfrom(4096)
-    except socket.timeout: continue
-    if struct.unpack(">H", d[:2])[0] != qid: continue
-    rcode = d[3] & 15; qd, an = struct.unpack(">HH", d[4:8]); i = 12
-    for _ in range(qd): i = skip_name(d, i) + 4
-    addrs = []
-    for _ in range(an):
-        i = skip_name(d, i)
-        typ, _, _, ln = struct.unpack(">HHIH", d[i:i + 10]); i += 10
-        if typ == 1 and ln == 4: addrs.append(socket.inet_ntoa(d[i:i + 4]))
-        i += ln
-    names = {0: "NOERROR", 2: "SERVFAIL", 3: "NXDOMAIN", 5: "REFUSED"}
-    print(names.get(rcode, "RCODE%d" % rcode), ",".join(addrs) or "-"); sys.exit(0)
-print("TIMEOUT -")
-EOF
 # logtime LOG GEN -> epoch seconds of the server's "image swapped in generation=GEN" line
 cat > "$BIN/logtime.py" <<'EOF'
 import datetime, re, sys
@@ -244,7 +212,6 @@ mem() {  # PID -> "VmRSS VmHWM RssAnon RssFile RssShmem" in kB, tab-separated
   awk '/^VmRSS/{r=$2} /^VmHWM/{h=$2} /^RssAnon/{a=$2} /^RssFile/{f=$2} /^RssShmem/{s=$2}
        END{printf "%d\t%d\t%d\t%d\t%d", r, h, a, f, s}' "/proc/$1/status"
 }
-answer() { python3 "$BIN/answer.py" "$@"; }
 ms_between() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a=="NA"||b=="NA") print "NA"; else printf "%.1f", (b-a)*1000 }'; }
 
 # run_update DIR TAG -> runs `ralo update`, sets U_WALL_MS U_GEN U_RULES U_BYTES U_WHERE U_INNER_MS U_MAXRSS U_T0

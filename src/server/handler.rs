@@ -28,7 +28,7 @@ use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseI
 use hickory_server::zone_handler::{MessageResponseBuilder, Queries};
 use tracing::warn;
 
-use super::reply::{Capture, Reply};
+use super::reply::Capture;
 use super::wire::{EDE_OPTION, MAX_PAYLOAD};
 
 use crate::resolve::answer::Answer;
@@ -121,7 +121,7 @@ impl Handler {
     pub async fn answer_bytes(&self, raw: &[u8], src: SocketAddr, udp: bool) -> Option<Vec<u8>> {
         let capture = Capture::new(udp);
         let protocol = if udp { Protocol::Udp } else { Protocol::Tcp };
-        self.handle_raw(raw.to_vec(), src, protocol, Reply(capture.clone()))
+        self.handle_raw(raw.to_vec(), src, protocol, capture.handler())
             .await;
         capture.take()
     }

@@ -162,6 +162,11 @@ impl Capture {
         }
     }
 
+    /// A hickory response handler that delivers into this capture.
+    pub fn handler(&self) -> impl ResponseHandler {
+        Reply(self.clone())
+    }
+
     /// The response sent, if one was.
     pub fn take(&self) -> Option<Vec<u8>> {
         self.bytes.lock().ok()?.take()
