@@ -9,8 +9,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use ralo::config;
-use ralo::resolve::Admission;
 use ralo::resolve::ratelimit::{RateLimiter, TRACKED};
+use ralo::vocab::Admission;
 
 const PER_THREAD: u32 = 4_000_000;
 

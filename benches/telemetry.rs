@@ -7,35 +7,32 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hickory_proto::rr::{Name, RecordType};
-use ralo::resolve::Outcome;
-use ralo::telemetry::{Protocol, Query, QueryName, Telemetry};
+use hickory_proto::rr::RecordType;
+use ralo::telemetry::{Query, Telemetry};
+use ralo::vocab::{Outcome, Protocol};
 
 const PER_THREAD: u32 = 2_000_000;
 
-fn names() -> Vec<Name> {
-    [
-        "ads.example.com.",
-        "www.google.com.",
-        "a-rather-long-label.cdn.some-tracker.example.net.",
-        "x.y.",
-        "graph.facebook.com.",
-        "1.0.168.192.in-addr.arpa.",
+fn names() -> Vec<&'static str> {
+    vec![
+        "ads.example.com",
+        "www.google.com",
+        "a-rather-long-label.cdn.some-tracker.example.net",
+        "x.y",
+        "graph.facebook.com",
+        "1.0.168.192.in-addr.arpa",
     ]
-    .iter()
-    .map(|n| Name::from_ascii(n).expect("valid name"))
-    .collect()
 }
 
-fn record_many(telemetry: &Telemetry, names: &[Name]) -> Duration {
+fn record_many(telemetry: &Telemetry, names: &[&str]) -> Duration {
     let outcomes = [Outcome::Forwarded, Outcome::Cached, Outcome::Blocked];
     let started = Instant::now();
     for i in 0..PER_THREAD {
-        let name = &names[i as usize % names.len()];
+        let name = names[i as usize % names.len()];
         let outcome = outcomes[i as usize % outcomes.len()];
         telemetry.record(black_box(&Query {
             client: "192.168.1.20".parse().expect("address"),
-            name: QueryName::Name(name),
+            name,
             qtype: RecordType::A,
             outcome,
             protocol: Protocol::Udp,

@@ -2,8 +2,11 @@
 //!
 //! # Layout
 //!
+//! - [`vocab`]: the shared words — `Outcome`, `ListId`, `Protocol`,
+//!   `Admission` — that everything else imports and that imports nothing.
 //! - [`config`]: `ralo.toml`, every key documented and checked.
-//! - [`domain`]: normalized domain names (lower-case, punycode, validated).
+//! - [`domain`]: names — normalized text (lower-case, punycode, validated)
+//!   and wire form (the one label walk and lower-casing).
 //! - [`lists`]: parsing hosts, plain-domain and adblock lists into rules.
 //! - [`image`]: the compiled, pointer-free blocklist image and its lookup.
 //! - [`compile`]: configured sources → one image.
@@ -13,9 +16,10 @@
 //! - [`update`]: the updater process: sources → image → persist → publish.
 //! - [`publish`]: the server's side of the exchange: boot image, taking publishes.
 //! - [`supervise`]: `ralo serve` starting and restarting its updater child.
-//! - [`resolve`]: the chain a query walks: access, local, block, cache, forward.
-//! - [`server`]: sockets; UDP workers with the fast path for blocked and cached
-//!   names; TCP with connection caps; the general path through hickory.
+//! - [`resolve`]: the decision for one question — access, rate limit, local,
+//!   block, cache — in one function, and forwarding what needs upstream.
+//! - [`server`]: sockets (batched UDP workers, TCP with connection caps) and
+//!   the one handler that reads a query, asks for the decision and writes it.
 //! - [`telemetry`]: counters and the ring of recent queries in a shared
 //!   segment the server writes and `stats` / `tail` read.
 //! - [`metrics`]: the Prometheus endpoint, from the telemetry counters.
@@ -42,3 +46,4 @@ pub mod sources;
 pub mod supervise;
 pub mod telemetry;
 pub mod update;
+pub mod vocab;

@@ -42,7 +42,8 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::telemetry::{LATENCY_BOUNDS_MS, Protocol, QType, Telemetry};
+use crate::telemetry::{LATENCY_BOUNDS_MS, QType, Telemetry};
+use crate::vocab::Protocol;
 
 /// The longest a client may keep one connection.
 const CONNECTION_LIMIT: Duration = Duration::from_secs(60);
@@ -194,7 +195,7 @@ impl Collector for TelemetryCollector {
             MetricType::Counter,
         )?;
         ConstCounter::new(counters.upstream_overload).encode(metric)?;
-        let now_ms = crate::resolve::chain::unix_ms();
+        let now_ms = crate::vocab::unix_ms();
         let gauges = [
             (
                 "ralo_image_generation",
@@ -290,11 +291,11 @@ fn respond(request: &Request<Incoming>, registry: &Registry) -> Response<Full<By
 mod tests {
     use std::time::Duration;
 
-    use hickory_proto::rr::{Name, RecordType};
+    use hickory_proto::rr::RecordType;
 
     use super::*;
-    use crate::resolve::Outcome;
     use crate::telemetry::Query;
+    use crate::vocab::Outcome;
 
     #[test]
     fn text_names_every_counter_with_its_value() {
@@ -302,11 +303,10 @@ mod tests {
         let upstream = "127.0.0.1:5300".parse().unwrap();
         let telemetry =
             Arc::new(Telemetry::create(&dir.path().join("t"), 64, &[upstream]).unwrap());
-        let name = Name::from_ascii("ads.example.com.").unwrap();
         for outcome in [Outcome::Blocked, Outcome::Blocked, Outcome::Forwarded] {
             telemetry.record(&Query {
                 client: "127.0.0.1".parse().unwrap(),
-                name: crate::telemetry::QueryName::Name(&name),
+                name: "ads.example.com",
                 qtype: RecordType::A,
                 outcome,
                 protocol: Protocol::Udp,
@@ -316,9 +316,9 @@ mod tests {
         }
         telemetry.upstream_answered(0, Duration::from_millis(3));
         telemetry.set_generation(7);
-        telemetry.rate_limited(crate::resolve::Admission::Refuse);
-        telemetry.rate_limited(crate::resolve::Admission::Drop);
-        telemetry.rate_limited(crate::resolve::Admission::Drop);
+        telemetry.rate_limited(crate::vocab::Admission::Refuse);
+        telemetry.rate_limited(crate::vocab::Admission::Drop);
+        telemetry.rate_limited(crate::vocab::Admission::Drop);
         telemetry.upstream_overloaded();
         let text = render(&registry(telemetry));
         for line in [

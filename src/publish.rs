@@ -21,8 +21,8 @@ use tracing::{info, warn};
 
 use crate::exchange::{self, Listener, Reply, Request, SealedImage};
 use crate::image::{Image, ImageBuilder};
-use crate::resolve::Resolver;
-use crate::resolve::chain::ServedImage;
+use crate::resolve::{Resolver, ServedImage};
+use crate::telemetry::Telemetry;
 
 /// Why the exchange could not start.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +40,33 @@ pub enum Error {
     },
 }
 
+/// Why an image is not served.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    /// The image could not be read into sealed memory or mapped.
+    #[error(transparent)]
+    Memory(#[from] exchange::Error),
+    /// The bytes are not a valid image.
+    #[error("the image is invalid: {0}")]
+    Invalid(#[from] crate::image::Error),
+    /// The header's generation is not the one the updater claimed.
+    #[error("the image header says generation {found}, the updater said {claimed}")]
+    Mismatch {
+        /// The header's generation.
+        found: u64,
+        /// The updater's.
+        claimed: u64,
+    },
+    /// An image of this generation or a newer one is already serving.
+    #[error("generation {generation} is not newer than the serving {serving}")]
+    NotNewer {
+        /// The offered generation.
+        generation: u64,
+        /// The serving one.
+        serving: u64,
+    },
+}
+
 /// The image to serve at boot: the persisted one if it is valid, else empty.
 pub fn boot_image(path: &Path) -> ServedImage {
     match load(path) {
@@ -54,15 +81,16 @@ pub fn boot_image(path: &Path) -> ServedImage {
     }
 }
 
-fn load(path: &Path) -> Result<ServedImage, String> {
-    let sealed = SealedImage::from_file(path).map_err(|e| e.to_string())?;
+/// The persisted image at `path`, copied into sealed memory, mapped and
+/// fully verified.
+pub fn load(path: &Path) -> Result<ServedImage, Refusal> {
+    let sealed = SealedImage::from_file(path)?;
     open_sealed(&sealed)
 }
 
-fn open_sealed(sealed: &SealedImage) -> Result<ServedImage, String> {
-    let mapping = sealed.map().map_err(|e| e.to_string())?;
-    let image = Image::open(mapping).map_err(|e| e.to_string())?;
-    image.verify().map_err(|e| e.to_string())?;
+fn open_sealed(sealed: &SealedImage) -> Result<ServedImage, Refusal> {
+    let image = Image::open(sealed.map()?)?;
+    image.verify()?;
     Ok(image)
 }
 
@@ -82,8 +110,13 @@ pub struct Exchange {
 }
 
 impl Exchange {
-    /// Binds `socket` and takes publishes for `resolver` on a thread.
-    pub fn start(socket: &Path, resolver: Arc<Resolver>) -> Result<Exchange, Error> {
+    /// Binds `socket` and takes publishes for `resolver` on a thread,
+    /// showing the generation and the blocking switch in `telemetry`.
+    pub fn start(
+        socket: &Path,
+        resolver: Arc<Resolver>,
+        telemetry: Option<Arc<Telemetry>>,
+    ) -> Result<Exchange, Error> {
         if let Some(dir) = socket.parent() {
             std::fs::create_dir_all(dir).map_err(|source| Error::Runtime {
                 path: dir.to_owned(),
@@ -96,7 +129,11 @@ impl Exchange {
         let flag = stop.clone();
         let thread = std::thread::Builder::new()
             .name("ralo-exchange".into())
-            .spawn(move || listener.serve(&flag, &mut |request| handle(&resolver, request)))
+            .spawn(move || {
+                listener.serve(&flag, &mut |request| {
+                    handle(&resolver, telemetry.as_deref(), request)
+                })
+            })
             .map_err(|source| Error::Runtime {
                 path: socket.to_owned(),
                 source,
@@ -126,8 +163,8 @@ impl Drop for Exchange {
     }
 }
 
-/// Answers one request from the updater.
-pub fn handle(resolver: &Resolver, request: Request) -> Reply {
+/// Answers one request, showing what changed in `telemetry`.
+pub fn handle(resolver: &Resolver, telemetry: Option<&Telemetry>, request: Request) -> Reply {
     let current = resolver.image().generation();
     match request {
         Request::Status => Reply::Current {
@@ -136,25 +173,31 @@ pub fn handle(resolver: &Resolver, request: Request) -> Reply {
         Request::GetState => state(resolver),
         Request::SetBlocking { disabled_until_ms } => {
             resolver.set_blocking_disabled_until(disabled_until_ms);
+            if let Some(telemetry) = telemetry {
+                telemetry.set_blocking_disabled_until(disabled_until_ms);
+            }
             match disabled_until_ms {
                 0 => info!("blocking switched on"),
                 u64::MAX => info!("blocking switched off until switched on"),
-                until => {
-                    info!(until_unix_ms = until, "blocking switched off for a while");
-                    log_reenable(until);
-                }
+                until => info!(until_unix_ms = until, "blocking switched off for a while"),
             }
             state(resolver)
         }
         Request::Publish { image, generation } => {
             match accept(resolver, &image, generation, current) {
-                Ok(()) => Reply::Accepted { generation },
-                Err(reason) => {
+                Err(refusal) => {
+                    let reason = refusal.to_string();
                     warn!(%reason, generation, "published image refused; the old one keeps serving");
                     Reply::Refused {
                         generation: current,
                         reason,
                     }
+                }
+                Ok(()) => {
+                    if let Some(telemetry) = telemetry {
+                        telemetry.set_generation(generation);
+                    }
+                    Reply::Accepted { generation }
                 }
             }
         }
@@ -168,36 +211,25 @@ fn state(resolver: &Resolver) -> Reply {
     }
 }
 
-/// Logs the automatic re-enable when `until` comes (the resolver itself
-/// switches back by comparing the time on each query).
-fn log_reenable(until: u64) {
-    let now = crate::resolve::chain::unix_ms();
-    let wait = std::time::Duration::from_millis(until.saturating_sub(now));
-    let _ = std::thread::Builder::new()
-        .name("ralo-reenable".into())
-        .spawn(move || {
-            std::thread::sleep(wait);
-            info!("blocking switched on again: the pause is over");
-        });
-}
-
 fn accept(
     resolver: &Resolver,
     sealed: &SealedImage,
     claimed: u64,
     current: u64,
-) -> Result<(), String> {
+) -> Result<(), Refusal> {
     let image = open_sealed(sealed)?;
     let generation = image.generation();
     if generation != claimed {
-        return Err(format!(
-            "the image header says generation {generation}, the updater said {claimed}"
-        ));
+        return Err(Refusal::Mismatch {
+            found: generation,
+            claimed,
+        });
     }
     if generation <= current {
-        return Err(format!(
-            "generation {generation} is not newer than the serving {current}"
-        ));
+        return Err(Refusal::NotNewer {
+            generation,
+            serving: current,
+        });
     }
     let rules = image.rule_count();
     resolver.swap_image(image);
@@ -247,6 +279,7 @@ mod tests {
         let r = resolver(empty());
         let reply = handle(
             &r,
+            None,
             Request::Publish {
                 image: sealed(1, "ralo-zero-copy"),
                 generation: 1,
@@ -270,6 +303,7 @@ mod tests {
         let r = resolver(empty());
         handle(
             &r,
+            None,
             Request::Publish {
                 image: sealed(1, "ralo-old-gen"),
                 generation: 1,
@@ -278,6 +312,7 @@ mod tests {
         let in_flight = r.image();
         handle(
             &r,
+            None,
             Request::Publish {
                 image: sealed(2, "ralo-new-gen"),
                 generation: 2,
@@ -303,6 +338,7 @@ mod tests {
         assert_eq!(
             handle(
                 &r,
+                None,
                 Request::Publish {
                     image: sealed(5, "g5"),
                     generation: 5
@@ -312,6 +348,7 @@ mod tests {
         );
         let older = handle(
             &r,
+            None,
             Request::Publish {
                 image: sealed(4, "g4"),
                 generation: 4,
@@ -323,6 +360,7 @@ mod tests {
         );
         let same = handle(
             &r,
+            None,
             Request::Publish {
                 image: sealed(5, "g5b"),
                 generation: 5,
@@ -333,7 +371,7 @@ mod tests {
             "{same:?}"
         );
         assert_eq!(
-            handle(&r, Request::Status),
+            handle(&r, None, Request::Status),
             Reply::Current { generation: 5 }
         );
     }
@@ -343,6 +381,7 @@ mod tests {
         let r = resolver(empty());
         let reply = handle(
             &r,
+            None,
             Request::Publish {
                 image: sealed(3, "g3"),
                 generation: 9,

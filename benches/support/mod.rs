@@ -1,4 +1,4 @@
-//! What the criterion benches (`lookup`, `compile`, `blocked_answer`) share:
+//! What the criterion benches (`lookup`, `compile`) share:
 //! the real lists in the shared data folder and seeded synthetic names.
 //! Each bench uses part of it, hence the allowances.
 #![allow(dead_code, unreachable_pub)]

@@ -1,21 +1,30 @@
-//! `ralo check NAME`: is NAME blocked, by which list and which rule (line
-//! number and text), does an allow rule override it, and is blocking
-//! switched off? Answers from the persisted image (the one the server
-//! serves), so it works while the server is down; the rule's line comes
+//! `ralo check NAME`: what the server answers NAME with, and why — the
+//! list, rule (line number and text) that blocks it, the allow rule that
+//! lets it through, a local record, a canary — and whether blocking is
+//! switched off. It asks the server's own decision ([`Resolver::decide`])
+//! on the persisted image (the one the server serves), so the two cannot
+//! disagree, and it works while the server is down; the rule's line comes
 //! from the list file or, for a downloaded list, its last good copy.
 //! Exit code: 0 blocked, 1 not blocked, 2 error.
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
+use hickory_proto::rr::{DNSClass, RecordType};
 
 use super::serve::load_config;
 use crate::config::{Config, ListSource};
 use crate::domain::Domain;
+use crate::domain::wire;
 use crate::exchange::{self, Reply};
-use crate::image::{Image, Match, Verdict};
+use crate::image::{Image, Match};
 use crate::lists::{self, ParseOptions};
+use crate::resolve::block::Block;
+use crate::resolve::local::LocalAnswer;
+use crate::resolve::{Decision, Question, Resolver};
+use crate::vocab::{Admission, Outcome};
 
 /// One matched rule, located in its list.
 #[derive(Debug, PartialEq, Eq)]
@@ -36,19 +45,16 @@ pub fn check(config: Option<&Path>, name: &str) -> anyhow::Result<bool> {
     let domain =
         Domain::parse(name.trim()).with_context(|| format!("`{name}` is not a domain name"))?;
     let path = config.paths.image_file();
-    let bytes = std::fs::read(&path).with_context(|| {
-        format!(
+    if !path.exists() {
+        anyhow::bail!(
             "no published image at {} yet: run `ralo update`",
             path.display()
-        )
-    })?;
-    let image = Image::open(bytes.as_slice()).context("the published image is unreadable")?;
-    image
-        .verify()
-        .context("the published image is damaged; run `ralo update`")?;
-    let paused_until = paused_until(&config);
-    let verdict = image.lookup(domain.as_str());
-    let out = describe(&config, &image, &domain, verdict, paused_until);
+        );
+    }
+    let image = crate::publish::load(&path)
+        .context("the published image is damaged or unreadable; run `ralo update`")?;
+    let resolver = Resolver::new(&config, image);
+    let out = describe(&config, &resolver, &domain, paused_until(&config));
     #[allow(clippy::print_stdout)]
     {
         print!("{}", out.text);
@@ -61,55 +67,113 @@ pub fn check(config: Option<&Path>, name: &str) -> anyhow::Result<bool> {
 pub struct Description {
     /// The report, one or more lines.
     pub text: String,
+    /// How the server answers an A question for the name while blocking
+    /// is on: blocked, local, or forwarded (allowed, when an allow rule
+    /// beats a block rule of the name).
+    pub outcome: Outcome,
     /// Blocked right now.
     pub blocked_now: bool,
 }
 
-/// Describes `verdict` for `domain`; `paused_until` is the server's
-/// blocking pause (Unix ms), if any.
-pub fn describe<B: AsRef<[u8]>>(
+/// Describes what `resolver` decides for an A question for `domain` from
+/// loopback, with blocking on; `paused_until` is the server's blocking
+/// pause (Unix ms), if any.
+pub fn describe(
     config: &Config,
-    image: &Image<B>,
+    resolver: &Resolver,
     domain: &Domain,
-    verdict: Verdict,
     paused_until: Option<u64>,
 ) -> Description {
+    let mut name = Vec::new();
+    wire::from_text(domain.as_str(), &mut name);
+    let question = Question {
+        name: &name,
+        lower: domain.as_str(),
+        qtype: RecordType::A,
+        qclass: DNSClass::IN,
+        client: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        dnssec_ok: false,
+        checking_disabled: false,
+        admission: Admission::Serve,
+    };
+    let decided = resolver.decide(&question);
+    let image = &decided.image;
     let generation = image.generation();
     let mut text = String::new();
-    let blocked = match verdict {
-        Verdict::NotListed => {
-            text.push_str(&format!(
-                "{domain}: not blocked (no list has it; image generation {generation})\n"
-            ));
-            false
-        }
-        Verdict::Blocked(m) => {
-            let rule = locate(config, image, domain, m, false);
+    let outcome = decided.decision.outcome();
+    let outcome = match &decided.decision {
+        Decision::Blocked(Block::Rule(m) | Block::Cname(m)) => {
+            let rule = locate(config, image, domain, *m, false);
             text.push_str(&format!(
                 "{domain}: BLOCKED by list `{}` (image generation {generation})\n",
                 rule.list
             ));
             text.push_str(&rule_line(&rule));
-            true
+            outcome
         }
-        Verdict::Allowed { allow, overrides } => {
-            let rule = locate(config, image, domain, allow, true);
+        Decision::Blocked(Block::Canary) => {
+            text.push_str(&format!(
+                "{domain}: BLOCKED: a canary name, answered NXDOMAIN so that browsers and phones keep \
+                 their own encrypted DNS off and the household's blocking applies; an allow rule lets it through\n"
+            ));
+            outcome
+        }
+        Decision::Local(answer) => {
+            let what = match answer {
+                LocalAnswer::Addresses(_) => "a local record or localhost",
+                LocalAnswer::Pointer(_) => "the reverse name of a local address",
+                LocalAnswer::Negative { .. } => "a special-use name that never leaves the house",
+                LocalAnswer::Hinfo => "the RFC 8482 answer",
+            };
+            text.push_str(&format!(
+                "{domain}: answered here: {what}; never blocked or forwarded\n"
+            ));
+            outcome
+        }
+        Decision::Refused(_) => {
+            text.push_str(&format!(
+                "{domain}: refused to loopback clients: add 127.0.0.0/8 to [access] allow\n"
+            ));
+            outcome
+        }
+        Decision::Forward { allowed: None } => {
+            text.push_str(&format!(
+                "{domain}: not blocked (no list has it; image generation {generation})\n"
+            ));
+            Outcome::Forwarded
+        }
+        Decision::Forward {
+            allowed: Some(allowed),
+        } => {
+            let rule = locate(config, image, domain, allowed.allow, true);
             text.push_str(&format!(
                 "{domain}: allowed by list `{}` (image generation {generation})\n",
                 rule.list
             ));
             text.push_str(&rule_line(&rule));
-            if let Some(block) = overrides {
-                let blocked_by = locate(config, image, domain, block, false);
-                text.push_str(&format!(
-                    "  it overrides a block by list `{}`:\n",
-                    blocked_by.list
-                ));
-                text.push_str(&rule_line(&blocked_by));
+            text.push_str("  answered from upstream, its CNAME chain included\n");
+            match allowed.overrides {
+                Some(block) => {
+                    let blocked_by = locate(config, image, domain, block, false);
+                    text.push_str(&format!(
+                        "  it overrides a block by list `{}`:\n",
+                        blocked_by.list
+                    ));
+                    text.push_str(&rule_line(&blocked_by));
+                    Outcome::Allowed
+                }
+                None => Outcome::Forwarded,
             }
-            false
+        }
+        Decision::Cached { .. }
+        | Decision::Forwarded { .. }
+        | Decision::Stale(_)
+        | Decision::Failed => {
+            text.push_str(&format!("{domain}: not blocked; answered from upstream\n"));
+            Outcome::Forwarded
         }
     };
+    let blocked = outcome == Outcome::Blocked;
     let paused = paused_until.filter(|&until| until != 0);
     if let (true, Some(until)) = (blocked, paused) {
         text.push_str(&format!(
@@ -119,6 +183,7 @@ pub fn describe<B: AsRef<[u8]>>(
     }
     Description {
         text,
+        outcome,
         blocked_now: blocked && paused.is_none(),
     }
 }
@@ -230,7 +295,7 @@ pub fn until_text(until_ms: u64) -> String {
     if until_ms == u64::MAX {
         return "until `ralo enable`".to_owned();
     }
-    let left = until_ms.saturating_sub(crate::resolve::chain::unix_ms()) / 1000;
+    let left = until_ms.saturating_sub(crate::vocab::unix_ms()) / 1000;
     format!(
         "for another {}",
         humantime::format_duration(Duration::from_secs(left))

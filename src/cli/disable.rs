@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use super::check::until_text;
 use super::serve::load_config;
 use crate::exchange::{self, Reply};
-use crate::resolve::chain::unix_ms;
+use crate::vocab::unix_ms;
 
 /// Switches blocking off for `duration` (`None`: until enabled).
 pub fn disable(config: Option<&Path>, duration: Option<&str>) -> anyhow::Result<()> {

@@ -16,7 +16,7 @@ use crate::image::Image;
 use crate::metrics;
 use crate::publish::{self, Exchange};
 use crate::resolve::Resolver;
-use crate::server::{self, Listeners};
+use crate::server::{self, Handler, Listeners};
 use crate::supervise;
 use crate::telemetry::{QueryLog, Telemetry};
 
@@ -57,7 +57,13 @@ pub async fn serve(path: Option<&Path>) -> anyhow::Result<()> {
         config.telemetry.ring_slots,
         &config.upstream.addrs(),
     )?);
-    let resolver = Arc::new(Resolver::new(&config, image).with_telemetry(telemetry.clone()));
+    telemetry.set_generation(image.generation());
+    let resolver = Arc::new(Resolver::new(&config, image));
+    let handler = Arc::new(Handler::new(
+        resolver.clone(),
+        &config,
+        Some(telemetry.clone()),
+    ));
     let workers = server::worker_count(config.server.udp_workers);
     let listeners = Listeners::bind_workers(&config.server.listen, workers)?;
     let metrics_listener = match config.metrics.listen {
@@ -68,7 +74,11 @@ pub async fn serve(path: Option<&Path>) -> anyhow::Result<()> {
         ),
         None => None,
     };
-    let exchange = Exchange::start(&config.paths.server_socket(), resolver.clone())?;
+    let exchange = Exchange::start(
+        &config.paths.server_socket(),
+        resolver.clone(),
+        Some(telemetry.clone()),
+    )?;
     // Only now, with every socket held, does the new segment replace the
     // old one for `stats` and `tail`.
     telemetry.install()?;
@@ -110,7 +120,7 @@ pub async fn serve(path: Option<&Path>) -> anyhow::Result<()> {
         signal.cancel();
     });
     let settings = server::Settings::from_config(&config);
-    let served = server::run(listeners, resolver, settings, shutdown.clone()).await;
+    let served = server::run(listeners, handler, settings, shutdown.clone()).await;
     shutdown.cancel();
     while tasks.join_next().await.is_some() {}
     exchange.stop();

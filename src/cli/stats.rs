@@ -12,8 +12,8 @@ use serde::Serialize;
 
 use super::serve::load_config;
 use super::tail::{format_utc, write_stdout};
-use crate::resolve::Outcome;
-use crate::telemetry::{Cursor, Protocol, QType, Segment, share, top};
+use crate::telemetry::{Cursor, QType, Segment, share, top};
+use crate::vocab::{Outcome, Protocol};
 
 /// `ralo stats` options.
 #[derive(Debug, clap::Args)]
@@ -319,10 +319,7 @@ impl Report {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        let outcomes: Vec<&str> = crate::telemetry::OUTCOMES
-            .iter()
-            .map(|o| o.as_str())
-            .collect();
+        let outcomes: Vec<&str> = Outcome::ALL.iter().map(|o| o.as_str()).collect();
         let types: Vec<&str> = QType::ALL.iter().map(|t| t.as_str()).collect();
         out += &format!("\nby outcome:  {}\n", list(&t.by_outcome, &outcomes));
         out += &format!("by type:     {}\n", list(&t.by_type, &types));
@@ -379,7 +376,7 @@ fn duration(secs: u64) -> String {
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let config = load_config(args.config.as_deref())?;
     let segment = Segment::open(&config.paths.telemetry_file())?;
-    let now = crate::resolve::chain::unix_ms();
+    let now = crate::vocab::unix_ms();
     let report = Report::read(&segment, args.top, now);
     let text = if args.json {
         serde_json::to_string_pretty(&report)?

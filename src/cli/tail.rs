@@ -13,8 +13,8 @@ use std::time::Duration;
 use anyhow::Context;
 
 use super::serve::load_config;
-use crate::resolve::Outcome;
-use crate::telemetry::{Cursor, Event, OUTCOMES, Segment, parse_outcome};
+use crate::telemetry::{Cursor, Event, Segment};
+use crate::vocab::Outcome;
 
 /// `ralo tail` options.
 #[derive(Debug, clap::Args)]
@@ -44,8 +44,8 @@ pub struct Args {
 }
 
 fn outcome_arg(text: &str) -> Result<Outcome, String> {
-    parse_outcome(text).ok_or_else(|| {
-        let names: Vec<&str> = OUTCOMES.iter().map(|o| o.as_str()).collect();
+    Outcome::parse(text).ok_or_else(|| {
+        let names: Vec<&str> = Outcome::ALL.iter().map(|o| o.as_str()).collect();
         format!("expected one of {}", names.join(", "))
     })
 }
@@ -221,7 +221,7 @@ mod tests {
     use hickory_proto::rr::RecordType;
 
     use super::*;
-    use crate::telemetry::Protocol;
+    use crate::vocab::Protocol;
 
     #[test]
     fn utc_dates_are_right_across_leap_years() {

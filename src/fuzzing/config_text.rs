@@ -3,14 +3,13 @@
 
 use std::path::PathBuf;
 
-use hickory_proto::rr::{Name, RecordType};
+use hickory_proto::rr::RecordType;
 
 use crate::config::Config;
 use crate::resolve::access::Access;
-use crate::resolve::block::Blocker;
 use crate::resolve::cache::Cache;
 use crate::resolve::forward::Forwarder;
-use crate::resolve::local::Local;
+use crate::resolve::local::{Local, LocalAnswer};
 
 /// The folder the config is taken to be in.
 const BASE: &str = "/etc/ralo";
@@ -67,24 +66,18 @@ pub fn config_text(data: &[u8]) {
     }
 
     let _ = Access::new(config.access.allow.clone());
-    let _ = Blocker::new(config.blocking.mode, config.blocking.ttl);
     let _ = Cache::new(&config.cache);
     let _ = Forwarder::new(&config.upstream);
     let _ = config.tcp_idle();
-    let local = Local::new(&config.local);
+    let local = Local::new(&config.local, &config.access.allow);
     for (name, addrs) in &config.local.records {
         let lower = crate::domain::Domain::parse(name)
             .unwrap_or_else(|e| panic!("accepted local name `{name}`: {e}"));
-        let Ok(qname) = Name::from_ascii(format!("{lower}.")) else {
-            continue;
-        };
-        let answer = local.answer(lower.as_str(), &qname, RecordType::A);
-        let answer = answer.unwrap_or_else(|| panic!("local name `{name}` is not answered"));
-        let a_records = addrs.iter().filter(|a| a.is_ipv4()).count();
+        let answer = local.answer(lower.as_str(), RecordType::A);
         assert_eq!(
-            answer.sections.answers.len(),
-            a_records,
-            "`{name}` A records"
+            answer,
+            Some(LocalAnswer::Addresses(addrs)),
+            "local name `{name}` is answered with its addresses"
         );
     }
 }

@@ -1,22 +1,25 @@
 //! Target (b): bytes an upstream might send → the forwarder's answer
-//! matching (`forward::accept`) → ralo's [`Answer`] (`forward::usable`) →
-//! the cache, stored and read back.
+//! matching (`forward::accept`, `forward::usable`) → an [`Entry`] in wire
+//! form, read back after a question in other case → the cache.
 //!
 //! The first input byte picks one of a few questions (and the DO bit); the
 //! rest is the datagram, expected to answer query ID [`ID`]. The seed corpus
 //! holds real answers to those questions, so the fuzzer starts past the
 //! matching and explores the records.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use hickory_proto::op::{MessageType, OpCode, ResponseCode};
+use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::rdata::SOA;
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+use hickory_proto::serialize::binary::{BinEncodable, BinEncoder, NameEncoding};
 use tokio::time::Instant;
 
 use crate::config;
-use crate::resolve::Answer;
-use crate::resolve::cache::{Cache, Key};
+use crate::domain::wire::TextBuffer;
+use crate::resolve::Entry;
+use crate::resolve::cache::{Cache, KeyRef};
 use crate::resolve::forward::{self, Request};
 
 /// The query ID the answers are matched against.
@@ -36,10 +39,12 @@ pub const QUESTIONS: [(&str, RecordType); 4] = [
 /// - an accepted message has the ID, QR=1, opcode QUERY and the question
 ///   asked, and the same bytes with another ID are refused;
 /// - an accepted, untruncated message is used unless its rcode is SERVFAIL,
-///   REFUSED, NOTIMP or FORMERR, with its rcode and records unchanged;
-/// - the cache keeps exactly the answers `cache.rs` says it keeps, and one
-///   read back has the same rcode and records, each TTL no higher than the
-///   one inserted (after the configured clamp).
+///   REFUSED, NOTIMP or FORMERR;
+/// - its entry, written after the question in upper case, decodes to the
+///   same records (names but for case), each TTL no higher than the one
+///   inserted (after the configured clamp);
+/// - the cache keeps exactly the answers `entry.rs` says it keeps, fresh
+///   and then stale.
 pub fn upstream_answer(data: &[u8]) {
     let Some((&select, bytes)) = data.split_first() else {
         return;
@@ -75,12 +80,7 @@ pub fn upstream_answer(data: &[u8]) {
         return;
     }
     let rcode = meta.response_code;
-    let (answers, authorities, additionals) = (
-        message.answers.clone(),
-        message.authorities.clone(),
-        message.additionals.clone(),
-    );
-    let Some(answer) = forward::usable(message) else {
+    let Some(message) = forward::usable(message) else {
         assert!(
             matches!(
                 rcode,
@@ -93,17 +93,7 @@ pub fn upstream_answer(data: &[u8]) {
         );
         return;
     };
-    assert_eq!(answer.rcode, rcode);
-    let s = &answer.sections;
-    assert!(s.answers == answers && s.authorities == authorities && s.additionals == additionals);
-
-    let key = Key {
-        name: text.trim_end_matches('.').to_ascii_lowercase().into(),
-        qtype: u16::from(qtype),
-        qclass: u16::from(DNSClass::IN),
-        dnssec_ok: request.dnssec_ok,
-        checking_disabled: false,
-    };
+    assert_eq!(message.metadata.response_code, rcode);
     let clamped = config::Cache {
         entries: 8,
         min_ttl: 60,
@@ -115,18 +105,85 @@ pub fn upstream_answer(data: &[u8]) {
         entries: 8,
         ..config::Cache::default()
     };
+    let mut wire = Vec::new();
+    let mut encoder = BinEncoder::new(&mut wire);
+    encoder.set_name_encoding(NameEncoding::Uncompressed);
+    name.emit(&mut encoder)
+        .unwrap_or_else(|e| panic!("fixed question {text}: {e}"));
     for config in [plain, clamped] {
-        check_cache(&config, key.clone(), &answer);
+        let Some(entry) = Entry::encode(&wire, qtype, &message, &config) else {
+            assert!(
+                u16::from(rcode) > 0x0f || message.to_vec().is_err() || bytes.len() > 2048,
+                "an answer hickory can write could not be kept in wire form"
+            );
+            return;
+        };
+        read_back(&message, &entry, &wire, qtype, &config);
+        check_cache(&config, &message, &wire, request.dnssec_ok, entry);
     }
 }
 
-/// Stores `answer` in a fresh cache and reads it back.
-fn check_cache(config: &config::Cache, key: Key, answer: &Answer) {
+/// The entry written after a question in other case decodes to the
+/// upstream's records: same names (but for case), classes and data, TTLs
+/// no higher than inserted after the clamp.
+fn read_back(
+    message: &Message,
+    entry: &Entry,
+    wire: &[u8],
+    qtype: RecordType,
+    config: &config::Cache,
+) {
+    let mut bytes = vec![0x12, 0x34, 0x81, 0x80 | entry.rcode(), 0, 1];
+    for count in entry.counts() {
+        bytes.extend_from_slice(&count.to_be_bytes());
+    }
+    let shouted: Vec<u8> = wire.iter().map(u8::to_ascii_uppercase).collect();
+    bytes.extend_from_slice(&shouted);
+    bytes.extend_from_slice(&u16::from(qtype).to_be_bytes());
+    bytes.extend_from_slice(&[0, 1]);
+    assert_eq!(entry.question_len(), wire.len() + 4);
+    bytes.extend_from_slice(entry.body());
+    let back = Message::from_vec(&bytes)
+        .unwrap_or_else(|e| panic!("the entry does not decode after its question: {e}"));
+    for (got, put) in [
+        (&back.answers, &message.answers),
+        (&back.authorities, &message.authorities),
+        (&back.additionals, &message.additionals),
+    ] {
+        assert_eq!(got.len(), put.len(), "the entry keeps every record");
+        for (got, put) in got.iter().zip(put) {
+            same_record(got, put, config);
+        }
+    }
+    assert_eq!(entry.authentic_data(), message.metadata.authentic_data);
+}
+
+/// Stores `entry` in a fresh cache and reads it back.
+fn check_cache(
+    config: &config::Cache,
+    message: &Message,
+    wire: &[u8],
+    dnssec_ok: bool,
+    entry: Entry,
+) {
     let cache = Cache::new(config);
-    let lifetime = lifetime(config, answer).filter(|&ttl| ttl > 0);
+    let lifetime = lifetime(config, message).filter(|&ttl| ttl > 0);
+    assert_eq!(
+        entry.lifetime(),
+        lifetime.unwrap_or(0),
+        "the entry's lifetime"
+    );
     let stored = Instant::now();
-    cache.insert(key.clone(), answer);
-    let Some(cached) = cache.get(&key) else {
+    let mut text = TextBuffer::new();
+    let key = KeyRef {
+        name: text.lower(wire),
+        qtype: u16::from(entry_type(message)),
+        qclass: u16::from(DNSClass::IN),
+        dnssec_ok,
+        checking_disabled: false,
+    };
+    cache.insert(key.to_key(), Arc::new(entry));
+    let Some((cached, _)) = cache.fresh(&key) else {
         // Only an answer that may not be kept, or one whose lifetime has
         // already passed on a slow machine, is missing.
         assert!(
@@ -139,37 +196,31 @@ fn check_cache(config: &config::Cache, key: Key, answer: &Answer) {
         lifetime.is_some(),
         "an answer that may not be kept was kept"
     );
-    assert_eq!(cached.rcode, answer.rcode);
-    assert_eq!(cached.authentic_data, answer.authentic_data);
-    assert!(cached.ede.is_none(), "a cached answer has no EDE");
-    let (got, put) = (&cached.sections, &answer.sections);
-    for (got, put) in [
-        (&got.answers, &put.answers),
-        (&got.authorities, &put.authorities),
-        (&got.additionals, &put.additionals),
-    ] {
-        assert_eq!(got.len(), put.len(), "the cache keeps every record");
-        for (got, put) in got.iter().zip(put) {
-            same_record(got, put, config);
-        }
-    }
-    let stale = cache.get_stale(&key);
+    assert_eq!(
+        u16::from(cached.rcode()),
+        u16::from(message.metadata.response_code)
+    );
     assert!(
-        stale.as_ref().is_some_and(|s| s.rcode == answer.rcode),
+        cache.stale(&key).is_some(),
         "a kept answer can be served stale"
     );
+}
+
+/// The type the question asked, as the message echoes it.
+fn entry_type(message: &Message) -> RecordType {
+    message.queries[0].query_type()
 }
 
 /// `got` is `put` read back: same name, class and data; the TTL no higher
 /// than the one inserted, clamped to `min_ttl..=max_ttl`.
 fn same_record(got: &Record, put: &Record, config: &config::Cache) {
     assert!(
-        got.name.iter().eq(put.name.iter()) && got.dns_class == put.dns_class,
+        got.name == put.name && got.dns_class == put.dns_class,
         "record {} read back as {}",
         put.name,
         got.name
     );
-    assert!(got.data == put.data, "record data changed in the cache");
+    assert!(got.data == put.data, "record data changed in the entry");
     let bound = put.ttl.clamp(config.min_ttl, config.max_ttl);
     assert!(
         got.ttl <= bound,
@@ -179,19 +230,18 @@ fn same_record(got: &Record, put: &Record, config: &config::Cache) {
     );
 }
 
-/// How long the cache keeps `answer`, by the rules in `cache.rs`: the
+/// How long the cache keeps `message`, by the rules in `entry.rs`: the
 /// smallest answer TTL, clamped; for NXDOMAIN and NODATA, the smaller of the
 /// first SOA's TTL and its minimum, capped by `negative_max_ttl`; otherwise
 /// (other rcodes, a negative answer without SOA) not at all.
-fn lifetime(config: &config::Cache, answer: &Answer) -> Option<u32> {
-    let s = &answer.sections;
-    match answer.rcode {
-        ResponseCode::NoError if !s.answers.is_empty() => {
-            let min = s.answers.iter().map(|r| r.ttl).min()?;
+fn lifetime(config: &config::Cache, message: &Message) -> Option<u32> {
+    match message.metadata.response_code {
+        ResponseCode::NoError if !message.answers.is_empty() => {
+            let min = message.answers.iter().map(|r| r.ttl).min()?;
             Some(min.clamp(config.min_ttl, config.max_ttl))
         }
         ResponseCode::NoError | ResponseCode::NXDomain => {
-            let soa = s
+            let soa = message
                 .authorities
                 .iter()
                 .find(|r| r.record_type() == RecordType::SOA)?;

@@ -1,163 +1,161 @@
-//! Step 3: the answer for a blocked name, by `[blocking] mode`.
+//! Step 3: blocking, as a verdict on a name — [`screen`] — and on the CNAME
+//! targets of its answer — [`blocked_target`]. The server and `ralo check`
+//! both ask these, so they cannot disagree.
 //!
-//! `null` gives 0.0.0.0 for A and :: for AAAA, and NODATA for every other type
-//! (HTTPS, SVCB, MX, TXT included, so no record can lead around the block);
-//! `nxdomain`, `nodata` and `refused` answer every type that way. Negative
-//! answers carry an SOA whose minimum is the blocked TTL, so clients cache
-//! them no longer than a blocked A record (RFC 2308). Every blocked answer
-//! carries Extended DNS Error 15 "Blocked" naming the list (RFC 8914).
+//! The order: an allow rule beats everything (a block rule of the name, a
+//! canary, a block rule of a CNAME target); then the canary names; then the
+//! most specific block rule. The answer a blocked name gets is the
+//! renderer's business (`server`), by `[blocking] mode`.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
-
-use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::rdata::{A, AAAA, SOA};
-use hickory_proto::rr::{Name, RData, Record, RecordType};
-
-use super::answer::{Answer, EDE_BLOCKED, Sections};
-use crate::config::Mode;
+use crate::domain::wire::Labels;
+use crate::image::{Image, Match, Verdict};
+use crate::vocab::ListId;
 
 /// Names that tell software whether the network filters DNS. Answered
 /// NXDOMAIN while blocking is on: Firefox then keeps its DNS-over-HTTPS off
 /// (`use-application-dns.net`), and iCloud Private Relay stays off
-/// (`mask.icloud.com`), so the household's blocking applies to them.
+/// (`mask.icloud.com`), so the household's blocking applies to them. An
+/// allow rule for one lets it through to upstream, as Pi-hole does.
 pub const CANARY_NAMES: &[&str] = &[
     "use-application-dns.net",
     "mask.icloud.com",
     "mask-h2.icloud.com",
 ];
 
-/// How a blocked answer's Extended DNS Error text starts, before the list.
-pub const LIST_PREFIX: &str = "blocked by list ";
-/// The EDE text of a canary answer.
-const CANARY_TEXT: &str = "blocked: canary name";
+/// Why a name is blocked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Block {
+    /// A block rule matched the name.
+    Rule(Match),
+    /// A block rule matched a CNAME target in the name's answer.
+    Cname(Match),
+    /// The name is a canary ([`CANARY_NAMES`]).
+    Canary,
+}
 
-/// The list named in a blocked answer's Extended DNS Error, without
-/// allocating (the query ring records it); "canary name" for canaries.
-pub fn blocking_list(answer: &Answer) -> Option<&str> {
-    match &answer.ede {
-        Some((EDE_BLOCKED, text)) => Some(
-            text.strip_prefix(LIST_PREFIX)
-                .or_else(|| text.strip_prefix("blocked: "))
-                .unwrap_or(text),
-        ),
-        _ => None,
+impl Block {
+    /// The list whose rule blocked, if a rule did.
+    pub fn list(self) -> Option<ListId> {
+        match self {
+            Block::Rule(m) | Block::Cname(m) => Some(m.list),
+            Block::Canary => None,
+        }
     }
 }
 
-/// Builds blocked answers.
-#[derive(Clone, Debug)]
-pub struct Blocker {
-    mode: Mode,
-    ttl: u32,
+/// An allow rule that matched a name, and the block rule of the name it
+/// beat, if any.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Allowed {
+    /// The most specific allow rule.
+    pub allow: Match,
+    /// The most specific block rule of the name, beaten.
+    pub overrides: Option<Match>,
 }
 
-impl Blocker {
-    /// A blocker answering in `mode` with `ttl`.
-    pub fn new(mode: Mode, ttl: u32) -> Blocker {
-        Blocker { mode, ttl }
-    }
+/// What blocking says about a name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Screen {
+    /// No rule matches and it is no canary.
+    Clear,
+    /// Blocked.
+    Blocked(Block),
+    /// Let through by an allow rule.
+    Allowed(Allowed),
+}
 
-    /// How blocked names are answered.
-    pub fn mode(&self) -> Mode {
-        self.mode
+/// The verdict on the name with `labels` (wire form) and lower-case text
+/// `lower`.
+pub fn screen<B: AsRef<[u8]>>(image: &Image<B>, labels: Labels<'_>, lower: &str) -> Screen {
+    match image.lookup_labels(labels) {
+        Verdict::Allowed { allow, overrides } => Screen::Allowed(Allowed { allow, overrides }),
+        _ if CANARY_NAMES.contains(&lower) => Screen::Blocked(Block::Canary),
+        Verdict::Blocked(m) => Screen::Blocked(Block::Rule(m)),
+        Verdict::NotListed => Screen::Clear,
     }
+}
 
-    /// The TTL of blocked answers.
-    pub fn ttl(&self) -> u32 {
-        self.ttl
-    }
-
-    /// The answer for `qname`/`qtype`, blocked by `list`.
-    pub fn answer(&self, qname: &Name, qtype: RecordType, list: &str) -> Answer {
-        let text = format!("{LIST_PREFIX}{list}");
-        let rcode = match self.mode {
-            Mode::Null | Mode::Nodata => ResponseCode::NoError,
-            Mode::Nxdomain => ResponseCode::NXDomain,
-            Mode::Refused => return Answer::empty(ResponseCode::Refused).ede(EDE_BLOCKED, text),
-        };
-        let sinkhole = match (self.mode, qtype) {
-            (Mode::Null, RecordType::A) => Some(RData::A(A(Ipv4Addr::UNSPECIFIED))),
-            (Mode::Null, RecordType::AAAA) => Some(RData::AAAA(AAAA(Ipv6Addr::UNSPECIFIED))),
+/// The block rule of the first of `targets` (wire names) that one blocks;
+/// a target an allow rule covers is not blocked.
+pub fn blocked_target<'t, B: AsRef<[u8]>>(
+    image: &Image<B>,
+    targets: impl IntoIterator<Item = &'t [u8]>,
+) -> Option<Match> {
+    targets
+        .into_iter()
+        .find_map(|target| match image.lookup_labels(Labels::new(target)) {
+            Verdict::Blocked(m) => Some(m),
             _ => None,
-        };
-        let sections = match sinkhole {
-            Some(rdata) => Sections {
-                answers: vec![Record::from_rdata(qname.clone(), self.ttl, rdata)],
-                ..Sections::default()
-            },
-            None => Sections {
-                authorities: vec![soa_record(qname, self.ttl)],
-                ..Sections::default()
-            },
-        };
-        Answer::with(rcode, sections).ede(EDE_BLOCKED, text)
-    }
-
-    /// The NXDOMAIN answer for a canary name (see [`CANARY_NAMES`]).
-    pub fn canary(&self, qname: &Name) -> Answer {
-        let sections = Sections {
-            authorities: vec![soa_record(qname, self.ttl)],
-            ..Sections::default()
-        };
-        Answer::with(ResponseCode::NXDomain, sections).ede(EDE_BLOCKED, CANARY_TEXT)
-    }
-}
-
-/// An SOA record for negative answers about `owner`: TTL and minimum `ttl`.
-pub fn soa_record(owner: &Name, ttl: u32) -> Record {
-    // Fixed, valid literals: parsing cannot fail, but stay total anyway.
-    let mname = Name::from_ascii("ralo.").unwrap_or_else(|_| Name::root());
-    let rname = Name::from_ascii("hostmaster.ralo.").unwrap_or_else(|_| Name::root());
-    let soa = SOA::new(mname, rname, 1, 3600, 600, 86400, ttl);
-    Record::from_rdata(owner.clone(), ttl, RData::SOA(soa))
+        })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::image::ImageBuilder;
 
-    fn name() -> Name {
-        Name::from_ascii("ads.example.com.").unwrap()
+    fn image() -> Image<Vec<u8>> {
+        let mut b = ImageBuilder::new();
+        let ads = b.add_list("ads", false);
+        let allow = b.add_list("allow", true);
+        b.add_rule(ads, "tracker.example", true, false);
+        b.add_rule(ads, "use-application-dns.net", false, false);
+        b.add_rule(allow, "good.tracker.example", false, true);
+        b.add_rule(allow, "mask.icloud.com", false, true);
+        Image::open(b.build(1)).unwrap()
+    }
+
+    fn ask(image: &Image<Vec<u8>>, wire: &[u8]) -> Screen {
+        let mut text = crate::domain::wire::TextBuffer::new();
+        let lower = text.lower(wire);
+        screen(image, Labels::new(wire), lower)
     }
 
     #[test]
-    fn null_mode_answers_unspecified_addresses() {
-        let b = Blocker::new(Mode::Null, 10);
-        let a = b.answer(&name(), RecordType::A, "l");
+    fn subtree_rules_block_children_and_allow_beats_block() {
+        let image = image();
+        assert!(matches!(
+            ask(&image, b"\x01x\x07tracker\x07example\x00"),
+            Screen::Blocked(Block::Rule(_))
+        ));
+        let Screen::Allowed(allowed) = ask(&image, b"\x04good\x07Tracker\x07example\x00") else {
+            panic!("the allow rule beats the subtree block");
+        };
+        assert!(allowed.overrides.is_some());
+        assert_eq!(ask(&image, b"\x07example\x00"), Screen::Clear);
+    }
+
+    #[test]
+    fn a_canary_beats_a_block_rule_and_an_allow_rule_beats_a_canary() {
+        let image = image();
         assert_eq!(
-            a.sections.answers[0].data,
-            RData::A(A(Ipv4Addr::UNSPECIFIED))
+            ask(&image, b"\x13use-application-dns\x03net\x00"),
+            Screen::Blocked(Block::Canary)
         );
-        let aaaa = b.answer(&name(), RecordType::AAAA, "l");
         assert_eq!(
-            aaaa.sections.answers[0].data,
-            RData::AAAA(AAAA(Ipv6Addr::UNSPECIFIED))
+            ask(&image, b"\x07Mask-H2\x06icloud\x03com\x00"),
+            Screen::Blocked(Block::Canary)
         );
+        assert_eq!(
+            ask(&image, b"\x01x\x04mask\x06icloud\x03com\x00"),
+            Screen::Clear
+        );
+        assert!(matches!(
+            ask(&image, b"\x04mask\x06icloud\x03com\x00"),
+            Screen::Allowed(_)
+        ));
     }
 
     #[test]
-    fn null_mode_answers_nodata_with_soa_for_other_types() {
-        let b = Blocker::new(Mode::Null, 7);
-        for t in [
-            RecordType::HTTPS,
-            RecordType::SVCB,
-            RecordType::MX,
-            RecordType::TXT,
-        ] {
-            let a = b.answer(&name(), t, "l");
-            assert_eq!(a.rcode, ResponseCode::NoError);
-            assert!(a.sections.answers.is_empty());
-            assert_eq!(a.sections.authorities[0].ttl, 7);
-        }
-    }
-
-    #[test]
-    fn every_blocked_answer_names_its_list() {
-        for mode in [Mode::Null, Mode::Nxdomain, Mode::Nodata, Mode::Refused] {
-            let a = Blocker::new(mode, 10).answer(&name(), RecordType::A, "stevenblack");
-            let (code, text) = a.ede.unwrap();
-            assert_eq!(code, EDE_BLOCKED);
-            assert!(text.contains("stevenblack"));
-        }
+    fn the_first_blocked_cname_target_is_found() {
+        let image = image();
+        let targets: [&[u8]; 3] = [
+            b"\x03cdn\x07example\x00",
+            b"\x04good\x07tracker\x07example\x00",
+            b"\x01t\x07tracker\x07example\x00",
+        ];
+        let m = blocked_target(&image, targets).unwrap();
+        assert_eq!(image.list_name(m.list), Some("ads"));
+        assert_eq!(blocked_target(&image, targets[..2].iter().copied()), None);
     }
 }

@@ -1,34 +1,28 @@
 //! Step 4: the answer cache.
 //!
 //! Bounded by entries (`[cache] entries`; when full, the least used entries
-//! go first). An entry lives for the smallest TTL of its records, clamped to
-//! `min_ttl..=max_ttl`; answers count their TTLs down. NXDOMAIN and NODATA
-//! answers live for the SOA's negative TTL (RFC 2308: the smaller of the SOA
-//! record's TTL and its minimum field), capped by `negative_max_ttl`; a
-//! negative answer without an SOA is not cached. SERVFAIL, REFUSED and
-//! truncated answers are never cached. An expired entry stays until evicted
-//! and may be served stale (RFC 8767) for `stale_max_age` when every upstream
-//! fails, with TTL 30 and Extended DNS Error 3 "Stale Answer".
+//! go first). It holds [`Entry`]s, upstream answers in wire form, filed by
+//! the question's lower-case text, type, class and the DO and CD bits. An
+//! entry lives for its lifetime (the smallest TTL, clamped; RFC 2308's
+//! negative TTL for NXDOMAIN and NODATA; see `entry`); answers count their
+//! TTLs down. SERVFAIL, REFUSED, truncated answers and negative answers
+//! without an SOA are never stored. An expired entry stays until evicted
+//! and may be served stale (RFC 8767) for `stale_max_age` when every
+//! upstream fails.
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::{RData, Record, RecordType};
+use hickory_proto::rr::DNSClass;
 use tokio::time::{Duration, Instant};
 
-use super::answer::{Answer, EDE_STALE, Sections};
-pub use super::stored::Wire;
-use super::stored::cname_targets;
+use super::entry::Entry;
 use crate::config;
-
-/// TTL given to records of a stale answer (RFC 8767 recommends 30 s).
-const STALE_TTL: u32 = 30;
 
 /// What an entry is filed under.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Key {
-    /// Lower-case name without trailing dot.
+    /// The name's lower-case text (`domain::wire::lower_text`).
     pub name: Box<str>,
     /// Query type.
     pub qtype: u16,
@@ -44,7 +38,7 @@ pub struct Key {
 /// allocating. Hashes and compares as the `Key` it stands for.
 #[derive(Clone, Copy, Debug)]
 pub struct KeyRef<'a> {
-    /// Lower-case name without trailing dot.
+    /// The name's lower-case text.
     pub name: &'a str,
     /// Query type.
     pub qtype: u16,
@@ -54,6 +48,19 @@ pub struct KeyRef<'a> {
     pub dnssec_ok: bool,
     /// CD bit.
     pub checking_disabled: bool,
+}
+
+impl KeyRef<'_> {
+    /// The owned key.
+    pub fn to_key(&self) -> Key {
+        Key {
+            name: self.name.into(),
+            qtype: self.qtype,
+            qclass: self.qclass,
+            dnssec_ok: self.dnssec_ok,
+            checking_disabled: self.checking_disabled,
+        }
+    }
 }
 
 impl Hash for KeyRef<'_> {
@@ -78,127 +85,48 @@ impl quick_cache::Equivalent<Key> for KeyRef<'_> {
     }
 }
 
-/// One cached answer, its records in wire form.
-#[derive(Debug)]
-pub struct Entry {
-    wire: Wire,
-    rcode: ResponseCode,
-    authentic_data: bool,
-    /// CNAME targets in the answer section, for the blocklist check.
-    cnames: Box<[Box<str>]>,
-    stored: Instant,
-    /// Seconds the entry is fresh.
-    ttl: u32,
-}
-
-impl Entry {
-    /// The records, as the server's fast path copies them.
-    pub fn wire(&self) -> &Wire {
-        &self.wire
-    }
-
-    /// The response code.
-    pub fn rcode(&self) -> ResponseCode {
-        self.rcode
-    }
-
-    /// The AD flag the upstream set.
-    pub fn authentic_data(&self) -> bool {
-        self.authentic_data
-    }
-
-    /// The CNAME targets of the answer section (lower case, no trailing dot).
-    pub fn cname_targets(&self) -> &[Box<str>] {
-        &self.cnames
-    }
-
-    /// Whole seconds since the entry was stored; TTLs count down by this.
-    pub fn age(&self) -> u32 {
-        u32::try_from(self.stored.elapsed().as_secs()).unwrap_or(u32::MAX)
-    }
-
-    fn answer(&self, key: &Key, ttl: impl Fn(u32) -> u32) -> Option<Answer> {
-        self.wire
-            .decode(&key.name, key.qtype, self.rcode, self.authentic_data, ttl)
-    }
-}
-
 /// The bounded answer cache.
 pub struct Cache {
     entries: Option<quick_cache::sync::Cache<Key, Arc<Entry>>>,
-    config: config::Cache,
+    serve_stale: bool,
+    stale_max_age: Duration,
 }
 
 impl Cache {
-    /// A cache sized and clamped by `config`.
+    /// A cache sized by `config`.
     pub fn new(config: &config::Cache) -> Cache {
         let entries = (config.entries > 0).then(|| quick_cache::sync::Cache::new(config.entries));
         Cache {
             entries,
-            config: config.clone(),
+            serve_stale: config.serve_stale,
+            stale_max_age: Duration::from_secs(u64::from(config.stale_max_age)),
         }
     }
 
-    /// A fresh answer, its TTLs counted down, or `None`.
-    pub fn get(&self, key: &Key) -> Option<Answer> {
+    /// A fresh entry for `key`, with its age in whole seconds (the clock
+    /// is read once).
+    pub fn fresh(&self, key: &KeyRef<'_>) -> Option<(Arc<Entry>, u32)> {
         let entry = self.entries.as_ref()?.get(key)?;
         let age = entry.age();
-        if age >= entry.ttl {
-            return None;
-        }
-        entry.answer(key, |ttl| ttl.saturating_sub(age))
+        (age < entry.lifetime()).then_some((entry, age))
     }
 
-    /// A fresh entry for `key`, without copying its answer.
-    pub fn fresh_entry(&self, key: &KeyRef<'_>) -> Option<Arc<Entry>> {
-        let entry = self.entries.as_ref()?.get(key)?;
-        (entry.age() < entry.ttl).then_some(entry)
-    }
-
-    /// An expired answer that may still be served stale, or `None`.
-    pub fn get_stale(&self, key: &Key) -> Option<Answer> {
-        if !self.config.serve_stale {
+    /// An expired entry for `key` that may still be served stale.
+    pub fn stale(&self, key: &KeyRef<'_>) -> Option<Arc<Entry>> {
+        if !self.serve_stale {
             return None;
         }
         let entry = self.entries.as_ref()?.get(key)?;
-        let expired_at = entry.stored + Duration::from_secs(u64::from(entry.ttl));
-        let now = Instant::now();
-        if now > expired_at + Duration::from_secs(u64::from(self.config.stale_max_age)) {
-            return None;
-        }
-        let mut answer = entry.answer(key, |_| STALE_TTL)?;
-        answer.ede = Some((EDE_STALE, Arc::from("stale answer: upstream unreachable")));
-        Some(answer)
+        (Instant::now() <= entry.expired_at() + self.stale_max_age).then_some(entry)
     }
 
-    /// Stores an upstream answer, if it may be cached.
-    pub fn insert(&self, key: Key, answer: &Answer) {
+    /// Stores `entry` under `key`, if it may be cached at all.
+    pub fn insert(&self, key: Key, entry: Arc<Entry>) {
         let Some(entries) = &self.entries else { return };
-        let Some(ttl) = self.lifetime(answer) else {
-            return;
-        };
-        if ttl == 0 {
+        if entry.lifetime() == 0 || key.qclass != u16::from(DNSClass::IN) {
             return;
         }
-        let clamped = with_ttls(answer, |t| {
-            t.clamp(self.config.min_ttl, self.config.max_ttl)
-        });
-        // Names the wire form cannot hold exactly are not kept.
-        let Some(wire) = Wire::encode(&key.name, key.qtype, &clamped) else {
-            return;
-        };
-        if key.qclass != u16::from(hickory_proto::rr::DNSClass::IN) {
-            return;
-        }
-        let entry = Entry {
-            wire,
-            rcode: clamped.rcode,
-            authentic_data: clamped.authentic_data,
-            cnames: cname_targets(&clamped),
-            stored: Instant::now(),
-            ttl,
-        };
-        entries.insert(key, Arc::new(entry));
+        entries.insert(key, entry);
     }
 
     /// Number of entries held.
@@ -210,63 +138,20 @@ impl Cache {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-
-    fn lifetime(&self, answer: &Answer) -> Option<u32> {
-        let c = &self.config;
-        let s = &answer.sections;
-        match answer.rcode {
-            ResponseCode::NoError if !s.answers.is_empty() => {
-                let min = s.answers.iter().map(|r| r.ttl).min()?;
-                Some(min.clamp(c.min_ttl, c.max_ttl))
-            }
-            ResponseCode::NoError | ResponseCode::NXDomain => {
-                let soa = s
-                    .authorities
-                    .iter()
-                    .find(|r| r.record_type() == RecordType::SOA)?;
-                let RData::SOA(data) = &soa.data else {
-                    return None;
-                };
-                Some(soa.ttl.min(data.minimum).min(c.negative_max_ttl))
-            }
-            _ => None,
-        }
-    }
-}
-
-/// A copy of `answer` with every record's TTL mapped by `f`.
-fn with_ttls(answer: &Answer, f: impl Fn(u32) -> u32) -> Answer {
-    let map = |records: &[Record]| -> Vec<Record> {
-        records
-            .iter()
-            .map(|r| {
-                let mut r = r.clone();
-                r.ttl = f(r.ttl);
-                r
-            })
-            .collect()
-    };
-    let s = &answer.sections;
-    Answer {
-        sections: Arc::new(Sections {
-            answers: map(&s.answers),
-            authorities: map(&s.authorities),
-            additionals: map(&s.additionals),
-        }),
-        ..answer.clone()
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resolve::block::soa_record;
-    use hickory_proto::rr::Name;
+    use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
     use hickory_proto::rr::rdata::A;
+    use hickory_proto::rr::{Name, RData, Record, RecordType};
 
-    fn key(name: &str) -> Key {
-        Key {
-            name: name.into(),
+    const NAME: &[u8] = b"\x03www\x07example\x03com\x00";
+
+    fn key(name: &str) -> KeyRef<'_> {
+        KeyRef {
+            name,
             qtype: 1,
             qclass: 1,
             dnssec_ok: false,
@@ -274,102 +159,88 @@ mod tests {
         }
     }
 
-    fn a_answer(ttl: u32) -> Answer {
-        let name = Name::from_ascii("www.example.com.").unwrap();
-        let record = Record::from_rdata(name, ttl, RData::A(A::new(192, 0, 2, 1)));
-        Answer::with(
-            ResponseCode::NoError,
-            Sections {
-                answers: vec![record],
-                ..Sections::default()
-            },
-        )
+    fn entry(ttl: u32, cfg: &config::Cache) -> Arc<Entry> {
+        let mut m = Message::new(1, MessageType::Response, OpCode::Query);
+        m.metadata.response_code = ResponseCode::NoError;
+        let owner = Name::from_ascii("www.example.com.").unwrap();
+        m.answers = vec![Record::from_rdata(
+            owner,
+            ttl,
+            RData::A(A::new(192, 0, 2, 1)),
+        )];
+        Arc::new(Entry::encode(NAME, RecordType::A, &m, cfg).unwrap())
     }
 
     #[tokio::test(start_paused = true)]
-    async fn ttl_counts_down_and_entry_expires() {
-        let cache = Cache::new(&config::Cache::default());
-        cache.insert(key("www.example.com"), &a_answer(100));
+    async fn an_entry_is_fresh_for_its_lifetime_then_stale() {
+        let cfg = config::Cache::default();
+        let cache = Cache::new(&cfg);
+        cache.insert(key("www.example.com").to_key(), entry(100, &cfg));
         tokio::time::advance(Duration::from_secs(40)).await;
-        let hit = cache.get(&key("www.example.com")).unwrap();
-        assert_eq!(hit.sections.answers[0].ttl, 60);
+        let (_, age) = cache.fresh(&key("www.example.com")).unwrap();
+        assert_eq!(age, 40);
         tokio::time::advance(Duration::from_secs(61)).await;
-        assert!(cache.get(&key("www.example.com")).is_none());
-        let stale = cache.get_stale(&key("www.example.com")).unwrap();
-        assert_eq!(stale.sections.answers[0].ttl, STALE_TTL);
-        assert_eq!(stale.ede.unwrap().0, EDE_STALE);
+        assert!(cache.fresh(&key("www.example.com")).is_none());
+        assert!(cache.stale(&key("www.example.com")).is_some());
     }
 
     #[tokio::test(start_paused = true)]
-    async fn negative_answer_lives_for_soa_minimum() {
-        let cache = Cache::new(&config::Cache::default());
-        let name = Name::from_ascii("nope.example.com.").unwrap();
-        let mut soa = soa_record(&name, 60);
-        soa.ttl = 300;
-        let answer = Answer::with(
-            ResponseCode::NXDomain,
-            Sections {
-                authorities: vec![soa],
-                ..Sections::default()
-            },
-        );
-        cache.insert(key("nope.example.com"), &answer);
-        tokio::time::advance(Duration::from_secs(59)).await;
-        assert_eq!(
-            cache.get(&key("nope.example.com")).unwrap().rcode,
-            ResponseCode::NXDomain
-        );
-        tokio::time::advance(Duration::from_secs(2)).await;
-        assert!(cache.get(&key("nope.example.com")).is_none());
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn servfail_and_soa_less_negative_answers_are_not_cached() {
-        let cache = Cache::new(&config::Cache::default());
-        cache.insert(key("a.example"), &Answer::empty(ResponseCode::ServFail));
-        cache.insert(key("b.example"), &Answer::empty(ResponseCode::NXDomain));
-        assert!(cache.is_empty());
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn ttls_are_clamped() {
-        let cfg = config::Cache {
-            min_ttl: 50,
-            max_ttl: 200,
-            ..config::Cache::default()
-        };
-        let cache = Cache::new(&cfg);
-        cache.insert(key("low"), &a_answer(5));
-        cache.insert(key("high"), &a_answer(5000));
-        assert_eq!(cache.get(&key("low")).unwrap().sections.answers[0].ttl, 50);
-        assert_eq!(
-            cache.get(&key("high")).unwrap().sections.answers[0].ttl,
-            200
-        );
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn cache_is_bounded_by_entries() {
-        let cfg = config::Cache {
-            entries: 100,
-            ..config::Cache::default()
-        };
-        let cache = Cache::new(&cfg);
-        for i in 0..1000 {
-            cache.insert(key(&format!("n{i}.example")), &a_answer(300));
-        }
-        assert!(cache.len() <= 100, "{}", cache.len());
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn stale_is_not_served_past_max_age() {
+    async fn stale_is_not_served_past_max_age_or_when_off() {
         let cfg = config::Cache {
             stale_max_age: 10,
             ..config::Cache::default()
         };
         let cache = Cache::new(&cfg);
-        cache.insert(key("x"), &a_answer(5));
-        tokio::time::advance(Duration::from_secs(16)).await;
-        assert!(cache.get_stale(&key("x")).is_none());
+        cache.insert(key("x").to_key(), entry(5, &cfg));
+        tokio::time::advance(Duration::from_secs(14)).await;
+        assert!(cache.stale(&key("x")).is_some());
+        tokio::time::advance(Duration::from_secs(2)).await;
+        assert!(cache.stale(&key("x")).is_none());
+        let off = Cache::new(&config::Cache {
+            serve_stale: false,
+            ..config::Cache::default()
+        });
+        off.insert(key("x").to_key(), entry(5, &cfg));
+        tokio::time::advance(Duration::from_secs(6)).await;
+        assert!(off.stale(&key("x")).is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn entries_with_no_lifetime_and_other_classes_are_not_kept() {
+        let cfg = config::Cache::default();
+        let cache = Cache::new(&cfg);
+        cache.insert(key("zero").to_key(), entry(0, &cfg));
+        let mut chaos = key("chaos").to_key();
+        chaos.qclass = 3;
+        cache.insert(chaos, entry(60, &cfg));
+        assert!(cache.is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_cache_is_bounded_by_entries() {
+        let cfg = config::Cache {
+            entries: 100,
+            ..config::Cache::default()
+        };
+        let cache = Cache::new(&cfg);
+        let e = entry(300, &cfg);
+        for i in 0..1000 {
+            cache.insert(key(&format!("n{i}.example")).to_key(), e.clone());
+        }
+        assert!(cache.len() <= 100, "{}", cache.len());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn keys_differ_by_type_and_bits() {
+        let cfg = config::Cache::default();
+        let cache = Cache::new(&cfg);
+        cache.insert(key("www.example.com").to_key(), entry(300, &cfg));
+        let mut aaaa = key("www.example.com");
+        aaaa.qtype = 28;
+        assert!(cache.fresh(&aaaa).is_none());
+        let mut dnssec = key("www.example.com");
+        dnssec.dnssec_ok = true;
+        assert!(cache.fresh(&dnssec).is_none());
+        assert!(cache.fresh(&key("www.example.com")).is_some());
     }
 }

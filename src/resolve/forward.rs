@@ -33,10 +33,9 @@ use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::watch;
 use tokio::time::{Instant, sleep_until, timeout_at};
 
-use super::answer::{Answer, Sections};
 use super::cache::Key;
+use super::entry::Entry;
 use crate::config;
-use crate::telemetry::Telemetry;
 
 /// How long a demoted first-choice upstream is passed over.
 const REPROBE: Duration = Duration::from_secs(30);
@@ -62,6 +61,63 @@ pub enum Error {
         "too many upstream queries in flight; raise [upstream] max_inflight if this happens without a flood"
     )]
     Overloaded,
+    /// An upstream answered with records that cannot be written back out.
+    #[error("the upstream answer cannot be encoded")]
+    Unencodable,
+}
+
+/// The most tries one question makes (`[upstream] max_tries` is 1 to 3).
+pub const MAX_TRIES: usize = 3;
+
+/// How one upstream try ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Try {
+    /// Upstream `index` (its place in `[upstream] servers`) answered after
+    /// this long.
+    Answered {
+        /// The upstream's index.
+        index: usize,
+        /// Time from sending to the accepted answer.
+        latency: Duration,
+    },
+    /// Upstream `index` failed: timeout, error, SERVFAIL, REFUSED.
+    Failed {
+        /// The upstream's index.
+        index: usize,
+    },
+}
+
+/// The tries one question made, for the counters; empty for a question
+/// that joined another's flight.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tries {
+    tries: [Option<Try>; MAX_TRIES],
+    /// Turned away: `max_inflight` were already in flight.
+    pub overloaded: bool,
+}
+
+impl Tries {
+    fn push(&mut self, t: Try) {
+        if let Some(slot) = self.tries.iter_mut().find(|slot| slot.is_none()) {
+            *slot = Some(t);
+        }
+    }
+
+    /// The tries, in the order they ended.
+    pub fn iter(&self) -> impl Iterator<Item = Try> + '_ {
+        self.tries.iter().flatten().copied()
+    }
+}
+
+/// What forwarding one question gave.
+#[derive(Debug)]
+pub struct Flight {
+    /// The answer, shared with every identical question in flight.
+    pub result: Result<Arc<Entry>, Error>,
+    /// This question asked upstream itself (the others joined it).
+    pub leader: bool,
+    /// Its tries.
+    pub tries: Tries,
 }
 
 /// The question to forward.
@@ -79,7 +135,7 @@ pub struct Request<'a> {
     pub checking_disabled: bool,
 }
 
-type Flight = watch::Sender<Option<Result<Answer, Error>>>;
+type Shared = watch::Sender<Option<Result<Arc<Entry>, Error>>>;
 
 /// Counters the forwarder keeps.
 #[derive(Debug, Default)]
@@ -105,16 +161,14 @@ pub struct Forwarder {
     /// When `preferred` last moved away from 0, in ms since `epoch`.
     demoted_ms: AtomicU64,
     epoch: Instant,
-    inflight: Mutex<HashMap<Key, Arc<Flight>>>,
+    inflight: Mutex<HashMap<Key, Arc<Shared>>>,
     /// Counters.
     pub counters: Counters,
-    /// Per-upstream tries, failures and latency, for `stats` and metrics.
-    telemetry: Option<Arc<Telemetry>>,
 }
 
 /// Removes a finished flight from the in-flight table, also on cancellation.
 struct FlightGuard<'a> {
-    table: &'a Mutex<HashMap<Key, Arc<Flight>>>,
+    table: &'a Mutex<HashMap<Key, Arc<Shared>>>,
     key: Key,
 }
 
@@ -140,56 +194,69 @@ impl Forwarder {
             epoch: Instant::now(),
             inflight: Mutex::new(HashMap::new()),
             counters: Counters::default(),
-            telemetry: None,
         }
     }
 
-    /// Reports every try to `telemetry`, by the upstream's index in
-    /// `[upstream] servers`.
-    pub fn set_telemetry(&mut self, telemetry: Arc<Telemetry>) {
-        self.telemetry = Some(telemetry);
-    }
-
-    /// The upstream answer for `request`, sharing one upstream query among
-    /// identical questions in flight (`key` identifies them).
-    pub async fn forward(&self, key: &Key, request: Request<'_>) -> Result<Answer, Error> {
-        let (flight, leader) = {
+    /// The upstream answer for `request`, written by `encode`, sharing one
+    /// upstream query among identical questions in flight (`key` identifies
+    /// them).
+    pub async fn forward(
+        &self,
+        key: Key,
+        request: Request<'_>,
+        encode: impl FnOnce(&Message) -> Option<Entry>,
+    ) -> Flight {
+        let mut tries = Tries::default();
+        let (shared, leader) = {
             let mut table = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
-            match table.get(key) {
-                Some(flight) => (flight.clone(), false),
+            match table.get(&key) {
+                Some(shared) => (shared.clone(), false),
                 None if table.len() >= self.max_inflight => {
                     drop(table);
                     self.counters.overloaded.fetch_add(1, Ordering::Relaxed);
-                    if let Some(telemetry) = &self.telemetry {
-                        telemetry.upstream_overloaded();
-                    }
-                    return Err(Error::Overloaded);
+                    tries.overloaded = true;
+                    return Flight {
+                        result: Err(Error::Overloaded),
+                        leader: false,
+                        tries,
+                    };
                 }
                 None => {
-                    let flight = Arc::new(watch::channel(None).0);
-                    table.insert(key.clone(), flight.clone());
-                    (flight, true)
+                    let shared = Arc::new(watch::channel(None).0);
+                    table.insert(key.clone(), shared.clone());
+                    (shared, true)
                 }
             }
         };
         if !leader {
             self.counters.coalesced.fetch_add(1, Ordering::Relaxed);
-            let mut rx = flight.subscribe();
-            drop(flight);
+            let mut rx = shared.subscribe();
+            drop(shared);
             let result = match rx.wait_for(Option::is_some).await {
                 Ok(value) => value.clone().unwrap_or(Err(Error::Abandoned)),
                 Err(_) => Err(Error::Abandoned),
             };
-            return result;
+            return Flight {
+                result,
+                leader,
+                tries,
+            };
         }
         let guard = FlightGuard {
             table: &self.inflight,
-            key: key.clone(),
+            key,
         };
-        let result = self.resolve(request).await;
+        let result = match self.resolve(request, &mut tries).await {
+            Ok(message) => encode(&message).map(Arc::new).ok_or(Error::Unencodable),
+            Err(error) => Err(error),
+        };
         drop(guard);
-        flight.send_replace(Some(result.clone()));
-        result
+        shared.send_replace(Some(result.clone()));
+        Flight {
+            result,
+            leader,
+            tries,
+        }
     }
 
     /// Distinct questions waiting for upstream answers now.
@@ -201,7 +268,7 @@ impl Forwarder {
     }
 
     /// Tries the upstreams in turn until one answers.
-    async fn resolve(&self, request: Request<'_>) -> Result<Answer, Error> {
+    async fn resolve(&self, request: Request<'_>, log: &mut Tries) -> Result<Message, Error> {
         let deadline = Instant::now() + self.deadline;
         let count = self.upstreams.len();
         let start = self.first_choice();
@@ -244,9 +311,7 @@ impl Forwarder {
             tokio::select! {
                 Some((index, sent, answer)) = pending.next() => match answer {
                     Some(answer) => {
-                        if let Some(telemetry) = &self.telemetry {
-                            telemetry.upstream_answered(index, sent.elapsed());
-                        }
+                        log.push(Try::Answered { index, latency: sent.elapsed() });
                         self.remember(index);
                         return Ok(answer);
                     }
@@ -254,7 +319,7 @@ impl Forwarder {
                         if let Some(at) = outstanding.iter().position(|&i| i == index) {
                             outstanding.swap_remove(at);
                         }
-                        self.failed(index);
+                        self.failed(index, log);
                         // Failed outright (refused, unreachable, SERVFAIL):
                         // the next try need not wait.
                         next_try = Instant::now();
@@ -265,16 +330,14 @@ impl Forwarder {
         }
         // Tries still unanswered at the deadline failed too.
         for index in outstanding {
-            self.failed(index);
+            self.failed(index, log);
         }
         Err(Error::Exhausted { tries })
     }
 
-    fn failed(&self, index: usize) {
+    fn failed(&self, index: usize, log: &mut Tries) {
         self.counters.failures.fetch_add(1, Ordering::Relaxed);
-        if let Some(telemetry) = &self.telemetry {
-            telemetry.upstream_failed(index);
-        }
+        log.push(Try::Failed { index });
     }
 
     fn first_choice(&self) -> usize {
@@ -306,7 +369,7 @@ impl Forwarder {
         upstream: SocketAddr,
         request: Request<'_>,
         deadline: Instant,
-    ) -> Option<Answer> {
+    ) -> Option<Message> {
         let (id, bytes) = encode_query(request)?;
         let message = match timeout_at(deadline, udp_exchange(upstream, id, &bytes, request)).await
         {
@@ -335,16 +398,16 @@ pub fn accept(bytes: &[u8], id: u16, request: Request<'_>) -> Option<Message> {
     matches(&message, id, request).then_some(message)
 }
 
-/// The answer in an accepted, untruncated upstream message, or `None` when
-/// its response code says this upstream failed (SERVFAIL, REFUSED, NOTIMP,
-/// FORMERR) and the next one is to be asked.
-pub fn usable(message: Message) -> Option<Answer> {
+/// An accepted, untruncated upstream message, or `None` when its response
+/// code says this upstream failed (SERVFAIL, REFUSED, NOTIMP, FORMERR) and
+/// the next one is to be asked.
+pub fn usable(message: Message) -> Option<Message> {
     match message.metadata.response_code {
         ResponseCode::ServFail
         | ResponseCode::Refused
         | ResponseCode::NotImp
         | ResponseCode::FormErr => None,
-        _ => Some(into_answer(message)),
+        _ => Some(message),
     }
 }
 
@@ -421,19 +484,5 @@ async fn tcp_exchange(
         if matches(&message, id, request) {
             return Some(message);
         }
-    }
-}
-
-fn into_answer(mut message: Message) -> Answer {
-    let rcode = message.metadata.response_code;
-    let authentic_data = message.metadata.authentic_data;
-    let sections = Sections {
-        answers: std::mem::take(&mut message.answers),
-        authorities: std::mem::take(&mut message.authorities),
-        additionals: std::mem::take(&mut message.additionals),
-    };
-    Answer {
-        authentic_data,
-        ..Answer::with(rcode, sections)
     }
 }

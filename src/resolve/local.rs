@@ -1,115 +1,149 @@
 //! Step 2: names answered here and never forwarded — the household's own
 //! records (with their reverse PTRs), and special-use names: `localhost`
-//! (RFC 6761), `.local` (mDNS, RFC 6762), `.invalid`, `home.arpa` (RFC 8375),
-//! `resolver.arpa` (RFC 9462), reverse zones of private ranges, and
-//! single-label names (never sent to the internet, like dnsmasq's
-//! `domain-needed`).
+//! (RFC 6761), `.local` (mDNS, RFC 6762), `.invalid`, `.onion`, `home.arpa`
+//! (RFC 8375), `resolver.arpa` (RFC 9462), single-label names (never sent
+//! to the internet, like dnsmasq's `domain-needed`), and the reverse zones
+//! that belong to the house.
+//!
+//! Those reverse zones are RFC 6303's locally served zones (private,
+//! loopback, link-local, documentation and unspecified ranges, `::1`,
+//! ULA) with CGNAT `100.64.0.0/10` (RFC 7793), and the reverse zones of
+//! every range in `[access] allow` — IPv4 ranges of /8 or longer, IPv6 of
+//! /7 or longer, so a wide-open `allow` never swallows the public reverse
+//! tree. A loopback address's PTR is `localhost`. What this step decides
+//! travels as a [`LocalAnswer`]; the server writes it.
 
-use std::collections::HashMap;
-use std::net::IpAddr;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::rdata::{A, AAAA, PTR};
-use hickory_proto::rr::{Name, RData, Record, RecordType};
+use hickory_proto::rr::RecordType;
+use ipnet::IpNet;
 
-use super::answer::{Answer, Sections};
-use super::block::soa_record;
 use crate::config;
+use crate::domain::wire;
 
 /// TTL of local answers (seconds).
-const LOCAL_TTL: u32 = 60;
-
-/// Local records and special-use names.
-#[derive(Debug, Default)]
-pub struct Local {
-    /// Name (lower-case, no trailing dot) → addresses.
-    records: HashMap<String, Vec<IpAddr>>,
-    /// Reverse name (`4.3.2.1.in-addr.arpa`) → the local name it points at.
-    reverse: HashMap<String, Name>,
-}
-
-/// Reverse zones of private and loopback ranges: never forwarded.
-const PRIVATE_REVERSE: &[&str] = &[
-    "10.in-addr.arpa",
-    "168.192.in-addr.arpa",
-    "127.in-addr.arpa",
-    "254.169.in-addr.arpa",
-    "d.f.ip6.arpa",
-    "8.e.f.ip6.arpa",
-    "9.e.f.ip6.arpa",
-    "a.e.f.ip6.arpa",
-    "b.e.f.ip6.arpa",
-];
+pub const LOCAL_TTL: u32 = 60;
 
 /// Zones that never exist beyond the household: NXDOMAIN.
 const NXDOMAIN_ZONES: &[&str] = &["local", "invalid", "home.arpa", "onion"];
 
+/// RFC 6303 (and RFC 7793) ranges whose reverse zones are served here.
+const LOCAL_RANGES: &[&str] = &[
+    "0.0.0.0/8",
+    "10.0.0.0/8",
+    "100.64.0.0/10",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
+    "172.16.0.0/12",
+    "192.0.2.0/24",
+    "192.168.0.0/16",
+    "198.51.100.0/24",
+    "203.0.113.0/24",
+    "255.255.255.255/32",
+    "::/128",
+    "::1/128",
+    "fd00::/8",
+    "fe80::/10",
+    "2001:db8::/32",
+];
+
+/// What the local step answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LocalAnswer<'a> {
+    /// These addresses, as A or AAAA by the question's type (NODATA for
+    /// other types, or when none is of the asked family).
+    Addresses(&'a [IpAddr]),
+    /// A PTR to this wire name.
+    Pointer(&'a [u8]),
+    /// No records: NXDOMAIN (`nonexistent`) or NODATA, with an SOA.
+    Negative {
+        /// NXDOMAIN rather than NODATA.
+        nonexistent: bool,
+    },
+    /// The RFC 8482 answer to `ANY`: one HINFO record.
+    Hinfo,
+}
+
+/// Local records, special-use names and the house's reverse zones.
+#[derive(Debug, Default)]
+pub struct Local {
+    /// Name (lower-case text) → addresses, sorted by name: a binary search
+    /// asks no hash of every question.
+    records: Vec<(String, Vec<IpAddr>)>,
+    /// Reverse name (`4.3.2.1.in-addr.arpa`) → the wire name it points at.
+    reverse: HashMap<String, Box<[u8]>>,
+    /// Reverse zones answered here (subtrees).
+    zones: HashSet<String>,
+}
+
 impl Local {
-    /// Builds the table from `[local]`. Names were validated with the config.
-    pub fn new(config: &config::Local) -> Local {
+    /// Builds the tables from `[local]` and the `[access] allow` ranges.
+    /// Names were validated with the config.
+    pub fn new(config: &config::Local, allow: &[IpNet]) -> Local {
         let mut local = Local::default();
+        let mut target = Vec::new();
+        let loopback = [
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ];
+        if wire::from_text("localhost", &mut target) {
+            for addr in loopback {
+                local
+                    .reverse
+                    .insert(reverse_name(addr), target.as_slice().into());
+            }
+        }
         for (name, addrs) in &config.records {
             let Ok(domain) = crate::domain::Domain::parse(name) else {
                 continue;
             };
-            let key = domain.as_str().to_owned();
-            if let Ok(fqdn) = Name::from_ascii(format!("{key}.")) {
+            if wire::from_text(domain.as_str(), &mut target) {
                 for addr in addrs {
-                    local.reverse.insert(reverse_name(*addr), fqdn.clone());
+                    local
+                        .reverse
+                        .insert(reverse_name(*addr), target.as_slice().into());
                 }
             }
-            local.records.insert(key, addrs.clone());
+            local
+                .records
+                .push((domain.as_str().to_owned(), addrs.clone()));
+        }
+        local.records.sort_by(|a, b| a.0.cmp(&b.0));
+        // The config refuses a name given twice.
+        local.records.dedup_by(|a, b| a.0 == b.0);
+        let fixed = LOCAL_RANGES.iter().filter_map(|r| r.parse::<IpNet>().ok());
+        for net in fixed.chain(allow.iter().copied()) {
+            reverse_zones(net, &mut local.zones);
         }
         local
     }
 
-    /// Answers `name` (lower-case, no trailing dot) here, or `None` to go on.
-    pub fn answer(&self, name: &str, qname: &Name, qtype: RecordType) -> Option<Answer> {
-        Some(match self.decide(name, qtype)? {
-            Decision::Addresses(addrs) => address_answer(qname, qtype, addrs),
-            Decision::Pointer(target) => {
-                let rdata = RData::PTR(PTR(target.clone()));
-                let record = Record::from_rdata(qname.clone(), LOCAL_TTL, rdata);
-                let sections = Sections {
-                    answers: vec![record],
-                    ..Sections::default()
-                };
-                Answer::with(ResponseCode::NoError, sections)
-            }
-            Decision::Negative(rcode) => negative(qname, rcode),
-        })
-    }
-
-    /// Whether [`Local::answer`] answers `name`; allocates nothing.
-    pub fn claims(&self, name: &str, qtype: RecordType) -> bool {
-        self.decide(name, qtype).is_some()
-    }
-
-    fn decide(&self, name: &str, qtype: RecordType) -> Option<Decision<'_>> {
-        if let Some(addrs) = self.records.get(name) {
-            return Some(Decision::Addresses(addrs));
+    /// The local answer for the name with lower-case text `name`, or `None`
+    /// to go on. Allocates nothing.
+    pub fn answer(&self, name: &str, qtype: RecordType) -> Option<LocalAnswer<'_>> {
+        if let Ok(at) = self.records.binary_search_by(|(n, _)| n.as_str().cmp(name)) {
+            return Some(LocalAnswer::Addresses(&self.records[at].1));
         }
         if name == "localhost" || name.ends_with(".localhost") {
-            return Some(Decision::Addresses(&LOOPBACK));
+            return Some(LocalAnswer::Addresses(&LOOPBACK));
         }
         if qtype == RecordType::PTR
             && let Some(target) = self.reverse.get(name)
         {
-            return Some(Decision::Pointer(target));
+            return Some(LocalAnswer::Pointer(target));
         }
-        if NXDOMAIN_ZONES
-            .iter()
-            .chain(PRIVATE_REVERSE)
-            .any(|zone| in_zone(name, zone))
+        let negative = |nonexistent| Some(LocalAnswer::Negative { nonexistent });
+        if NXDOMAIN_ZONES.iter().any(|zone| in_zone(name, zone)) {
+            return negative(true);
+        }
+        if (name.ends_with(".in-addr.arpa") || name.ends_with(".ip6.arpa"))
+            && suffixes(name).any(|zone| self.zones.contains(zone))
         {
-            return Some(Decision::Negative(ResponseCode::NXDomain));
+            return negative(true);
         }
         if in_zone(name, "resolver.arpa") {
-            return Some(Decision::Negative(ResponseCode::NoError));
-        }
-        if is_private_172_reverse(name) {
-            return Some(Decision::Negative(ResponseCode::NXDomain));
+            return negative(false);
         }
         let single_label = !name.is_empty() && !name.contains('.');
         let infrastructure = matches!(
@@ -117,25 +151,15 @@ impl Local {
             RecordType::NS | RecordType::SOA | RecordType::DS | RecordType::DNSKEY
         );
         if single_label && !infrastructure {
-            return Some(Decision::Negative(ResponseCode::NXDomain));
+            return negative(true);
         }
         None
     }
 }
 
-/// What the local step answers.
-enum Decision<'a> {
-    /// These addresses (A or AAAA by the query type; NODATA for others).
-    Addresses(&'a [IpAddr]),
-    /// A PTR to this local name.
-    Pointer(&'a Name),
-    /// No records, with this code.
-    Negative(ResponseCode),
-}
-
 const LOOPBACK: [IpAddr; 2] = [
-    IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
-    IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+    IpAddr::V4(Ipv4Addr::LOCALHOST),
+    IpAddr::V6(Ipv6Addr::LOCALHOST),
 ];
 
 fn in_zone(name: &str, zone: &str) -> bool {
@@ -145,48 +169,75 @@ fn in_zone(name: &str, zone: &str) -> bool {
             && name.as_bytes()[name.len() - zone.len() - 1] == b'.')
 }
 
-/// `16.172.in-addr.arpa` … `31.172.in-addr.arpa`, and names under them.
-fn is_private_172_reverse(name: &str) -> bool {
-    const ZONE: &str = ".172.in-addr.arpa";
-    let Some(head) = name.strip_suffix(ZONE) else {
-        return false;
-    };
-    let octet = head.rsplit('.').next().unwrap_or(head);
-    octet.parse::<u8>().is_ok_and(|o| (16..=31).contains(&o)) && !octet.starts_with('0')
-}
-
-fn address_answer(qname: &Name, qtype: RecordType, addrs: &[IpAddr]) -> Answer {
-    let answers: Vec<Record> = addrs
-        .iter()
-        .filter_map(|addr| match (qtype, addr) {
-            (RecordType::A, IpAddr::V4(v4)) => Some(RData::A(A(*v4))),
-            (RecordType::AAAA, IpAddr::V6(v6)) => Some(RData::AAAA(AAAA(*v6))),
-            _ => None,
-        })
-        .map(|rdata| Record::from_rdata(qname.clone(), LOCAL_TTL, rdata))
-        .collect();
-    if answers.is_empty() {
-        return negative(qname, ResponseCode::NoError);
-    }
-    Answer::with(
-        ResponseCode::NoError,
-        Sections {
-            answers,
-            ..Sections::default()
-        },
+/// `name` and each of its parents.
+fn suffixes(name: &str) -> impl Iterator<Item = &str> {
+    std::iter::once(name).chain(
+        name.char_indices()
+            .filter(|&(_, c)| c == '.')
+            .map(move |(i, _)| &name[i + 1..]),
     )
 }
 
-fn negative(qname: &Name, rcode: ResponseCode) -> Answer {
-    let sections = Sections {
-        authorities: vec![soa_record(qname, LOCAL_TTL)],
-        ..Sections::default()
+/// Adds the reverse zones covering `net` (one per octet or nibble value
+/// where the prefix does not end on a boundary). IPv4 nets wider than /8
+/// and IPv6 nets wider than /7 are left out.
+fn reverse_zones(net: IpNet, zones: &mut HashSet<String>) {
+    match net {
+        IpNet::V4(v4) => {
+            let prefix = usize::from(v4.prefix_len());
+            if prefix < 8 {
+                return;
+            }
+            let octets = v4.network().octets();
+            digits_zones(&octets, 8, prefix, "in-addr.arpa", zones);
+        }
+        IpNet::V6(v6) => {
+            let prefix = usize::from(v6.prefix_len());
+            if prefix < 7 {
+                return;
+            }
+            let nibbles: Vec<u8> = v6
+                .network()
+                .octets()
+                .iter()
+                .flat_map(|b| [b >> 4, b & 0xf])
+                .collect();
+            digits_zones(&nibbles, 4, prefix, "ip6.arpa", zones);
+        }
+    }
+}
+
+/// The zones of a prefix of `prefix` bits over `digits` of `width` bits
+/// each (octets or nibbles), leftmost digit last in the name.
+fn digits_zones(
+    digits: &[u8],
+    width: usize,
+    prefix: usize,
+    top: &str,
+    zones: &mut HashSet<String>,
+) {
+    let whole = prefix / width;
+    let rest = prefix % width;
+    let format = |digit: u8| match width {
+        4 => format!("{digit:x}"),
+        _ => digit.to_string(),
     };
-    Answer {
-        rcode,
-        sections: Arc::new(sections),
-        ede: None,
-        authentic_data: false,
+    let tail: Vec<String> = digits[..whole].iter().rev().map(|&d| format(d)).collect();
+    let join = |head: Option<String>| {
+        let mut labels: Vec<String> = head.into_iter().collect();
+        labels.extend(tail.iter().cloned());
+        labels.push(top.to_owned());
+        labels.join(".")
+    };
+    if rest == 0 || whole == digits.len() {
+        zones.insert(join(None));
+        return;
+    }
+    let free = width - rest;
+    let base = digits[whole] >> free << free;
+    for value in 0..(1u16 << free) {
+        // `base | value` stays within one digit of `width` bits.
+        zones.insert(join(Some(format(base | value as u8))));
     }
 }
 
@@ -218,73 +269,116 @@ mod tests {
             "nas.home.arpa".into(),
             vec!["192.168.1.10".parse().unwrap(), "fd00::10".parse().unwrap()],
         );
-        Local::new(&cfg)
+        Local::new(&cfg, &config::Access::default().allow)
     }
 
-    fn ask(l: &Local, name: &str, t: RecordType) -> Option<Answer> {
-        let qname = Name::from_ascii(format!("{name}.")).unwrap();
-        l.answer(name, &qname, t)
+    fn nx(answer: Option<LocalAnswer<'_>>) -> bool {
+        answer == Some(LocalAnswer::Negative { nonexistent: true })
     }
 
     #[test]
-    fn local_record_answers_a_and_aaaa() {
+    fn local_record_answers_its_addresses() {
         let l = local();
-        let a = ask(&l, "nas.home.arpa", RecordType::A).unwrap();
-        assert_eq!(a.sections.answers.len(), 1);
-        let aaaa = ask(&l, "nas.home.arpa", RecordType::AAAA).unwrap();
-        assert_eq!(aaaa.sections.answers.len(), 1);
-        let mx = ask(&l, "nas.home.arpa", RecordType::MX).unwrap();
-        assert!(mx.sections.answers.is_empty());
-        assert_eq!(mx.rcode, ResponseCode::NoError);
+        let Some(LocalAnswer::Addresses(addrs)) = l.answer("nas.home.arpa", RecordType::A) else {
+            panic!("a local record");
+        };
+        assert_eq!(addrs.len(), 2);
+        assert!(matches!(
+            l.answer("nas.home.arpa", RecordType::MX),
+            Some(LocalAnswer::Addresses(_))
+        ));
     }
 
     #[test]
     fn local_record_has_reverse_ptr() {
-        let a = ask(&local(), "10.1.168.192.in-addr.arpa", RecordType::PTR).unwrap();
-        assert_eq!(a.sections.answers.len(), 1);
+        let l = local();
+        assert_eq!(
+            l.answer("10.1.168.192.in-addr.arpa", RecordType::PTR),
+            Some(LocalAnswer::Pointer(b"\x03nas\x04home\x04arpa\x00"))
+        );
         let v6 = reverse_name("fd00::10".parse().unwrap());
         assert!(v6.starts_with("0.1.0.0."), "{v6}");
-        assert!(
-            ask(&local(), &v6, RecordType::PTR)
-                .unwrap()
-                .sections
-                .answers
-                .len()
-                == 1
-        );
+        assert!(matches!(
+            l.answer(&v6, RecordType::PTR),
+            Some(LocalAnswer::Pointer(_))
+        ));
     }
 
     #[test]
-    fn private_reverse_without_record_is_nxdomain() {
-        let a = ask(&local(), "7.0.16.172.in-addr.arpa", RecordType::PTR).unwrap();
-        assert_eq!(a.rcode, ResponseCode::NXDomain);
-        assert!(ask(&local(), "7.0.32.172.in-addr.arpa", RecordType::PTR).is_none());
+    fn loopback_addresses_point_to_localhost() {
+        let l = local();
+        let localhost = Some(LocalAnswer::Pointer(b"\x09localhost\x00"));
+        assert_eq!(
+            l.answer("1.0.0.127.in-addr.arpa", RecordType::PTR),
+            localhost
+        );
+        let v6 = reverse_name(IpAddr::V6(Ipv6Addr::LOCALHOST));
+        assert_eq!(l.answer(&v6, RecordType::PTR), localhost);
+    }
+
+    #[test]
+    fn reverse_zones_of_the_house_are_nxdomain() {
+        let l = local();
+        for name in [
+            "7.0.16.172.in-addr.arpa",
+            "9.9.31.172.in-addr.arpa",
+            "1.1.64.100.in-addr.arpa",
+            "1.1.127.100.in-addr.arpa",
+            "5.10.in-addr.arpa",
+            "2.0.0.127.in-addr.arpa",
+            "4.3.2.1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.e.f.ip6.arpa",
+            "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.c.f.ip6.arpa",
+            "0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa",
+        ] {
+            assert!(nx(l.answer(name, RecordType::PTR)), "{name}");
+        }
+        for public in [
+            "7.0.32.172.in-addr.arpa",
+            "1.1.128.100.in-addr.arpa",
+            "8.8.8.8.in-addr.arpa",
+            "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.8.8.4.0.6.8.4.1.0.0.2.ip6.arpa",
+        ] {
+            assert!(l.answer(public, RecordType::PTR).is_none(), "{public}");
+        }
+    }
+
+    #[test]
+    fn access_ranges_bring_their_reverse_zones_but_wide_ones_do_not() {
+        let allow: Vec<IpNet> = [
+            "198.18.0.0/15",
+            "2001:db8:1234:5600::/56",
+            "0.0.0.0/0",
+            "::/0",
+        ]
+        .iter()
+        .map(|n| n.parse().unwrap())
+        .collect();
+        let l = Local::new(&config::Local::default(), &allow);
+        assert!(nx(l.answer("9.9.19.198.in-addr.arpa", RecordType::PTR)));
+        assert!(
+            l.answer("9.9.20.198.in-addr.arpa", RecordType::PTR)
+                .is_none()
+        );
+        let inside = "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.6.5.4.3.2.1.8.b.d.0.1.0.0.2.ip6.arpa";
+        assert!(nx(l.answer(inside, RecordType::PTR)));
+        assert!(l.answer("8.8.8.8.in-addr.arpa", RecordType::PTR).is_none());
     }
 
     #[test]
     fn special_names_never_go_upstream() {
         let l = local();
+        assert!(nx(l.answer("printer.local", RecordType::A)));
+        assert!(nx(l.answer("other.home.arpa", RecordType::A)));
+        assert!(nx(l.answer("wpad", RecordType::A)));
         assert_eq!(
-            ask(&l, "printer.local", RecordType::A).unwrap().rcode,
-            ResponseCode::NXDomain
+            l.answer("_dns.resolver.arpa", RecordType::SVCB),
+            Some(LocalAnswer::Negative { nonexistent: false })
         );
-        assert_eq!(
-            ask(&l, "other.home.arpa", RecordType::A).unwrap().rcode,
-            ResponseCode::NXDomain
-        );
-        assert_eq!(
-            ask(&l, "wpad", RecordType::A).unwrap().rcode,
-            ResponseCode::NXDomain
-        );
-        assert_eq!(
-            ask(&l, "localhost", RecordType::A)
-                .unwrap()
-                .sections
-                .answers
-                .len(),
-            1
-        );
-        assert!(ask(&l, "example.com", RecordType::A).is_none());
-        assert!(ask(&l, "com", RecordType::DS).is_none());
+        assert!(matches!(
+            l.answer("a.localhost", RecordType::AAAA),
+            Some(LocalAnswer::Addresses(_))
+        ));
+        assert!(l.answer("example.com", RecordType::A).is_none());
+        assert!(l.answer("com", RecordType::DS).is_none());
     }
 }

@@ -1,19 +1,15 @@
-//! The path of one query, step by step: rate limit, access, local names,
-//! blocking, cache, forwarding. [`chain`] strings the steps together in
-//! that order.
+//! The path of one query: [`decide`] says what a question gets — access,
+//! rate limit, local names, blocking, cache — in one function, and forwards
+//! the ones that need upstream.
 
 pub mod access;
-pub mod answer;
 pub mod block;
 pub mod cache;
-pub mod chain;
+pub mod decide;
+pub mod entry;
 pub mod forward;
 pub mod local;
-pub mod outcome;
 pub mod ratelimit;
-pub mod stored;
 
-pub use answer::Answer;
-pub use chain::{Question, Quick, QuickQuestion, Resolver};
-pub use outcome::Outcome;
-pub use ratelimit::Admission;
+pub use decide::{Decided, Decision, Question, Refusal, Resolver, ServedImage};
+pub use entry::Entry;

@@ -30,29 +30,17 @@ use std::hash::BuildHasher;
 use std::net::IpAddr;
 use std::sync::{Mutex, PoisonError};
 
-use hickory_proto::op::ResponseCode;
 use ipnet::IpNet;
 use tokio::time::Instant;
 use tracing::warn;
 
-use super::answer::{Answer, EDE_PROHIBITED};
 use crate::config::{self, RateLimitAction};
+pub use crate::vocab::Admission;
 
 /// Buckets per set.
 pub const WAYS: usize = 8;
 /// Clients (IPv4 addresses, IPv6 networks) tracked at once.
 pub const TRACKED: usize = 8192;
-
-/// What the server does with one received message.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Admission {
-    /// Parse and answer it.
-    Serve,
-    /// Answer REFUSED: the client is over its rate limit.
-    Refuse,
-    /// Send nothing: the client is over its rate limit.
-    Drop,
-}
 
 /// One client's bucket.
 #[derive(Clone, Copy, Debug, Default)]
@@ -157,8 +145,6 @@ pub struct RateLimiter {
     epoch: Instant,
     qps: u32,
     burst: u32,
-    /// The answer to a refused client, built once.
-    refusal: Answer,
 }
 
 impl RateLimiter {
@@ -182,10 +168,6 @@ impl RateLimiter {
             epoch: Instant::now(),
             qps,
             burst,
-            refusal: Answer::empty(ResponseCode::Refused).ede(
-                EDE_PROHIBITED,
-                "rate limited: too many queries from this client",
-            ),
         }
     }
 
@@ -216,12 +198,6 @@ impl RateLimiter {
                 self.over
             }
         }
-    }
-
-    /// The answer a client over its limit gets when the action is refuse:
-    /// REFUSED with Extended DNS Error 18 "Prohibited" saying why.
-    pub fn refusal(&self) -> Answer {
-        self.refusal.clone()
     }
 
     /// Clients (IPv4 addresses, IPv6 networks) tracked now.
@@ -433,14 +409,5 @@ mod tests {
             client_key(v4, 56),
             client_key("198.51.100.8".parse().unwrap(), 56)
         );
-    }
-
-    #[test]
-    fn refusal_is_refused_with_a_prohibited_ede_saying_rate_limited() {
-        let answer = RateLimiter::new(&limited(1, 1)).refusal();
-        assert_eq!(answer.rcode, ResponseCode::Refused);
-        let (code, text) = answer.ede.unwrap();
-        assert_eq!(code, EDE_PROHIBITED);
-        assert!(text.contains("rate limited"), "{text}");
     }
 }

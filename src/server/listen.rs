@@ -1,18 +1,123 @@
-//! Binding the listening sockets: per address, one TCP listener and one or
-//! more UDP sockets on the same port. Several UDP sockets share the port with
-//! `SO_REUSEPORT`, so each UDP worker (see [`super::udp`]) reads its own
-//! socket and the kernel spreads clients across them. UDP sockets stay in
-//! blocking mode: each worker is a thread of its own that waits in
-//! `recvmmsg`.
+//! The sockets: binding them, and [`run`]ning them until one cancellation
+//! token stops them all.
+//!
+//! Per address, one TCP listener and one or more UDP sockets on the same
+//! port. Several UDP sockets share the port with `SO_REUSEPORT`, so each UDP
+//! worker (see `udp`) reads its own socket and the kernel spreads clients
+//! across them. UDP sockets stay in blocking mode: each worker is a thread
+//! of its own that waits in `recvmmsg`. Each TCP listener has an accept
+//! loop (`tcp`).
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
-use std::net::UdpSocket;
-
 use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::info;
 
-use super::Error;
+use super::handler::Handler;
+use super::tcp::{self, TcpLimits};
+use super::udp;
+use crate::config::Config;
+
+/// Why the server could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A listening socket could not be bound.
+    #[error(
+        "cannot listen on {protocol} {addr}: {source} (is another DNS server running there? port 53 needs CAP_NET_BIND_SERVICE)"
+    )]
+    Bind {
+        /// "udp" or "tcp".
+        protocol: &'static str,
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// No port was free for both UDP and TCP.
+    #[error(
+        "cannot find a port free for both UDP and TCP on {addr}: give [server] listen a port of its own"
+    )]
+    NoPort {
+        /// The address asked for, with port 0.
+        addr: SocketAddr,
+    },
+    /// A listening socket failed while serving.
+    #[error("a listening socket failed: {0}; restart ralo serve")]
+    Socket(std::io::Error),
+    /// A server task panicked or was cancelled.
+    #[error("a server task ended: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+/// How the server treats connections.
+#[derive(Clone, Copy, Debug)]
+pub struct Settings {
+    /// A TCP connection with no query for this long is closed.
+    pub tcp_idle: Duration,
+    /// TCP connections open at once, in all.
+    pub tcp_max_connections: usize,
+    /// TCP connections open at once from one client address.
+    pub tcp_max_per_client: usize,
+}
+
+impl Settings {
+    /// The settings of `[server]`.
+    pub fn from_config(config: &Config) -> Settings {
+        Settings {
+            tcp_idle: config.tcp_idle(),
+            tcp_max_connections: config.server.tcp_max_connections,
+            tcp_max_per_client: config.server.tcp_max_per_client,
+        }
+    }
+}
+
+/// Serves `listeners` with `handler` until `shutdown` is cancelled. A
+/// socket that fails for good stops the whole server, loudly, rather than
+/// leave it half deaf.
+pub async fn run(
+    listeners: Listeners,
+    handler: Arc<Handler>,
+    settings: Settings,
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
+    let mut tasks = JoinSet::new();
+    let runtime = tokio::runtime::Handle::current();
+    for socket in listeners.udp {
+        if let Ok(addr) = socket.local_addr() {
+            info!(protocol = "udp", %addr, "listening");
+        }
+        let (handler, runtime, shutdown) = (handler.clone(), runtime.clone(), shutdown.clone());
+        tasks.spawn_blocking(move || udp::serve(socket, handler, runtime, shutdown));
+    }
+    let limits = TcpLimits::new(&settings);
+    for listener in listeners.tcp {
+        if let Ok(addr) = listener.local_addr() {
+            info!(protocol = "tcp", %addr, "listening");
+        }
+        tasks.spawn(tcp::serve(
+            listener,
+            handler.clone(),
+            limits.clone(),
+            shutdown.clone(),
+        ));
+    }
+    let mut failure = None;
+    while let Some(done) = tasks.join_next().await {
+        let result = done.map_err(Error::from).and_then(|r| r);
+        if let Err(error) = result
+            && !shutdown.is_cancelled()
+        {
+            failure = Some(error);
+            shutdown.cancel();
+        }
+    }
+    failure.map_or(Ok(()), Err)
+}
 
 /// Bound sockets, ready to serve.
 #[derive(Debug, Default)]
@@ -108,7 +213,7 @@ fn bind_pair(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), Error> {
             }
         }
     }
-    Err(last.unwrap_or(Error::Serve("no port could be bound".into())))
+    Err(last.unwrap_or(Error::NoPort { addr }))
 }
 
 fn bind_udp(addr: SocketAddr) -> Result<UdpSocket, Error> {

@@ -1,5 +1,5 @@
-//! DNS over TCP (RFC 7766): length-prefixed messages, answered through the
-//! general path, with the limits a LAN-facing server needs.
+//! DNS over TCP (RFC 7766): length-prefixed messages, answered by the same
+//! [`Handler`] as UDP, with the limits a LAN-facing server needs.
 //!
 //! - Connections: at most `tcp_max_connections` in all and
 //!   `tcp_max_per_client` from one address; a connection over either cap is
@@ -19,7 +19,6 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hickory_server::net::xfer::Protocol;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc};
@@ -28,10 +27,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
 use super::Error;
-use super::handler::Handler;
-use super::reply::{Reply, TcpQueue};
-use super::run::Settings;
-use crate::resolve::Admission;
+use super::handler::{Arrival, Handler};
+use super::listen::Settings;
+use crate::vocab::{Admission, Protocol};
 
 /// Queries one connection has in flight at most.
 const MAX_PIPELINE: usize = 16;
@@ -119,7 +117,7 @@ pub(crate) async fn serve(
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
-            Err(e) => return Err(Error::Serve(format!("TCP listener failed: {e}"))),
+            Err(e) => return Err(Error::Socket(e)),
         };
         let Some(slot) = limits.admit(src.ip()) else {
             debug!(%src, "TCP connection over the cap; closed");
@@ -184,13 +182,18 @@ async fn connection(
             if admission == Admission::Drop {
                 continue;
             }
+            let arrival = Arrival {
+                src,
+                protocol: Protocol::Tcp,
+                admission,
+                received: std::time::Instant::now(),
+            };
             let handler = handler.clone();
-            let reply = Reply(TcpQueue(queue.clone()));
+            let queue = queue.clone();
             tokio::spawn(async move {
-                if admission == Admission::Serve {
-                    handler.handle_raw(message, src, Protocol::Tcp, reply).await;
-                } else {
-                    handler.refuse_raw(message, src, Protocol::Tcp, reply).await;
+                if let Some(answer) = handler.answer(&message, arrival).await {
+                    // The writer is gone only when the connection closed.
+                    let _ = queue.send(answer).await;
                 }
                 drop(permit);
             });

@@ -1,44 +1,10 @@
-//! The fixed sets the counters are kept by: outcomes (in segment order),
-//! query types, protocols, and the latency histogram's buckets. Their
-//! order is part of the segment layout (see the module docs): append only,
-//! and bump the layout version when an index changes meaning.
+//! The fixed sets the counters are kept by besides outcomes and protocols
+//! (whose order is `vocab`'s `Outcome::ALL` and `Protocol::ALL`): query
+//! types and the latency histogram's buckets. Their order is part of the
+//! segment layout (`layout`): append only, and bump the layout version when
+//! an index changes meaning.
 
 use hickory_proto::rr::RecordType;
-
-use crate::resolve::Outcome;
-
-/// Every outcome, in the order of the segment's outcome counters.
-pub const OUTCOMES: [Outcome; 8] = [
-    Outcome::Blocked,
-    Outcome::Allowed,
-    Outcome::Cached,
-    Outcome::Stale,
-    Outcome::Forwarded,
-    Outcome::Local,
-    Outcome::Refused,
-    Outcome::Failed,
-];
-
-/// The index of `outcome` in [`OUTCOMES`].
-pub fn outcome_index(outcome: Outcome) -> usize {
-    match outcome {
-        Outcome::Blocked => 0,
-        Outcome::Allowed => 1,
-        Outcome::Cached => 2,
-        Outcome::Stale => 3,
-        Outcome::Forwarded => 4,
-        Outcome::Local => 5,
-        Outcome::Refused => 6,
-        Outcome::Failed => 7,
-    }
-}
-
-/// The outcome named `text` (`blocked`, `forwarded`, … as [`Outcome::as_str`]).
-pub fn parse_outcome(text: &str) -> Option<Outcome> {
-    OUTCOMES
-        .into_iter()
-        .find(|o| o.as_str().eq_ignore_ascii_case(text))
-}
 
 /// The query types counted one by one; every other type is `Other`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -118,37 +84,6 @@ impl QType {
     }
 }
 
-/// How a query reached the server.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Protocol {
-    /// A datagram.
-    Udp,
-    /// A TCP connection.
-    Tcp,
-}
-
-impl Protocol {
-    /// Both, in the order of the segment's protocol counters.
-    pub const ALL: [Protocol; 2] = [Protocol::Udp, Protocol::Tcp];
-
-    /// Its index in [`Protocol::ALL`].
-    pub fn index(self) -> usize {
-        self as usize
-    }
-
-    /// `udp` or `tcp`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Protocol::Udp => "udp",
-            Protocol::Tcp => "tcp",
-        }
-    }
-
-    pub(super) fn from_index(index: u64) -> Option<Protocol> {
-        Protocol::ALL.get(usize::try_from(index).ok()?).copied()
-    }
-}
-
 /// Upper bounds of the latency histogram's buckets (ms); one more bucket
 /// holds everything slower.
 pub const LATENCY_BOUNDS_MS: [u64; 10] = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000];
@@ -167,16 +102,6 @@ pub(super) fn latency_bucket(us: u64) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn outcome_indexes_follow_the_segment_order() {
-        for (i, outcome) in OUTCOMES.into_iter().enumerate() {
-            assert_eq!(outcome_index(outcome), i);
-            assert_eq!(parse_outcome(outcome.as_str()), Some(outcome));
-        }
-        assert_eq!(parse_outcome("BLOCKED"), Some(Outcome::Blocked));
-        assert_eq!(parse_outcome("nope"), None);
-    }
 
     #[test]
     fn qtype_indexes_follow_the_segment_order() {

@@ -2,15 +2,70 @@
 //! constants), the check a reader makes before trusting a segment, and
 //! [`View`]: the words seen as header, counters and ring, by the server and
 //! readers alike.
+//!
+//! # Layout, version 2
+//!
+//! All offsets and sizes are in 8-byte words. Three sections: header,
+//! counters, ring. A reader checks the magic, then refuses any version other
+//! than its own (`VERSION`) with `Error::Version`, then checks every
+//! size below against the file's size before it touches a counter.
+//!
+//! **Header** (64 words at word 0)
+//!
+//! | word | field |
+//! |------|-------|
+//! | 0 | magic `b"RALOTELE"` (stored last, when the header is complete) |
+//! | 1 | layout version, `2` |
+//! | 2 | size of the file in bytes |
+//! | 3, 4 | where the counters start (64) and how many words they take (432) |
+//! | 5 | where the ring starts (496) |
+//! | 6, 7 | ring slots (a power of two) and words per slot (24) |
+//! | 8 | server start, ms since the Unix epoch |
+//! | 9 | server pid |
+//! | 10 | image generation serving |
+//! | 11 | blocking off until (Unix ms); 0 on, `u64::MAX` until switched on |
+//! | 12 | server stopped at (Unix ms); 0 while it runs |
+//! | 13 | number of upstreams (at most 8) |
+//! | 16 + 3i … | upstream i: IPv6 (IPv4-mapped) address as two big-endian halves, port |
+//!
+//! **Counters** (432 words at word 64), monotonic since the server started;
+//! relaxed atomic adds. A query is one add, to the cell of its outcome, type
+//! and protocol: readers sum the cells by outcome, by type, by protocol and
+//! in all.
+//!
+//! | words | counters |
+//! |-------|----------|
+//! | 0–159 | queries, cell `(o × 10 + t) × 2 + p`: outcome `o` in `Outcome::ALL` order (blocked, allowed, cached, stale, forwarded, local, refused, failed), type `t` in `QType::ALL` order (A, AAAA, HTTPS, CNAME, MX, TXT, PTR, SRV, SVCB, other), protocol `p` (udp, tcp) |
+//! | 160 | ring events dropped because a slot was still being written (a producer a whole lap behind) |
+//! | 161, 162 | messages of rate-limited clients refused, and dropped unanswered (`[access] rate_limit_*`); they are not queries above |
+//! | 163 | questions turned away by the forwarder because `[upstream] max_inflight` upstream queries were already in flight (answered stale or SERVFAIL, and counted as such above) |
+//! | 168 + 16i … | upstream i: tries, failures, answer latency sum (µs), then 11 latency buckets (≤ 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000 ms, more) |
+//! | 296 + 2m … | minute bucket m (of 64; the minute since the epoch mod 64): queries, then blocked, each packed as `minute << 32 \| count` |
+//!
+//! **Ring** (at word 496): word 0 is the head, the number of events ever
+//! claimed; the slots start at word 8, 24 words each, event `n` in slot
+//! `n mod slots`:
+//!
+//! | word | field |
+//! |------|-------|
+//! | 0 | sequence: `2n + 1` while event `n` is written, `2n + 2` when complete |
+//! | 1 | time, ms since the Unix epoch |
+//! | 2, 3 | client address, IPv6 (IPv4-mapped), big-endian halves |
+//! | 4 | query type (bits 0–15), outcome index (16–23), protocol (24–31), name length (32–39), flags (40–47: 1 name truncated, 2 list truncated), list length (48–55) |
+//! | 5 | latency in µs (bits 0–31, saturating) |
+//! | 6–19 | the name, lower case, at most 112 bytes (little-endian in each word) |
+//! | 20–23 | the blocking list's name, at most 32 bytes |
+//!
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::Error;
-use super::kinds::{LATENCY_BUCKETS, OUTCOMES, Protocol, QType};
+use super::kinds::{LATENCY_BUCKETS, QType};
 use super::ring::Ring;
 use super::snapshot::{Counters, MinuteBucket, UpstreamCounters};
+use crate::vocab::{Outcome, Protocol};
 
 /// `b"RALOTELE"`, the first word of every segment.
 pub(super) const MAGIC: u64 = u64::from_le_bytes(*b"RALOTELE");
@@ -54,11 +109,12 @@ pub(super) mod header {
 
 /// Counter words, relative to the counters section.
 pub(super) mod counter {
-    use super::{OUTCOMES, Protocol, QType};
+    use super::{Outcome, Protocol, QType};
 
     /// Queries by (outcome, type, protocol): one add per query.
     pub(crate) const QUERIES: usize = 0;
-    pub(crate) const QUERY_CELLS: usize = OUTCOMES.len() * QType::ALL.len() * Protocol::ALL.len();
+    pub(crate) const QUERY_CELLS: usize =
+        Outcome::ALL.len() * QType::ALL.len() * Protocol::ALL.len();
     pub(crate) const RING_DROPPED: usize = 160;
     pub(crate) const RATE_LIMITED_REFUSED: usize = 161;
     pub(crate) const RATE_LIMITED_DROPPED: usize = 162;
@@ -342,6 +398,45 @@ mod tests {
         assert_eq!(layout.ring_at(), 496);
         assert_eq!(layout.words(), 496 + 8 + 8192 * 24);
         assert_eq!(layout.bytes(), 1_576_896);
+    }
+
+    #[test]
+    fn the_documented_table_matches_the_constants() {
+        let doc = include_str!("layout.rs");
+        let ring_at = HEADER_WORDS + COUNTER_WORDS;
+        for needle in [
+            format!("| 1 | layout version, `{VERSION}` |"),
+            format!("**Header** ({HEADER_WORDS} words at word 0)"),
+            format!("({COUNTER_WORDS} words at word {HEADER_WORDS})"),
+            format!(
+                "where the counters start ({HEADER_WORDS}) and how many words they take ({COUNTER_WORDS})"
+            ),
+            format!("where the ring starts ({ring_at})"),
+            format!("words per slot ({SLOT_WORDS})"),
+            format!("**Ring** (at word {ring_at})"),
+            format!("the slots start at word {RING_HEAD_WORDS}, {SLOT_WORDS} words each"),
+            format!("| 0–{} | queries", counter::QUERY_CELLS - 1),
+            format!("| {} | ring events dropped", counter::RING_DROPPED),
+            format!(
+                "| {}, {} | messages of rate-limited clients",
+                counter::RATE_LIMITED_REFUSED,
+                counter::RATE_LIMITED_DROPPED
+            ),
+            format!("| {} | questions turned away", counter::UPSTREAM_OVERLOAD),
+            format!(
+                "| {} + {}i … | upstream i",
+                counter::UPSTREAMS,
+                counter::UPSTREAM_WORDS
+            ),
+            format!(
+                "| {} + 2m … | minute bucket m (of {MINUTES}",
+                counter::MINUTES
+            ),
+            format!("number of upstreams (at most {MAX_UPSTREAMS})"),
+            format!("| {} + 3i … | upstream i:", header::UPSTREAM_ADDRS),
+        ] {
+            assert!(doc.contains(&needle), "the layout table lacks `{needle}`");
+        }
     }
 
     #[test]

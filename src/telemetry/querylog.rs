@@ -106,20 +106,20 @@ impl QueryLog {
 
 #[cfg(test)]
 mod tests {
-    use hickory_proto::rr::{Name, RecordType};
+    use hickory_proto::rr::RecordType;
 
     use super::*;
-    use crate::resolve::Outcome;
     use crate::telemetry::writer::tests::{query, segment};
+    use crate::vocab::Outcome;
 
     #[test]
     fn new_events_are_appended_once_and_the_file_rotates() {
         let (dir, telemetry, _segment) = segment(64);
         let path = dir.path().join("queries.log");
         let mut log = QueryLog::new(path.clone(), 400, 0);
-        let name = Name::from_ascii("ads.example.com.").unwrap();
+        let name = "ads.example.com";
         for _ in 0..2 {
-            telemetry.record(&query(&name, Outcome::Blocked, RecordType::A));
+            telemetry.record(&query(name, Outcome::Blocked, RecordType::A));
         }
         let text = log.collect(telemetry.view().ring());
         assert_eq!(text.lines().count(), 2);
@@ -127,7 +127,7 @@ mod tests {
         QueryLog::append(&path, 400, &text).unwrap();
         assert_eq!(log.collect(telemetry.view().ring()), "", "nothing new");
 
-        telemetry.record(&query(&name, Outcome::Blocked, RecordType::AAAA));
+        telemetry.record(&query(name, Outcome::Blocked, RecordType::AAAA));
         let text = log.collect(telemetry.view().ring());
         QueryLog::append(&path, 400, &text).unwrap();
         let rotated = dir.path().join("queries.log.1");
@@ -142,9 +142,9 @@ mod tests {
     fn more_queries_than_the_ring_holds_are_noted_as_lost() {
         let (_dir, telemetry, _segment) = segment(64);
         let mut log = QueryLog::new(PathBuf::from("unused"), 1 << 20, 0);
-        let name = Name::from_ascii("x.test.").unwrap();
+        let name = "x.test";
         for _ in 0..100 {
-            telemetry.record(&query(&name, Outcome::Cached, RecordType::A));
+            telemetry.record(&query(name, Outcome::Cached, RecordType::A));
         }
         let text = log.collect(telemetry.view().ring());
         assert!(text.starts_with("{\"lost\":36}\n"), "{text}");

@@ -1,8 +1,27 @@
 //! The ring of recent queries: many producers (server threads) that never
 //! wait, any number of readers that each keep their own [`Cursor`] and are
-//! told exactly how many events they lost. The protocol is described in the
-//! module docs ("The ring protocol"); this file is it in code, plus the
-//! encoding of one event into a slot's words.
+//! told exactly how many events they lost; this file is the protocol below
+//! in code, plus the encoding of one event into a slot's words (the slot
+//! layout is in `layout`).
+//!
+//! # The ring protocol
+//!
+//! A producer (any server thread) claims event number `n` with a
+//! `fetch_add` on the head, then takes its slot by a compare-and-swap of
+//! the sequence from an even value below `2n + 1` to `2n + 1`, writes the
+//! data words, and stores `2n + 2` (release). It never waits: should the
+//! slot still be held by a producer a whole lap behind, the event is dropped
+//! and counted (counter word 160, `RING_DROPPED`). A sequence only ever grows.
+//!
+//! A reader keeps a cursor, the next event number it wants. Events older
+//! than `head - slots` are gone: it skips to the oldest one still held and
+//! counts exactly how many it skipped. For each slot it loads the sequence
+//! (acquire), copies the data, and loads the sequence again after an acquire
+//! fence: equal to `2n + 2` both times means a consistent copy of event
+//! `n`; larger means the event was overwritten (lost, counted); smaller
+//! means it is not written yet (the reader tries again later, and gives it
+//! up as lost after a second).
+//!
 
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::atomic::{AtomicU64, Ordering, fence};
@@ -10,10 +29,9 @@ use std::time::{Duration, Instant};
 
 use hickory_proto::rr::RecordType;
 
-use super::kinds::{OUTCOMES, Protocol, outcome_index};
 use super::layout::SLOT_WORDS;
-use super::writer::{Query, QueryName};
-use crate::resolve::Outcome;
+use super::writer::Query;
+use crate::vocab::{Outcome, Protocol};
 
 /// Data words per slot (all but the sequence word).
 pub(super) const DATA_WORDS: usize = SLOT_WORDS - 1;
@@ -100,49 +118,15 @@ impl Event {
     }
 }
 
-/// `labels` in lower case with dots, cut to [`NAME_BYTES`]: the bytes,
+/// The name's text (already lower case), cut to [`NAME_BYTES`]: the bytes,
 /// their length and [`NAME_TRUNCATED`] when cut. The root is `.`.
-fn lower_dotted<'a>(labels: impl Iterator<Item = &'a [u8]>) -> ([u8; NAME_BYTES], usize, u64) {
+fn cut_name(text: &str) -> ([u8; NAME_BYTES], usize, u64) {
     let mut name = [0u8; NAME_BYTES];
-    let mut len = 0;
-    let mut flags = 0;
-    for (i, label) in labels.enumerate() {
-        let dot = usize::from(i > 0);
-        let wanted = dot + label.len();
-        let room = NAME_BYTES - len;
-        if i > 0 && room > 0 {
-            name[len] = b'.';
-        }
-        let take = wanted.min(room);
-        for (to, from) in name[len + dot.min(take)..len + take].iter_mut().zip(label) {
-            *to = from.to_ascii_lowercase();
-        }
-        len += take;
-        if take < wanted {
-            flags |= NAME_TRUNCATED;
-            break;
-        }
-    }
-    if len == 0 && flags == 0 {
-        name[0] = b'.';
-        len = 1;
-    }
+    let text = if text.is_empty() { "." } else { text };
+    let len = text.len().min(NAME_BYTES);
+    name[..len].copy_from_slice(&text.as_bytes()[..len]);
+    let flags = if len < text.len() { NAME_TRUNCATED } else { 0 };
     (name, len, flags)
-}
-
-/// The labels of an uncompressed wire name (length-prefixed, zero-ended);
-/// stops at the root or where the bytes run out.
-struct WireLabels<'a>(&'a [u8]);
-
-impl<'a> Iterator for WireLabels<'a> {
-    type Item = &'a [u8];
-
-    fn next(&mut self) -> Option<&'a [u8]> {
-        let (&len, rest) = self.0.split_first()?;
-        let label = rest.get(..usize::from(len)).filter(|l| !l.is_empty())?;
-        self.0 = &rest[label.len()..];
-        Some(label)
-    }
 }
 
 /// A slot's data, encoded by the producer before it claims a slot.
@@ -161,10 +145,7 @@ impl Encoded {
         words[CLIENT] = u64::from_be_bytes(half(&ip, 0));
         words[CLIENT + 1] = u64::from_be_bytes(half(&ip, 8));
 
-        let (name, len, mut flags) = match query.name {
-            QueryName::Name(name) => lower_dotted(name.iter()),
-            QueryName::Wire(wire) => lower_dotted(WireLabels(wire)),
-        };
+        let (name, len, mut flags) = cut_name(query.name);
         pack(&name, &mut words[NAME..LIST]);
 
         let mut list_len = 0;
@@ -179,7 +160,7 @@ impl Encoded {
             pack(&buf, &mut words[LIST..]);
         }
         words[META] = u64::from(u16::from(query.qtype))
-            | (outcome_index(query.outcome) as u64) << 16
+            | (query.outcome.index() as u64) << 16
             | (query.protocol.index() as u64) << 24
             | (len as u64) << 32
             | flags << 40
@@ -195,8 +176,8 @@ impl Encoded {
     pub(super) fn decode(number: u64, words: &[u64; DATA_WORDS]) -> Option<Event> {
         let meta = words[META];
         let field = |shift: u32| (meta >> shift) & 0xff;
-        let outcome = *OUTCOMES.get(usize::try_from(field(16)).ok()?)?;
-        let protocol = Protocol::from_index(field(24))?;
+        let outcome = *Outcome::ALL.get(usize::try_from(field(16)).ok()?)?;
+        let protocol = *Protocol::ALL.get(usize::try_from(field(24)).ok()?)?;
         let name_len = usize::try_from(field(32)).ok()?;
         let flags = field(40);
         let list_len = usize::try_from(field(48)).ok()?;
@@ -249,7 +230,7 @@ fn unpack(words: &[u64], bytes: &mut [u8]) {
 fn escape(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len());
     for &b in bytes {
-        if b.is_ascii_graphic() && b != b'\\' {
+        if b.is_ascii_graphic() {
             out.push(char::from(b));
         } else {
             out.push_str(&format!("\\{b:03}"));
@@ -431,15 +412,14 @@ mod tests {
     use std::sync::Arc;
     use std::sync::atomic::AtomicBool;
 
-    use hickory_proto::rr::Name;
-
     use super::*;
     use crate::telemetry::layout::RING_HEAD_WORDS;
     use crate::telemetry::writer::tests::{query, segment};
     use crate::telemetry::{Segment, Telemetry};
 
-    fn name(text: &str) -> Name {
-        Name::from_ascii(text).unwrap()
+    /// A name's text as the server hands it over: lower case, no dot.
+    fn name(text: &str) -> String {
+        text.trim_end_matches('.').to_ascii_lowercase()
     }
 
     fn read_all(segment: &Segment, cursor: &mut Cursor) -> (Vec<Event>, u64) {
@@ -459,13 +439,14 @@ mod tests {
         q.protocol = Protocol::Tcp;
         q.latency = Duration::from_secs(5000);
         telemetry.record(&q);
-        let root = Name::root();
+        let root = String::new();
         let long_list = "l".repeat(40);
         let mut q = query(&root, Outcome::Blocked, RecordType::NS);
         q.list = Some(&long_list);
         telemetry.record(&q);
-        let binary = Name::from_labels(vec![&b"a b\x01"[..], &b"test"[..]]).unwrap();
-        telemetry.record(&query(&binary, Outcome::Local, RecordType::A));
+        let mut text = crate::domain::wire::TextBuffer::new();
+        let binary = text.lower(b"\x04a b\x01\x04test\x00");
+        telemetry.record(&query(binary, Outcome::Local, RecordType::A));
 
         let (events, lost) = read_all(&segment, &mut Cursor::at(0));
         assert_eq!(lost, 0);
@@ -536,7 +517,7 @@ mod tests {
 
     /// A query whose every field derives from (producer, i), so a torn copy
     /// is caught.
-    fn numbered(producer: u8, i: u32) -> (Name, IpAddr, Duration) {
+    fn numbered(producer: u8, i: u32) -> (String, IpAddr, Duration) {
         (
             name(&format!("e{i}.p{producer}.test.")),
             IpAddr::V4(Ipv4Addr::new(10, 0, producer, (i % 251) as u8)),

@@ -6,13 +6,13 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::SocketAddr;
 
-use super::kinds::{LATENCY_BOUNDS_MS, LATENCY_BUCKETS, OUTCOMES, QType, outcome_index};
-use crate::resolve::Outcome;
+use super::kinds::{LATENCY_BOUNDS_MS, LATENCY_BUCKETS, QType};
+use crate::vocab::Outcome;
 
 /// Every counter of a segment at one moment.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Counters {
-    /// Queries by outcome, in [`OUTCOMES`](super::OUTCOMES) order.
+    /// Queries by outcome, in [`Outcome::ALL`] order.
     pub outcomes: [u64; 8],
     /// Queries by type, in [`QType::ALL`] order.
     pub qtypes: [u64; 10],
@@ -82,7 +82,7 @@ impl Counters {
 
     /// Queries with `outcome`.
     pub fn outcome(&self, outcome: Outcome) -> u64 {
-        self.outcomes[outcome_index(outcome)]
+        self.outcomes[outcome.index()]
     }
 
     /// Queries of counted type `qtype`.
@@ -92,7 +92,7 @@ impl Counters {
 
     /// Outcomes with their names, in segment order.
     pub fn by_outcome(&self) -> impl Iterator<Item = (Outcome, u64)> + '_ {
-        OUTCOMES.into_iter().zip(self.outcomes)
+        Outcome::ALL.into_iter().zip(self.outcomes)
     }
 
     /// Queries and blocked queries in the `minutes` minutes up to and

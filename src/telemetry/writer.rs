@@ -3,21 +3,40 @@
 //! (a handful of relaxed atomic adds and one ring slot; no allocation, no
 //! lock, no waiting), one call per upstream try, and the header fields that
 //! change (generation, blocking switched off).
+//!
+//! # The segment
+//!
+//! A file, `<[paths] runtime>/telemetry`, made by `ralo serve` at start:
+//! written as `telemetry.<pid>.new`, sized once, mapped, filled in, then
+//! renamed over the old one once the server holds its sockets
+//! ([`Telemetry::install`]), so a reader never sees a half-made segment, a
+//! second server that fails to start leaves the first one's alone, and
+//! a reader of the old one keeps valid memory (it notices the new inode and
+//! reopens, see `Segment::replaced`). The file is never truncated or
+//! resized, so no reader can take `SIGBUS`. Mode 0640: query names and client
+//! addresses are the household's business. Put `runtime` on tmpfs (`/run`):
+//! the server warns when the segment would be written back to a disk.
+//!
+//! The server maps it read-write, readers read-only
+//! (`SharedWords`). Every word is an
+//! `AtomicU64` in native byte order, read and written only with atomic
+//! operations: no data race, no lock, and the server never waits for anyone.
+//!
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use hickory_proto::rr::{Name, RecordType};
+use hickory_proto::rr::RecordType;
 use tracing::warn;
 
 use super::Error;
-use super::kinds::{LATENCY_BUCKETS, Protocol, QType, latency_bucket, outcome_index};
+use super::kinds::{LATENCY_BUCKETS, QType, latency_bucket};
 use super::layout::{Layout, MAGIC, MAX_UPSTREAMS, MINUTES, View, counter, header};
 use super::ring::Encoded;
 use crate::exchange::SharedWords;
-use crate::resolve::{Admission, Outcome};
+use crate::vocab::{Admission, Outcome, Protocol, unix_ms};
 
 /// The segment file's mode: the server's user writes, its group reads.
 const MODE: u32 = 0o640;
@@ -27,8 +46,8 @@ const MODE: u32 = 0o640;
 pub struct Query<'a> {
     /// The client.
     pub client: IpAddr,
-    /// The name asked.
-    pub name: QueryName<'a>,
+    /// The name asked: its lower-case text (`domain::wire::lower_text`).
+    pub name: &'a str,
     /// The type asked.
     pub qtype: RecordType,
     /// How it was answered.
@@ -39,15 +58,6 @@ pub struct Query<'a> {
     pub list: Option<&'a str>,
     /// Time from question to answer.
     pub latency: Duration,
-}
-
-/// The name asked, as hickory read it or as it came off the wire.
-#[derive(Clone, Copy, Debug)]
-pub enum QueryName<'a> {
-    /// A decoded name.
-    Name(&'a Name),
-    /// An uncompressed wire name: length-prefixed labels, then a zero.
-    Wire(&'a [u8]),
 }
 
 /// The server's telemetry segment, mapped read-write.
@@ -153,7 +163,7 @@ impl Telemetry {
         let c = self.counters();
         let add = |i: usize| c[i].fetch_add(1, Ordering::Relaxed);
         add(counter::query_cell(
-            outcome_index(query.outcome),
+            query.outcome.index(),
             QType::of(query.qtype).index(),
             query.protocol.index(),
         ));
@@ -269,13 +279,6 @@ fn bump_minute(word: &AtomicU64, minute: u64) {
     }
 }
 
-/// Now, in ms since the Unix epoch.
-pub(super) fn unix_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
 #[cfg(test)]
 pub(super) mod tests {
     use std::net::Ipv4Addr;
@@ -297,10 +300,10 @@ pub(super) mod tests {
         (dir, telemetry, segment)
     }
 
-    pub(crate) fn query<'a>(name: &'a Name, outcome: Outcome, qtype: RecordType) -> Query<'a> {
+    pub(crate) fn query(name: &str, outcome: Outcome, qtype: RecordType) -> Query<'_> {
         Query {
             client: IpAddr::V4(Ipv4Addr::new(192, 168, 1, 20)),
-            name: QueryName::Name(name),
+            name,
             qtype,
             outcome,
             protocol: Protocol::Udp,
@@ -312,7 +315,7 @@ pub(super) mod tests {
     #[test]
     fn counters_match_the_queries_recorded() {
         let (_dir, telemetry, segment) = segment(64);
-        let name = Name::from_ascii("ads.example.com.").unwrap();
+        let name = "ads.example.com";
         let sent = [
             (Outcome::Blocked, RecordType::A, 7),
             (Outcome::Forwarded, RecordType::AAAA, 5),
@@ -321,7 +324,7 @@ pub(super) mod tests {
         ];
         for (outcome, qtype, n) in sent {
             for i in 0..n {
-                let mut q = query(&name, outcome, qtype);
+                let mut q = query(name, outcome, qtype);
                 if i == 0 {
                     q.protocol = Protocol::Tcp;
                 }

@@ -7,8 +7,8 @@
 mod binary;
 mod blocking;
 mod corpus;
+mod decision;
 mod exchange;
-mod fastpath;
 mod faults;
 mod forgery;
 mod forwarding;

@@ -8,8 +8,9 @@ use std::time::Duration;
 use ralo::config::Config;
 use ralo::image::Image;
 use ralo::resolve::Resolver;
-use ralo::server::{self, Listeners};
-use ralo::telemetry::{Counters, Telemetry};
+use ralo::server::{self, Handler, Listeners};
+use ralo::telemetry::{Counters, Cursor, Telemetry};
+use ralo::vocab::Outcome;
 use tokio_util::sync::CancellationToken;
 
 /// A running ralo server.
@@ -18,6 +19,10 @@ pub struct Ralo {
     pub addr: SocketAddr,
     /// Its resolver, to look at counters.
     pub resolver: Arc<Resolver>,
+    /// Its handler, which records into the telemetry segment if any.
+    pub handler: Arc<Handler>,
+    /// Its config.
+    pub config: Config,
     /// The folder holding its config and lists, removed on drop.
     _dir: tempfile::TempDir,
     shutdown: CancellationToken,
@@ -130,21 +135,22 @@ async fn start(config: Config, dir: tempfile::TempDir, telemetry: bool) -> Ralo 
     image.verify().expect("compiled image verifies");
     let listeners = Listeners::bind(&config.server.listen).expect("bind loopback port 0");
     let addr = listeners.udp_addrs()[0];
-    let mut resolver = Resolver::new(&config, image);
-    if telemetry {
+    let segment = telemetry.then(|| {
         let segment =
             Telemetry::create(&dir.path().join("telemetry"), 64, &config.upstream.addrs())
                 .expect("telemetry segment");
-        resolver = resolver.with_telemetry(Arc::new(segment));
-    }
-    let resolver = Arc::new(resolver);
+        segment.set_generation(image.generation());
+        Arc::new(segment)
+    });
+    let resolver = Arc::new(Resolver::new(&config, image));
+    let handler = Arc::new(Handler::new(resolver.clone(), &config, segment));
     let shutdown = CancellationToken::new();
     let task = tokio::spawn({
-        let resolver = resolver.clone();
+        let handler = handler.clone();
         let shutdown = shutdown.clone();
         let settings = server::Settings::from_config(&config);
         async move {
-            server::run(listeners, resolver, settings, shutdown)
+            server::run(listeners, handler, settings, shutdown)
                 .await
                 .expect("server runs");
         }
@@ -152,6 +158,8 @@ async fn start(config: Config, dir: tempfile::TempDir, telemetry: bool) -> Ralo 
     Ralo {
         addr,
         resolver,
+        handler,
+        config,
         _dir: dir,
         shutdown,
         task,
@@ -162,11 +170,25 @@ impl Ralo {
     /// The telemetry counters now; panics unless started with
     /// [`Setup::telemetry`].
     pub fn counters(&self) -> Counters {
-        self.resolver
+        self.handler
             .telemetry()
             .expect("started with Setup::telemetry")
             .view()
             .counters()
+    }
+
+    /// The outcome of the last query recorded; panics unless started with
+    /// [`Setup::telemetry`] and asked something.
+    pub fn last_outcome(&self) -> Outcome {
+        let telemetry = self
+            .handler
+            .telemetry()
+            .expect("started with Setup::telemetry");
+        let ring = telemetry.view().ring();
+        let mut cursor = Cursor::at(ring.head().checked_sub(1).expect("a query was recorded"));
+        let mut events = Vec::new();
+        ring.read(&mut cursor, 1, &mut events);
+        events.pop().expect("the last event reads back").outcome
     }
 
     /// Stops the server and waits for it (bounded).

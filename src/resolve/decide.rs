@@ -1,0 +1,400 @@
+//! The decision: one function, [`Resolver::decide`], says what every
+//! question gets, in this order, written once:
+//!
+//! 1. **Access**: a client outside `[access] allow` is refused.
+//! 2. **Rate limit**: a message the limiter said to refuse is refused (the
+//!    server asks [`Resolver::admit`] once per message, before parsing it,
+//!    and drops what it says to drop).
+//! 3. **Not served**: classes other than IN and zone transfers are refused.
+//! 4. **Local**: the household's records and special-use names
+//!    ([`super::local`]).
+//! 5. **Blocking** (unless switched off): allow rules beat block rules and
+//!    canaries; canaries beat block rules ([`super::block`]).
+//! 6. `ANY` gets the RFC 8482 answer.
+//! 7. **Cache**: a fresh entry — unless its CNAME chain leads to a blocked
+//!    name and no allow rule covers the question.
+//! 8. Otherwise the question needs upstream: [`Decision::Forward`].
+//!
+//! Only that last one waits: [`Resolver::forward`] asks upstream (one query
+//! for identical questions in flight), stores the answer in the cache and
+//! gives it the same CNAME check as a cache hit; when every upstream fails,
+//! a stale entry, else a failure.
+//!
+//! A [`Decided`] says what the answer is and why — the rule and list that
+//! blocked, the entry that answers — and holds the image the decision was
+//! made with, so the list's name is read from the same generation. The
+//! answer's bytes, its Extended DNS Error, the counters and the query ring
+//! are all derived from it where the answer is sent (`server`); nothing
+//! here allocates on the blocked, local or cached paths.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arc_swap::{ArcSwap, Guard};
+use hickory_proto::rr::{DNSClass, Name, RecordType};
+use tracing::info;
+
+use super::access::Access;
+use super::block::{Allowed, Block, Screen, blocked_target, screen};
+use super::cache::{Cache, KeyRef};
+use super::entry::Entry;
+use super::forward::{self, Forwarder, Tries};
+use super::local::{Local, LocalAnswer};
+use super::ratelimit::RateLimiter;
+use crate::config::{self, Config};
+use crate::domain::wire::Labels;
+use crate::image::{Image, Match};
+use crate::vocab::{Admission, Outcome, unix_ms};
+
+/// The image type the server answers from.
+pub type ServedImage = Image<crate::exchange::Mapping>;
+
+/// One client question, as it came: the name in wire form and its text.
+#[derive(Clone, Copy, Debug)]
+pub struct Question<'a> {
+    /// The name as the client wrote it (uncompressed wire form).
+    pub name: &'a [u8],
+    /// The name's lower-case text (`domain::wire::lower_text`).
+    pub lower: &'a str,
+    /// Query type.
+    pub qtype: RecordType,
+    /// Query class.
+    pub qclass: DNSClass,
+    /// The client's address.
+    pub client: IpAddr,
+    /// EDNS DO bit.
+    pub dnssec_ok: bool,
+    /// CD bit.
+    pub checking_disabled: bool,
+    /// What the rate limit said about the message ([`Admission::Serve`]
+    /// or [`Admission::Refuse`]).
+    pub admission: Admission,
+}
+
+impl Question<'_> {
+    /// What its answer is filed under in the cache.
+    pub fn key(&self) -> KeyRef<'_> {
+        KeyRef {
+            name: self.lower,
+            qtype: u16::from(self.qtype),
+            qclass: u16::from(self.qclass),
+            dnssec_ok: self.dnssec_ok,
+            checking_disabled: self.checking_disabled,
+        }
+    }
+}
+
+/// Why a question is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// The client is outside `[access] allow`.
+    Network,
+    /// The client is over its rate limit.
+    RateLimited,
+    /// A zone transfer, or a class other than IN.
+    NotServed,
+}
+
+/// What a question gets, and why.
+#[derive(Clone, Debug)]
+pub enum Decision<'r> {
+    /// Refused.
+    Refused(Refusal),
+    /// Answered here.
+    Local(LocalAnswer<'r>),
+    /// Blocked.
+    Blocked(Block),
+    /// Answered from a fresh cache entry.
+    Cached {
+        /// The entry.
+        entry: Arc<Entry>,
+        /// Its age in whole seconds: the TTLs count down by this.
+        age: u32,
+        /// An allow rule beat a block rule of a CNAME target.
+        allowed: bool,
+    },
+    /// Needs upstream ([`Resolver::forward`]); `allowed` is the allow rule
+    /// that let it through, if one did. Rendered, it is a failure.
+    Forward {
+        /// The allow rule that matched the name.
+        allowed: Option<Allowed>,
+    },
+    /// Answered from upstream.
+    Forwarded {
+        /// The answer.
+        entry: Arc<Entry>,
+        /// An allow rule beat a block rule, of the name or a CNAME target.
+        allowed: bool,
+    },
+    /// Every upstream failed; answered from an expired entry.
+    Stale(Arc<Entry>),
+    /// Every upstream failed and nothing was cached: SERVFAIL.
+    Failed,
+}
+
+impl Decision<'_> {
+    /// How it counts.
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            Decision::Refused(_) => Outcome::Refused,
+            Decision::Local(_) => Outcome::Local,
+            Decision::Blocked(_) => Outcome::Blocked,
+            Decision::Cached { .. } => Outcome::Cached,
+            Decision::Forwarded { allowed: true, .. } => Outcome::Allowed,
+            Decision::Forwarded { allowed: false, .. } => Outcome::Forwarded,
+            Decision::Stale(_) => Outcome::Stale,
+            Decision::Forward { .. } | Decision::Failed => Outcome::Failed,
+        }
+    }
+}
+
+/// A decision with the image it was made with, and the upstream tries it
+/// took (none unless it was forwarded).
+pub struct Decided<'r> {
+    /// What the answer is and why.
+    pub decision: Decision<'r>,
+    /// The image the decision was made with.
+    pub image: Guard<Arc<ServedImage>>,
+    /// The upstream tries made for it, for the counters.
+    pub tries: Tries,
+}
+
+impl Decided<'_> {
+    /// The name of the list whose rule blocked, if one did.
+    pub fn list(&self) -> Option<&str> {
+        match &self.decision {
+            Decision::Blocked(block) => self.image.list_name(block.list()?),
+            _ => None,
+        }
+    }
+}
+
+/// What the CNAME check says about an answer.
+enum Chain {
+    /// Let through; `beaten`: an allow rule beat a block of a target.
+    Pass { beaten: bool },
+    /// A target is blocked.
+    Blocked(Match),
+}
+
+/// Decides questions and forwards the ones that need upstream.
+pub struct Resolver {
+    limiter: RateLimiter,
+    access: Access,
+    local: Local,
+    check_cnames: bool,
+    image: ArcSwap<ServedImage>,
+    cache: Cache,
+    cache_config: config::Cache,
+    forwarder: Forwarder,
+    /// Blocking is off until this time (ms since the Unix epoch); 0: on.
+    disabled_until_ms: AtomicU64,
+}
+
+impl Resolver {
+    /// A resolver for `config`, answering blocks from `image`.
+    pub fn new(config: &Config, image: ServedImage) -> Resolver {
+        Resolver {
+            limiter: RateLimiter::new(&config.access),
+            access: Access::new(config.access.allow.clone()),
+            local: Local::new(&config.local, &config.access.allow),
+            check_cnames: config.blocking.check_cnames,
+            image: ArcSwap::from_pointee(image),
+            cache: Cache::new(&config.cache),
+            cache_config: config.cache.clone(),
+            forwarder: Forwarder::new(&config.upstream),
+            disabled_until_ms: AtomicU64::new(0),
+        }
+    }
+
+    /// Replaces the image; decisions in flight finish on the old one.
+    pub fn swap_image(&self, image: ServedImage) {
+        self.image.store(Arc::new(image));
+    }
+
+    /// The image now in use.
+    pub fn image(&self) -> Arc<ServedImage> {
+        self.image.load_full()
+    }
+
+    /// The forwarder's counters.
+    pub fn forward_counters(&self) -> &forward::Counters {
+        &self.forwarder.counters
+    }
+
+    /// Distinct questions waiting for upstream answers now (at most
+    /// `[upstream] max_inflight`).
+    pub fn upstream_inflight(&self) -> usize {
+        self.forwarder.inflight()
+    }
+
+    /// Answers held in the cache now (at most `[cache] entries`).
+    pub fn cache_len(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// Switches blocking off until `until_unix_ms` (`u64::MAX`: until
+    /// switched on again), or on again with 0.
+    pub fn set_blocking_disabled_until(&self, until_unix_ms: u64) {
+        self.disabled_until_ms
+            .store(until_unix_ms, Ordering::Relaxed);
+    }
+
+    /// Blocking is off until this Unix time in ms; 0 when it is on (also
+    /// once a pause has run out).
+    pub fn blocking_disabled_until(&self) -> u64 {
+        match self.disabled_until_ms.load(Ordering::Relaxed) {
+            until if until != 0 && unix_ms() >= until => 0,
+            until => until,
+        }
+    }
+
+    /// Whether blocking is on; the first question after a pause ran out
+    /// switches it back on for good and says so in the log.
+    fn blocking_enabled(&self) -> bool {
+        let until = self.disabled_until_ms.load(Ordering::Relaxed);
+        if until == 0 {
+            return true;
+        }
+        if unix_ms() < until {
+            return false;
+        }
+        let ended =
+            self.disabled_until_ms
+                .compare_exchange(until, 0, Ordering::Relaxed, Ordering::Relaxed);
+        if ended.is_ok() {
+            info!("blocking switched on again: the pause is over");
+        }
+        true
+    }
+
+    /// Counts one received message from `client` against its rate limit
+    /// and says whether to serve it, refuse it or drop it. The server calls
+    /// this once per message, before parsing it.
+    pub fn admit(&self, client: IpAddr) -> Admission {
+        self.limiter.admit(client)
+    }
+
+    /// Decides `q`; see the module docs for the order.
+    pub fn decide(&self, q: &Question<'_>) -> Decided<'_> {
+        let image = self.image.load();
+        let decision = self.decision(q, &image);
+        Decided {
+            decision,
+            image,
+            tries: Tries::default(),
+        }
+    }
+
+    fn decision(&self, q: &Question<'_>, image: &ServedImage) -> Decision<'_> {
+        if !self.access.allows(q.client) {
+            return Decision::Refused(Refusal::Network);
+        }
+        if q.admission != Admission::Serve {
+            return Decision::Refused(Refusal::RateLimited);
+        }
+        if q.qclass != DNSClass::IN || matches!(q.qtype, RecordType::AXFR | RecordType::IXFR) {
+            return Decision::Refused(Refusal::NotServed);
+        }
+        if let Some(local) = self.local.answer(q.lower, q.qtype) {
+            return Decision::Local(local);
+        }
+        let blocking = self.blocking_enabled();
+        let mut allowed = None;
+        if blocking {
+            match screen(image, Labels::new(q.name), q.lower) {
+                Screen::Blocked(block) => return Decision::Blocked(block),
+                Screen::Allowed(allow) => allowed = Some(allow),
+                Screen::Clear => {}
+            }
+        }
+        if q.qtype == RecordType::ANY {
+            return Decision::Local(LocalAnswer::Hinfo);
+        }
+        match self.cache.fresh(&q.key()) {
+            Some((entry, age)) => match self.chain(blocking, image, &entry, allowed) {
+                Chain::Blocked(m) => Decision::Blocked(Block::Cname(m)),
+                Chain::Pass { beaten } => Decision::Cached {
+                    entry,
+                    age,
+                    allowed: beaten,
+                },
+            },
+            None => Decision::Forward { allowed },
+        }
+    }
+
+    /// Asks upstream for `q`, which [`Resolver::decide`] said to forward
+    /// (`allowed`: the allow rule it found), and decides on the answer.
+    pub async fn forward(&self, q: &Question<'_>, allowed: Option<Allowed>) -> Decided<'_> {
+        let key = q.key();
+        let Ok(name) = Name::from_labels(Labels::new(q.name)) else {
+            return self.failed(Tries::default());
+        };
+        let request = forward::Request {
+            name: &name,
+            qtype: q.qtype,
+            qclass: q.qclass,
+            dnssec_ok: q.dnssec_ok,
+            checking_disabled: q.checking_disabled,
+        };
+        let encode = |message: &_| Entry::encode(q.name, q.qtype, message, &self.cache_config);
+        let flight = self.forwarder.forward(key.to_key(), request, encode).await;
+        let image = self.image.load();
+        let blocking = self.blocking_enabled();
+        let (entry, stale) = match flight.result {
+            Ok(entry) => {
+                if flight.leader {
+                    self.cache.insert(key.to_key(), entry.clone());
+                }
+                (entry, false)
+            }
+            Err(_) => match self.cache.stale(&key) {
+                Some(entry) => (entry, true),
+                None => return self.failed(flight.tries),
+            },
+        };
+        let decision = match self.chain(blocking, &image, &entry, allowed) {
+            Chain::Blocked(m) => Decision::Blocked(Block::Cname(m)),
+            Chain::Pass { .. } if stale => Decision::Stale(entry),
+            Chain::Pass { beaten } => Decision::Forwarded {
+                entry,
+                allowed: beaten || allowed.is_some_and(|a| a.overrides.is_some()),
+            },
+        };
+        Decided {
+            decision,
+            image,
+            tries: flight.tries,
+        }
+    }
+
+    fn failed(&self, tries: Tries) -> Decided<'_> {
+        Decided {
+            decision: Decision::Failed,
+            image: self.image.load(),
+            tries,
+        }
+    }
+
+    /// The CNAME check of an answer: a blocked target blocks it, unless
+    /// blocking is off, the check is, or an allow rule let the name through.
+    fn chain(
+        &self,
+        blocking: bool,
+        image: &ServedImage,
+        entry: &Entry,
+        allowed: Option<Allowed>,
+    ) -> Chain {
+        if !blocking || !self.check_cnames {
+            return Chain::Pass { beaten: false };
+        }
+        match (blocked_target(image, entry.cname_targets()), allowed) {
+            (Some(m), None) => Chain::Blocked(m),
+            (target, _) => Chain::Pass {
+                beaten: target.is_some(),
+            },
+        }
+    }
+}
