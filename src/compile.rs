@@ -37,6 +37,28 @@ impl Caps {
     }
 }
 
+/// Why a source has no text this time.
+#[derive(Debug, thiserror::Error)]
+pub enum NoText {
+    /// The download failed with no last good copy, or the file was unusable.
+    #[error(transparent)]
+    Source(#[from] crate::sources::Error),
+    /// The local file could not be read.
+    #[error("{}: {source}", path.display())]
+    File {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: crate::sources::LocalError,
+    },
+    /// A downloaded list, which `ralo serve --check` does not fetch.
+    #[error("a downloaded list: `ralo update` fetches it")]
+    NotLocal,
+    /// The source names neither a path nor a URL.
+    #[error("the list has no `path` or `url`")]
+    Nowhere,
+}
+
 /// One source and its text, ready to compile.
 #[derive(Debug)]
 pub struct Loaded<'a> {
@@ -45,7 +67,7 @@ pub struct Loaded<'a> {
     /// An allowlist.
     pub allow: bool,
     /// Its text, or why there is none.
-    pub text: Result<&'a str, &'a str>,
+    pub text: Result<&'a str, &'a NoText>,
 }
 
 /// What one source yielded.
@@ -84,13 +106,13 @@ pub struct Compiled {
 /// and compiles them: what `ralo serve --check` and tests use. The updater
 /// loads sources itself (downloads, last good copies) and calls [`compile`].
 pub fn compile_local(config: &Config, generation: u64) -> Compiled {
-    let texts: Vec<(&ListSource, bool, Result<String, String>)> = sources(config)
+    let texts: Vec<(&ListSource, bool, Result<String, NoText>)> = sources(config)
         .map(|(source, allow)| {
             let text = match source.resolved_path(&config.base_dir) {
                 Some(path) => crate::sources::read_list_file(&path, config.update.max_bytes())
                     .map(crate::sources::into_text)
-                    .map_err(|e| format!("{}: {e}", path.display())),
-                None => Err("not a local file".to_owned()),
+                    .map_err(|source| NoText::File { path, source }),
+                None => Err(NoText::NotLocal),
             };
             (source, allow, text)
         })
@@ -100,14 +122,14 @@ pub fn compile_local(config: &Config, generation: u64) -> Compiled {
 
 /// Sources with their texts (or why there is none), as [`Loaded`] items.
 pub fn borrow<S: std::borrow::Borrow<ListSource>>(
-    texts: &[(S, bool, Result<String, String>)],
+    texts: &[(S, bool, Result<String, NoText>)],
 ) -> Vec<Loaded<'_>> {
     texts
         .iter()
         .map(|(source, allow, text)| Loaded {
             source: source.borrow(),
             allow: *allow,
-            text: text.as_deref().map_err(String::as_str),
+            text: text.as_deref(),
         })
         .collect()
 }
@@ -164,7 +186,7 @@ fn add<B: AsRef<[u8]>>(
     let text = match &item.text {
         Ok(text) => text,
         Err(error) => {
-            report.error = Some((*error).to_owned());
+            report.error = Some(error.to_string());
             report.removed = previous_count(previous, &item.source.name);
             return report;
         }

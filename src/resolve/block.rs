@@ -75,15 +75,15 @@ pub fn screen<B: AsRef<[u8]>>(image: &Image<B>, labels: Labels<'_>, lower: &str)
     }
 }
 
-/// The block rule of the first of `targets` (wire names) that one blocks;
-/// a target an allow rule covers is not blocked.
+/// The block rule of the first of `targets` (lower-case texts) that one
+/// blocks; a target an allow rule covers is not blocked.
 pub fn blocked_target<'t, B: AsRef<[u8]>>(
     image: &Image<B>,
-    targets: impl IntoIterator<Item = &'t [u8]>,
+    targets: impl IntoIterator<Item = &'t str>,
 ) -> Option<Match> {
     targets
         .into_iter()
-        .find_map(|target| match image.lookup_labels(Labels::new(target)) {
+        .find_map(|target| match image.lookup(target) {
             Verdict::Blocked(m) => Some(m),
             _ => None,
         })
@@ -149,11 +149,7 @@ mod tests {
     #[test]
     fn the_first_blocked_cname_target_is_found() {
         let image = image();
-        let targets: [&[u8]; 3] = [
-            b"\x03cdn\x07example\x00",
-            b"\x04good\x07tracker\x07example\x00",
-            b"\x01t\x07tracker\x07example\x00",
-        ];
+        let targets = ["cdn.example", "good.tracker.example", "t.tracker.example"];
         let m = blocked_target(&image, targets).unwrap();
         assert_eq!(image.list_name(m.list), Some("ads"));
         assert_eq!(blocked_target(&image, targets[..2].iter().copied()), None);

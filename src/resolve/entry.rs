@@ -22,7 +22,7 @@ use hickory_proto::serialize::binary::{BinEncodable, BinEncoder, NameEncoding};
 use tokio::time::Instant;
 
 use crate::config;
-use crate::domain::wire::Labels;
+use crate::domain::wire::{Labels, TextBuffer};
 
 /// The largest pointer target (14 bits).
 const MAX_POINTER: usize = 0x3fff;
@@ -42,9 +42,9 @@ pub struct Entry {
     authentic_data: bool,
     /// Length of the question (name, type, class) the body follows.
     question_len: u16,
-    /// The answer section's CNAME targets, lower case, wire names one after
-    /// another.
-    cnames: Box<[u8]>,
+    /// The answer section's CNAME targets, their lower-case texts with a
+    /// space between (a space inside a name is escaped in its text).
+    cnames: Box<str>,
     stored: Instant,
     /// Seconds it may be answered from the cache; 0: not to be cached.
     lifetime: u32,
@@ -137,15 +137,9 @@ impl Entry {
         usize::from(self.question_len)
     }
 
-    /// The answer section's CNAME targets (lower-case wire names).
-    pub fn cname_targets(&self) -> impl Iterator<Item = &[u8]> {
-        let mut rest = &self.cnames[..];
-        std::iter::from_fn(move || {
-            let len = crate::domain::wire::name_len(rest)?;
-            let (name, tail) = rest.split_at(len);
-            rest = tail;
-            Some(name)
-        })
+    /// The answer section's CNAME targets, as lower-case texts.
+    pub fn cname_targets(&self) -> impl Iterator<Item = &str> {
+        self.cnames.split(' ').filter(|t| !t.is_empty())
     }
 
     /// Whole seconds since it was stored; TTLs count down by this.
@@ -193,17 +187,20 @@ fn lifetime(message: &Message, c: &config::Cache) -> u32 {
     }
 }
 
-/// The lower-case wire names the answer section's CNAMEs point to.
-fn cname_targets(answers: &[Record]) -> Box<[u8]> {
-    let mut out = Vec::new();
+/// The lower-case texts of the names the answer section's CNAMEs point to.
+fn cname_targets(answers: &[Record]) -> Box<str> {
+    let mut out = String::new();
+    let mut text = TextBuffer::new();
+    let mut wire = Vec::new();
     for record in answers {
         if let RData::CNAME(target) = &record.data {
-            for label in target.0.iter() {
-                // hickory keeps labels to 63 bytes.
-                out.push(label.len() as u8);
-                out.extend(label.iter().map(u8::to_ascii_lowercase));
+            wire.clear();
+            let mut encoder = BinEncoder::new(&mut wire);
+            encoder.set_name_encoding(NameEncoding::Uncompressed);
+            if target.0.emit(&mut encoder).is_ok() {
+                out.push_str(text.lower(&wire));
+                out.push(' ');
             }
-            out.push(0);
         }
     }
     out.into()
@@ -451,12 +448,18 @@ mod tests {
     }
 
     #[test]
-    fn cname_targets_are_lower_case_wire_names() {
+    fn cname_targets_are_lower_case_texts() {
         let mut m = chain();
         m.answers[0].data = RData::CNAME(CNAME(name("Edge.CDN.example.net.")));
+        let odd = Name::from_labels([&b"a b"[..], b"test"]).unwrap();
+        m.answers.push(Record::from_rdata(
+            name("x.example."),
+            5,
+            RData::CNAME(CNAME(odd)),
+        ));
         let entry = Entry::encode(WWW, RecordType::A, &m, &config::Cache::default()).unwrap();
-        let targets: Vec<&[u8]> = entry.cname_targets().collect();
-        assert_eq!(targets, [&b"\x04edge\x03cdn\x07example\x03net\x00"[..]]);
+        let targets: Vec<&str> = entry.cname_targets().collect();
+        assert_eq!(targets, ["edge.cdn.example.net", "a\\032b.test"]);
     }
 
     #[test]

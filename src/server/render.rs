@@ -372,3 +372,333 @@ fn opt(out: &mut Vec<u8>, query: &Query<'_>, ede: Option<Ede<'_>>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+    use std::sync::Arc;
+
+    use arc_swap::ArcSwap;
+    use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
+    use hickory_proto::rr::rdata::opt::EdnsOption;
+    use hickory_proto::rr::rdata::{A, TXT};
+    use hickory_proto::rr::{Name, RData, Record};
+
+    use super::*;
+    use crate::exchange::SealedImage;
+    use crate::image::{Image, ImageBuilder, Match};
+    use crate::resolve::forward::Tries;
+    use crate::resolve::{ServedImage, decide::Decision};
+    use crate::server::query::Edns;
+
+    const NAME: &[u8] = b"\x03Ads\x07Example\x03com\x00";
+
+    fn images() -> ArcSwap<ServedImage> {
+        let mut builder = ImageBuilder::new();
+        builder.add_list("ads", false);
+        let sealed = SealedImage::create(&builder.build(1), "render-test").unwrap();
+        ArcSwap::from_pointee(Image::open(sealed.map().unwrap()).unwrap())
+    }
+
+    fn query(qtype: u16, edns: Option<Edns>) -> Query<'static> {
+        Query {
+            id: 0x4242,
+            rd: true,
+            ad: false,
+            cd: true,
+            name: NAME,
+            qtype,
+            qclass: 1,
+            edns,
+        }
+    }
+
+    const EDNS: Option<Edns> = Some(Edns {
+        payload: 4096,
+        dnssec_ok: false,
+    });
+
+    const SINKHOLE: Sinkhole = Sinkhole {
+        mode: Mode::Null,
+        ttl: 10,
+    };
+
+    /// Renders `decision` for `query` and decodes the bytes.
+    fn rendered(
+        query: &Query<'_>,
+        decision: Decision<'_>,
+        sinkhole: Sinkhole,
+        limit: usize,
+    ) -> Message {
+        let images = images();
+        let decided = Decided {
+            decision,
+            image: images.load(),
+            tries: Tries::default(),
+        };
+        let mut out = Vec::new();
+        render(&mut out, query, &decided, sinkhole, limit);
+        assert!(out.len() <= limit, "{} bytes over {limit}", out.len());
+        Message::from_vec(&out).expect("the response decodes")
+    }
+
+    fn ede(message: &Message) -> Option<(u16, String)> {
+        message
+            .edns
+            .as_ref()?
+            .options()
+            .options
+            .iter()
+            .find_map(|(_, option)| match option {
+                EdnsOption::Unknown(15, data) => Some((
+                    u16::from_be_bytes([data[0], data[1]]),
+                    String::from_utf8_lossy(&data[2..]).into_owned(),
+                )),
+                _ => None,
+            })
+    }
+
+    fn rule() -> Block {
+        Block::Rule(Match {
+            list: 0,
+            subtree: true,
+            labels: 2,
+        })
+    }
+
+    #[test]
+    fn a_blocked_name_is_answered_in_the_clients_case_naming_its_list() {
+        let m = rendered(
+            &query(TYPE_A, EDNS),
+            Decision::Blocked(rule()),
+            SINKHOLE,
+            1232,
+        );
+        let meta = &m.metadata;
+        assert_eq!(meta.id, 0x4242);
+        assert_eq!(meta.message_type, MessageType::Response);
+        assert_eq!(meta.op_code, OpCode::Query);
+        assert!(meta.recursion_desired && meta.recursion_available && meta.checking_disabled);
+        assert!(!meta.authoritative && !meta.truncation);
+        assert_eq!(m.queries[0].name().to_ascii(), "Ads.Example.com.");
+        assert_eq!(m.answers.len(), 1);
+        assert_eq!(m.answers[0].name.to_ascii(), "Ads.Example.com.");
+        assert_eq!(m.answers[0].ttl, 10);
+        assert_eq!(m.answers[0].data, RData::A(A(Ipv4Addr::UNSPECIFIED)));
+        assert_eq!(ede(&m), Some((15, "blocked by list ads".into())));
+        let cname = rendered(
+            &query(TYPE_A, EDNS),
+            Decision::Blocked(Block::Cname(Match {
+                list: 0,
+                subtree: true,
+                labels: 2,
+            })),
+            SINKHOLE,
+            1232,
+        );
+        assert_eq!(
+            ede(&cname),
+            Some((15, "blocked by list ads (CNAME target)".into()))
+        );
+    }
+
+    #[test]
+    fn every_mode_answers_every_type_with_no_record_leading_around_the_block() {
+        for (mode, qtype, rcode, answers) in [
+            (Mode::Null, TYPE_AAAA, ResponseCode::NoError, 1),
+            (Mode::Null, 65, ResponseCode::NoError, 0),
+            (Mode::Null, 15, ResponseCode::NoError, 0),
+            (Mode::Nodata, TYPE_A, ResponseCode::NoError, 0),
+            (Mode::Nxdomain, TYPE_A, ResponseCode::NXDomain, 0),
+            (Mode::Refused, TYPE_A, ResponseCode::Refused, 0),
+        ] {
+            let sinkhole = Sinkhole { mode, ttl: 7 };
+            let m = rendered(
+                &query(qtype, EDNS),
+                Decision::Blocked(rule()),
+                sinkhole,
+                1232,
+            );
+            assert_eq!(m.metadata.response_code, rcode, "{mode:?} {qtype}");
+            assert_eq!(m.answers.len(), answers, "{mode:?} {qtype}");
+            if answers == 1 {
+                assert_eq!(m.answers[0].data, RData::AAAA(Ipv6Addr::UNSPECIFIED.into()));
+            }
+            let soa = m.authorities.iter().find_map(|r| match &r.data {
+                RData::SOA(soa) => Some((r.ttl, soa.minimum)),
+                _ => None,
+            });
+            match (mode, answers) {
+                (Mode::Refused, _) | (_, 1) => assert_eq!(soa, None),
+                _ => assert_eq!(soa, Some((7, 7)), "{mode:?} {qtype}: negative TTL"),
+            }
+            assert_eq!(ede(&m).map(|e| e.0), Some(15));
+        }
+        let canary = rendered(
+            &query(TYPE_A, None),
+            Decision::Blocked(Block::Canary),
+            SINKHOLE,
+            512,
+        );
+        assert_eq!(canary.metadata.response_code, ResponseCode::NXDomain);
+        assert!(canary.edns.is_none(), "no OPT to a client without EDNS");
+    }
+
+    #[test]
+    fn local_answers_follow_the_question_type() {
+        let addrs = ["192.168.1.10".parse().unwrap(), "fd00::10".parse().unwrap()];
+        let a = rendered(
+            &query(TYPE_A, EDNS),
+            Decision::Local(LocalAnswer::Addresses(&addrs)),
+            SINKHOLE,
+            1232,
+        );
+        assert_eq!(a.answers[0].data, RData::A(A::new(192, 168, 1, 10)));
+        assert_eq!(a.answers[0].ttl, LOCAL_TTL);
+        assert_eq!(ede(&a), None);
+        let aaaa = rendered(
+            &query(TYPE_AAAA, EDNS),
+            Decision::Local(LocalAnswer::Addresses(&addrs)),
+            SINKHOLE,
+            1232,
+        );
+        assert_eq!(aaaa.answers.len(), 1);
+        let mx = rendered(
+            &query(15, EDNS),
+            Decision::Local(LocalAnswer::Addresses(&addrs)),
+            SINKHOLE,
+            1232,
+        );
+        assert_eq!((mx.answers.len(), mx.authorities.len()), (0, 1));
+        let ptr = rendered(
+            &query(TYPE_PTR, EDNS),
+            Decision::Local(LocalAnswer::Pointer(b"\x03nas\x04home\x04arpa\x00")),
+            SINKHOLE,
+            1232,
+        );
+        assert!(
+            matches!(&ptr.answers[0].data, RData::PTR(p) if p.0.to_ascii() == "nas.home.arpa.")
+        );
+        let any = rendered(
+            &query(255, EDNS),
+            Decision::Local(LocalAnswer::Hinfo),
+            SINKHOLE,
+            1232,
+        );
+        assert!(matches!(&any.answers[0].data, RData::HINFO(h) if &h.cpu[..] == b"RFC8482"));
+    }
+
+    #[test]
+    fn refusals_and_failures_explain_themselves() {
+        for (decision, rcode, code) in [
+            (
+                Decision::Refused(Refusal::Network),
+                ResponseCode::Refused,
+                18,
+            ),
+            (
+                Decision::Refused(Refusal::RateLimited),
+                ResponseCode::Refused,
+                18,
+            ),
+            (
+                Decision::Refused(Refusal::NotServed),
+                ResponseCode::Refused,
+                21,
+            ),
+            (Decision::Failed, ResponseCode::ServFail, 22),
+        ] {
+            let m = rendered(&query(TYPE_A, EDNS), decision, SINKHOLE, 1232);
+            assert_eq!(m.metadata.response_code, rcode);
+            assert!(m.answers.is_empty() && m.authorities.is_empty());
+            assert_eq!(ede(&m).map(|e| e.0), Some(code));
+        }
+    }
+
+    fn big_entry() -> Arc<Entry> {
+        let mut m = Message::new(1, MessageType::Response, OpCode::Query);
+        m.metadata.authentic_data = true;
+        let owner = Name::from_ascii("ads.example.com.").unwrap();
+        m.answers = (0..12)
+            .map(|i| {
+                let text = format!("{i:02}{}", "x".repeat(60));
+                Record::from_rdata(owner.clone(), 300, RData::TXT(TXT::new(vec![text])))
+            })
+            .collect();
+        let config = crate::config::Cache::default();
+        Arc::new(Entry::encode(NAME, hickory_proto::rr::RecordType::TXT, &m, &config).unwrap())
+    }
+
+    #[test]
+    fn an_answer_too_big_for_the_client_is_truncated_whole() {
+        let entry = big_entry();
+        let cached = || Decision::Cached {
+            entry: entry.clone(),
+            age: 100,
+            allowed: false,
+        };
+        let full = rendered(&query(16, EDNS), cached(), SINKHOLE, 65_535);
+        assert_eq!(full.answers.len(), 12);
+        assert!(full.answers.iter().all(|r| r.ttl == 200), "TTLs count down");
+        let small = query(16, None);
+        let cut = rendered(&small, cached(), SINKHOLE, small.udp_limit());
+        assert!(cut.metadata.truncation);
+        assert!(cut.answers.is_empty());
+        assert_eq!(cut.queries[0].name().to_ascii(), "Ads.Example.com.");
+    }
+
+    #[test]
+    fn the_ad_flag_goes_only_to_clients_that_understand_it() {
+        let entry = big_entry();
+        let cached = || Decision::Cached {
+            entry: entry.clone(),
+            age: 0,
+            allowed: false,
+        };
+        let plain = rendered(&query(16, EDNS), cached(), SINKHOLE, 65_535);
+        assert!(!plain.metadata.authentic_data);
+        let dnssec = Some(Edns {
+            payload: 4096,
+            dnssec_ok: true,
+        });
+        let aware = rendered(&query(16, dnssec), cached(), SINKHOLE, 65_535);
+        assert!(aware.metadata.authentic_data);
+        let mut asks_ad = query(16, EDNS);
+        asks_ad.ad = true;
+        assert!(
+            rendered(&asks_ad, cached(), SINKHOLE, 65_535)
+                .metadata
+                .authentic_data
+        );
+    }
+
+    #[test]
+    fn an_entry_for_a_question_of_another_length_is_never_pasted() {
+        let entry = big_entry();
+        let mut other = query(16, EDNS);
+        other.name = b"\x04Adss\x07Example\x03com\x00";
+        let m = rendered(
+            &other,
+            Decision::Cached {
+                entry,
+                age: 0,
+                allowed: false,
+            },
+            SINKHOLE,
+            65_535,
+        );
+        assert_eq!(m.metadata.response_code, ResponseCode::ServFail);
+    }
+
+    #[test]
+    fn a_stale_answer_has_ttl_30_and_says_so() {
+        let m = rendered(
+            &query(16, EDNS),
+            Decision::Stale(big_entry()),
+            SINKHOLE,
+            65_535,
+        );
+        assert!(m.answers.iter().all(|r| r.ttl == STALE_TTL));
+        assert_eq!(ede(&m).map(|e| e.0), Some(3));
+    }
+}

@@ -93,12 +93,35 @@ impl Host {
     }
 }
 
+/// A redirect the updater does not follow, and why.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum RedirectRefused {
+    /// The target names no host.
+    #[error("redirect to {target} refused: it names no host")]
+    NoHost {
+        /// Where the redirect led.
+        target: Url,
+    },
+    /// The target is a local address on another host.
+    #[error(
+        "redirect to {target} refused: a {kind} address; a list server may only redirect into the local network on its own host"
+    )]
+    Local {
+        /// Where the redirect led.
+        target: Url,
+        /// What kind of local address.
+        kind: &'static str,
+    },
+}
+
 /// Whether a redirect from a download of `configured` may go to `target`:
 /// an error saying why not when it leads to a local address or `localhost`
 /// on another host. Names are left to [`GuardedResolver`].
-pub(crate) fn check_redirect(configured: &Url, target: &Url) -> Result<(), String> {
+pub(crate) fn check_redirect(configured: &Url, target: &Url) -> Result<(), RedirectRefused> {
     let Some(host) = Host::of(target) else {
-        return Err(format!("redirect to {target} refused: it names no host"));
+        return Err(RedirectRefused::NoHost {
+            target: target.clone(),
+        });
     };
     if Host::of(configured).as_ref() == Some(&host) {
         return Ok(());
@@ -110,9 +133,10 @@ pub(crate) fn check_redirect(configured: &Url, target: &Url) -> Result<(), Strin
     };
     match kind {
         None => Ok(()),
-        Some(kind) => Err(format!(
-            "redirect to {target} refused: a {kind} address; a list server may only redirect into the local network on its own host"
-        )),
+        Some(kind) => Err(RedirectRefused::Local {
+            target: target.clone(),
+            kind,
+        }),
     }
 }
 
@@ -255,7 +279,7 @@ mod tests {
             "https://metrics.localhost:9153/metrics",
         ] {
             let error = check_redirect(&configured, &url(target)).unwrap_err();
-            assert!(error.contains("refused"), "{target}: {error}");
+            assert!(error.to_string().contains("refused"), "{target}: {error}");
         }
     }
 

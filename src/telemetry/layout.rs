@@ -53,9 +53,8 @@
 //! | 2, 3 | client address, IPv6 (IPv4-mapped), big-endian halves |
 //! | 4 | query type (bits 0–15), outcome index (16–23), protocol (24–31), name length (32–39), flags (40–47: 1 name truncated, 2 list truncated), list length (48–55) |
 //! | 5 | latency in µs (bits 0–31, saturating) |
-//! | 6–19 | the name, lower case, at most 112 bytes (little-endian in each word) |
+//! | 6–19 | the name's lower-case text (`domain::wire::lower_text`, escapes included), at most 112 bytes (little-endian in each word) |
 //! | 20–23 | the blocking list's name, at most 32 bytes |
-//!
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::path::Path;

@@ -21,7 +21,6 @@
 //! `n`; larger means the event was overwritten (lost, counted); smaller
 //! means it is not written yet (the reader tries again later, and gives it
 //! up as lost after a second).
-//!
 
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::atomic::{AtomicU64, Ordering, fence};

@@ -21,7 +21,6 @@
 //! (`SharedWords`). Every word is an
 //! `AtomicU64` in native byte order, read and written only with atomic
 //! operations: no data race, no lock, and the server never waits for anyone.
-//!
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use tracing::{info, warn};
 
-use crate::compile;
+use crate::compile::{self, NoText};
 use crate::config::{Config, ListSource};
 use crate::exchange::{self, Reply, SealedImage};
 use crate::image::Image;
@@ -213,7 +213,7 @@ impl Updater {
     }
 
     /// The text of every source, block lists first.
-    async fn load(&mut self, trigger: Trigger) -> Vec<(ListSource, bool, Result<String, String>)> {
+    async fn load(&mut self, trigger: Trigger) -> Vec<(ListSource, bool, Result<String, NoText>)> {
         let mut out = Vec::new();
         let sources: Vec<(ListSource, bool)> = compile::sources(&self.config)
             .map(|(s, a)| (s.clone(), a))
@@ -223,7 +223,7 @@ impl Updater {
                 (Some(url), _) => Location::Url(url.clone()),
                 (None, Some(path)) => Location::File(path),
                 (None, None) => {
-                    out.push((source, allow, Err("no path or url".to_owned())));
+                    out.push((source, allow, Err(NoText::Nowhere)));
                     continue;
                 }
             };
@@ -255,7 +255,7 @@ impl Updater {
                     }
                     Ok(fetched.text)
                 }
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err(NoText::Source(e)),
             };
             out.push((source, allow, text));
         }

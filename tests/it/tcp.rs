@@ -1,7 +1,7 @@
 //! TCP limits (RFC 7766): idle and trickling connections are closed, the
 //! caps on connections per client and in total hold, pipelined queries are
-//! answered with matching IDs, and a client flooding connections does not
-//! keep other clients' UDP answers waiting.
+//! answered with matching IDs, each as soon as it is ready, and a client
+//! flooding connections does not keep other clients' UDP answers waiting.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -14,7 +14,7 @@ use tokio::net::{TcpSocket, TcpStream};
 
 use crate::ralo::{Ralo, Setup};
 use crate::support::client::{Client, QueryExt, query};
-use crate::support::upstream::Upstream;
+use crate::support::upstream::{Mode, Upstream};
 
 /// Longest wait for anything in these tests.
 const PATIENCE: Duration = Duration::from_secs(5);
@@ -204,6 +204,27 @@ async fn pipelined_queries_get_answers_with_their_ids() {
     }
     println!("pipelined: {answered} queries in one write, {answered} answers with matching IDs");
     assert!(up.queries() >= 1);
+    ralo.stop().await;
+}
+
+#[tokio::test]
+async fn a_pipelined_answer_does_not_wait_for_a_slow_one_before_it() {
+    let (up, ralo) = server().await;
+    up.set_mode(Mode::Silent);
+    let mut stream = connect_from("127.0.0.1".parse().unwrap(), ralo.addr).await;
+    let slow = query("www.example.com", RecordType::A).with_id(1);
+    let blocked = query("ads.example.com", RecordType::A).with_id(2);
+    let mut burst = frame(&slow);
+    burst.extend(frame(&blocked));
+    stream.write_all(&burst).await.expect("write");
+    // The slow one waits for the upstream deadline (1.5 s) and SERVFAIL;
+    // the blocked one, sent after it, is answered first.
+    let first = read_frame(&mut stream).await.expect("an answer");
+    assert_eq!(first.metadata.id, 2, "the blocked answer comes first");
+    let second = read_frame(&mut stream)
+        .await
+        .expect("the slow one's answer");
+    assert_eq!(second.metadata.id, 1);
     ralo.stop().await;
 }
 
