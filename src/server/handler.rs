@@ -112,7 +112,7 @@ impl Handler {
                 None => Now::Answered,
             };
         }
-        match read_odd(packet, arrival.src, arrival.protocol == Protocol::Udp) {
+        match read_odd(packet) {
             Odd::Drop => Now::Silent,
             Odd::Error(bytes) => {
                 out.clear();

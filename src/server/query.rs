@@ -1,7 +1,8 @@
 //! Reading a query. [`Query::parse`] reads the common shape straight from
-//! the packet's bytes; everything else goes through hickory ([`read_odd`]),
-//! which either gives the same [`Query`] view — the name written out in
-//! full, the case as sent — or the error response itself.
+//! the packet's bytes; everything else goes through hickory's decoder
+//! ([`read_odd`]), which gives either the same [`Query`] view — the name
+//! written out in full, the case as sent — or an error response, written
+//! by the one renderer.
 //!
 //! The common shape: a header with nothing but RD (and AD, CD) set, one
 //! question whose name has no compression pointers, no answer or authority
@@ -10,24 +11,16 @@
 //!
 //! Through hickory: fewer than 12 bytes, and responses (QR=1, even
 //! malformed ones, so no reflection loops), are dropped; a message whose
-//! header reads but whose rest does not gets FORMERR; opcodes other than
-//! QUERY get NOTIMP, a message without exactly one question FORMERR, EDNS
-//! versions above 0 BADVERS — each with the question echoed as the client
-//! wrote it, written out in full when it used compression pointers (they
-//! point into the query and may land elsewhere in the response).
+//! header reads but whose rest does not, or without exactly one question,
+//! gets a bare FORMERR header; opcodes other than QUERY get NOTIMP and EDNS
+//! versions above 0 BADVERS, with the question echoed as the client wrote
+//! it — written out in full when it used compression pointers (they point
+//! into the query and may land elsewhere in the response).
 
-use std::net::SocketAddr;
+use hickory_proto::op::{Message, OpCode, ResponseCode};
+use hickory_proto::serialize::binary::{BinEncodable, BinEncoder, NameEncoding};
 
-use hickory_proto::op::{Edns as HickoryEdns, Header, HeaderCounts, MessageType, Metadata};
-use hickory_proto::op::{OpCode, ResponseCode};
-use hickory_proto::serialize::binary::{
-    BinDecodable, BinDecoder, BinEncodable, BinEncoder, NameEncoding,
-};
-use hickory_server::net::xfer::Protocol as HickoryProtocol;
-use hickory_server::server::Request;
-use hickory_server::zone_handler::{MessageResponseBuilder, Queries};
-
-use super::render::MAX_PAYLOAD;
+use super::render::{self, MAX_PAYLOAD};
 use crate::domain::wire;
 
 /// RR type OPT.
@@ -51,6 +44,8 @@ pub(crate) struct Edns {
 pub(crate) struct Query<'a> {
     /// Message ID.
     pub(crate) id: u16,
+    /// Opcode (0, QUERY, but in an error response to another).
+    pub(crate) opcode: u8,
     /// Recursion desired.
     pub(crate) rd: bool,
     /// Authentic data (a client that understands AD).
@@ -91,6 +86,7 @@ impl<'a> Query<'a> {
         };
         Some(Query {
             id: u16::from_be_bytes([header[0], header[1]]),
+            opcode: 0,
             rd: header[2] & RD != 0,
             ad: header[3] & AD != 0,
             cd: header[3] & CD != 0,
@@ -138,6 +134,7 @@ fn parse_opt(bytes: &[u8]) -> Option<Edns> {
 #[derive(Clone, Debug)]
 pub(crate) struct OddQuery {
     id: u16,
+    opcode: u8,
     rd: bool,
     ad: bool,
     cd: bool,
@@ -152,6 +149,7 @@ impl OddQuery {
     pub(crate) fn view(&self) -> Query<'_> {
         Query {
             id: self.id,
+            opcode: self.opcode,
             rd: self.rd,
             ad: self.ad,
             cd: self.cd,
@@ -175,155 +173,71 @@ pub(crate) enum Odd {
 }
 
 /// Reads `packet`, which [`Query::parse`] did not take, with hickory.
-pub(crate) fn read_odd(packet: &[u8], src: SocketAddr, udp: bool) -> Odd {
-    let Some(head) = packet.get(..12) else {
+pub(crate) fn read_odd(packet: &[u8]) -> Odd {
+    let Some(&[id0, id1, flags0, flags1]) = packet.first_chunk::<4>() else {
         return Odd::Drop;
     };
-    if head[2] & 0x80 != 0 {
+    let head = [id0, id1, flags0, flags1];
+    if packet.len() < 12 || flags0 & 0x80 != 0 {
         return Odd::Drop;
     }
-    let Ok(header) = Header::read(&mut BinDecoder::new(head)) else {
-        return Odd::Drop;
+    let mut out = Vec::new();
+    let Ok(message) = Message::from_vec(packet) else {
+        render::error(&mut out, None, head, u16::from(ResponseCode::FormErr));
+        return Odd::Error(out);
     };
-    let protocol = if udp {
-        HickoryProtocol::Udp
+    let meta = &message.metadata;
+    let rcode = if meta.op_code != OpCode::Query {
+        ResponseCode::NotImp
+    } else if message.queries.len() != 1 {
+        ResponseCode::FormErr
+    } else if message.edns.as_ref().is_some_and(|edns| edns.version() > 0) {
+        ResponseCode::BADVERS
     } else {
-        HickoryProtocol::Tcp
+        ResponseCode::NoError
     };
-    let request = match Request::from_bytes(packet.to_vec(), src, protocol) {
-        Ok(request) => request,
-        Err(_) => {
-            let Ok(queries) = Queries::read(&mut BinDecoder::new(&[]), 0) else {
-                return Odd::Drop;
-            };
-            let response = MessageResponseBuilder::new(&queries, None)
-                .error_msg(&header.metadata, ResponseCode::FormErr);
-            return Odd::Error(encode(response, udp));
+    let odd = match &message.queries[..] {
+        [query] => odd_query(&message, query),
+        _ => None,
+    };
+    match (odd, rcode) {
+        (Some(odd), ResponseCode::NoError) => Odd::Query(odd),
+        (None, ResponseCode::NoError) => {
+            // The name does not fit the wire limits once written out.
+            render::error(&mut out, None, head, u16::from(ResponseCode::FormErr));
+            Odd::Error(out)
         }
-    };
-    let meta = &request.metadata;
-    if meta.op_code != OpCode::Query {
-        return Odd::Error(error(&request, ResponseCode::NotImp, udp));
+        (odd, rcode) => {
+            let view = odd.as_ref().map(OddQuery::view);
+            render::error(&mut out, view.as_ref(), head, u16::from(rcode));
+            Odd::Error(out)
+        }
     }
-    if request.edns.as_ref().is_some_and(|edns| edns.version() > 0) {
-        return Odd::Error(error(&request, ResponseCode::BADVERS, udp));
-    }
-    let [query] = request.queries.queries() else {
-        return Odd::Error(error(&request, ResponseCode::FormErr, udp));
-    };
-    let query = query.original();
+}
+
+/// The question of `message` with its name written out in full, or `None`
+/// when that does not fit the wire limits.
+fn odd_query(message: &Message, query: &hickory_proto::op::Query) -> Option<OddQuery> {
+    let meta = &message.metadata;
     let mut name = Vec::with_capacity(wire::MAX_WIRE);
     let mut encoder = BinEncoder::new(&mut name);
     encoder.set_name_encoding(NameEncoding::Uncompressed);
-    if query.name().emit(&mut encoder).is_err() || wire::name_len(&name) != Some(name.len()) {
-        return Odd::Error(error(&request, ResponseCode::FormErr, udp));
-    }
-    Odd::Query(OddQuery {
+    query.name().emit(&mut encoder).ok()?;
+    (wire::name_len(&name) == Some(name.len())).then_some(())?;
+    Some(OddQuery {
         id: meta.id,
+        opcode: u8::from(meta.op_code),
         rd: meta.recursion_desired,
         ad: meta.authentic_data,
         cd: meta.checking_disabled,
         name,
         qtype: u16::from(query.query_type()),
         qclass: u16::from(query.query_class()),
-        edns: request.edns.as_ref().map(|edns| Edns {
+        edns: message.edns.as_ref().map(|edns| Edns {
             payload: edns.max_payload(),
             dnssec_ok: edns.flags().dnssec_ok,
         }),
     })
-}
-
-/// The error response `rcode` to `request`: no records, the questions
-/// echoed, EDNS when the client sent it.
-fn error(request: &Request, rcode: ResponseCode, udp: bool) -> Vec<u8> {
-    let mut metadata = Metadata::response_from_request(&request.metadata);
-    metadata.recursion_available = true;
-    metadata.response_code = rcode;
-    let edns = request.edns.as_ref().map(|client| {
-        let mut edns = HickoryEdns::new();
-        edns.set_max_payload(client.max_payload().clamp(512, MAX_PAYLOAD));
-        edns.set_dnssec_ok(client.flags().dnssec_ok);
-        edns
-    });
-    let rebuilt = uncompressed_question(&request.queries);
-    let queries = rebuilt.as_ref().unwrap_or(&request.queries);
-    let mut builder = MessageResponseBuilder::new(queries, None);
-    if let Some(edns) = &edns {
-        builder.edns(edns);
-    }
-    encode(builder.build_no_records(metadata), udp)
-}
-
-/// Encodes `response` as hickory-server does: at most the client's UDP
-/// size, and a bare SERVFAIL header (with the query's ID and opcode) when
-/// it cannot be encoded.
-fn encode<'a>(
-    response: hickory_server::zone_handler::MessageResponse<
-        '_,
-        'a,
-        impl Iterator<Item = &'a hickory_proto::rr::Record> + Send + 'a,
-        impl Iterator<Item = &'a hickory_proto::rr::Record> + Send + 'a,
-        impl Iterator<Item = &'a hickory_proto::rr::Record> + Send + 'a,
-        impl Iterator<Item = &'a hickory_proto::rr::Record> + Send + 'a,
-    >,
-    udp: bool,
-) -> Vec<u8> {
-    let (id, op_code) = (response.metadata().id, response.metadata().op_code);
-    let max_size = match (udp, response.edns()) {
-        (true, Some(edns)) => edns.max_payload(),
-        (true, None) => 512,
-        (false, _) => u16::MAX,
-    };
-    let mut bytes = Vec::with_capacity(512);
-    let mut encoder = BinEncoder::new(&mut bytes);
-    encoder.set_max_size(max_size);
-    if response.destructive_emit(&mut encoder).is_ok() {
-        return bytes;
-    }
-    bytes.clear();
-    let mut metadata = Metadata::new(id, MessageType::Response, op_code);
-    metadata.response_code = ResponseCode::ServFail;
-    let header = Header {
-        metadata,
-        counts: HeaderCounts::default(),
-    };
-    // A bare header always fits.
-    let _ = header.emit(&mut BinEncoder::new(&mut bytes));
-    bytes
-}
-
-/// The questions to echo when the client's own bytes, which hickory echoes
-/// as they came, hold compression pointers. `None` (echo the client's
-/// bytes) in the usual case.
-fn uncompressed_question(queries: &Queries) -> Option<Queries> {
-    if !has_pointer(queries.as_bytes(), queries.len()) {
-        return None;
-    }
-    let mut bytes = Vec::with_capacity(queries.as_bytes().len() + 256);
-    let mut encoder = BinEncoder::new(&mut bytes);
-    encoder.set_name_encoding(NameEncoding::Uncompressed);
-    for query in queries.queries() {
-        query.original().emit(&mut encoder).ok()?;
-    }
-    Queries::read(&mut BinDecoder::new(&bytes), queries.len()).ok()
-}
-
-/// Whether a question section of `count` questions uses a compression
-/// pointer (or does not read as one, to be safe).
-fn has_pointer(section: &[u8], count: usize) -> bool {
-    let mut at = 0;
-    for _ in 0..count {
-        loop {
-            match section.get(at) {
-                Some(0) => break,
-                Some(&len) if len < 0x40 => at += 1 + usize::from(len),
-                _ => return true,
-            }
-        }
-        // The root label, type and class.
-        at += 5;
-    }
-    false
 }
 
 #[cfg(test)]
@@ -341,7 +255,6 @@ mod tests {
     }
 
     const NAME: &[u8] = b"\x03Ads\x07example\x03com\x00";
-    const SRC: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 5);
 
     #[test]
     fn plain_query_is_read() {
@@ -424,7 +337,7 @@ mod tests {
         q.extend_from_slice(b"\x01x\xc0\x07");
         q.extend_from_slice(&[0, 1, 0, 1]);
         assert!(Query::parse(&q).is_none());
-        match read_odd(&q, SRC, true) {
+        match read_odd(&q) {
             Odd::Query(odd) => assert_eq!(odd.view().name, b"\x01x\x00"),
             Odd::Error(bytes) => panic!("an error: {bytes:02x?}"),
             Odd::Drop => panic!("dropped"),
@@ -436,15 +349,15 @@ mod tests {
         let ok = query(NAME, 1, &[]);
         let mut opcode = ok.clone();
         opcode[2] |= 0x10; // opcode STATUS
-        let Odd::Error(bytes) = read_odd(&opcode, SRC, true) else {
+        let Odd::Error(bytes) = read_odd(&opcode) else {
             panic!("NOTIMP expected");
         };
         assert_eq!(bytes[3] & 0x0f, 4);
         let mut qr = ok.clone();
         qr[2] |= 0x80;
-        assert!(matches!(read_odd(&qr, SRC, true), Odd::Drop));
-        assert!(matches!(read_odd(&ok[..5], SRC, true), Odd::Drop));
-        let Odd::Error(bytes) = read_odd(&ok[..14], SRC, true) else {
+        assert!(matches!(read_odd(&qr), Odd::Drop));
+        assert!(matches!(read_odd(&ok[..5]), Odd::Drop));
+        let Odd::Error(bytes) = read_odd(&ok[..14]) else {
             panic!("FORMERR expected");
         };
         assert_eq!(bytes[3] & 0x0f, 1);

@@ -1,7 +1,7 @@
 //! Writing answers: every [`Decision`] becomes its response here, by one
 //! byte writer, for UDP and TCP alike — refused, local, blocked, cached,
-//! forwarded, stale and failed answers. Only hickory's error responses to
-//! odd messages (`query`) are written elsewhere.
+//! forwarded, stale and failed answers, and the error responses to
+//! messages that are not a plain question ([`error`]).
 //!
 //! A response is the header (the query's ID, RD and CD; RA; AD when the
 //! answer is authentic and the client asked with DO or AD), the question as
@@ -75,14 +75,15 @@ type Ede<'a> = (u16, [&'a [u8]; 3]);
 /// Header fields.
 #[derive(Clone, Copy, Debug)]
 struct Head {
-    rcode: u8,
+    /// The response code; above 15 its high bits go in the OPT record.
+    rcode: u16,
     authentic_data: bool,
     counts: [u16; 3],
     truncated: bool,
 }
 
 impl Head {
-    fn empty(rcode: u8) -> Head {
+    fn empty(rcode: u16) -> Head {
         Head {
             rcode,
             authentic_data: false,
@@ -103,7 +104,7 @@ pub(crate) fn render(
 ) {
     let ede = ede(decided);
     let head = write(out, query, &decided.decision, sinkhole);
-    opt(out, query, ede);
+    opt(out, query, head, ede);
     if out.len() > limit {
         let head = Head {
             counts: [0; 3],
@@ -111,7 +112,27 @@ pub(crate) fn render(
             ..head
         };
         start(out, query, head);
-        opt(out, query, ede);
+        opt(out, query, head, ede);
+    }
+}
+
+/// Writes the error response `rcode` (FORMERR, NOTIMP, BADVERS) to
+/// `query`, which carries the message's ID, opcode and flags; its question
+/// is echoed unless `query` is `None` — then only a header with `id`, the
+/// first two flag bytes' opcode and RD from `flags`.
+pub(crate) fn error(out: &mut Vec<u8>, query: Option<&Query<'_>>, head: [u8; 4], rcode: u16) {
+    match query {
+        Some(query) => {
+            let head = start(out, query, Head::empty(rcode));
+            opt(out, query, head, None);
+        }
+        None => {
+            out.clear();
+            // ID; QR, the opcode and RD; RA and the code; no records.
+            out.extend_from_slice(&[head[0], head[1], 0x80 | (head[2] & 0x79), 0x80]);
+            out[3] |= (rcode & 0x0f) as u8;
+            out.extend_from_slice(&[0; 8]);
+        }
     }
 }
 
@@ -248,7 +269,7 @@ fn blocked(out: &mut Vec<u8>, query: &Query<'_>, block: Block, sinkhole: Sinkhol
 
 /// No records but an SOA in the authority section, whose minimum is `ttl`
 /// (so negative caching lasts no longer, RFC 2308).
-fn negative(out: &mut Vec<u8>, query: &Query<'_>, rcode: u8, ttl: u32) -> Head {
+fn negative(out: &mut Vec<u8>, query: &Query<'_>, rcode: u16, ttl: u32) -> Head {
     let head = Head {
         counts: [0, 1, 0],
         ..Head::empty(rcode)
@@ -283,7 +304,7 @@ fn records(out: &mut Vec<u8>, query: &Query<'_>, entry: &Entry, ttl: impl Fn(u32
     }
     let dnssec_ok = query.edns.is_some_and(|e| e.dnssec_ok);
     let head = Head {
-        rcode: entry.rcode(),
+        rcode: u16::from(entry.rcode()),
         authentic_data: entry.authentic_data() && (dnssec_ok || query.ad),
         counts: entry.counts(),
         truncated: false,
@@ -305,7 +326,7 @@ fn records(out: &mut Vec<u8>, query: &Query<'_>, entry: &Entry, ttl: impl Fn(u32
 /// additional record is counted for the OPT when the client sent EDNS.
 fn start(out: &mut Vec<u8>, query: &Query<'_>, head: Head) -> Head {
     out.clear();
-    let mut flags = [0x80u8, 0x80];
+    let mut flags = [0x80 | (query.opcode & 0x0f) << 3, 0x80];
     if query.rd {
         flags[0] |= 0x01;
     }
@@ -318,7 +339,7 @@ fn start(out: &mut Vec<u8>, query: &Query<'_>, head: Head) -> Head {
     if query.cd {
         flags[1] |= 0x10;
     }
-    flags[1] |= head.rcode & 0x0f;
+    flags[1] |= (head.rcode & 0x0f) as u8;
     let opt = u16::from(query.edns.is_some());
     let [answers, authorities, additionals] = head.counts;
     out.extend_from_slice(&query.id.to_be_bytes());
@@ -347,15 +368,17 @@ fn record(out: &mut Vec<u8>, rtype: u16, ttl: u32, data: &[&[u8]]) {
     }
 }
 
-/// Appends the OPT record, when the client sent EDNS.
-fn opt(out: &mut Vec<u8>, query: &Query<'_>, ede: Option<Ede<'_>>) {
+/// Appends the OPT record, when the client sent EDNS: the high bits of
+/// the response code, version 0, the client's DO bit and the EDE.
+fn opt(out: &mut Vec<u8>, query: &Query<'_>, head: Head, ede: Option<Ede<'_>>) {
     let Some(edns) = query.edns else { return };
     let payload = edns.payload.clamp(512, MAX_PAYLOAD);
     out.push(0);
     out.extend_from_slice(&TYPE_OPT.to_be_bytes());
     out.extend_from_slice(&payload.to_be_bytes());
     let flags: u8 = if edns.dnssec_ok { 0x80 } else { 0 };
-    out.extend_from_slice(&[0, 0, flags, 0]);
+    // Response codes are 12 bits: the high 8 fit a byte.
+    out.extend_from_slice(&[(head.rcode >> 4) as u8, 0, flags, 0]);
     match ede {
         None => out.extend_from_slice(&[0, 0]),
         Some((code, text)) => {
@@ -403,6 +426,7 @@ mod tests {
     fn query(qtype: u16, edns: Option<Edns>) -> Query<'static> {
         Query {
             id: 0x4242,
+            opcode: 0,
             rd: true,
             ad: false,
             cd: true,
