@@ -39,7 +39,7 @@ use super::access::Access;
 use super::block::{Allowed, Block, Screen, blocked_target, screen};
 use super::cache::{Cache, KeyRef};
 use super::entry::Entry;
-use super::forward::{self, Forwarder, Tries};
+use super::forward::{self, Forwarder, Try};
 use super::local::{Local, LocalAnswer};
 use super::ratelimit::RateLimiter;
 use crate::config::{self, Config};
@@ -157,7 +157,7 @@ pub struct Decided<'r> {
     /// The image the decision was made with.
     pub image: Guard<Arc<ServedImage>>,
     /// The upstream tries made for it, for the counters.
-    pub tries: Tries,
+    pub tries: Vec<Try>,
 }
 
 impl Decided<'_> {
@@ -283,7 +283,7 @@ impl Resolver {
         Decided {
             decision,
             image,
-            tries: Tries::default(),
+            tries: Vec::new(),
         }
     }
 
@@ -330,7 +330,7 @@ impl Resolver {
     pub async fn forward(&self, q: &Question<'_>, allowed: Option<Allowed>) -> Decided<'_> {
         let key = q.key();
         let Ok(name) = Name::from_labels(Labels::new(q.name)) else {
-            return self.failed(Tries::default());
+            return self.failed(Vec::new());
         };
         let request = forward::Request {
             name: &name,
@@ -370,7 +370,7 @@ impl Resolver {
         }
     }
 
-    fn failed(&self, tries: Tries) -> Decided<'_> {
+    fn failed(&self, tries: Vec<Try>) -> Decided<'_> {
         Decided {
             decision: Decision::Failed,
             image: self.image.load(),

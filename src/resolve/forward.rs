@@ -66,10 +66,7 @@ pub enum Error {
     Unencodable,
 }
 
-/// The most tries one question makes (`[upstream] max_tries` is 1 to 3).
-pub const MAX_TRIES: usize = 3;
-
-/// How one upstream try ended.
+/// How one upstream try ended, for the counters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Try {
     /// Upstream `index` (its place in `[upstream] servers`) answered after
@@ -85,28 +82,8 @@ pub enum Try {
         /// The upstream's index.
         index: usize,
     },
-}
-
-/// The tries one question made, for the counters; empty for a question
-/// that joined another's flight.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Tries {
-    tries: [Option<Try>; MAX_TRIES],
-    /// Turned away: `max_inflight` were already in flight.
-    pub overloaded: bool,
-}
-
-impl Tries {
-    fn push(&mut self, t: Try) {
-        if let Some(slot) = self.tries.iter_mut().find(|slot| slot.is_none()) {
-            *slot = Some(t);
-        }
-    }
-
-    /// The tries, in the order they ended.
-    pub fn iter(&self) -> impl Iterator<Item = Try> + '_ {
-        self.tries.iter().flatten().copied()
-    }
+    /// None was made: `max_inflight` questions were already in flight.
+    TurnedAway,
 }
 
 /// What forwarding one question gave.
@@ -116,8 +93,9 @@ pub struct Flight {
     pub result: Result<Arc<Entry>, Error>,
     /// This question asked upstream itself (the others joined it).
     pub leader: bool,
-    /// Its tries.
-    pub tries: Tries,
+    /// Its tries, in the order they ended; none for a question that
+    /// joined another's flight.
+    pub tries: Vec<Try>,
 }
 
 /// The question to forward.
@@ -206,7 +184,7 @@ impl Forwarder {
         request: Request<'_>,
         encode: impl FnOnce(&Message) -> Option<Entry>,
     ) -> Flight {
-        let mut tries = Tries::default();
+        let mut tries = Vec::new();
         let (shared, leader) = {
             let mut table = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
             match table.get(&key) {
@@ -214,7 +192,7 @@ impl Forwarder {
                 None if table.len() >= self.max_inflight => {
                     drop(table);
                     self.counters.overloaded.fetch_add(1, Ordering::Relaxed);
-                    tries.overloaded = true;
+                    tries.push(Try::TurnedAway);
                     return Flight {
                         result: Err(Error::Overloaded),
                         leader: false,
@@ -268,7 +246,7 @@ impl Forwarder {
     }
 
     /// Tries the upstreams in turn until one answers.
-    async fn resolve(&self, request: Request<'_>, log: &mut Tries) -> Result<Message, Error> {
+    async fn resolve(&self, request: Request<'_>, log: &mut Vec<Try>) -> Result<Message, Error> {
         let deadline = Instant::now() + self.deadline;
         let count = self.upstreams.len();
         let start = self.first_choice();
@@ -335,7 +313,7 @@ impl Forwarder {
         Err(Error::Exhausted { tries })
     }
 
-    fn failed(&self, index: usize, log: &mut Tries) {
+    fn failed(&self, index: usize, log: &mut Vec<Try>) {
         self.counters.failures.fetch_add(1, Ordering::Relaxed);
         log.push(Try::Failed { index });
     }

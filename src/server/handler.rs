@@ -201,14 +201,12 @@ impl Handler {
         let Some(telemetry) = &self.telemetry else {
             return;
         };
-        for t in decided.tries.iter() {
-            match t {
+        for t in &decided.tries {
+            match *t {
                 Try::Answered { index, latency } => telemetry.upstream_answered(index, latency),
                 Try::Failed { index } => telemetry.upstream_failed(index),
+                Try::TurnedAway => telemetry.upstream_overloaded(),
             }
-        }
-        if decided.tries.overloaded {
-            telemetry.upstream_overloaded();
         }
         // Rate-limited messages have counters of their own.
         if matches!(decided.decision, Decision::Refused(Refusal::RateLimited)) {

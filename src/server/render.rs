@@ -410,7 +410,6 @@ mod tests {
     use super::*;
     use crate::exchange::SealedImage;
     use crate::image::{Image, ImageBuilder, Match};
-    use crate::resolve::forward::Tries;
     use crate::resolve::{ServedImage, decide::Decision};
     use crate::server::query::Edns;
 
@@ -458,7 +457,7 @@ mod tests {
         let decided = Decided {
             decision,
             image: images.load(),
-            tries: Tries::default(),
+            tries: Vec::new(),
         };
         let mut out = Vec::new();
         render(&mut out, query, &decided, sinkhole, limit);

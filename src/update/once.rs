@@ -133,12 +133,6 @@ impl Updater {
         })
     }
 
-    /// Replaces the fetcher (tests trust a local CA this way).
-    pub fn with_fetcher(mut self, fetcher: Fetcher) -> Updater {
-        self.fetcher = fetcher;
-        self
-    }
-
     /// The config in use.
     pub fn config(&self) -> &Config {
         &self.config
