@@ -390,11 +390,6 @@ impl Paths {
         self.runtime.join("ralo.sock")
     }
 
-    /// The updater's socket (update-now requests).
-    pub fn updater_socket(&self) -> PathBuf {
-        self.runtime.join("ralo-update.sock")
-    }
-
     /// The telemetry segment the server writes and `stats` / `tail` read.
     pub fn telemetry_file(&self) -> PathBuf {
         self.runtime.join("telemetry")
