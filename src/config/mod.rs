@@ -31,4 +31,4 @@ pub use paths::Paths;
 pub use server::Server;
 pub use telemetry::Telemetry;
 pub use update::Update;
-pub use upstream::{Upstream, parse_upstream};
+pub use upstream::{Upstream, UpstreamSpec, UpstreamSpecError};
