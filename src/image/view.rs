@@ -261,7 +261,10 @@ impl<B: AsRef<[u8]>> Image<B> {
     /// The work runs in phases so that the memory reads of different
     /// suffixes overlap instead of waiting for one another: all bucket
     /// bounds, then one read near where each key should sit, then the
-    /// searches, which by then mostly hit the cache.
+    /// searches, which by then mostly hit the cache. Measured with
+    /// `benches/lookup.rs`: a plain binary search per suffix took 1.3× as
+    /// long for a listed name and 1.5–2.4× for a miss or a deep name at 1M
+    /// names.
     #[inline]
     fn probe_batch(&self, batch: &[(u64, u8)], whole: bool, best: &mut Best) {
         let mut range = [(0usize, 0usize); BATCH];
