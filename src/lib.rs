@@ -11,8 +11,12 @@
 //! - [`image`]: the compiled, pointer-free blocklist image and its lookup.
 //! - [`compile`]: configured sources → one image.
 //! - [`sources`]: fetching list sources (files, HTTPS) with a last good copy on disk.
-//! - [`exchange`]: the shared-memory handoff of images (sealed memfd over a Unix
-//!   socket); the only module with `unsafe`.
+//! - [`exchange`]: the memory shared between processes — images in sealed
+//!   memfds, their read-only mappings, the persisted copy, the telemetry
+//!   segment's words; the only module with `unsafe`.
+//! - [`control`]: the control socket between `ralo serve` and its clients
+//!   (`ralo update`, the CLI): one request and one reply per connection, a
+//!   publish's memfd beside its frame.
 //! - [`update`]: the updater process: sources → image → persist → publish.
 //! - [`publish`]: the server's side of the exchange: boot image, taking publishes.
 //! - [`supervise`]: `ralo serve` starting and restarting its updater child.
@@ -31,6 +35,7 @@
 pub mod cli;
 pub mod compile;
 pub mod config;
+pub mod control;
 pub mod domain;
 #[allow(unsafe_code)]
 pub mod exchange;

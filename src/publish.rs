@@ -19,7 +19,8 @@ use std::thread::JoinHandle;
 
 use tracing::{info, warn};
 
-use crate::exchange::{self, Listener, Reply, Request, SealedImage};
+use crate::control::{self, Listener, Reply, Request};
+use crate::exchange::{self, SealedImage};
 use crate::image::{Image, ImageBuilder};
 use crate::resolve::{Resolver, ServedImage};
 use crate::telemetry::Telemetry;
@@ -29,7 +30,7 @@ use crate::telemetry::Telemetry;
 pub enum Error {
     /// The socket could not be bound.
     #[error("cannot open the updater socket: {0}")]
-    Bind(#[from] exchange::Error),
+    Bind(#[from] control::Error),
     /// The runtime folder could not be made.
     #[error("cannot create the runtime folder {path}: {source}")]
     Runtime {
@@ -123,7 +124,7 @@ impl Exchange {
                 source,
             })?;
         }
-        let listener = Listener::bind(socket, exchange::default_allowed_uids())?;
+        let listener = Listener::bind(socket, control::default_allowed_uids())?;
         info!(socket = %socket.display(), "waiting for images from the updater");
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();

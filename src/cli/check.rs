@@ -16,9 +16,9 @@ use hickory_proto::rr::{DNSClass, RecordType};
 
 use super::serve::load_config;
 use crate::config::{Config, ListSource};
+use crate::control::{self, Reply};
 use crate::domain::Domain;
 use crate::domain::wire;
-use crate::exchange::{self, Reply};
 use crate::image::{Image, Match};
 use crate::lists::{self, ParseOptions};
 use crate::resolve::block::Block;
@@ -282,7 +282,7 @@ fn find_line(
 
 /// The server's blocking pause (Unix ms), when the server answers.
 fn paused_until(config: &Config) -> Option<u64> {
-    match exchange::state(&config.paths.server_socket(), Duration::from_secs(2)) {
+    match control::state(&config.paths.server_socket(), Duration::from_secs(2)) {
         Ok(Reply::State {
             disabled_until_ms, ..
         }) => Some(disabled_until_ms),

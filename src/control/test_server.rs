@@ -17,8 +17,9 @@ use std::time::{Duration, Instant};
 use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
 
 use super::protocol::Message;
-use super::wire;
-use super::{Listener, Reply, Request, SealedImage, default_allowed_uids, publish};
+use super::socket;
+use super::{Listener, Reply, Request, default_allowed_uids, publish};
+use crate::exchange::SealedImage;
 
 /// What the handler saw in one accepted publish.
 #[derive(Debug, PartialEq, Eq)]
@@ -119,7 +120,7 @@ impl Drop for TestServer {
 }
 
 /// Connects, sends `bytes` with `fds` attached, and reads the reply frame.
-pub(super) fn raw_exchange(path: &Path, bytes: &[u8], fds: &[BorrowedFd<'_>]) -> Option<Reply> {
+pub(super) fn raw_request(path: &Path, bytes: &[u8], fds: &[BorrowedFd<'_>]) -> Option<Reply> {
     let stream = UnixStream::connect(path).unwrap();
     let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(4))];
     let mut control = SendAncillaryBuffer::new(&mut space);
@@ -140,7 +141,7 @@ pub(super) fn raw_exchange(path: &Path, bytes: &[u8], fds: &[BorrowedFd<'_>]) ->
 /// Reads one reply frame, or `None` when the server closed without one.
 pub(super) fn read_reply(stream: &UnixStream) -> Option<Reply> {
     let timeout = Duration::from_secs(10);
-    let received = wire::recv(stream, Instant::now() + timeout, timeout, None).ok()?;
+    let received = socket::recv(stream, Instant::now() + timeout, timeout, None).ok()?;
     Reply::from_message(Message::decode(received.header.kind, &received.payload).unwrap())
 }
 

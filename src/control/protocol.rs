@@ -1,7 +1,51 @@
-//! The exchange protocol's frames as bytes: the 16-byte header, the kinds, and
-//! one payload struct per kind. Pure encoding and decoding, no I/O: `wire`
+//! The control protocol's frames as bytes: the 16-byte header, the kinds, and
+//! one payload struct per kind. Pure encoding and decoding, no I/O: `socket`
 //! moves frames and fds over the socket, `listener` and `client` decide what
-//! to send. The protocol note is in the module docs (`exchange`).
+//! to send.
+//!
+//! # Protocol note, version 1
+//!
+//! The server ([`Listener`](super::Listener)) listens on a Unix stream
+//! socket, normally `<runtime dir>/ralo.sock`, created with mode 0600. It
+//! serves one connection at a time (on its own thread; no DNS query waits on
+//! it). Each connection carries exactly one request frame from the client and
+//! one reply frame from the server, then closes.
+//!
+//! On accept the server reads the peer's `SO_PEERCRED`; a uid outside the
+//! allowed set (by default its own uid and 0) gets `REFUSED`.
+//!
+//! A frame is a 16-byte header, then the payload; all integers little-endian:
+//!
+//! | offset | size | field                                   |
+//! |--------|------|-----------------------------------------|
+//! | 0      | 4    | magic `b"RALO"`                         |
+//! | 4      | 2    | protocol version, `1`                   |
+//! | 6      | 2    | kind                                    |
+//! | 8      | 4    | payload length, at most 65 536          |
+//! | 12     | 4    | reserved, `0`                           |
+//!
+//! | kind | name     | direction | payload                                    |
+//! |------|----------|-----------|--------------------------------------------|
+//! | 1    | PUBLISH  | request   | u64 generation, u64 image length; exactly one fd (`SCM_RIGHTS`) |
+//! | 2    | ACCEPTED | reply     | u64 generation now serving                 |
+//! | 3    | REFUSED  | reply     | u64 generation still serving, UTF-8 reason |
+//! | 4    | STATUS   | request   | none                                       |
+//! | 5    | CURRENT  | reply     | u64 generation now serving                 |
+//! | 6    | SET_BLOCKING | request | u64 blocking off until (Unix ms; 0 on, `u64::MAX` until switched on) |
+//! | 7    | GET_STATE | request  | none                                       |
+//! | 8    | STATE    | reply     | u64 generation now serving, u64 blocking off until (0: on) |
+//!
+//! Anything the server cannot take (bad magic, a version newer than its own,
+//! an unknown kind, an oversize or malformed payload, a wrong number of fds, an
+//! fd that is not a fully sealed memfd, a peer that says nothing for 2 s or
+//! hangs up mid-frame) gets a `REFUSED` reply whose reason says what to fix,
+//! when the peer can still read it, and is logged; the server keeps serving.
+//! A reply is always sent with the server's own version.
+//!
+//! Adding a kind (say "disable blocking for 5 minutes") is one `Kind` variant
+//! with its number, one payload struct implementing `Payload`, and one
+//! `Message` variant; old servers refuse it as an unknown kind. Changing the
+//! meaning or layout of an existing kind bumps the version.
 
 use std::fmt;
 
@@ -134,7 +178,7 @@ impl Kind {
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub(super) enum FrameError {
     #[error(
-        "bad magic {found:?}, expected \"RALO\": this socket speaks only the ralo exchange protocol"
+        "bad magic {found:?}, expected \"RALO\": this socket speaks only the ralo control protocol"
     )]
     BadMagic { found: [u8; 4] },
     #[error(

@@ -1,4 +1,4 @@
-//! The client end of the exchange socket, used by `ralo update` and the CLI
+//! The client end of the control socket, used by `ralo update` and the CLI
 //! commands: connect, send one request frame (with the image's fd for a
 //! publish), read one reply. Blocking, bounded by the caller's timeout.
 //! `listener` is the other end.
@@ -16,8 +16,8 @@ use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
 use super::Error;
 use super::protocol::{Blocking, Empty, FrameError, Message, PROTOCOL_VERSION, Publish};
 use super::request::Reply;
-use super::sealed::SealedImage;
-use super::wire::{self, RecvError};
+use super::socket::{self, RecvError};
+use crate::exchange::SealedImage;
 
 /// Hands `image` to the server listening on `path` as `generation`, and
 /// returns its verdict: [`Reply::Accepted`] once the server serves it, or
@@ -32,13 +32,13 @@ pub fn publish(
         generation,
         len: image.len(),
     });
-    exchange(path, &message, &[image.as_fd()], timeout)
+    round_trip(path, &message, &[image.as_fd()], timeout)
 }
 
 /// Asks the server on `path` which generation it serves
 /// ([`Reply::Current`]).
 pub fn status(path: &Path, timeout: Duration) -> Result<Reply, Error> {
-    exchange(path, &Message::Status(Empty), &[], timeout)
+    round_trip(path, &Message::Status(Empty), &[], timeout)
 }
 
 /// Switches the server's blocking off until `disabled_until_ms` (Unix ms;
@@ -48,7 +48,7 @@ pub fn set_blocking(
     disabled_until_ms: u64,
     timeout: Duration,
 ) -> Result<Reply, Error> {
-    exchange(
+    round_trip(
         path,
         &Message::SetBlocking(Blocking(disabled_until_ms)),
         &[],
@@ -58,10 +58,10 @@ pub fn set_blocking(
 
 /// Asks the server for its generation and blocking state ([`Reply::State`]).
 pub fn state(path: &Path, timeout: Duration) -> Result<Reply, Error> {
-    exchange(path, &Message::GetState(Empty), &[], timeout)
+    round_trip(path, &Message::GetState(Empty), &[], timeout)
 }
 
-fn exchange(
+fn round_trip(
     path: &Path,
     message: &Message,
     fds: &[BorrowedFd<'_>],
@@ -84,8 +84,8 @@ fn exchange(
     // A server that refuses early (a disallowed uid) may close before our
     // request is all sent; its reply is still there to read, so a failed
     // send only matters when no reply comes.
-    let sent = wire::send(&stream, message, fds, deadline);
-    let received = match (wire::recv(&stream, deadline, timeout, None), sent) {
+    let sent = socket::send(&stream, message, fds, deadline);
+    let received = match (socket::recv(&stream, deadline, timeout, None), sent) {
         (Ok(received), _) => received,
         (Err(_), Err(e)) if e.kind() == io::ErrorKind::TimedOut => return Err(timeout_err()),
         (Err(_), Err(e)) => return Err(socket_err(e)),
@@ -148,7 +148,7 @@ fn connect(path: &Path, timeout: Duration) -> Result<UnixStream, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exchange::test_server::{REJECT_PREFIX, TestServer};
+    use crate::control::test_server::{REJECT_PREFIX, TestServer};
 
     const WAIT: Duration = Duration::from_secs(5);
 

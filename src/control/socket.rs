@@ -196,7 +196,7 @@ fn slice_until(deadline: Instant) -> io::Result<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exchange::protocol::{Generation, Publish};
+    use crate::control::protocol::{Generation, Publish};
     use std::io::Write;
     use std::os::fd::AsFd;
 

@@ -1,4 +1,4 @@
-//! `Listener`: the server end of the exchange socket. It binds
+//! `Listener`: the server end of the control socket. It binds
 //! `<runtime dir>/ralo.sock` (mode 0600), checks each peer's uid, reads one
 //! request frame, hands a well-formed request to the server's handler, and
 //! writes the reply. Everything malformed is refused or dropped here, so the
@@ -21,8 +21,8 @@ use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
 use super::Error;
 use super::protocol::{Blocking, Message, Publish};
 use super::request::{Reply, Request};
-use super::sealed::SealedImage;
-use super::wire::{self, REQUEST_TIMEOUT, Received, RecvError};
+use super::socket::{self, REQUEST_TIMEOUT, Received, RecvError};
+use crate::exchange::SealedImage;
 
 /// How often `serve` looks at its stop flag while idle.
 const POLL_INTERVAL: Timespec = Timespec {
@@ -39,7 +39,7 @@ pub fn default_allowed_uids() -> Vec<u32> {
     if own == 0 { vec![0] } else { vec![own, 0] }
 }
 
-/// The server's listening exchange socket. Dropping it removes the socket
+/// The server's listening control socket. Dropping it removes the socket
 /// file, if it is still the one this listener created.
 #[derive(Debug)]
 pub struct Listener {
@@ -90,7 +90,7 @@ impl Listener {
             let _ = fs::remove_file(path);
         });
         let (socket, file_id) = listener.map_err(bind_err)?;
-        tracing::info!(path = %path.display(), "exchange socket listening");
+        tracing::info!(path = %path.display(), "control socket listening");
         Ok(Listener {
             socket,
             path: path.to_path_buf(),
@@ -119,7 +119,7 @@ impl Listener {
                 Ok(0) | Err(Errno::INTR) => continue,
                 Ok(_) => {}
                 Err(error) => {
-                    tracing::warn!(%error, "poll on the exchange socket failed");
+                    tracing::warn!(%error, "poll on the control socket failed");
                     std::thread::sleep(Duration::from_millis(200));
                     continue;
                 }
@@ -129,7 +129,7 @@ impl Listener {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(error) => {
                     // E.g. out of fds: back off instead of spinning.
-                    tracing::warn!(%error, "accept on the exchange socket failed");
+                    tracing::warn!(%error, "accept on the control socket failed");
                     std::thread::sleep(Duration::from_millis(200));
                 }
             }
@@ -145,18 +145,18 @@ impl Listener {
         let reply = match self.read_request(stream, stop) {
             Ok(request) => handler(request),
             Err(Rejection::Drop(why)) => {
-                tracing::debug!(%why, "exchange connection dropped");
+                tracing::debug!(%why, "control connection dropped");
                 return;
             }
             Err(Rejection::Refuse(reason)) => {
-                tracing::warn!(%reason, "exchange request refused");
+                tracing::warn!(%reason, "control request refused");
                 let generation = handler(Request::Status).generation();
                 Reply::Refused { generation, reason }
             }
         };
         let deadline = Instant::now() + REQUEST_TIMEOUT;
-        if let Err(error) = wire::send(stream, &reply.into_message(), &[], deadline) {
-            tracing::info!(%error, "exchange peer left before reading its reply");
+        if let Err(error) = socket::send(stream, &reply.into_message(), &[], deadline) {
+            tracing::info!(%error, "control peer left before reading its reply");
         }
     }
 
@@ -180,7 +180,7 @@ impl Listener {
             payload,
             mut fds,
             extra_fds,
-        } = wire::recv(stream, deadline, REQUEST_TIMEOUT, Some(stop)).map_err(|e| match e {
+        } = socket::recv(stream, deadline, REQUEST_TIMEOUT, Some(stop)).map_err(|e| match e {
             RecvError::Closed { got: 0 } => {
                 Rejection::Drop("peer hung up without a request".into())
             }
@@ -239,7 +239,7 @@ impl Drop for Listener {
         let ours =
             fs::symlink_metadata(&self.path).is_ok_and(|m| (m.dev(), m.ino()) == self.file_id);
         if ours && let Err(error) = fs::remove_file(&self.path) {
-            tracing::warn!(%error, path = %self.path.display(), "could not remove the exchange socket");
+            tracing::warn!(%error, path = %self.path.display(), "could not remove the control socket");
         }
     }
 }
@@ -291,7 +291,7 @@ fn remove_stale_socket(path: &Path) -> Result<(), Error> {
                 path: path.to_path_buf(),
                 source,
             })?;
-            tracing::info!(path = %path.display(), "removed a stale exchange socket");
+            tracing::info!(path = %path.display(), "removed a stale control socket");
             Ok(())
         }
         Err(source) => Err(Error::Bind {
@@ -304,9 +304,9 @@ fn remove_stale_socket(path: &Path) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exchange::protocol::{Empty, Generation, HEADER_LEN, Header, Kind, MAX_PAYLOAD};
-    use crate::exchange::test_server::{TestServer, raw_exchange, unsealed_memfd};
-    use crate::exchange::{publish, status};
+    use crate::control::protocol::{Empty, Generation, HEADER_LEN, Header, Kind, MAX_PAYLOAD};
+    use crate::control::test_server::{TestServer, raw_request, unsealed_memfd};
+    use crate::control::{publish, status};
     use std::io::Write;
     use std::net::Shutdown;
     use std::os::fd::AsFd;
@@ -327,7 +327,7 @@ mod tests {
     #[test]
     fn garbage_bytes_are_refused_and_server_keeps_serving() {
         let server = TestServer::start();
-        let reply = raw_exchange(&server.path, b"GET / HTTP/1.1\r\n\r\n", &[]).unwrap();
+        let reply = raw_request(&server.path, b"GET / HTTP/1.1\r\n\r\n", &[]).unwrap();
         assert_refused(reply, "bad magic");
         server.assert_good_publish(1);
     }
@@ -338,7 +338,7 @@ mod tests {
         let mut frame = Message::Status(Empty).encode();
         frame[..4].copy_from_slice(b"DNS!");
         assert_refused(
-            raw_exchange(&server.path, &frame, &[]).unwrap(),
+            raw_request(&server.path, &frame, &[]).unwrap(),
             "expected \"RALO\"",
         );
         server.assert_good_publish(1);
@@ -349,7 +349,7 @@ mod tests {
         let server = TestServer::start();
         let mut frame = Message::Status(Empty).encode();
         frame[4..6].copy_from_slice(&2u16.to_le_bytes());
-        let reply = raw_exchange(&server.path, &frame, &[]).unwrap();
+        let reply = raw_request(&server.path, &frame, &[]).unwrap();
         assert_refused(
             reply,
             "protocol version 2 is newer than this server's 1: upgrade ralo serve",
@@ -360,7 +360,7 @@ mod tests {
     #[test]
     fn unknown_kind_is_refused() {
         let server = TestServer::start();
-        let reply = raw_exchange(&server.path, &Header::encode(99, 0), &[]).unwrap();
+        let reply = raw_request(&server.path, &Header::encode(99, 0), &[]).unwrap();
         assert_refused(reply, "unknown kind 99");
         server.assert_good_publish(1);
     }
@@ -370,7 +370,7 @@ mod tests {
         let server = TestServer::start();
         let header = Header::encode(Kind::Publish as u16, MAX_PAYLOAD as u32 + 1);
         assert_refused(
-            raw_exchange(&server.path, &header, &[]).unwrap(),
+            raw_request(&server.path, &header, &[]).unwrap(),
             "over the 65536-byte limit",
         );
         server.assert_good_publish(1);
@@ -381,7 +381,7 @@ mod tests {
         let server = TestServer::start();
         let frame = Message::Accepted(Generation(5)).encode();
         assert_refused(
-            raw_exchange(&server.path, &frame, &[]).unwrap(),
+            raw_request(&server.path, &frame, &[]).unwrap(),
             "ACCEPTED is a reply",
         );
         server.assert_good_publish(1);
@@ -395,7 +395,7 @@ mod tests {
             .write_all(&Message::Status(Empty).encode()[..8])
             .unwrap();
         stream.shutdown(Shutdown::Write).unwrap();
-        let reply = crate::exchange::test_server::read_reply(&stream).unwrap();
+        let reply = crate::control::test_server::read_reply(&stream).unwrap();
         assert_refused(reply, "hung up after 8 bytes");
         server.assert_good_publish(1);
     }
@@ -416,7 +416,7 @@ mod tests {
         let server = TestServer::start();
         let stream = UnixStream::connect(&server.path).unwrap();
         let start = Instant::now();
-        let reply = crate::exchange::test_server::read_reply(&stream).unwrap();
+        let reply = crate::control::test_server::read_reply(&stream).unwrap();
         assert_refused(reply, "no complete frame within 2s");
         assert!(start.elapsed() >= REQUEST_TIMEOUT - Duration::from_millis(100));
         server.assert_good_publish(1);
@@ -425,7 +425,7 @@ mod tests {
     #[test]
     fn publish_without_fd_is_refused() {
         let server = TestServer::start();
-        let reply = raw_exchange(&server.path, &publish_frame(1, 10), &[]).unwrap();
+        let reply = raw_request(&server.path, &publish_frame(1, 10), &[]).unwrap();
         assert_refused(reply, "exactly one fd (SCM_RIGHTS), got 0");
         server.assert_good_publish(1);
     }
@@ -449,7 +449,7 @@ mod tests {
         };
         assert_eq!(open_ends(), 2);
         let frame = publish_frame(1, image.len());
-        let reply = raw_exchange(&server.path, &frame, &[image.as_fd(), pipe_w.as_fd()]).unwrap();
+        let reply = raw_request(&server.path, &frame, &[image.as_fd(), pipe_w.as_fd()]).unwrap();
         assert_refused(reply, "exactly one fd (SCM_RIGHTS), got 2");
         drop(pipe_w);
         // Only our read end is left: the server closed its copy of the write end…
@@ -464,7 +464,7 @@ mod tests {
     fn publish_of_unsealed_memfd_is_refused() {
         let server = TestServer::start();
         let fd = unsealed_memfd(b"image bytes");
-        let reply = raw_exchange(&server.path, &publish_frame(1, 11), &[fd.as_fd()]).unwrap();
+        let reply = raw_request(&server.path, &publish_frame(1, 11), &[fd.as_fd()]).unwrap();
         assert_refused(reply, "lacks the seal(s) F_SEAL_WRITE");
         server.assert_good_publish(1);
     }
@@ -473,7 +473,7 @@ mod tests {
     fn publish_with_wrong_declared_length_is_refused() {
         let server = TestServer::start();
         let image = SealedImage::create(b"image bytes", "test").unwrap();
-        let reply = raw_exchange(&server.path, &publish_frame(1, 999), &[image.as_fd()]).unwrap();
+        let reply = raw_request(&server.path, &publish_frame(1, 999), &[image.as_fd()]).unwrap();
         assert_refused(reply, "says the image is 999 bytes but the memfd holds 11");
         server.assert_good_publish(1);
     }

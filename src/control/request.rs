@@ -3,7 +3,7 @@
 //! frames; `client` turns reply frames back into `Reply`.
 
 use super::protocol::{Generation, Message, Refusal, State};
-use super::sealed::SealedImage;
+use crate::exchange::SealedImage;
 
 /// A request that reached the server's handler. Malformed frames, refused
 /// peers and bad fds never get this far: the listener refuses them itself.
