@@ -18,7 +18,8 @@
 //!   (`ralo update`, the CLI): one request and one reply per connection, a
 //!   publish's memfd beside its frame.
 //! - [`update`]: the updater process: sources → image → persist → publish.
-//! - [`publish`]: the server's side of the exchange: boot image, taking publishes.
+//! - [`intake`]: the server's intake: the boot image, and the thread that takes
+//!   images and switches from the control socket.
 //! - [`supervise`]: `ralo serve` starting and restarting its updater child.
 //! - [`resolve`]: the decision for one question — access, rate limit, local,
 //!   block, cache — in one function, and forwarding what needs upstream.
@@ -42,9 +43,9 @@ pub mod exchange;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod image;
+pub mod intake;
 pub mod lists;
 pub mod metrics;
-pub mod publish;
 pub mod resolve;
 pub mod server;
 pub mod sources;

@@ -51,7 +51,7 @@ pub fn check(config: Option<&Path>, name: &str) -> anyhow::Result<bool> {
             path.display()
         );
     }
-    let image = crate::publish::load(&path)
+    let image = crate::intake::load(&path)
         .context("the published image is damaged or unreadable; run `ralo update`")?;
     let resolver = Resolver::new(&config, image);
     let out = describe(&config, &resolver, &domain, paused_until(&config));

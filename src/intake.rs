@@ -1,5 +1,5 @@
-//! The server's side of the exchange: the image it boots with, and the
-//! thread that takes newly published images from the updater.
+//! The server's intake: the boot image, and the thread that takes images and
+//! switches from the control socket.
 //!
 //! At boot the server maps the last image the updater persisted (copied into
 //! a sealed memfd of its own), so it answers blocked names before any list is
@@ -10,7 +10,7 @@
 //! one pointer swap; lookups in flight finish on the old mapping, which is
 //! unmapped when the last of them lets go. Anything else is refused with a
 //! logged reason and the old image keeps serving. This thread is the only
-//! place that talks to the updater: no query ever waits on it.
+//! place that talks to the updater and the CLI: no query ever waits on it.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -25,11 +25,11 @@ use crate::image::{Image, ImageBuilder};
 use crate::resolve::{Resolver, ServedImage};
 use crate::telemetry::Telemetry;
 
-/// Why the exchange could not start.
+/// Why the intake could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The socket could not be bound.
-    #[error("cannot open the updater socket: {0}")]
+    /// The control socket could not be bound.
+    #[error("cannot open the control socket: {0}")]
     Bind(#[from] control::Error),
     /// The runtime folder could not be made.
     #[error("cannot create the runtime folder {path}: {source}")]
@@ -104,20 +104,20 @@ pub fn empty() -> ServedImage {
     open_sealed(&sealed).expect("the empty image verifies")
 }
 
-/// The running exchange thread.
-pub struct Exchange {
+/// The running intake thread.
+pub struct Intake {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
-impl Exchange {
+impl Intake {
     /// Binds `socket` and takes publishes for `resolver` on a thread,
     /// showing the generation and the blocking switch in `telemetry`.
     pub fn start(
         socket: &Path,
         resolver: Arc<Resolver>,
         telemetry: Option<Arc<Telemetry>>,
-    ) -> Result<Exchange, Error> {
+    ) -> Result<Intake, Error> {
         if let Some(dir) = socket.parent() {
             std::fs::create_dir_all(dir).map_err(|source| Error::Runtime {
                 path: dir.to_owned(),
@@ -129,7 +129,7 @@ impl Exchange {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::Builder::new()
-            .name("ralo-exchange".into())
+            .name("ralo-intake".into())
             .spawn(move || {
                 listener.serve(&flag, &mut |request| {
                     handle(&resolver, telemetry.as_deref(), request)
@@ -139,7 +139,7 @@ impl Exchange {
                 path: socket.to_owned(),
                 source,
             })?;
-        Ok(Exchange {
+        Ok(Intake {
             stop,
             thread: Some(thread),
         })
@@ -158,7 +158,7 @@ impl Exchange {
     }
 }
 
-impl Drop for Exchange {
+impl Drop for Intake {
     fn drop(&mut self) {
         self.shutdown();
     }
