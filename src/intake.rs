@@ -168,10 +168,7 @@ impl Drop for Intake {
 pub fn handle(resolver: &Resolver, telemetry: Option<&Telemetry>, request: Request) -> Reply {
     let current = resolver.image().generation();
     match request {
-        Request::Status => Reply::Current {
-            generation: current,
-        },
-        Request::GetState => state(resolver),
+        Request::State => state(resolver),
         Request::SetBlocking { disabled_until_ms } => {
             resolver.set_blocking_disabled_until(disabled_until_ms);
             if let Some(telemetry) = telemetry {
@@ -372,8 +369,11 @@ mod tests {
             "{same:?}"
         );
         assert_eq!(
-            handle(&r, None, Request::Status),
-            Reply::Current { generation: 5 }
+            handle(&r, None, Request::State),
+            Reply::State {
+                generation: 5,
+                disabled_until_ms: 0
+            }
         );
     }
 

@@ -189,7 +189,7 @@ fn rule_lines(text: &str, domain: &Domain, allow: bool) -> Vec<u32> {
 /// or `None` when no server runs.
 async fn make_live(config: &Config, file: &Path) -> anyhow::Result<Option<u64>> {
     let socket = config.paths.server_socket();
-    let before = match control::status(&socket, Duration::from_secs(2)) {
+    let before = match control::state(&socket, Duration::from_secs(2)) {
         Ok(reply) => Some(reply.generation()),
         Err(control::Error::ServerNotRunning { .. }) => None,
         Err(e) => return Err(e).context("cannot reach the server"),
@@ -210,7 +210,7 @@ async fn make_live(config: &Config, file: &Path) -> anyhow::Result<Option<u64>> 
 async fn wait_for_generation(socket: &Path, before: u64, file: &Path) -> anyhow::Result<u64> {
     let deadline = Instant::now() + LIVE_WAIT;
     loop {
-        let now = control::status(socket, Duration::from_secs(2))?.generation();
+        let now = control::state(socket, Duration::from_secs(2))?.generation();
         if now > before {
             return Ok(now);
         }

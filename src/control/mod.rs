@@ -6,14 +6,12 @@ mod client;
 mod error;
 mod listener;
 mod protocol;
-mod request;
 mod socket;
 #[cfg(test)]
 mod test_server;
 
-pub use client::{publish, set_blocking, state, status};
+pub use client::{publish, set_blocking, state};
 pub use error::Error;
 pub use listener::{Listener, default_allowed_uids};
-pub use protocol::{MAX_PAYLOAD, PROTOCOL_VERSION};
-pub use request::{Reply, Request};
+pub use protocol::{MAX_PAYLOAD, PROTOCOL_VERSION, Reply, Request};
 pub use socket::REQUEST_TIMEOUT;

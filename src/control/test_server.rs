@@ -1,4 +1,4 @@
-//! Test support for the socket tests in `listener` and `client`: a real
+//! Test support for the socket tests in `protocol`, `listener` and `client`: a real
 //! [`Listener`] on a socket in a temp dir, served on its own thread by a
 //! handler that maps each published image and records what it saw, plus a raw
 //! client that sends arbitrary bytes and fds.
@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 
 use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
 
-use super::protocol::Message;
 use super::socket;
 use super::{Listener, Reply, Request, default_allowed_uids, publish};
 use crate::exchange::SealedImage;
@@ -54,6 +53,7 @@ impl TestServer {
             let stop = stop.clone();
             std::thread::spawn(move || {
                 let mut current = 0;
+                let mut disabled_until = 0;
                 let mut handler = |request: Request| match request {
                     Request::Publish { image, generation } => {
                         let mapping = image.map().unwrap();
@@ -68,17 +68,17 @@ impl TestServer {
                         let _ = tx.send(Seen { generation, bytes });
                         Reply::Accepted { generation }
                     }
-                    Request::Status => Reply::Current {
+                    Request::State => Reply::State {
                         generation: current,
+                        disabled_until_ms: disabled_until,
                     },
-                    Request::SetBlocking { disabled_until_ms } => Reply::State {
-                        generation: current,
-                        disabled_until_ms,
-                    },
-                    Request::GetState => Reply::State {
-                        generation: current,
-                        disabled_until_ms: 0,
-                    },
+                    Request::SetBlocking { disabled_until_ms } => {
+                        disabled_until = disabled_until_ms;
+                        Reply::State {
+                            generation: current,
+                            disabled_until_ms,
+                        }
+                    }
                 };
                 listener.serve(&stop, &mut handler);
             })
@@ -96,7 +96,7 @@ impl TestServer {
     pub(super) fn assert_good_publish(&self, generation: u64) {
         let bytes = format!("good image {generation}").into_bytes();
         let image = SealedImage::create(&bytes, "test").unwrap();
-        let reply = publish(&self.path, &image, generation, Duration::from_secs(5)).unwrap();
+        let reply = publish(&self.path, image, generation, Duration::from_secs(5)).unwrap();
         assert_eq!(reply, Reply::Accepted { generation });
         let seen = self.seen.recv_timeout(Duration::from_secs(5)).unwrap();
         assert_eq!(seen, Seen { generation, bytes });
@@ -142,7 +142,7 @@ pub(super) fn raw_request(path: &Path, bytes: &[u8], fds: &[BorrowedFd<'_>]) -> 
 pub(super) fn read_reply(stream: &UnixStream) -> Option<Reply> {
     let timeout = Duration::from_secs(10);
     let received = socket::recv(stream, Instant::now() + timeout, timeout, None).ok()?;
-    Reply::from_message(Message::decode(received.header.kind, &received.payload).unwrap())
+    Some(Reply::decode(received.header.kind, &received.payload).unwrap())
 }
 
 /// A memfd holding `bytes`, sealable but with no seals.

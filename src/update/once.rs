@@ -175,15 +175,15 @@ impl Updater {
         let sealed = SealedImage::create(&compiled.image, "ralo-image").map_err(Error::Store)?;
         let delivery = match control::publish(
             &self.config.paths.server_socket(),
-            &sealed,
+            sealed,
             generation,
             PUBLISH_TIMEOUT,
         ) {
             Ok(Reply::Accepted { .. }) => Delivery::Live,
             Ok(Reply::Refused { reason, .. }) => return Err(Error::Refused { reason }),
-            Ok(Reply::Current { .. } | Reply::State { .. }) => {
+            Ok(Reply::State { .. }) => {
                 return Err(Error::Refused {
-                    reason: "unexpected status reply".into(),
+                    reason: "the server answered a publish with its state".into(),
                 });
             }
             Err(control::Error::ServerNotRunning { .. }) => Delivery::NoServer,
@@ -273,7 +273,7 @@ impl Updater {
 
     /// The generation the server serves (0 when none runs).
     fn server_generation(&self) -> u64 {
-        control::status(&self.config.paths.server_socket(), Duration::from_secs(2))
+        control::state(&self.config.paths.server_socket(), Duration::from_secs(2))
             .map_or(0, |r| r.generation())
     }
 }
