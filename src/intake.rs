@@ -14,9 +14,9 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
+use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::control::{self, Listener, Reply, Request};
@@ -106,17 +106,20 @@ pub fn empty() -> ServedImage {
 
 /// The running intake thread.
 pub struct Intake {
-    stop: Arc<AtomicBool>,
+    stop: CancellationToken,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Intake {
-    /// Binds `socket` and takes publishes for `resolver` on a thread,
-    /// showing the generation and the blocking switch in `telemetry`.
+    /// Binds `socket` and takes publishes and switches for `resolver` on a
+    /// thread until `stop` is cancelled, showing the generation and the
+    /// blocking switch in `telemetry`. The thread notices `stop` within
+    /// 200 ms; [`Intake::stop`] cancels it and waits for the thread.
     pub fn start(
         socket: &Path,
         resolver: Arc<Resolver>,
         telemetry: Option<Arc<Telemetry>>,
+        stop: CancellationToken,
     ) -> Result<Intake, Error> {
         if let Some(dir) = socket.parent() {
             std::fs::create_dir_all(dir).map_err(|source| Error::Runtime {
@@ -126,12 +129,11 @@ impl Intake {
         }
         let listener = Listener::bind(socket, control::default_allowed_uids())?;
         info!(socket = %socket.display(), "waiting for images from the updater");
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
+        let token = stop.clone();
         let thread = std::thread::Builder::new()
             .name("ralo-intake".into())
             .spawn(move || {
-                listener.serve(&flag, &mut |request| {
+                listener.serve(&token, &mut |request| {
                     handle(&resolver, telemetry.as_deref(), request)
                 })
             })
@@ -145,13 +147,14 @@ impl Intake {
         })
     }
 
-    /// Stops the thread and waits for it.
+    /// Cancels the token the intake was started with and waits for the
+    /// thread.
     pub fn stop(mut self) {
         self.shutdown();
     }
 
     fn shutdown(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.stop.cancel();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }

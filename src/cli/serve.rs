@@ -74,15 +74,16 @@ pub async fn serve(path: Option<&Path>) -> anyhow::Result<()> {
         ),
         None => None,
     };
+    let shutdown = CancellationToken::new();
     let intake = Intake::start(
         &config.paths.server_socket(),
         resolver.clone(),
         Some(telemetry.clone()),
+        shutdown.child_token(),
     )?;
     // Only now, with every socket held, does the new segment replace the
     // old one for `stats` and `tail`.
     telemetry.install()?;
-    let shutdown = CancellationToken::new();
     let mut tasks = tokio::task::JoinSet::new();
     if let Some(file) = &config.telemetry.query_log {
         let log = QueryLog::new(

@@ -12,18 +12,18 @@ use std::os::fd::OwnedFd;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::io::Errno;
 use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+use tokio_util::sync::CancellationToken;
 
 use super::Error;
 use super::protocol::{FrameError, Reply, Request};
 use super::socket::{self, REQUEST_TIMEOUT, Received, RecvError};
 
-/// How often `serve` looks at its stop flag while idle.
+/// How often `serve` looks at its cancellation token while idle.
 const POLL_INTERVAL: Timespec = Timespec {
     tv_sec: 0,
     tv_nsec: 200_000_000,
@@ -136,7 +136,7 @@ impl Listener {
         &self.path
     }
 
-    /// Serves connections, one at a time, until `stop` is set, calling
+    /// Serves connections, one at a time, until `stop` is cancelled, calling
     /// `handler` for each well-formed request from an allowed peer. `stop` is
     /// checked at least every 200 ms, also while waiting on a slow peer.
     /// Nothing a peer sends can make this panic or return early.
@@ -144,8 +144,8 @@ impl Listener {
     /// The handler is also called with [`Request::State`] when the listener
     /// refuses a request by itself, to put the serving generation in the
     /// refusal; it should be cheap and must not block.
-    pub fn serve(&self, stop: &AtomicBool, handler: &mut dyn FnMut(Request) -> Reply) {
-        while !stop.load(Ordering::Relaxed) {
+    pub fn serve(&self, stop: &CancellationToken, handler: &mut dyn FnMut(Request) -> Reply) {
+        while !stop.is_cancelled() {
             let mut fds = [PollFd::new(&self.socket, PollFlags::IN)];
             match rustix::event::poll(&mut fds, Some(&POLL_INTERVAL)) {
                 Ok(0) | Err(Errno::INTR) => continue,
@@ -171,7 +171,7 @@ impl Listener {
     fn handle(
         &self,
         stream: &UnixStream,
-        stop: &AtomicBool,
+        stop: &CancellationToken,
         handler: &mut dyn FnMut(Request) -> Reply,
     ) {
         let reply = match self.read_request(stream, stop) {
@@ -193,7 +193,11 @@ impl Listener {
         }
     }
 
-    fn read_request(&self, stream: &UnixStream, stop: &AtomicBool) -> Result<Request, Rejection> {
+    fn read_request(
+        &self,
+        stream: &UnixStream,
+        stop: &CancellationToken,
+    ) -> Result<Request, Rejection> {
         stream.set_nonblocking(false).map_err(Rejection::Setup)?;
         let peer = rustix::net::sockopt::socket_peercred(stream)
             .map_err(|e| Rejection::Credentials(e.into()))?;

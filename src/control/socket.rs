@@ -7,7 +7,6 @@ use std::io::{self, IoSlice, IoSliceMut};
 use std::mem::MaybeUninit;
 use std::os::fd::BorrowedFd;
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use rustix::io::Errno;
@@ -15,6 +14,8 @@ use rustix::net::{
     RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, ReturnFlags, SendAncillaryBuffer,
     SendAncillaryMessage, SendFlags,
 };
+
+use tokio_util::sync::CancellationToken;
 
 use super::protocol::{Fds, FrameError, HEADER_LEN, Header};
 
@@ -90,13 +91,13 @@ pub(super) fn send(
 }
 
 /// Receives one frame by `deadline`, waking at least every 200 ms to notice
-/// `stop`. Header errors are reported as soon as the header is in, before any
+/// that `stop` is cancelled. Header errors are reported as soon as the header is in, before any
 /// payload is read.
 pub(super) fn recv(
     stream: &UnixStream,
     deadline: Instant,
     timeout: Duration,
-    stop: Option<&AtomicBool>,
+    stop: Option<&CancellationToken>,
 ) -> Result<Received, RecvError> {
     let mut reader = FrameReader {
         stream,
@@ -122,7 +123,7 @@ struct FrameReader<'a> {
     stream: &'a UnixStream,
     deadline: Instant,
     timeout: Duration,
-    stop: Option<&'a AtomicBool>,
+    stop: Option<&'a CancellationToken>,
     got: usize,
     fds: Fds,
 }
@@ -131,7 +132,7 @@ impl FrameReader<'_> {
     fn fill(&mut self, buf: &mut [u8]) -> Result<(), RecvError> {
         let mut filled = 0;
         while filled < buf.len() {
-            if self.stop.is_some_and(|stop| stop.load(Ordering::Relaxed)) {
+            if self.stop.is_some_and(CancellationToken::is_cancelled) {
                 return Err(RecvError::Stopped);
             }
             let slice = slice_until(self.deadline).map_err(|_| RecvError::TimedOut {
@@ -249,9 +250,10 @@ mod tests {
     }
 
     #[test]
-    fn stop_flag_ends_a_wait_within_a_slice() {
+    fn cancelled_token_ends_a_wait_within_a_slice() {
         let (_a, b) = UnixStream::pair().unwrap();
-        let stop = AtomicBool::new(true);
+        let stop = CancellationToken::new();
+        stop.cancel();
         let start = Instant::now();
         let err = recv(&b, soon(), REQUEST_TIMEOUT, Some(&stop)).unwrap_err();
         assert!(matches!(err, RecvError::Stopped));

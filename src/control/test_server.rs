@@ -8,13 +8,12 @@ use std::mem::MaybeUninit;
 use std::os::fd::{BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
+use tokio_util::sync::CancellationToken;
 
 use super::socket;
 use super::{Listener, Reply, Request, default_allowed_uids, publish};
@@ -33,7 +32,7 @@ pub(super) const REJECT_PREFIX: &[u8] = b"BAD";
 pub(super) struct TestServer {
     pub(super) path: PathBuf,
     pub(super) seen: mpsc::Receiver<Seen>,
-    stop: Arc<AtomicBool>,
+    stop: CancellationToken,
     thread: Option<JoinHandle<()>>,
     _dir: tempfile::TempDir,
 }
@@ -47,7 +46,7 @@ impl TestServer {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ralo.sock");
         let listener = Listener::bind(&path, allowed_uids).unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
+        let stop = CancellationToken::new();
         let (tx, seen) = mpsc::channel();
         let thread = {
             let stop = stop.clone();
@@ -103,7 +102,7 @@ impl TestServer {
     }
 
     pub(super) fn stop_and_join(mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.stop.cancel();
         if let Some(thread) = self.thread.take() {
             thread.join().unwrap();
         }
@@ -112,7 +111,7 @@ impl TestServer {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.stop.cancel();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
