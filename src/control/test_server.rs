@@ -1,7 +1,8 @@
-//! Test support for the socket tests in `protocol`, `listener` and `client`: a real
+//! Test support for the tests in `protocol`, `listener` and `client`: a real
 //! [`Listener`] on a socket in a temp dir, served on its own thread by a
-//! handler that maps each published image and records what it saw, plus a raw
-//! client that sends arbitrary bytes and fds.
+//! handler that maps each published image, records what it saw and keeps the
+//! blocking switch; a raw client that sends arbitrary bytes and fds; and an
+//! unsealed memfd.
 
 use std::io::{IoSlice, Write};
 use std::mem::MaybeUninit;
