@@ -11,10 +11,15 @@
 //! - [`image`]: the compiled, pointer-free blocklist image and its lookup.
 //! - [`compile`]: configured sources → one image.
 //! - [`sources`]: fetching list sources (files, HTTPS) with a last good copy on disk.
-//! - [`exchange`]: the shared-memory handoff of images (sealed memfd over a Unix
-//!   socket); the only module with `unsafe`.
+//! - [`exchange`]: the memory shared between processes — images in sealed
+//!   memfds, their read-only mappings, the persisted copy, the telemetry
+//!   segment's words; the only module with `unsafe`.
+//! - [`control`]: the control socket between `ralo serve` and its clients
+//!   (`ralo update`, the CLI): one request and one reply per connection, a
+//!   publish's memfd beside its frame.
 //! - [`update`]: the updater process: sources → image → persist → publish.
-//! - [`publish`]: the server's side of the exchange: boot image, taking publishes.
+//! - [`intake`]: the server's intake: the boot image, and the thread that takes
+//!   images and switches from the control socket.
 //! - [`supervise`]: `ralo serve` starting and restarting its updater child.
 //! - [`resolve`]: the decision for one question — access, rate limit, local,
 //!   block, cache — in one function, and forwarding what needs upstream.
@@ -31,15 +36,16 @@
 pub mod cli;
 pub mod compile;
 pub mod config;
+pub mod control;
 pub mod domain;
 #[allow(unsafe_code)]
 pub mod exchange;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod image;
+pub mod intake;
 pub mod lists;
 pub mod metrics;
-pub mod publish;
 pub mod resolve;
 pub mod server;
 pub mod sources;

@@ -16,9 +16,9 @@ use hickory_proto::rr::{DNSClass, RecordType};
 
 use super::serve::load_config;
 use crate::config::{Config, ListSource};
+use crate::control::{self, Reply};
 use crate::domain::Domain;
 use crate::domain::wire;
-use crate::exchange::{self, Reply};
 use crate::image::{Image, Match};
 use crate::lists::{self, ParseOptions};
 use crate::resolve::block::Block;
@@ -51,7 +51,7 @@ pub fn check(config: Option<&Path>, name: &str) -> anyhow::Result<bool> {
             path.display()
         );
     }
-    let image = crate::publish::load(&path)
+    let image = crate::intake::load(&path)
         .context("the published image is damaged or unreadable; run `ralo update`")?;
     let resolver = Resolver::new(&config, image);
     let out = describe(&config, &resolver, &domain, paused_until(&config));
@@ -282,7 +282,7 @@ fn find_line(
 
 /// The server's blocking pause (Unix ms), when the server answers.
 fn paused_until(config: &Config) -> Option<u64> {
-    match exchange::state(&config.paths.server_socket(), Duration::from_secs(2)) {
+    match control::state(&config.paths.server_socket(), Duration::from_secs(2)) {
         Ok(Reply::State {
             disabled_until_ms, ..
         }) => Some(disabled_until_ms),

@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 
 use super::check::until_text;
 use super::serve::load_config;
-use crate::exchange::{self, Reply};
+use crate::control::{self, Reply};
 use crate::vocab::unix_ms;
 
 /// Switches blocking off for `duration` (`None`: until enabled).
@@ -47,7 +47,7 @@ pub fn parse_duration(text: &str) -> anyhow::Result<Duration> {
 fn set(config: Option<&Path>, until: u64) -> anyhow::Result<()> {
     let config = load_config(config)?;
     let socket = config.paths.server_socket();
-    let reply = exchange::set_blocking(&socket, until, Duration::from_secs(3))
+    let reply = control::set_blocking(&socket, until, Duration::from_secs(3))
         .context("cannot reach ralo serve (blocking is a switch of the running server)")?;
     let Reply::State {
         disabled_until_ms, ..

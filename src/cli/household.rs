@@ -16,6 +16,7 @@ use anyhow::{Context, bail};
 
 use super::serve::load_config;
 use crate::config::Config;
+use crate::control;
 use crate::domain::Domain;
 use crate::exchange;
 use crate::lists::{self, ParseOptions};
@@ -188,9 +189,9 @@ fn rule_lines(text: &str, domain: &Domain, allow: bool) -> Vec<u32> {
 /// or `None` when no server runs.
 async fn make_live(config: &Config, file: &Path) -> anyhow::Result<Option<u64>> {
     let socket = config.paths.server_socket();
-    let before = match exchange::status(&socket, Duration::from_secs(2)) {
+    let before = match control::state(&socket, Duration::from_secs(2)) {
         Ok(reply) => Some(reply.generation()),
-        Err(exchange::Error::ServerNotRunning { .. }) => None,
+        Err(control::Error::ServerNotRunning { .. }) => None,
         Err(e) => return Err(e).context("cannot reach the server"),
     };
     if lock::is_held(&config.paths.runtime) {
@@ -209,7 +210,7 @@ async fn make_live(config: &Config, file: &Path) -> anyhow::Result<Option<u64>> 
 async fn wait_for_generation(socket: &Path, before: u64, file: &Path) -> anyhow::Result<u64> {
     let deadline = Instant::now() + LIVE_WAIT;
     loop {
-        let now = exchange::status(socket, Duration::from_secs(2))?.generation();
+        let now = control::state(socket, Duration::from_secs(2))?.generation();
         if now > before {
             return Ok(now);
         }

@@ -1,5 +1,5 @@
 //! `ralo serve`: load the config, map the persisted image, start the
-//! exchange (and, on a first run, the updater child), bind, answer until
+//! intake (and, on a first run, the updater child), bind, answer until
 //! SIGINT or SIGTERM.
 
 use std::path::Path;
@@ -13,8 +13,8 @@ use tracing::info;
 use crate::compile;
 use crate::config::Config;
 use crate::image::Image;
+use crate::intake::{self, Intake};
 use crate::metrics;
-use crate::publish::{self, Exchange};
 use crate::resolve::Resolver;
 use crate::server::{self, Handler, Listeners};
 use crate::supervise;
@@ -51,7 +51,7 @@ pub fn check(path: Option<&Path>) -> anyhow::Result<()> {
 /// Runs the server until a signal arrives.
 pub async fn serve(path: Option<&Path>) -> anyhow::Result<()> {
     let config = load_config(path)?;
-    let image = publish::boot_image(&config.paths.image_file());
+    let image = intake::boot_image(&config.paths.image_file());
     let telemetry = Arc::new(Telemetry::create(
         &config.paths.telemetry_file(),
         config.telemetry.ring_slots,
@@ -74,15 +74,16 @@ pub async fn serve(path: Option<&Path>) -> anyhow::Result<()> {
         ),
         None => None,
     };
-    let exchange = Exchange::start(
+    let shutdown = CancellationToken::new();
+    let intake = Intake::start(
         &config.paths.server_socket(),
         resolver.clone(),
         Some(telemetry.clone()),
+        shutdown.child_token(),
     )?;
     // Only now, with every socket held, does the new segment replace the
     // old one for `stats` and `tail`.
     telemetry.install()?;
-    let shutdown = CancellationToken::new();
     let mut tasks = tokio::task::JoinSet::new();
     if let Some(file) = &config.telemetry.query_log {
         let log = QueryLog::new(
@@ -123,7 +124,7 @@ pub async fn serve(path: Option<&Path>) -> anyhow::Result<()> {
     let served = server::run(listeners, handler, settings, shutdown.clone()).await;
     shutdown.cancel();
     while tasks.join_next().await.is_some() {}
-    exchange.stop();
+    intake.stop();
     telemetry.mark_stopped();
     served?;
     Ok(())

@@ -1,13 +1,11 @@
-//! `exchange::Error`: everything that can go wrong while sealing, mapping,
-//! persisting or handing over an image, each message saying how to fix it.
-//! Refusals that travel to a peer are plain reasons inside a `REFUSED` frame
-//! (see `request::Reply`); this type is for the caller on this side.
+//! `exchange::Error`: everything that can go wrong while sealing, mapping or
+//! persisting an image, each message saying how to fix it. The control
+//! socket's own errors are `control::Error`.
 
 use std::io;
 use std::path::PathBuf;
-use std::time::Duration;
 
-/// An error of the shared-memory exchange.
+/// An error of the shared memory: sealing, mapping, persisting an image.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The image has no bytes.
@@ -80,7 +78,7 @@ pub enum Error {
         source: io::Error,
     },
 
-    /// A file-system operation on an image file or the socket path failed.
+    /// A file-system operation on an image or list file failed.
     #[error("could not {action} {path} ({source}): check that the path exists and its permissions")]
     File {
         /// What was being done, e.g. `"open"`, `"rename onto"`.
@@ -89,74 +87,5 @@ pub enum Error {
         path: PathBuf,
         /// The OS error.
         source: io::Error,
-    },
-
-    /// No server listens on the socket.
-    #[error(
-        "no ralo server is listening on {path}: start `ralo serve`, or check its runtime directory"
-    )]
-    ServerNotRunning {
-        /// The socket path that was tried.
-        path: PathBuf,
-    },
-
-    /// Another server already listens on the socket.
-    #[error(
-        "another ralo server is already listening on {path}: stop it first, or give this one another runtime directory"
-    )]
-    AlreadyRunning {
-        /// The socket path.
-        path: PathBuf,
-    },
-
-    /// Something that is not a socket sits where the socket should be.
-    #[error("{path} exists and is not a socket: remove it, or choose another runtime directory")]
-    NotASocket {
-        /// The path.
-        path: PathBuf,
-    },
-
-    /// Creating, binding or listening on the socket failed.
-    #[error(
-        "could not listen on {path} ({source}): the directory must exist, be writable by this user, and the path be under 108 bytes"
-    )]
-    Bind {
-        /// The socket path.
-        path: PathBuf,
-        /// The OS error.
-        source: io::Error,
-    },
-
-    /// Sending to or receiving from the server failed.
-    #[error(
-        "lost the connection to the ralo server on {path} ({source}): check the `ralo serve` log"
-    )]
-    Socket {
-        /// The socket path.
-        path: PathBuf,
-        /// The OS error.
-        source: io::Error,
-    },
-
-    /// The server did not reply in time.
-    #[error(
-        "the ralo server on {path} did not reply within {timeout:?}: check the `ralo serve` log; it may be stuck"
-    )]
-    Timeout {
-        /// The socket path.
-        path: PathBuf,
-        /// How long the client waited.
-        timeout: Duration,
-    },
-
-    /// The server's reply could not be understood.
-    #[error(
-        "the ralo server on {path} sent a reply this client cannot read ({reason}): run the same ralo version for serve and update"
-    )]
-    BadReply {
-        /// The socket path.
-        path: PathBuf,
-        /// What was wrong with the reply.
-        reason: String,
     },
 }

@@ -3,6 +3,34 @@
 //! ([`SealedImage::create`]); the server checks one received over the socket
 //! ([`SealedImage::from_fd`]) or makes one from the persisted file
 //! ([`SealedImage::from_file`]), then maps it (`mapping`).
+//!
+//! # The handoff
+//!
+//! How a compiled image travels from `ralo update` to `ralo serve` without a
+//! copy, and why it can never change under a reader:
+//!
+//! 1. The updater puts the image bytes in a sealed memfd
+//!    ([`SealedImage::create`]): an anonymous in-memory file that then gets
+//!    `F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL`. From that moment
+//!    nobody (not even the updater that holds the fd) can write, truncate, grow
+//!    or unseal it: the kernel refuses `write`, `pwrite`, `ftruncate`,
+//!    `fallocate` and writable shared maps with `EPERM`, and no call removes a
+//!    seal.
+//! 2. The updater passes the fd beside a PUBLISH frame over the server's
+//!    control socket ([`crate::control::publish`]).
+//! 3. The server accepts only an fd that carries all four seals
+//!    ([`SealedImage::from_fd`]) and maps it read-only ([`SealedImage::map`]).
+//!    Because the size can never shrink, every page of the [`Mapping`] stays
+//!    backed, so reading it can never raise `SIGBUS`; because of `F_SEAL_WRITE`
+//!    the bytes the server checked are the bytes it answers from, for as long
+//!    as the mapping lives. The mapping outlives the fd and the updater: it is
+//!    unmapped when the last `Mapping` (usually the last in-flight lookup's
+//!    `Arc`) is dropped.
+//!
+//! At boot the server reads the last good image that the updater
+//! [`persist`](super::persist())ed (write temp, fsync, rename, fsync
+//! directory) into a sealed memfd of its own ([`SealedImage::from_file`]), so
+//! rewriting the file later changes nothing it serves.
 
 use std::fs::File;
 use std::io::{self, Read, Write};

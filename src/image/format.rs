@@ -4,7 +4,7 @@
 //! report.
 //!
 //! [`ImageBuilder`](super::ImageBuilder) (in `builder.rs`) writes this layout and
-//! [`Image`](super::Image) (in `view.rs`) reads it in place. The exchange and
+//! [`Image`](super::Image) (in `view.rs`) reads it in place. The intake and
 //! the CLI rely on the header table below; any change to it, to the entry
 //! encoding or to the hash is a new [`FORMAT_VERSION`].
 //!

@@ -19,7 +19,8 @@ use tracing::{info, warn};
 
 use crate::compile::{self, NoText};
 use crate::config::{Config, ListSource};
-use crate::exchange::{self, Reply, SealedImage};
+use crate::control::{self, Reply};
+use crate::exchange::{self, SealedImage};
 use crate::image::Image;
 use crate::sources::{Fetcher, Limits, Location, Origin, SourceSpec, stored_text};
 
@@ -61,7 +62,7 @@ pub enum Error {
     Store(exchange::Error),
     /// The server could not be reached (other than not running).
     #[error("cannot publish to the server: {0}")]
-    Publish(exchange::Error),
+    Publish(control::Error),
     /// The server refused the image.
     #[error("the server refused the image: {reason}")]
     Refused {
@@ -166,20 +167,20 @@ impl Updater {
         let path = self.config.paths.image_file();
         exchange::persist(&compiled.image, &path).map_err(Error::Store)?;
         let sealed = SealedImage::create(&compiled.image, "ralo-image").map_err(Error::Store)?;
-        let delivery = match exchange::publish(
+        let delivery = match control::publish(
             &self.config.paths.server_socket(),
-            &sealed,
+            sealed,
             generation,
             PUBLISH_TIMEOUT,
         ) {
             Ok(Reply::Accepted { .. }) => Delivery::Live,
             Ok(Reply::Refused { reason, .. }) => return Err(Error::Refused { reason }),
-            Ok(Reply::Current { .. } | Reply::State { .. }) => {
+            Ok(Reply::State { .. }) => {
                 return Err(Error::Refused {
-                    reason: "unexpected status reply".into(),
+                    reason: "the server answered a publish with its state".into(),
                 });
             }
-            Err(exchange::Error::ServerNotRunning { .. }) => Delivery::NoServer,
+            Err(control::Error::ServerNotRunning { .. }) => Delivery::NoServer,
             Err(e) => return Err(Error::Publish(e)),
         };
         let report = Report {
@@ -266,7 +267,7 @@ impl Updater {
 
     /// The generation the server serves (0 when none runs).
     fn server_generation(&self) -> u64 {
-        exchange::status(&self.config.paths.server_socket(), Duration::from_secs(2))
+        control::state(&self.config.paths.server_socket(), Duration::from_secs(2))
             .map_or(0, |r| r.generation())
     }
 }

@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hickory_proto::rr::RecordType;
-use ralo::exchange::{self, Reply, SealedImage};
+use ralo::control::{self, Reply};
+use ralo::exchange::{self, SealedImage};
 use ralo::image::ImageBuilder;
 use tokio::task::block_in_place;
 
@@ -312,7 +313,7 @@ async fn corrupt_images_are_refused_and_the_server_keeps_serving() {
     let client = Client::new(server.addr);
     let good = SealedImage::create(&base_image(1), "good").expect("memfd");
     let reply =
-        block_in_place(|| exchange::publish(&site.socket(), &good, 1, Duration::from_secs(5)))
+        block_in_place(|| control::publish(&site.socket(), good, 1, Duration::from_secs(5)))
             .expect("publish");
     assert_eq!(reply, Reply::Accepted { generation: 1 });
     assert!(blocked(&client.udp("r1.corrupt.test", RecordType::A).await));
@@ -325,7 +326,7 @@ async fn corrupt_images_are_refused_and_the_server_keeps_serving() {
         let bytes = mutate(base_image(claimed), i % 8);
         let sealed = SealedImage::create(&bytes, "mutant").expect("memfd");
         let reply = block_in_place(|| {
-            exchange::publish(&site.socket(), &sealed, claimed, Duration::from_secs(5))
+            control::publish(&site.socket(), sealed, claimed, Duration::from_secs(5))
         })
         .unwrap_or_else(|e| {
             panic!(
@@ -344,7 +345,7 @@ async fn corrupt_images_are_refused_and_the_server_keeps_serving() {
                 refused_by_kind[i % 8] += 1;
                 assert_eq!(g, generation, "a refusal keeps the serving generation");
             }
-            Reply::Current { .. } | Reply::State { .. } => panic!("unexpected reply"),
+            Reply::State { .. } => panic!("unexpected reply"),
         }
         if i % 50 == 0 {
             let msg = client.udp("allowed.example.com", RecordType::A).await;

@@ -43,7 +43,7 @@ impl Site {
         self.path("ralo.toml")
     }
 
-    /// The server's exchange socket.
+    /// The server's control socket.
     pub fn socket(&self) -> PathBuf {
         self.path("run/ralo.sock")
     }
@@ -118,7 +118,7 @@ impl Site {
 
     /// The generation the server serves (0 when it does not answer).
     pub fn generation(&self) -> u64 {
-        ralo::exchange::status(&self.socket(), Duration::from_secs(2)).map_or(0, |r| r.generation())
+        ralo::control::state(&self.socket(), Duration::from_secs(2)).map_or(0, |r| r.generation())
     }
 
     /// Waits until the server serves at least `generation` (bounded).

@@ -113,7 +113,7 @@ async fn aarch64_binary_under_qemu_blocks_and_forwards() {
     let server = Emulated::serve(&binary, &config).await;
     let socket = site.path().join("run/ralo.sock");
     let generation = tokio::task::spawn_blocking(move || {
-        ralo::exchange::status(&socket, Duration::from_secs(5)).map(|r| r.generation())
+        ralo::control::state(&socket, Duration::from_secs(5)).map(|r| r.generation())
     })
     .await
     .expect("status thread");

@@ -1,5 +1,5 @@
-//! The server's side of the exchange: the image it boots with, and the
-//! thread that takes newly published images from the updater.
+//! The server's intake: the boot image, and the thread that takes images and
+//! switches from the control socket.
 //!
 //! At boot the server maps the last image the updater persisted (copied into
 //! a sealed memfd of its own), so it answers blocked names before any list is
@@ -10,26 +10,27 @@
 //! one pointer swap; lookups in flight finish on the old mapping, which is
 //! unmapped when the last of them lets go. Anything else is refused with a
 //! logged reason and the old image keeps serving. This thread is the only
-//! place that talks to the updater: no query ever waits on it.
+//! place that talks to the updater and the CLI: no query ever waits on it.
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
+use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::exchange::{self, Listener, Reply, Request, SealedImage};
+use crate::control::{self, Listener, Reply, Request};
+use crate::exchange::{self, SealedImage};
 use crate::image::{Image, ImageBuilder};
 use crate::resolve::{Resolver, ServedImage};
 use crate::telemetry::Telemetry;
 
-/// Why the exchange could not start.
+/// Why the intake could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The socket could not be bound.
-    #[error("cannot open the updater socket: {0}")]
-    Bind(#[from] exchange::Error),
+    /// The control socket could not be bound.
+    #[error("cannot open the control socket: {0}")]
+    Bind(#[from] control::Error),
     /// The runtime folder could not be made.
     #[error("cannot create the runtime folder {path}: {source}")]
     Runtime {
@@ -103,34 +104,36 @@ pub fn empty() -> ServedImage {
     open_sealed(&sealed).expect("the empty image verifies")
 }
 
-/// The running exchange thread.
-pub struct Exchange {
-    stop: Arc<AtomicBool>,
+/// The running intake thread.
+pub struct Intake {
+    stop: CancellationToken,
     thread: Option<JoinHandle<()>>,
 }
 
-impl Exchange {
-    /// Binds `socket` and takes publishes for `resolver` on a thread,
-    /// showing the generation and the blocking switch in `telemetry`.
+impl Intake {
+    /// Binds `socket` and takes publishes and switches for `resolver` on a
+    /// thread until `stop` is cancelled, showing the generation and the
+    /// blocking switch in `telemetry`. The thread notices `stop` within
+    /// 200 ms; [`Intake::stop`] cancels it and waits for the thread.
     pub fn start(
         socket: &Path,
         resolver: Arc<Resolver>,
         telemetry: Option<Arc<Telemetry>>,
-    ) -> Result<Exchange, Error> {
+        stop: CancellationToken,
+    ) -> Result<Intake, Error> {
         if let Some(dir) = socket.parent() {
             std::fs::create_dir_all(dir).map_err(|source| Error::Runtime {
                 path: dir.to_owned(),
                 source,
             })?;
         }
-        let listener = Listener::bind(socket, exchange::default_allowed_uids())?;
+        let listener = Listener::bind(socket, control::default_allowed_uids())?;
         info!(socket = %socket.display(), "waiting for images from the updater");
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
+        let token = stop.clone();
         let thread = std::thread::Builder::new()
-            .name("ralo-exchange".into())
+            .name("ralo-intake".into())
             .spawn(move || {
-                listener.serve(&flag, &mut |request| {
+                listener.serve(&token, &mut |request| {
                     handle(&resolver, telemetry.as_deref(), request)
                 })
             })
@@ -138,26 +141,27 @@ impl Exchange {
                 path: socket.to_owned(),
                 source,
             })?;
-        Ok(Exchange {
+        Ok(Intake {
             stop,
             thread: Some(thread),
         })
     }
 
-    /// Stops the thread and waits for it.
+    /// Cancels the token the intake was started with and waits for the
+    /// thread.
     pub fn stop(mut self) {
         self.shutdown();
     }
 
     fn shutdown(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.stop.cancel();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
     }
 }
 
-impl Drop for Exchange {
+impl Drop for Intake {
     fn drop(&mut self) {
         self.shutdown();
     }
@@ -167,10 +171,7 @@ impl Drop for Exchange {
 pub fn handle(resolver: &Resolver, telemetry: Option<&Telemetry>, request: Request) -> Reply {
     let current = resolver.image().generation();
     match request {
-        Request::Status => Reply::Current {
-            generation: current,
-        },
-        Request::GetState => state(resolver),
+        Request::State => state(resolver),
         Request::SetBlocking { disabled_until_ms } => {
             resolver.set_blocking_disabled_until(disabled_until_ms);
             if let Some(telemetry) = telemetry {
@@ -371,8 +372,11 @@ mod tests {
             "{same:?}"
         );
         assert_eq!(
-            handle(&r, None, Request::Status),
-            Reply::Current { generation: 5 }
+            handle(&r, None, Request::State),
+            Reply::State {
+                generation: 5,
+                disabled_until_ms: 0
+            }
         );
     }
 

@@ -1,13 +1,12 @@
 //! Moving frames and fds over a connected Unix stream socket: one `sendmsg`
 //! with `SCM_RIGHTS`, and a deadline-bound receive that collects every fd that
 //! arrives (closing any beyond a small cap). Shared by `listener` and
-//! `client`; the bytes themselves are `protocol`'s business.
+//! `client`; what the bytes mean is `protocol`'s business.
 
 use std::io::{self, IoSlice, IoSliceMut};
 use std::mem::MaybeUninit;
-use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::fd::BorrowedFd;
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use rustix::io::Errno;
@@ -16,7 +15,9 @@ use rustix::net::{
     SendAncillaryMessage, SendFlags,
 };
 
-use super::protocol::{FrameError, HEADER_LEN, Header, Message};
+use tokio_util::sync::CancellationToken;
+
+use super::protocol::{Fds, FrameError, HEADER_LEN, Header};
 
 /// How long the server waits for a whole request after accepting, and for
 /// its reply to be taken, before giving up on a peer.
@@ -34,9 +35,7 @@ const MAX_FDS: usize = 4;
 pub(super) struct Received {
     pub(super) header: Header,
     pub(super) payload: Vec<u8>,
-    pub(super) fds: Vec<OwnedFd>,
-    /// The peer sent more fds than were kept (the rest are closed).
-    pub(super) extra_fds: bool,
+    pub(super) fds: Fds,
 }
 
 /// Why no frame could be received.
@@ -56,14 +55,13 @@ pub(super) enum RecvError {
     Frame(#[from] FrameError),
 }
 
-/// Sends `message` with `fds` attached to its first byte, by `deadline`.
+/// Sends `frame` with `fds` attached to its first byte, by `deadline`.
 pub(super) fn send(
     stream: &UnixStream,
-    message: &Message,
+    frame: &[u8],
     fds: &[BorrowedFd<'_>],
     deadline: Instant,
 ) -> io::Result<()> {
-    let frame = message.encode();
     let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
     let mut control = SendAncillaryBuffer::new(&mut space);
     if !fds.is_empty() && !control.push(SendAncillaryMessage::ScmRights(fds)) {
@@ -76,7 +74,7 @@ pub(super) fn send(
         let result = if sent == 0 {
             rustix::net::sendmsg(
                 stream,
-                &[IoSlice::new(&frame)],
+                &[IoSlice::new(frame)],
                 &mut control,
                 SendFlags::NOSIGNAL,
             )
@@ -93,13 +91,13 @@ pub(super) fn send(
 }
 
 /// Receives one frame by `deadline`, waking at least every 200 ms to notice
-/// `stop`. Header errors are reported as soon as the header is in, before any
+/// that `stop` is cancelled. Header errors are reported as soon as the header is in, before any
 /// payload is read.
 pub(super) fn recv(
     stream: &UnixStream,
     deadline: Instant,
     timeout: Duration,
-    stop: Option<&AtomicBool>,
+    stop: Option<&CancellationToken>,
 ) -> Result<Received, RecvError> {
     let mut reader = FrameReader {
         stream,
@@ -107,8 +105,7 @@ pub(super) fn recv(
         timeout,
         stop,
         got: 0,
-        fds: Vec::new(),
-        extra_fds: false,
+        fds: Fds::default(),
     };
     let mut header = [0; HEADER_LEN];
     reader.fill(&mut header)?;
@@ -119,7 +116,6 @@ pub(super) fn recv(
         header,
         payload,
         fds: reader.fds,
-        extra_fds: reader.extra_fds,
     })
 }
 
@@ -127,17 +123,16 @@ struct FrameReader<'a> {
     stream: &'a UnixStream,
     deadline: Instant,
     timeout: Duration,
-    stop: Option<&'a AtomicBool>,
+    stop: Option<&'a CancellationToken>,
     got: usize,
-    fds: Vec<OwnedFd>,
-    extra_fds: bool,
+    fds: Fds,
 }
 
 impl FrameReader<'_> {
     fn fill(&mut self, buf: &mut [u8]) -> Result<(), RecvError> {
         let mut filled = 0;
         while filled < buf.len() {
-            if self.stop.is_some_and(|stop| stop.load(Ordering::Relaxed)) {
+            if self.stop.is_some_and(CancellationToken::is_cancelled) {
                 return Err(RecvError::Stopped);
             }
             let slice = slice_until(self.deadline).map_err(|_| RecvError::TimedOut {
@@ -156,10 +151,10 @@ impl FrameReader<'_> {
             for message in control.drain() {
                 if let RecvAncillaryMessage::ScmRights(fds) = message {
                     for fd in fds {
-                        if self.fds.len() < MAX_FDS {
-                            self.fds.push(fd);
+                        if self.fds.kept.len() < MAX_FDS {
+                            self.fds.kept.push(fd);
                         } else {
-                            self.extra_fds = true; // `fd` is dropped, so closed
+                            self.fds.overflow = true; // `fd` is dropped, so closed
                         }
                     }
                 }
@@ -169,7 +164,7 @@ impl FrameReader<'_> {
                 Ok(msg) => {
                     if msg.flags.contains(ReturnFlags::CTRUNC) {
                         // The kernel closed the fds that did not fit.
-                        self.extra_fds = true;
+                        self.fds.overflow = true;
                     }
                     filled += msg.bytes;
                     self.got += msg.bytes;
@@ -196,9 +191,9 @@ fn slice_until(deadline: Instant) -> io::Result<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exchange::protocol::{Generation, Publish};
+    use crate::control::protocol::{Reply, Request};
+    use crate::exchange::SealedImage;
     use std::io::Write;
-    use std::os::fd::AsFd;
 
     fn soon() -> Instant {
         Instant::now() + Duration::from_secs(2)
@@ -207,25 +202,33 @@ mod tests {
     #[test]
     fn frame_and_fd_arrive_together() {
         let (a, b) = UnixStream::pair().unwrap();
-        let (pipe_r, _pipe_w) = std::io::pipe().unwrap();
-        let message = Message::Publish(Publish {
+        let image = SealedImage::create(b"ten bytes!", "test").unwrap();
+        let request = Request::Publish {
             generation: 3,
-            len: 10,
-        });
-        send(&a, &message, &[pipe_r.as_fd()], soon()).unwrap();
+            image,
+        };
+        let (frame, fd) = request.encode();
+        send(&a, &frame, fd.as_slice(), soon()).unwrap();
         let got = recv(&b, soon(), REQUEST_TIMEOUT, None).unwrap();
-        assert_eq!(got.fds.len(), 1);
-        assert!(!got.extra_fds);
-        assert_eq!(
-            Message::decode(got.header.kind, &got.payload).unwrap(),
-            message
-        );
+        assert_eq!(got.fds.kept.len(), 1);
+        assert!(!got.fds.overflow);
+        let Ok(Request::Publish { generation, image }) =
+            Request::decode(got.header.kind, &got.payload, got.fds)
+        else {
+            panic!("not a publish");
+        };
+        assert_eq!(generation, 3);
+        assert_eq!(image.map().unwrap().as_ref(), b"ten bytes!");
     }
 
     #[test]
     fn frame_split_into_single_bytes_is_reassembled() {
         let (mut a, b) = UnixStream::pair().unwrap();
-        let frame = Message::Current(Generation(11)).encode();
+        let reply = Reply::State {
+            generation: 11,
+            disabled_until_ms: 12,
+        };
+        let frame = reply.encode();
         let writer = std::thread::spawn(move || {
             for byte in frame {
                 a.write_all(&[byte]).unwrap();
@@ -233,10 +236,7 @@ mod tests {
         });
         let got = recv(&b, soon(), REQUEST_TIMEOUT, None).unwrap();
         writer.join().unwrap();
-        assert_eq!(
-            Message::decode(got.header.kind, &got.payload).unwrap(),
-            Message::Current(Generation(11))
-        );
+        assert_eq!(Reply::decode(got.header.kind, &got.payload).unwrap(), reply);
     }
 
     #[test]
@@ -250,9 +250,10 @@ mod tests {
     }
 
     #[test]
-    fn stop_flag_ends_a_wait_within_a_slice() {
+    fn cancelled_token_ends_a_wait_within_a_slice() {
         let (_a, b) = UnixStream::pair().unwrap();
-        let stop = AtomicBool::new(true);
+        let stop = CancellationToken::new();
+        stop.cancel();
         let start = Instant::now();
         let err = recv(&b, soon(), REQUEST_TIMEOUT, Some(&stop)).unwrap_err();
         assert!(matches!(err, RecvError::Stopped));
@@ -262,7 +263,7 @@ mod tests {
     #[test]
     fn hang_up_mid_header_is_reported_with_byte_count() {
         let (mut a, b) = UnixStream::pair().unwrap();
-        a.write_all(b"RALO\x01").unwrap();
+        a.write_all(b"RALO\x02").unwrap();
         drop(a);
         let err = recv(&b, soon(), REQUEST_TIMEOUT, None).unwrap_err();
         assert!(matches!(err, RecvError::Closed { got: 5 }), "{err:?}");

@@ -1,9 +1,10 @@
-//! `Listener`: the server end of the exchange socket. It binds
-//! `<runtime dir>/ralo.sock` (mode 0600), checks each peer's uid, reads one
-//! request frame, hands a well-formed request to the server's handler, and
-//! writes the reply. Everything malformed is refused or dropped here, so the
-//! handler only ever sees a checked `SealedImage` or a status question.
-//! Runs on its own thread; `client` is the other end.
+//! `Listener`: the receiving side of the control socket, in the server. It
+//! binds `<runtime dir>/ralo.sock` (mode 0600), checks each peer's uid,
+//! reads one request frame, hands the decoded [`Request`] to the server's
+//! handler, and writes the [`Reply`]. Everything malformed is refused or
+//! dropped here, so the handler only ever sees a ready request (a publish
+//! with a checked `SealedImage`). Runs on its own thread; the sending side
+//! is `client`.
 
 use std::fs::{self, Permissions};
 use std::io;
@@ -11,20 +12,18 @@ use std::os::fd::OwnedFd;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::io::Errno;
 use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+use tokio_util::sync::CancellationToken;
 
 use super::Error;
-use super::protocol::{Blocking, Message, Publish};
-use super::request::{Reply, Request};
-use super::sealed::SealedImage;
-use super::wire::{self, REQUEST_TIMEOUT, Received, RecvError};
+use super::protocol::{FrameError, Reply, Request};
+use super::socket::{self, REQUEST_TIMEOUT, Received, RecvError};
 
-/// How often `serve` looks at its stop flag while idle.
+/// How often `serve` looks at its cancellation token while idle.
 const POLL_INTERVAL: Timespec = Timespec {
     tv_sec: 0,
     tv_nsec: 200_000_000,
@@ -39,7 +38,7 @@ pub fn default_allowed_uids() -> Vec<u32> {
     if own == 0 { vec![0] } else { vec![own, 0] }
 }
 
-/// The server's listening exchange socket. Dropping it removes the socket
+/// The server's listening control socket. Dropping it removes the socket
 /// file, if it is still the one this listener created.
 #[derive(Debug)]
 pub struct Listener {
@@ -50,12 +49,45 @@ pub struct Listener {
     file_id: (u64, u64),
 }
 
-/// Why a connection gets no call to the handler.
+/// Why a connection gets no call to the handler. Its `Display` is the
+/// reason of the `REFUSED` reply, or of the log line when there is none.
+#[derive(Debug, thiserror::Error)]
 enum Rejection {
-    /// Answer REFUSED with this reason.
-    Refuse(String),
-    /// Close without a reply: the peer is gone or we are stopping.
-    Drop(String),
+    #[error("cannot configure the connection: {0}")]
+    Setup(io::Error),
+    #[error("cannot read peer credentials: {0}")]
+    Credentials(io::Error),
+    #[error(
+        "peer uid {uid} (pid {pid}) may not publish to this server (allowed uids: {allowed:?}): run ralo update as the user that runs ralo serve"
+    )]
+    Uid {
+        uid: u32,
+        pid: i32,
+        allowed: Vec<u32>,
+    },
+    #[error("peer hung up without a request")]
+    Silent,
+    #[error(transparent)]
+    Recv(RecvError),
+    #[error(transparent)]
+    Frame(FrameError),
+}
+
+impl Rejection {
+    /// Whether the peer gets a `REFUSED` reply; otherwise the connection is
+    /// closed without one (the peer is gone, or the server is stopping).
+    fn answered(&self) -> bool {
+        match self {
+            Rejection::Uid { .. } | Rejection::Frame(_) => true,
+            Rejection::Recv(
+                RecvError::Closed { .. } | RecvError::TimedOut { .. } | RecvError::Frame(_),
+            ) => true,
+            Rejection::Setup(_)
+            | Rejection::Credentials(_)
+            | Rejection::Silent
+            | Rejection::Recv(RecvError::Stopped | RecvError::Io(_)) => false,
+        }
+    }
 }
 
 impl Listener {
@@ -90,7 +122,7 @@ impl Listener {
             let _ = fs::remove_file(path);
         });
         let (socket, file_id) = listener.map_err(bind_err)?;
-        tracing::info!(path = %path.display(), "exchange socket listening");
+        tracing::info!(path = %path.display(), "control socket listening");
         Ok(Listener {
             socket,
             path: path.to_path_buf(),
@@ -104,22 +136,22 @@ impl Listener {
         &self.path
     }
 
-    /// Serves connections, one at a time, until `stop` is set, calling
+    /// Serves connections, one at a time, until `stop` is cancelled, calling
     /// `handler` for each well-formed request from an allowed peer. `stop` is
     /// checked at least every 200 ms, also while waiting on a slow peer.
     /// Nothing a peer sends can make this panic or return early.
     ///
-    /// The handler is also called with [`Request::Status`] when the listener
+    /// The handler is also called with [`Request::State`] when the listener
     /// refuses a request by itself, to put the serving generation in the
     /// refusal; it should be cheap and must not block.
-    pub fn serve(&self, stop: &AtomicBool, handler: &mut dyn FnMut(Request) -> Reply) {
-        while !stop.load(Ordering::Relaxed) {
+    pub fn serve(&self, stop: &CancellationToken, handler: &mut dyn FnMut(Request) -> Reply) {
+        while !stop.is_cancelled() {
             let mut fds = [PollFd::new(&self.socket, PollFlags::IN)];
             match rustix::event::poll(&mut fds, Some(&POLL_INTERVAL)) {
                 Ok(0) | Err(Errno::INTR) => continue,
                 Ok(_) => {}
                 Err(error) => {
-                    tracing::warn!(%error, "poll on the exchange socket failed");
+                    tracing::warn!(%error, "poll on the control socket failed");
                     std::thread::sleep(Duration::from_millis(200));
                     continue;
                 }
@@ -129,7 +161,7 @@ impl Listener {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(error) => {
                     // E.g. out of fds: back off instead of spinning.
-                    tracing::warn!(%error, "accept on the exchange socket failed");
+                    tracing::warn!(%error, "accept on the control socket failed");
                     std::thread::sleep(Duration::from_millis(200));
                 }
             }
@@ -139,98 +171,54 @@ impl Listener {
     fn handle(
         &self,
         stream: &UnixStream,
-        stop: &AtomicBool,
+        stop: &CancellationToken,
         handler: &mut dyn FnMut(Request) -> Reply,
     ) {
         let reply = match self.read_request(stream, stop) {
             Ok(request) => handler(request),
-            Err(Rejection::Drop(why)) => {
-                tracing::debug!(%why, "exchange connection dropped");
+            Err(why) if !why.answered() => {
+                tracing::debug!(%why, "control connection dropped");
                 return;
             }
-            Err(Rejection::Refuse(reason)) => {
-                tracing::warn!(%reason, "exchange request refused");
-                let generation = handler(Request::Status).generation();
+            Err(why) => {
+                let reason = why.to_string();
+                tracing::warn!(%reason, "control request refused");
+                let generation = handler(Request::State).generation();
                 Reply::Refused { generation, reason }
             }
         };
         let deadline = Instant::now() + REQUEST_TIMEOUT;
-        if let Err(error) = wire::send(stream, &reply.into_message(), &[], deadline) {
-            tracing::info!(%error, "exchange peer left before reading its reply");
+        if let Err(error) = socket::send(stream, &reply.encode(), &[], deadline) {
+            tracing::info!(%error, "control peer left before reading its reply");
         }
     }
 
-    fn read_request(&self, stream: &UnixStream, stop: &AtomicBool) -> Result<Request, Rejection> {
-        stream
-            .set_nonblocking(false)
-            .map_err(|e| Rejection::Drop(format!("cannot configure the connection: {e}")))?;
+    fn read_request(
+        &self,
+        stream: &UnixStream,
+        stop: &CancellationToken,
+    ) -> Result<Request, Rejection> {
+        stream.set_nonblocking(false).map_err(Rejection::Setup)?;
         let peer = rustix::net::sockopt::socket_peercred(stream)
-            .map_err(|e| Rejection::Drop(format!("cannot read peer credentials: {e}")))?;
+            .map_err(|e| Rejection::Credentials(e.into()))?;
         let uid = peer.uid.as_raw();
         if !self.allowed_uids.contains(&uid) {
-            return Err(Rejection::Refuse(format!(
-                "peer uid {uid} (pid {}) may not publish to this server (allowed uids: {:?}): run ralo update as the user that runs ralo serve",
-                peer.pid.as_raw_nonzero(),
-                self.allowed_uids
-            )));
+            return Err(Rejection::Uid {
+                uid,
+                pid: peer.pid.as_raw_nonzero().get(),
+                allowed: self.allowed_uids.clone(),
+            });
         }
         let deadline = Instant::now() + REQUEST_TIMEOUT;
         let Received {
             header,
             payload,
-            mut fds,
-            extra_fds,
-        } = wire::recv(stream, deadline, REQUEST_TIMEOUT, Some(stop)).map_err(|e| match e {
-            RecvError::Closed { got: 0 } => {
-                Rejection::Drop("peer hung up without a request".into())
-            }
-            RecvError::Stopped | RecvError::Io(_) => Rejection::Drop(e.to_string()),
-            RecvError::Closed { .. } | RecvError::TimedOut { .. } | RecvError::Frame(_) => {
-                Rejection::Refuse(e.to_string())
-            }
+            fds,
+        } = socket::recv(stream, deadline, REQUEST_TIMEOUT, Some(stop)).map_err(|e| match e {
+            RecvError::Closed { got: 0 } => Rejection::Silent,
+            e => Rejection::Recv(e),
         })?;
-        let message =
-            Message::decode(header.kind, &payload).map_err(|e| Rejection::Refuse(e.to_string()))?;
-        let kind = message.kind();
-        let fd_count = if extra_fds {
-            format!("more than {}", fds.len())
-        } else {
-            fds.len().to_string()
-        };
-        match message {
-            Message::Publish(Publish { generation, len }) => {
-                let fd = one_fd(&mut fds, extra_fds).ok_or_else(|| {
-                    Rejection::Refuse(format!(
-                        "PUBLISH must carry exactly one fd (SCM_RIGHTS), got {fd_count}"
-                    ))
-                })?;
-                let image =
-                    SealedImage::from_fd(fd).map_err(|e| Rejection::Refuse(e.to_string()))?;
-                if image.len() != len {
-                    return Err(Rejection::Refuse(format!(
-                        "PUBLISH says the image is {len} bytes but the memfd holds {}: send the fd that goes with the frame",
-                        image.len()
-                    )));
-                }
-                Ok(Request::Publish { image, generation })
-            }
-            Message::Status(_) if fds.is_empty() && !extra_fds => Ok(Request::Status),
-            Message::SetBlocking(Blocking(until)) if fds.is_empty() && !extra_fds => {
-                Ok(Request::SetBlocking {
-                    disabled_until_ms: until,
-                })
-            }
-            Message::GetState(_) if fds.is_empty() && !extra_fds => Ok(Request::GetState),
-            Message::Status(_) | Message::SetBlocking(_) | Message::GetState(_) => Err(
-                Rejection::Refuse(format!("{kind} carries no fd, got {fd_count}")),
-            ),
-            Message::Accepted(_)
-            | Message::Refused(_)
-            | Message::Current(_)
-            | Message::State(_) => Err(Rejection::Refuse(format!(
-                "{kind} is a reply, not a request"
-            ))),
-        }
+        Request::decode(header.kind, &payload, fds).map_err(Rejection::Frame)
     }
 }
 
@@ -239,17 +227,8 @@ impl Drop for Listener {
         let ours =
             fs::symlink_metadata(&self.path).is_ok_and(|m| (m.dev(), m.ino()) == self.file_id);
         if ours && let Err(error) = fs::remove_file(&self.path) {
-            tracing::warn!(%error, path = %self.path.display(), "could not remove the exchange socket");
+            tracing::warn!(%error, path = %self.path.display(), "could not remove the control socket");
         }
-    }
-}
-
-/// The single fd of a request, or `None` when there were zero or several.
-fn one_fd(fds: &mut Vec<OwnedFd>, extra_fds: bool) -> Option<OwnedFd> {
-    if fds.len() == 1 && !extra_fds {
-        fds.pop()
-    } else {
-        None
     }
 }
 
@@ -291,7 +270,7 @@ fn remove_stale_socket(path: &Path) -> Result<(), Error> {
                 path: path.to_path_buf(),
                 source,
             })?;
-            tracing::info!(path = %path.display(), "removed a stale exchange socket");
+            tracing::info!(path = %path.display(), "removed a stale control socket");
             Ok(())
         }
         Err(source) => Err(Error::Bind {
@@ -304,15 +283,24 @@ fn remove_stale_socket(path: &Path) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exchange::protocol::{Empty, Generation, HEADER_LEN, Header, Kind, MAX_PAYLOAD};
-    use crate::exchange::test_server::{TestServer, raw_exchange, unsealed_memfd};
-    use crate::exchange::{publish, status};
+    use crate::control::protocol::{HEADER_LEN, Header, Kind, MAX_PAYLOAD};
+    use crate::control::test_server::{TestServer, raw_request, read_reply, unsealed_memfd};
+    use crate::control::{publish, state};
+    use crate::exchange::SealedImage;
     use std::io::Write;
     use std::net::Shutdown;
     use std::os::fd::AsFd;
 
+    /// A PUBLISH frame that declares `len` bytes, whatever fd goes with it.
     fn publish_frame(generation: u64, len: u64) -> Vec<u8> {
-        Message::Publish(Publish { generation, len }).encode()
+        let mut frame = Header::encode(Kind::Publish as u16, 16).to_vec();
+        frame.extend_from_slice(&generation.to_le_bytes());
+        frame.extend_from_slice(&len.to_le_bytes());
+        frame
+    }
+
+    fn state_frame() -> Vec<u8> {
+        Request::State.encode().0
     }
 
     fn assert_refused(reply: Reply, needle: &str) {
@@ -327,7 +315,7 @@ mod tests {
     #[test]
     fn garbage_bytes_are_refused_and_server_keeps_serving() {
         let server = TestServer::start();
-        let reply = raw_exchange(&server.path, b"GET / HTTP/1.1\r\n\r\n", &[]).unwrap();
+        let reply = raw_request(&server.path, b"GET / HTTP/1.1\r\n\r\n", &[]).unwrap();
         assert_refused(reply, "bad magic");
         server.assert_good_publish(1);
     }
@@ -335,10 +323,10 @@ mod tests {
     #[test]
     fn wrong_magic_is_refused() {
         let server = TestServer::start();
-        let mut frame = Message::Status(Empty).encode();
+        let mut frame = state_frame();
         frame[..4].copy_from_slice(b"DNS!");
         assert_refused(
-            raw_exchange(&server.path, &frame, &[]).unwrap(),
+            raw_request(&server.path, &frame, &[]).unwrap(),
             "expected \"RALO\"",
         );
         server.assert_good_publish(1);
@@ -347,12 +335,25 @@ mod tests {
     #[test]
     fn newer_protocol_version_is_refused_telling_to_upgrade_serve() {
         let server = TestServer::start();
-        let mut frame = Message::Status(Empty).encode();
-        frame[4..6].copy_from_slice(&2u16.to_le_bytes());
-        let reply = raw_exchange(&server.path, &frame, &[]).unwrap();
+        let mut frame = state_frame();
+        frame[4..6].copy_from_slice(&3u16.to_le_bytes());
+        let reply = raw_request(&server.path, &frame, &[]).unwrap();
         assert_refused(
             reply,
-            "protocol version 2 is newer than this server's 1: upgrade ralo serve",
+            "protocol version 3 is newer than this server's 2: upgrade ralo serve",
+        );
+        server.assert_good_publish(1);
+    }
+
+    #[test]
+    fn version_1_peer_is_refused_telling_to_run_one_ralo_version() {
+        let server = TestServer::start();
+        // Version 1's STATUS request: kind 4, no payload.
+        let frame = b"RALO\x01\x00\x04\x00\x00\x00\x00\x00\x00\x00\x00\x00";
+        let reply = raw_request(&server.path, frame, &[]).unwrap();
+        assert_refused(
+            reply,
+            "protocol version 1 is older than this server's 2: run the same ralo version for serve and update",
         );
         server.assert_good_publish(1);
     }
@@ -360,8 +361,27 @@ mod tests {
     #[test]
     fn unknown_kind_is_refused() {
         let server = TestServer::start();
-        let reply = raw_exchange(&server.path, &Header::encode(99, 0), &[]).unwrap();
+        let reply = raw_request(&server.path, &Header::encode(99, 0), &[]).unwrap();
         assert_refused(reply, "unknown kind 99");
+        server.assert_good_publish(1);
+    }
+
+    #[test]
+    fn version_1_kinds_are_unknown_in_version_2() {
+        let server = TestServer::start();
+        for kind in [4, 5] {
+            let reply = raw_request(&server.path, &Header::encode(kind, 0), &[]).unwrap();
+            assert_refused(reply, &format!("unknown kind {kind}"));
+        }
+        server.assert_good_publish(1);
+    }
+
+    #[test]
+    fn state_request_with_an_fd_is_refused() {
+        let server = TestServer::start();
+        let image = SealedImage::create(b"image bytes", "test").unwrap();
+        let reply = raw_request(&server.path, &state_frame(), &[image.as_fd()]).unwrap();
+        assert_refused(reply, "GET_STATE carries no fd, got 1");
         server.assert_good_publish(1);
     }
 
@@ -370,7 +390,7 @@ mod tests {
         let server = TestServer::start();
         let header = Header::encode(Kind::Publish as u16, MAX_PAYLOAD as u32 + 1);
         assert_refused(
-            raw_exchange(&server.path, &header, &[]).unwrap(),
+            raw_request(&server.path, &header, &[]).unwrap(),
             "over the 65536-byte limit",
         );
         server.assert_good_publish(1);
@@ -379,9 +399,9 @@ mod tests {
     #[test]
     fn reply_kind_sent_as_request_is_refused() {
         let server = TestServer::start();
-        let frame = Message::Accepted(Generation(5)).encode();
+        let frame = Reply::Accepted { generation: 5 }.encode();
         assert_refused(
-            raw_exchange(&server.path, &frame, &[]).unwrap(),
+            raw_request(&server.path, &frame, &[]).unwrap(),
             "ACCEPTED is a reply",
         );
         server.assert_good_publish(1);
@@ -391,11 +411,9 @@ mod tests {
     fn truncated_header_then_half_close_is_refused() {
         let server = TestServer::start();
         let mut stream = UnixStream::connect(&server.path).unwrap();
-        stream
-            .write_all(&Message::Status(Empty).encode()[..8])
-            .unwrap();
+        stream.write_all(&state_frame()[..8]).unwrap();
         stream.shutdown(Shutdown::Write).unwrap();
-        let reply = crate::exchange::test_server::read_reply(&stream).unwrap();
+        let reply = read_reply(&stream).unwrap();
         assert_refused(reply, "hung up after 8 bytes");
         server.assert_good_publish(1);
     }
@@ -416,7 +434,7 @@ mod tests {
         let server = TestServer::start();
         let stream = UnixStream::connect(&server.path).unwrap();
         let start = Instant::now();
-        let reply = crate::exchange::test_server::read_reply(&stream).unwrap();
+        let reply = read_reply(&stream).unwrap();
         assert_refused(reply, "no complete frame within 2s");
         assert!(start.elapsed() >= REQUEST_TIMEOUT - Duration::from_millis(100));
         server.assert_good_publish(1);
@@ -425,7 +443,7 @@ mod tests {
     #[test]
     fn publish_without_fd_is_refused() {
         let server = TestServer::start();
-        let reply = raw_exchange(&server.path, &publish_frame(1, 10), &[]).unwrap();
+        let reply = raw_request(&server.path, &publish_frame(1, 10), &[]).unwrap();
         assert_refused(reply, "exactly one fd (SCM_RIGHTS), got 0");
         server.assert_good_publish(1);
     }
@@ -449,7 +467,7 @@ mod tests {
         };
         assert_eq!(open_ends(), 2);
         let frame = publish_frame(1, image.len());
-        let reply = raw_exchange(&server.path, &frame, &[image.as_fd(), pipe_w.as_fd()]).unwrap();
+        let reply = raw_request(&server.path, &frame, &[image.as_fd(), pipe_w.as_fd()]).unwrap();
         assert_refused(reply, "exactly one fd (SCM_RIGHTS), got 2");
         drop(pipe_w);
         // Only our read end is left: the server closed its copy of the write end…
@@ -464,7 +482,7 @@ mod tests {
     fn publish_of_unsealed_memfd_is_refused() {
         let server = TestServer::start();
         let fd = unsealed_memfd(b"image bytes");
-        let reply = raw_exchange(&server.path, &publish_frame(1, 11), &[fd.as_fd()]).unwrap();
+        let reply = raw_request(&server.path, &publish_frame(1, 11), &[fd.as_fd()]).unwrap();
         assert_refused(reply, "lacks the seal(s) F_SEAL_WRITE");
         server.assert_good_publish(1);
     }
@@ -473,7 +491,7 @@ mod tests {
     fn publish_with_wrong_declared_length_is_refused() {
         let server = TestServer::start();
         let image = SealedImage::create(b"image bytes", "test").unwrap();
-        let reply = raw_exchange(&server.path, &publish_frame(1, 999), &[image.as_fd()]).unwrap();
+        let reply = raw_request(&server.path, &publish_frame(1, 999), &[image.as_fd()]).unwrap();
         assert_refused(reply, "says the image is 999 bytes but the memfd holds 11");
         server.assert_good_publish(1);
     }
@@ -484,13 +502,13 @@ mod tests {
         let other = own.wrapping_add(4242);
         let server = TestServer::with_uids(vec![other]);
         let image = SealedImage::create(b"image bytes", "test").unwrap();
-        let reply = publish(&server.path, &image, 1, Duration::from_secs(5)).unwrap();
+        let reply = publish(&server.path, image, 1, Duration::from_secs(5)).unwrap();
         assert_refused(reply, &format!("peer uid {own} "));
         assert!(
             server.seen.try_recv().is_err(),
             "the handler saw a refused peer"
         );
-        let reply = status(&server.path, Duration::from_secs(5)).unwrap();
+        let reply = state(&server.path, Duration::from_secs(5)).unwrap();
         assert_refused(reply, &format!("allowed uids: [{other}]"));
     }
 

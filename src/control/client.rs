@@ -1,10 +1,9 @@
-//! The client end of the exchange socket, used by `ralo update` and the CLI
-//! commands: connect, send one request frame (with the image's fd for a
-//! publish), read one reply. Blocking, bounded by the caller's timeout.
-//! `listener` is the other end.
+//! The sending side of the control socket, used by `ralo update` and the
+//! CLI: connect, send one [`Request`] (with the image's memfd for a publish),
+//! read one [`Reply`]. Blocking, bounded by the caller's timeout. The
+//! receiving side, in the server, is `listener`.
 
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -14,31 +13,26 @@ use rustix::net::sockopt::Timeout as SocketTimeout;
 use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
 
 use super::Error;
-use super::protocol::{Blocking, Empty, FrameError, Message, PROTOCOL_VERSION, Publish};
-use super::request::Reply;
-use super::sealed::SealedImage;
-use super::wire::{self, RecvError};
+use super::protocol::{FrameError, PROTOCOL_VERSION, Reply, Request};
+use super::socket::{self, RecvError};
+use crate::exchange::SealedImage;
 
 /// Hands `image` to the server listening on `path` as `generation`, and
 /// returns its verdict: [`Reply::Accepted`] once the server serves it, or
 /// [`Reply::Refused`] with the reason (the server keeps its old image).
 pub fn publish(
     path: &Path,
-    image: &SealedImage,
+    image: SealedImage,
     generation: u64,
     timeout: Duration,
 ) -> Result<Reply, Error> {
-    let message = Message::Publish(Publish {
-        generation,
-        len: image.len(),
-    });
-    exchange(path, &message, &[image.as_fd()], timeout)
+    round_trip(path, &Request::Publish { generation, image }, timeout)
 }
 
-/// Asks the server on `path` which generation it serves
-/// ([`Reply::Current`]).
-pub fn status(path: &Path, timeout: Duration) -> Result<Reply, Error> {
-    exchange(path, &Message::Status(Empty), &[], timeout)
+/// Asks the server on `path` for the generation it serves and its blocking
+/// switch ([`Reply::State`]).
+pub fn state(path: &Path, timeout: Duration) -> Result<Reply, Error> {
+    round_trip(path, &Request::State, timeout)
 }
 
 /// Switches the server's blocking off until `disabled_until_ms` (Unix ms;
@@ -48,25 +42,10 @@ pub fn set_blocking(
     disabled_until_ms: u64,
     timeout: Duration,
 ) -> Result<Reply, Error> {
-    exchange(
-        path,
-        &Message::SetBlocking(Blocking(disabled_until_ms)),
-        &[],
-        timeout,
-    )
+    round_trip(path, &Request::SetBlocking { disabled_until_ms }, timeout)
 }
 
-/// Asks the server for its generation and blocking state ([`Reply::State`]).
-pub fn state(path: &Path, timeout: Duration) -> Result<Reply, Error> {
-    exchange(path, &Message::GetState(Empty), &[], timeout)
-}
-
-fn exchange(
-    path: &Path,
-    message: &Message,
-    fds: &[BorrowedFd<'_>],
-    timeout: Duration,
-) -> Result<Reply, Error> {
+fn round_trip(path: &Path, request: &Request, timeout: Duration) -> Result<Reply, Error> {
     let deadline = Instant::now() + timeout;
     let socket_err = |source| Error::Socket {
         path: path.to_path_buf(),
@@ -81,11 +60,12 @@ fn exchange(
         reason,
     };
     let stream = connect(path, timeout)?;
+    let (frame, fd) = request.encode();
     // A server that refuses early (a disallowed uid) may close before our
     // request is all sent; its reply is still there to read, so a failed
     // send only matters when no reply comes.
-    let sent = wire::send(&stream, message, fds, deadline);
-    let received = match (wire::recv(&stream, deadline, timeout, None), sent) {
+    let sent = socket::send(&stream, &frame, fd.as_slice(), deadline);
+    let received = match (socket::recv(&stream, deadline, timeout, None), sent) {
         (Ok(received), _) => received,
         (Err(_), Err(e)) if e.kind() == io::ErrorKind::TimedOut => return Err(timeout_err()),
         (Err(_), Err(e)) => return Err(socket_err(e)),
@@ -104,13 +84,15 @@ fn exchange(
                 "protocol version {version} is newer than this client's {PROTOCOL_VERSION}"
             )));
         }
+        (Err(RecvError::Frame(FrameError::OlderVersion { version })), Ok(())) => {
+            return Err(bad_reply(format!(
+                "protocol version {version} is older than this client's {PROTOCOL_VERSION}"
+            )));
+        }
         (Err(RecvError::Frame(e)), Ok(())) => return Err(bad_reply(e.to_string())),
     };
     // Fds in a reply mean nothing; dropping `received` closes them.
-    let reply = Message::decode(received.header.kind, &received.payload)
-        .map_err(|e| bad_reply(e.to_string()))?;
-    let kind = reply.kind();
-    Reply::from_message(reply).ok_or_else(|| bad_reply(format!("{kind} is a request, not a reply")))
+    Reply::decode(received.header.kind, &received.payload).map_err(|e| bad_reply(e.to_string()))
 }
 
 /// Connects to `path`. On a Unix socket `connect` waits for a place in a full
@@ -148,7 +130,7 @@ fn connect(path: &Path, timeout: Duration) -> Result<UnixStream, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exchange::test_server::{REJECT_PREFIX, TestServer};
+    use crate::control::test_server::{REJECT_PREFIX, TestServer};
 
     const WAIT: Duration = Duration::from_secs(5);
 
@@ -158,8 +140,11 @@ mod tests {
         server.assert_good_publish(41);
         server.assert_good_publish(42);
         assert_eq!(
-            status(&server.path, WAIT).unwrap(),
-            Reply::Current { generation: 42 }
+            state(&server.path, WAIT).unwrap(),
+            Reply::State {
+                generation: 42,
+                disabled_until_ms: 0
+            }
         );
     }
 
@@ -170,7 +155,7 @@ mod tests {
         let mut bytes = REJECT_PREFIX.to_vec();
         bytes.extend_from_slice(b" image");
         let image = SealedImage::create(&bytes, "test").unwrap();
-        let reply = publish(&server.path, &image, 4, WAIT).unwrap();
+        let reply = publish(&server.path, image, 4, WAIT).unwrap();
         assert_eq!(
             reply,
             Reply::Refused {
@@ -178,15 +163,18 @@ mod tests {
                 reason: "checksum mismatch: rebuild the image".into()
             }
         );
-        assert_eq!(status(&server.path, WAIT).unwrap().generation(), 3);
+        assert_eq!(state(&server.path, WAIT).unwrap().generation(), 3);
     }
 
     #[test]
-    fn status_of_fresh_server_is_generation_zero() {
+    fn state_of_fresh_server_is_generation_zero_with_blocking_on() {
         let server = TestServer::start();
         assert_eq!(
-            status(&server.path, WAIT).unwrap(),
-            Reply::Current { generation: 0 }
+            state(&server.path, WAIT).unwrap(),
+            Reply::State {
+                generation: 0,
+                disabled_until_ms: 0
+            }
         );
     }
 
@@ -201,21 +189,26 @@ mod tests {
                 disabled_until_ms: 1234
             }
         );
-        assert!(matches!(
+        assert_eq!(state(&server.path, WAIT).unwrap(), reply);
+        set_blocking(&server.path, 0, WAIT).unwrap();
+        assert_eq!(
             state(&server.path, WAIT).unwrap(),
-            Reply::State { .. }
-        ));
+            Reply::State {
+                generation: 0,
+                disabled_until_ms: 0
+            }
+        );
     }
 
     #[test]
     fn missing_socket_means_server_not_running() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ralo.sock");
-        let err = status(&path, WAIT).unwrap_err();
+        let err = state(&path, WAIT).unwrap_err();
         assert!(matches!(err, Error::ServerNotRunning { .. }), "{err:?}");
         assert!(err.to_string().contains("start `ralo serve`"));
         let image = SealedImage::create(b"x", "test").unwrap();
-        let err = publish(&path, &image, 1, WAIT).unwrap_err();
+        let err = publish(&path, image, 1, WAIT).unwrap_err();
         assert!(matches!(err, Error::ServerNotRunning { .. }), "{err:?}");
     }
 
@@ -224,8 +217,34 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ralo.sock");
         drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
-        let err = status(&path, WAIT).unwrap_err();
+        let err = state(&path, WAIT).unwrap_err();
         assert!(matches!(err, Error::ServerNotRunning { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn reply_of_another_version_is_refused_telling_to_run_one_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ralo.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let old_server = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            // A version 1 CURRENT reply: header, then a u64 generation.
+            let mut frame = b"RALO\x01\x00\x05\x00\x08\x00\x00\x00\x00\x00\x00\x00".to_vec();
+            frame.extend_from_slice(&9u64.to_le_bytes());
+            std::io::Write::write_all(&mut stream, &frame).unwrap();
+        });
+        let err = state(&path, WAIT).unwrap_err();
+        old_server.join().unwrap();
+        assert!(matches!(err, Error::BadReply { .. }), "{err:?}");
+        let text = err.to_string();
+        assert!(
+            text.contains("protocol version 1 is older than this client's 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("run the same ralo version for serve and update"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -234,7 +253,7 @@ mod tests {
         let path = dir.path().join("ralo.sock");
         let _listener = std::os::unix::net::UnixListener::bind(&path).unwrap(); // never accepts
         let start = Instant::now();
-        let err = status(&path, Duration::from_millis(300)).unwrap_err();
+        let err = state(&path, Duration::from_millis(300)).unwrap_err();
         assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
         assert!(start.elapsed() < Duration::from_secs(2));
     }

@@ -1,24 +1,24 @@
-//! Test support for the socket tests in `listener` and `client`: a real
+//! Test support for the tests in `protocol`, `listener` and `client`: a real
 //! [`Listener`] on a socket in a temp dir, served on its own thread by a
-//! handler that maps each published image and records what it saw, plus a raw
-//! client that sends arbitrary bytes and fds.
+//! handler that maps each published image, records what it saw and keeps the
+//! blocking switch; a raw client that sends arbitrary bytes and fds; and an
+//! unsealed memfd.
 
 use std::io::{IoSlice, Write};
 use std::mem::MaybeUninit;
 use std::os::fd::{BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
+use tokio_util::sync::CancellationToken;
 
-use super::protocol::Message;
-use super::wire;
-use super::{Listener, Reply, Request, SealedImage, default_allowed_uids, publish};
+use super::socket;
+use super::{Listener, Reply, Request, default_allowed_uids, publish};
+use crate::exchange::SealedImage;
 
 /// What the handler saw in one accepted publish.
 #[derive(Debug, PartialEq, Eq)]
@@ -33,7 +33,7 @@ pub(super) const REJECT_PREFIX: &[u8] = b"BAD";
 pub(super) struct TestServer {
     pub(super) path: PathBuf,
     pub(super) seen: mpsc::Receiver<Seen>,
-    stop: Arc<AtomicBool>,
+    stop: CancellationToken,
     thread: Option<JoinHandle<()>>,
     _dir: tempfile::TempDir,
 }
@@ -47,12 +47,13 @@ impl TestServer {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ralo.sock");
         let listener = Listener::bind(&path, allowed_uids).unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
+        let stop = CancellationToken::new();
         let (tx, seen) = mpsc::channel();
         let thread = {
             let stop = stop.clone();
             std::thread::spawn(move || {
                 let mut current = 0;
+                let mut disabled_until = 0;
                 let mut handler = |request: Request| match request {
                     Request::Publish { image, generation } => {
                         let mapping = image.map().unwrap();
@@ -67,17 +68,17 @@ impl TestServer {
                         let _ = tx.send(Seen { generation, bytes });
                         Reply::Accepted { generation }
                     }
-                    Request::Status => Reply::Current {
+                    Request::State => Reply::State {
                         generation: current,
+                        disabled_until_ms: disabled_until,
                     },
-                    Request::SetBlocking { disabled_until_ms } => Reply::State {
-                        generation: current,
-                        disabled_until_ms,
-                    },
-                    Request::GetState => Reply::State {
-                        generation: current,
-                        disabled_until_ms: 0,
-                    },
+                    Request::SetBlocking { disabled_until_ms } => {
+                        disabled_until = disabled_until_ms;
+                        Reply::State {
+                            generation: current,
+                            disabled_until_ms,
+                        }
+                    }
                 };
                 listener.serve(&stop, &mut handler);
             })
@@ -95,14 +96,14 @@ impl TestServer {
     pub(super) fn assert_good_publish(&self, generation: u64) {
         let bytes = format!("good image {generation}").into_bytes();
         let image = SealedImage::create(&bytes, "test").unwrap();
-        let reply = publish(&self.path, &image, generation, Duration::from_secs(5)).unwrap();
+        let reply = publish(&self.path, image, generation, Duration::from_secs(5)).unwrap();
         assert_eq!(reply, Reply::Accepted { generation });
         let seen = self.seen.recv_timeout(Duration::from_secs(5)).unwrap();
         assert_eq!(seen, Seen { generation, bytes });
     }
 
     pub(super) fn stop_and_join(mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.stop.cancel();
         if let Some(thread) = self.thread.take() {
             thread.join().unwrap();
         }
@@ -111,7 +112,7 @@ impl TestServer {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.stop.cancel();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
@@ -119,7 +120,7 @@ impl Drop for TestServer {
 }
 
 /// Connects, sends `bytes` with `fds` attached, and reads the reply frame.
-pub(super) fn raw_exchange(path: &Path, bytes: &[u8], fds: &[BorrowedFd<'_>]) -> Option<Reply> {
+pub(super) fn raw_request(path: &Path, bytes: &[u8], fds: &[BorrowedFd<'_>]) -> Option<Reply> {
     let stream = UnixStream::connect(path).unwrap();
     let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(4))];
     let mut control = SendAncillaryBuffer::new(&mut space);
@@ -140,8 +141,8 @@ pub(super) fn raw_exchange(path: &Path, bytes: &[u8], fds: &[BorrowedFd<'_>]) ->
 /// Reads one reply frame, or `None` when the server closed without one.
 pub(super) fn read_reply(stream: &UnixStream) -> Option<Reply> {
     let timeout = Duration::from_secs(10);
-    let received = wire::recv(stream, Instant::now() + timeout, timeout, None).ok()?;
-    Reply::from_message(Message::decode(received.header.kind, &received.payload).unwrap())
+    let received = socket::recv(stream, Instant::now() + timeout, timeout, None).ok()?;
+    Some(Reply::decode(received.header.kind, &received.payload).unwrap())
 }
 
 /// A memfd holding `bytes`, sealable but with no seals.

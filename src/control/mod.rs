@@ -1,0 +1,17 @@
+//! The control socket between `ralo serve` and its clients (`ralo update`
+//! and the CLI): one request frame, one reply frame, and a publish's image
+//! memfd beside its frame; no `unsafe`.
+
+mod client;
+mod error;
+mod listener;
+mod protocol;
+mod socket;
+#[cfg(test)]
+mod test_server;
+
+pub use client::{publish, set_blocking, state};
+pub use error::Error;
+pub use listener::{Listener, default_allowed_uids};
+pub use protocol::{MAX_PAYLOAD, PROTOCOL_VERSION, Reply, Request};
+pub use socket::REQUEST_TIMEOUT;
