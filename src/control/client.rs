@@ -13,7 +13,8 @@ use rustix::net::sockopt::Timeout as SocketTimeout;
 use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
 
 use super::Error;
-use super::protocol::{FrameError, PROTOCOL_VERSION, Reply, Request};
+use super::frame::{FrameError, PROTOCOL_VERSION};
+use super::protocol::{Reply, Request};
 use super::socket::{self, RecvError};
 use crate::exchange::SealedImage;
 

@@ -20,7 +20,8 @@ use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
 use tokio_util::sync::CancellationToken;
 
 use super::Error;
-use super::protocol::{FrameError, Reply, Request};
+use super::frame::FrameError;
+use super::protocol::{Reply, Request};
 use super::socket::{self, REQUEST_TIMEOUT, Received, RecvError};
 
 /// How often `serve` looks at its cancellation token while idle.
@@ -283,7 +284,7 @@ fn remove_stale_socket(path: &Path) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::control::protocol::{HEADER_LEN, Header, Kind, MAX_PAYLOAD};
+    use crate::control::frame::{HEADER_LEN, Header, Kind, MAX_PAYLOAD};
     use crate::control::test_server::{TestServer, raw_request, read_reply, unsealed_memfd};
     use crate::control::{publish, state};
     use crate::exchange::SealedImage;

@@ -4,6 +4,7 @@
 
 mod client;
 mod error;
+mod frame;
 mod listener;
 mod protocol;
 mod socket;
@@ -12,6 +13,7 @@ mod test_server;
 
 pub use client::{publish, set_blocking, state};
 pub use error::Error;
+pub use frame::{MAX_PAYLOAD, PROTOCOL_VERSION};
 pub use listener::{Listener, default_allowed_uids};
-pub use protocol::{MAX_PAYLOAD, PROTOCOL_VERSION, Reply, Request};
+pub use protocol::{Reply, Request};
 pub use socket::REQUEST_TIMEOUT;

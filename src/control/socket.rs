@@ -17,7 +17,7 @@ use rustix::net::{
 
 use tokio_util::sync::CancellationToken;
 
-use super::protocol::{Fds, FrameError, HEADER_LEN, Header};
+use super::frame::{Fds, FrameError, HEADER_LEN, Header};
 
 /// How long the server waits for a whole request after accepting, and for
 /// its reply to be taken, before giving up on a peer.
