@@ -1,5 +1,5 @@
 //! What one blocklist lookup costs the server: `Image::lookup_labels` on the
-//! labels of a hickory `Name`, as `resolve/chain.rs` calls it for every
+//! labels of a hickory `Name`, as `resolve/decide.rs` calls it for every
 //! query, in an image mapped from a sealed memfd as `ralo serve` maps the
 //! updater's. Two lists:
 //!

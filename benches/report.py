@@ -6,9 +6,9 @@ Usage: report.py WORK LAT_QPS
 Reads WORK/results.tsv (one line per server, list size, mix, repetition),
 WORK/startup.tsv (one line per server start) and WORK/swap.tsv (one line per
 list swap); writes WORK/sidebyside.csv (one line per server, size and mix)
-and prints the same table as Markdown. Medians over repetitions; the ratio
-to dnsmasq is the median of per-repetition ratios, so both servers of a
-ratio were measured in the same stretch of time.
+and prints the same table as Markdown. Medians over repetitions; the ratios
+to dnsmasq and to unbound are medians of per-repetition ratios, so both
+servers of a ratio were measured in the same stretch of time.
 """
 import csv
 import os
@@ -19,7 +19,7 @@ from collections import defaultdict
 MIXES = ["blocked", "allowed", "mix30"]
 SERVERS = ["ralo", "dnsmasq", "unbound"]
 COLUMNS = ["server", "n", "mix", "reps", "cpu_us_per_answer", "ratio_to_dnsmasq",
-           "qps", "lost_pct_sat", "lost_fixed", "p50_ms", "p99_ms", "rss_mb", "hwm_mb",
+           "ratio_to_unbound", "qps", "lost_pct_sat", "lost_fixed", "p50_ms", "p99_ms", "rss_mb", "hwm_mb",
            "updater_rss_mb", "first_answer_s", "swap_s", "swap_silent_s", "publish_to_answer_ms", "rcodes"]
 
 
@@ -80,14 +80,16 @@ def main():
     for key in sorted(runs, key=order):
         srv, n, mix = key
         rs = runs[key]
-        ratios = [cpu[(srv, n, mix, r["rep"])] / cpu[("dnsmasq", n, mix, r["rep"])]
-                  for r in rs
-                  if cpu.get(("dnsmasq", n, mix, r["rep"])) and cpu.get((srv, n, mix, r["rep"])) is not None]
+        def ratios(to):
+            return [cpu[(srv, n, mix, r["rep"])] / cpu[(to, n, mix, r["rep"])]
+                    for r in rs
+                    if cpu.get((to, n, mix, r["rep"])) and cpu.get((srv, n, mix, r["rep"])) is not None]
         codes = sorted({c.split(":")[0] for r in rs for c in r["rcodes"].split(",") if c and c != "NA"})
         rows.append({
             "server": srv, "n": n, "mix": mix, "reps": str(len(rs)),
             "cpu_us_per_answer": fmt(med([num(r["cpu_us_per_answer"]) for r in rs]), 3),
-            "ratio_to_dnsmasq": fmt(med(ratios), 3),
+            "ratio_to_dnsmasq": fmt(med(ratios("dnsmasq")), 3),
+            "ratio_to_unbound": fmt(med(ratios("unbound")), 3),
             "qps": fmt(med([num(r["qps"]) for r in rs])),
             "lost_pct_sat": fmt(med([num(r["lost_pct"]) for r in rs]), 2),
             "lost_fixed": fmt(med([num(r["lost_fixed"]) for r in rs])),
@@ -110,7 +112,8 @@ def main():
 
     reps = max(len(v) for v in runs.values())
     print("Medians over %d repetition(s). CPU-us/answer: server utime+stime over answered "
-          "queries in the saturating run. Ratio: that over dnsmasq's in the same repetition. "
+          "queries in the saturating run. Ratios: that over dnsmasq's and over unbound's in the "
+          "same repetition. "
           "p50/p99 and lost: the fixed-rate run at %s qps. RSS: the server process after "
           "the runs (max over repetitions); for ralo + its updater process. First answer: "
           "exec to the first correct answer. List swap: from the list change (ralo: the "
@@ -119,16 +122,16 @@ def main():
           "longest stretch without any answer in that time (1 ms polls); publish: for ralo, "
           "from the server's log line for the new image to that answer." % (reps, rate))
     print()
-    print("| server | N | mix | CPU-us/answer | ratio to dnsmasq | p50 ms | p99 ms | lost | RSS MB "
-          "| first answer s | list swap s | silent s | publish to answer ms |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| server | N | mix | CPU-us/answer | ratio to dnsmasq | ratio to unbound | p50 ms | p99 ms "
+          "| lost | RSS MB | first answer s | list swap s | silent s | publish to answer ms |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         rss = row["rss_mb"]
         if row["updater_rss_mb"] != "NA":
             rss = "%s + %s" % (rss, row["updater_rss_mb"])
         print("| %s |" % " | ".join([
             row["server"], row["n"], row["mix"], row["cpu_us_per_answer"], row["ratio_to_dnsmasq"],
-            row["p50_ms"], row["p99_ms"], row["lost_fixed"], rss, row["first_answer_s"],
+            row["ratio_to_unbound"], row["p50_ms"], row["p99_ms"], row["lost_fixed"], rss, row["first_answer_s"],
             row["swap_s"], row["swap_silent_s"], row["publish_to_answer_ms"]]))
     odd = [r for r in rows if r["rcodes"] not in ("NOERROR", "NA")]
     for r in odd:

@@ -16,6 +16,8 @@
 //! (CNAME, NS, PTR, MX, SOA); other types are written by hickory, names in
 //! full.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder, NameEncoding};
@@ -48,6 +50,9 @@ pub struct Entry {
     stored: Instant,
     /// Seconds it may be answered from the cache; 0: not to be cached.
     lifetime: u32,
+    /// One more than the image generation in which neither the question's
+    /// name nor a CNAME target was found listed; 0 until then.
+    clear_in: AtomicU64,
 }
 
 impl Entry {
@@ -102,6 +107,7 @@ impl Entry {
             cnames,
             stored: Instant::now(),
             lifetime,
+            clear_in: AtomicU64::new(0),
         })
     }
 
@@ -151,6 +157,21 @@ impl Entry {
     /// when it is not to be cached.
     pub fn lifetime(&self) -> u32 {
         self.lifetime
+    }
+
+    /// Whether the image of `generation` was found to list neither the
+    /// question's name nor a CNAME target of this answer
+    /// ([`Entry::mark_clear_in`]).
+    pub fn is_clear_in(&self, generation: u64) -> bool {
+        self.clear_in.load(Ordering::Relaxed) == generation.wrapping_add(1)
+    }
+
+    /// Remembers that the image of `generation` lists neither the name nor
+    /// a CNAME target: the one thing about a shared entry that changes,
+    /// once per image.
+    pub fn mark_clear_in(&self, generation: u64) {
+        self.clear_in
+            .store(generation.wrapping_add(1), Ordering::Relaxed);
     }
 
     /// When it stopped being fresh.

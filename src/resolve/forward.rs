@@ -41,6 +41,10 @@ use crate::config;
 const REPROBE: Duration = Duration::from_secs(30);
 /// EDNS payload size advertised upstream (DNS flag day 2020).
 const UPSTREAM_PAYLOAD: u16 = 1232;
+/// The largest upstream datagram read: well above the payload advertised.
+/// A longer one is cut, fails to decode and is ignored like any stray
+/// datagram; an upstream with more to say sets TC and is asked over TCP.
+const UPSTREAM_DATAGRAM: usize = 4096;
 
 /// Why no upstream answer could be had.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -429,7 +433,7 @@ async fn udp_exchange(
     let socket = UdpSocket::bind(local).await.ok()?;
     socket.connect(upstream).await.ok()?;
     socket.send(bytes).await.ok()?;
-    let mut buf = vec![0u8; 65_535];
+    let mut buf = vec![0u8; UPSTREAM_DATAGRAM];
     loop {
         // A refused port (ICMP) ends the try at once; the caller's deadline
         // bounds the loop.

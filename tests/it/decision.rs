@@ -261,3 +261,44 @@ async fn ralo_check_and_the_server_never_disagree() {
     assert_eq!(answers_a(&msg), [Ipv4Addr::UNSPECIFIED]);
     ralo.stop().await;
 }
+
+/// An image of generation `generation` blocking `names` and their subdomains.
+fn image_blocking(generation: u64, names: &[&str]) -> ralo::resolve::ServedImage {
+    let mut builder = ralo::image::ImageBuilder::new();
+    let list = builder.add_list("later", false);
+    for name in names {
+        builder.add_rule(list, name, true, false);
+    }
+    let sealed = ralo::exchange::SealedImage::create(&builder.build(generation), "test-later")
+        .expect("memfd");
+    ralo::image::Image::open(sealed.map().expect("map")).expect("opens")
+}
+
+#[tokio::test]
+async fn a_cached_answer_is_screened_again_under_a_new_image() {
+    let up = Upstream::standard().await;
+    let ralo = Setup::new(up.addr()).start().await;
+    let client = Client::new(ralo.addr);
+    for name in ["allowed.example.com", "alias.example.com"] {
+        for _ in 0..3 {
+            let msg = client.udp(name, RecordType::A).await;
+            assert_eq!(answers_a(&msg), [Ipv4Addr::new(192, 0, 2, 1)], "{name}");
+        }
+    }
+    assert_eq!(up.queries(), 2, "answered from the cache");
+    ralo.resolver
+        .swap_image(image_blocking(2, &["allowed.example.com"]));
+    for name in ["allowed.example.com", "alias.example.com"] {
+        let msg = client.udp(name, RecordType::A).await;
+        assert_eq!(answers_a(&msg), [Ipv4Addr::UNSPECIFIED], "{name}: {msg:?}");
+    }
+    ralo.resolver.swap_image(image_blocking(3, &[]));
+    let msg = client.udp("alias.example.com", RecordType::A).await;
+    assert_eq!(
+        answers_a(&msg),
+        [Ipv4Addr::new(192, 0, 2, 1)],
+        "unblocked again"
+    );
+    assert_eq!(up.queries(), 2, "all from the cache");
+    ralo.stop().await;
+}
