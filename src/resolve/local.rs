@@ -25,9 +25,6 @@ use crate::domain::wire;
 /// TTL of local answers (seconds).
 pub const LOCAL_TTL: u32 = 60;
 
-/// Zones that never exist beyond the household: NXDOMAIN.
-const NXDOMAIN_ZONES: &[&str] = &["local", "invalid", "home.arpa", "onion"];
-
 /// RFC 6303 (and RFC 7793) ranges whose reverse zones are served here.
 const LOCAL_RANGES: &[&str] = &[
     "0.0.0.0/8",
@@ -125,16 +122,40 @@ impl Local {
         if let Ok(at) = self.records.binary_search_by(|(n, _)| n.as_str().cmp(name)) {
             return Some(LocalAnswer::Addresses(&self.records[at].1));
         }
-        if name == "localhost" || name.ends_with(".localhost") {
-            return Some(LocalAnswer::Addresses(&LOOPBACK));
+        let negative = |nonexistent| Some(LocalAnswer::Negative { nonexistent });
+        // Every special-use name is known by its last label.
+        let Some((_, top)) = name.rsplit_once('.') else {
+            let infrastructure = matches!(
+                qtype,
+                RecordType::NS | RecordType::SOA | RecordType::DS | RecordType::DNSKEY
+            );
+            return match name {
+                "localhost" => Some(LocalAnswer::Addresses(&LOOPBACK)),
+                "local" | "invalid" | "onion" => negative(true),
+                "" => None,
+                _ if infrastructure => None,
+                // A single label: never sent to the internet.
+                _ => negative(true),
+            };
+        };
+        match top {
+            "localhost" => Some(LocalAnswer::Addresses(&LOOPBACK)),
+            "local" | "invalid" | "onion" => negative(true),
+            "arpa" => self.arpa(name, qtype),
+            _ => None,
         }
+    }
+
+    /// Names under `arpa`: local PTRs, `home.arpa`, the house's reverse
+    /// zones and `resolver.arpa`.
+    fn arpa(&self, name: &str, qtype: RecordType) -> Option<LocalAnswer<'_>> {
+        let negative = |nonexistent| Some(LocalAnswer::Negative { nonexistent });
         if qtype == RecordType::PTR
             && let Some(target) = self.reverse.get(name)
         {
             return Some(LocalAnswer::Pointer(target));
         }
-        let negative = |nonexistent| Some(LocalAnswer::Negative { nonexistent });
-        if NXDOMAIN_ZONES.iter().any(|zone| in_zone(name, zone)) {
+        if in_zone(name, "home.arpa") {
             return negative(true);
         }
         if (name.ends_with(".in-addr.arpa") || name.ends_with(".ip6.arpa"))
@@ -144,14 +165,6 @@ impl Local {
         }
         if in_zone(name, "resolver.arpa") {
             return negative(false);
-        }
-        let single_label = !name.is_empty() && !name.contains('.');
-        let infrastructure = matches!(
-            qtype,
-            RecordType::NS | RecordType::SOA | RecordType::DS | RecordType::DNSKEY
-        );
-        if single_label && !infrastructure {
-            return negative(true);
         }
         None
     }
