@@ -94,12 +94,11 @@ impl Access {
                 ),
             ));
         }
-        if !(1..=1_000_000).contains(&self.rate_limit_burst) {
-            return Err(BadValue::new(
-                "access.rate_limit_burst",
-                format!("{} is out of range 1..=1000000", self.rate_limit_burst),
-            ));
-        }
+        BadValue::unless_in(
+            "access.rate_limit_burst",
+            self.rate_limit_burst,
+            1..=1_000_000,
+        )?;
         if !(32..=128).contains(&self.rate_limit_ipv6_prefix) {
             return Err(BadValue::new(
                 "access.rate_limit_ipv6_prefix",

@@ -55,6 +55,23 @@ impl BadValue {
         }
     }
 
+    /// `value` of `key` refused unless it lies in `range`, saying
+    /// "{value} is out of range {start}..={end}".
+    pub(super) fn unless_in<T: PartialOrd + std::fmt::Display>(
+        key: &str,
+        value: T,
+        range: std::ops::RangeInclusive<T>,
+    ) -> Result<(), BadValue> {
+        if range.contains(&value) {
+            return Ok(());
+        }
+        let (start, end) = range.into_inner();
+        Err(BadValue::new(
+            key,
+            format!("{value} is out of range {start}..={end}"),
+        ))
+    }
+
     /// The error for the caller, naming the file (or "embedded defaults").
     pub(super) fn in_origin(self, origin: &str) -> Error {
         Error::Value {

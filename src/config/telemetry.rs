@@ -49,12 +49,11 @@ impl Telemetry {
                 format!("{slots} is not a power of two from 64 to 1048576"),
             ));
         }
-        if !(1..=3_600).contains(&self.query_log_flush_secs) {
-            return Err(BadValue::new(
-                "telemetry.query_log_flush_secs",
-                format!("{} is out of range 1..=3600", self.query_log_flush_secs),
-            ));
-        }
+        BadValue::unless_in(
+            "telemetry.query_log_flush_secs",
+            self.query_log_flush_secs,
+            1..=3_600,
+        )?;
         if self.query_log_max_mib == 0 {
             return Err(BadValue::new(
                 "telemetry.query_log_max_mib",

@@ -71,12 +71,7 @@ impl Update {
                 ));
             }
         }
-        if !(1..=1024).contains(&self.max_download_mib) {
-            return Err(BadValue::new(
-                "update.max_download_mib",
-                format!("{} is out of range 1..=1024", self.max_download_mib),
-            ));
-        }
+        BadValue::unless_in("update.max_download_mib", self.max_download_mib, 1..=1024)?;
         if self.download_timeout_secs == 0 {
             return Err(BadValue::new(
                 "update.download_timeout_secs",
@@ -87,12 +82,7 @@ impl Update {
             ("update.max_list_entries", self.max_list_entries),
             ("update.max_entries", self.max_entries),
         ] {
-            if !(1..=50_000_000).contains(&value) {
-                return Err(BadValue::new(
-                    key,
-                    format!("{value} is out of range 1..=50000000"),
-                ));
-            }
+            BadValue::unless_in(key, value, 1..=50_000_000)?;
         }
         Ok(())
     }

@@ -65,12 +65,7 @@ impl Upstream {
                 "give at least one resolver, e.g. \"9.9.9.9:53\"",
             ));
         }
-        if !(50..=2_500).contains(&self.timeout_ms) {
-            return Err(BadValue::new(
-                "upstream.timeout_ms",
-                format!("{} is out of range 50..=2500", self.timeout_ms),
-            ));
-        }
+        BadValue::unless_in("upstream.timeout_ms", self.timeout_ms, 50..=2_500)?;
         if !(self.timeout_ms..=2_500).contains(&self.deadline_ms) {
             return Err(BadValue::new(
                 "upstream.deadline_ms",
@@ -80,19 +75,8 @@ impl Upstream {
                 ),
             ));
         }
-        if !(1..=3).contains(&self.max_tries) {
-            return Err(BadValue::new(
-                "upstream.max_tries",
-                format!("{} is out of range 1..=3", self.max_tries),
-            ));
-        }
-        if !(1..=4096).contains(&self.max_inflight) {
-            return Err(BadValue::new(
-                "upstream.max_inflight",
-                format!("{} is out of range 1..=4096", self.max_inflight),
-            ));
-        }
-        Ok(())
+        BadValue::unless_in("upstream.max_tries", self.max_tries, 1..=3)?;
+        BadValue::unless_in("upstream.max_inflight", self.max_inflight, 1..=4096)
     }
 }
 
