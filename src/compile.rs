@@ -134,10 +134,11 @@ pub fn borrow<S: std::borrow::Borrow<ListSource>>(
         .collect()
 }
 
-/// The configured sources, block lists first, each with its allow flag.
+/// The enabled sources, block lists first, each with its allow flag.
 pub fn sources(config: &Config) -> impl Iterator<Item = (&ListSource, bool)> {
     let blocks = config.lists.iter().map(|s| (s, false));
-    blocks.chain(config.allowlists.iter().map(|s| (s, true)))
+    let all = blocks.chain(config.allowlists.iter().map(|s| (s, true)));
+    all.filter(|(source, _)| source.enabled)
 }
 
 /// Compiles `loaded` into an image with `generation`, logging one line per
@@ -294,6 +295,8 @@ mod tests {
             household: false,
             format: lists::Format::Auto,
             subdomains: false,
+            enabled: true,
+            comment: None,
         }
     }
 

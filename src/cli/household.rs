@@ -9,7 +9,7 @@
 //! the update runs here. Either way the command returns once the server
 //! serves a new image (within a few seconds) or says why it could not.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -44,43 +44,101 @@ impl Edit {
     }
 }
 
-/// Runs one edit. `subtree` is the rule's reach for `Block`/`Allow`.
+/// Runs one edit from the command line and says what it did.
+/// `subtree` is the rule's reach for `Block`/`Allow`.
 pub async fn edit(
-    config: Option<&Path>,
+    config_path: Option<&Path>,
     edit: Edit,
     name: &str,
     subtree: bool,
 ) -> anyhow::Result<()> {
-    let config = load_config(config)?;
+    let config = load_config(config_path)?;
     let domain =
         Domain::parse(name.trim()).with_context(|| format!("`{name}` is not a domain name"))?;
+    let applied = apply(
+        &config,
+        config_path,
+        edit,
+        &domain,
+        subtree,
+        RunUpdate::Here,
+    )
+    .await?;
+    say(&applied.text());
+    if matches!(edit, Edit::Unblock) && applied.changed {
+        still_blocked_note(&config, &domain);
+    }
+    Ok(())
+}
+
+/// Where the update runs when no watching updater is there to notice an
+/// edit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunUpdate {
+    /// In this process (the command line).
+    Here,
+    /// In a `ralo update` child process (`ralo web`, which never parses
+    /// list text itself).
+    Child,
+}
+
+/// What an edit did.
+#[derive(Clone, Debug)]
+pub struct Applied {
+    /// The name edited.
+    pub domain: Domain,
+    /// The household file.
+    pub file: PathBuf,
+    /// Whether the file changed (`false`: the rule was there, or was not).
+    pub changed: bool,
+    /// The generation serving the change; `None` when no server runs.
+    pub generation: Option<u64>,
+    /// What the edit means, e.g. "blocked (exact name)".
+    pub what: &'static str,
+    /// Time from the write to the change being served.
+    pub live_after: Duration,
+}
+
+impl Applied {
+    /// One line for a person.
+    pub fn text(&self) -> String {
+        let domain = &self.domain;
+        match (self.changed, self.generation) {
+            (false, _) => format!("{domain}: nothing to change in {}", self.file.display()),
+            (true, Some(generation)) => format!(
+                "{domain}: {} — live in generation {generation} after {} ms",
+                self.what,
+                self.live_after.as_millis()
+            ),
+            (true, None) => format!(
+                "{domain}: {} — stored; no server is running, it applies at start",
+                self.what
+            ),
+        }
+    }
+}
+
+/// Edits the household's own list and waits until the server serves the
+/// change (or says why it cannot). The same call serves `ralo block` and
+/// the web page.
+pub async fn apply(
+    config: &Config,
+    config_path: Option<&Path>,
+    edit: Edit,
+    domain: &Domain,
+    subtree: bool,
+    run: RunUpdate,
+) -> anyhow::Result<Applied> {
     let allow = edit.allow_list();
     let Some(file) = config.household_file(allow) else {
         let section = if allow { "[[allowlists]]" } else { "[[lists]]" };
         bail!("no household list: mark one {section} entry with `household = true` in the config");
     };
-    let text = match std::fs::read(&file) {
-        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", file.display())),
-    };
+    let text = read_household(&file)?;
     let changed = match edit {
-        Edit::Block | Edit::Allow => add_rule(&text, &domain, subtree, allow),
-        Edit::Unblock | Edit::Unallow => remove_rules(&text, &domain, allow),
+        Edit::Block | Edit::Allow => add_rule(&text, domain, subtree, allow),
+        Edit::Unblock | Edit::Unallow => remove_rules(&text, domain, allow),
     };
-    let Some(new_text) = changed else {
-        say(&format!(
-            "{}: nothing to change in {}",
-            domain,
-            file.display()
-        ));
-        return Ok(());
-    };
-    if let Some(dir) = file.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    exchange::write_atomic(new_text.as_bytes(), &file)
-        .with_context(|| format!("cannot write {}", file.display()))?;
     let what = match (edit, subtree) {
         (Edit::Block, true) => "blocked with its subdomains",
         (Edit::Block, false) => "blocked (exact name)",
@@ -89,20 +147,49 @@ pub async fn edit(
         (Edit::Unblock, _) => "no longer on the household blocklist",
         (Edit::Unallow, _) => "no longer on the household allowlist",
     };
+    let mut applied = Applied {
+        domain: domain.clone(),
+        file: file.clone(),
+        changed: changed.is_some(),
+        generation: None,
+        what,
+        live_after: Duration::ZERO,
+    };
+    let Some(new_text) = changed else {
+        return Ok(applied);
+    };
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    exchange::write_atomic(new_text.as_bytes(), &file)
+        .with_context(|| format!("cannot write {}", file.display()))?;
     let started = Instant::now();
-    match make_live(&config, &file).await? {
-        Some(generation) => say(&format!(
-            "{domain}: {what} — live in generation {generation} after {} ms",
-            started.elapsed().as_millis()
-        )),
-        None => say(&format!(
-            "{domain}: {what} — stored; no server is running, it applies at start"
-        )),
+    applied.generation = make_live(config, config_path, &file, run).await?;
+    applied.live_after = started.elapsed();
+    Ok(applied)
+}
+
+/// The household file's text; none yet is an empty list.
+pub fn read_household(file: &Path) -> anyhow::Result<String> {
+    match std::fs::read(file) {
+        Ok(bytes) => Ok(String::from_utf8_lossy(&bytes).into_owned()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", file.display())),
     }
-    if matches!(edit, Edit::Unblock) {
-        still_blocked_note(&config, &domain);
-    }
-    Ok(())
+}
+
+/// The rules of a household list: each name with its reach (`true`: with
+/// its subdomains) and line.
+pub fn household_rules(text: &str, allow: bool) -> Vec<(String, bool, u32)> {
+    let mut rules = Vec::new();
+    let options = ParseOptions {
+        allow,
+        ..ParseOptions::default()
+    };
+    lists::parse(text, options, |rule| {
+        rules.push((rule.name.to_string(), rule.subtree, rule.line));
+    });
+    rules
 }
 
 fn say(text: &str) {
@@ -187,7 +274,12 @@ fn rule_lines(text: &str, domain: &Domain, allow: bool) -> Vec<u32> {
 
 /// Gets the edited file compiled and served; the generation now serving,
 /// or `None` when no server runs.
-async fn make_live(config: &Config, file: &Path) -> anyhow::Result<Option<u64>> {
+async fn make_live(
+    config: &Config,
+    config_path: Option<&Path>,
+    file: &Path,
+    run: RunUpdate,
+) -> anyhow::Result<Option<u64>> {
     let socket = config.paths.server_socket();
     let before = match control::state(&socket, Duration::from_secs(2)) {
         Ok(reply) => Some(reply.generation()),
@@ -201,10 +293,39 @@ async fn make_live(config: &Config, file: &Path) -> anyhow::Result<Option<u64>> 
         };
         return wait_for_generation(&socket, before, file).await.map(Some);
     }
+    if run == RunUpdate::Child {
+        run_update_child(config_path).await?;
+        return Ok(match before {
+            Some(_) => Some(control::state(&socket, Duration::from_secs(2))?.generation()),
+            None => None,
+        });
+    }
     let _lock = lock::acquire(&config.paths.runtime, Duration::from_secs(5))?;
     let mut updater = Updater::new(config.clone())?;
     let report = updater.run(Trigger::LocalChange, false).await?;
     Ok(before.map(|_| report.generation))
+}
+
+/// Runs `ralo update` once as a child process and waits for it (at most a
+/// minute), with its output discarded: its outcome is in the status file.
+pub async fn run_update_child(config_path: Option<&Path>) -> anyhow::Result<()> {
+    let mut command = crate::supervise::update_once(config_path)?;
+    command
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true);
+    let mut child = command.spawn().context("cannot start `ralo update`")?;
+    let status = tokio::time::timeout(Duration::from_secs(60), child.wait())
+        .await
+        .context("`ralo update` did not finish within a minute")?
+        .context("cannot wait for `ralo update`")?;
+    if !status.success() {
+        bail!(
+            "`ralo update` failed ({status}); see its status on the lists page or run it by hand"
+        );
+    }
+    Ok(())
 }
 
 async fn wait_for_generation(socket: &Path, before: u64, file: &Path) -> anyhow::Result<u64> {

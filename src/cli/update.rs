@@ -63,7 +63,7 @@ pub async fn update(
     let _lock = lock::acquire(&runtime, wait)?;
     let mut updater = Updater::new(config)?;
     if watch_mode {
-        watch::watch(updater, parent_pid).await?;
+        watch::watch(updater, parent_pid, path.map(Path::to_owned)).await?;
         return Ok(());
     }
     let report = updater.run(Trigger::Refresh, force).await?;

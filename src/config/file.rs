@@ -10,7 +10,9 @@ use serde::Deserialize;
 
 use super::error::{BadValue, Error};
 use super::lists::{self, ListSource, MAX_SOURCES};
-use super::{Access, Blocking, Cache, Local, Metrics, Paths, Server, Telemetry, Update, Upstream};
+use super::{
+    Access, Blocking, Cache, Local, Metrics, Paths, Server, Telemetry, Update, Upstream, Web,
+};
 
 /// The config the first run uses when no file is given.
 pub const EMBEDDED: &str = include_str!("../../config/ralo.toml");
@@ -49,6 +51,9 @@ pub struct Config {
     /// The Prometheus endpoint.
     #[serde(default)]
     pub metrics: Metrics,
+    /// The admin page, its API and the query history (`ralo web`).
+    #[serde(default)]
+    pub web: Web,
     /// Blocklists, in order. The first list that has a name is the one
     /// answers and logs name.
     #[serde(default)]
@@ -106,6 +111,7 @@ impl Config {
         self.local.check()?;
         self.update.check()?;
         self.telemetry.check()?;
+        self.web.check()?;
         let sources = self.lists.len() + self.allowlists.len();
         if sources > MAX_SOURCES {
             return Err(BadValue::new(

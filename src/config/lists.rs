@@ -43,6 +43,17 @@ pub struct ListSource {
     /// and `*.x` always do).
     #[serde(default)]
     pub subdomains: bool,
+    /// Compiled into the image (default). `false` keeps the entry in the
+    /// config without using it, as the web page's switch does.
+    #[serde(default = "enabled_by_default")]
+    pub enabled: bool,
+    /// A note for people: what the list is, why it is here.
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+fn enabled_by_default() -> bool {
+    true
 }
 
 fn default_format() -> Format {

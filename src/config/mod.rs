@@ -18,6 +18,7 @@ mod server;
 mod telemetry;
 mod update;
 mod upstream;
+mod web;
 
 pub use access::{Access, RateLimitAction};
 pub use blocking::{Blocking, Mode};
@@ -32,3 +33,4 @@ pub use server::Server;
 pub use telemetry::Telemetry;
 pub use update::Update;
 pub use upstream::{Upstream, UpstreamSpec, UpstreamSpecError};
+pub use web::Web;

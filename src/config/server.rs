@@ -30,6 +30,10 @@ pub struct Server {
     /// updater is running (the one-command first run). Turn off where
     /// systemd runs the updater as its own unit.
     pub spawn_updater: bool,
+    /// Start `ralo web` (the admin page, `[web] listen`) as a supervised
+    /// child process too. Off by default; the first-run config turns it on.
+    /// Where systemd runs `ralo-web.service`, leave it off.
+    pub spawn_web: bool,
 }
 
 impl Default for Server {
@@ -44,6 +48,7 @@ impl Default for Server {
             tcp_max_per_client: 32,
             udp_workers: 0,
             spawn_updater: true,
+            spawn_web: false,
         }
     }
 }

@@ -3,6 +3,8 @@
 
 pub mod lock;
 pub mod once;
+pub mod status;
 pub mod watch;
 
 pub use once::{Delivery, Error, Report, Trigger, Updater};
+pub use status::{ListStatus, Status};

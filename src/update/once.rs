@@ -17,12 +17,14 @@ use std::time::{Duration, Instant};
 
 use tracing::{info, warn};
 
+use super::status::{ListStatus, Status};
 use crate::compile::{self, NoText};
 use crate::config::{Config, ListSource};
 use crate::control::{self, Reply};
 use crate::exchange::{self, SealedImage};
 use crate::image::Image;
 use crate::sources::{Fetcher, Limits, Location, Origin, SourceSpec, stored_text};
+use crate::vocab::unix_ms;
 
 /// How long a publish may take before the updater gives up on the server.
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -134,13 +136,54 @@ impl Updater {
         })
     }
 
+    /// Uses `config` from now on, keeping the texts downloaded so far.
+    pub fn reconfigure(&mut self, config: Config) -> Result<(), Error> {
+        let downloaded = std::mem::take(&mut self.downloaded);
+        *self = Updater::new(config)?;
+        self.downloaded = downloaded;
+        Ok(())
+    }
+
     /// The config in use.
     pub fn config(&self) -> &Config {
         &self.config
     }
 
-    /// Runs one update.
+    /// Runs one update and records its outcome in the state folder's
+    /// status file ([`Status`]), published or not.
     pub async fn run(&mut self, trigger: Trigger, force: bool) -> Result<Report, Error> {
+        let mut lists = Vec::new();
+        let result = self.attempt(trigger, force, &mut lists).await;
+        let (published, generation, message) = match &result {
+            Ok(report) => (
+                true,
+                report.generation,
+                format!(
+                    "published generation {} with {} rules",
+                    report.generation, report.rules
+                ),
+            ),
+            Err(error) => (false, self.server_generation(), error.to_string()),
+        };
+        let status = Status {
+            time_unix_ms: unix_ms(),
+            published,
+            generation,
+            message,
+            lists,
+        };
+        if let Err(error) = status.store(&self.config.paths.state) {
+            warn!(%error, "cannot write the update status");
+        }
+        result
+    }
+
+    async fn attempt(
+        &mut self,
+        trigger: Trigger,
+        force: bool,
+        lists: &mut Vec<ListStatus>,
+    ) -> Result<Report, Error> {
         let started = Instant::now();
         let texts = self.load(trigger).await;
         if texts.iter().all(|(_, _, text)| text.is_err()) && !texts.is_empty() {
@@ -153,6 +196,7 @@ impl Updater {
         let loaded = compile::borrow(&texts);
         let caps = compile::Caps::of(&self.config.update);
         let compiled = compile::compile(&loaded, previous.as_ref(), generation, caps);
+        lists.extend(compiled.reports.iter().map(ListStatus::of));
         if let Some(previous) = &previous {
             let old = previous.rule_count();
             let floor = old as f64 * (1.0 - self.config.update.max_drop);

@@ -5,7 +5,8 @@
 //!   a short settle time — a household edit is live well within 2 s;
 //! - on the schedule (`[update] interval_hours`, plus up to a tenth of it
 //!   of random jitter), downloading URL sources again;
-//! - on SIGHUP, downloading again.
+//! - on SIGHUP, reading the config file again (a list added or switched
+//!   off by `ralo web` or by hand) and downloading again.
 //!
 //! A failed update is logged and the server keeps its image. With
 //! `parent` (the pid of the `ralo serve` that started it) the watcher ends
@@ -29,7 +30,13 @@ const SETTLE: Duration = Duration::from_millis(100);
 const PARENT_CHECK: Duration = Duration::from_millis(500);
 
 /// Watches and updates until SIGINT/SIGTERM (or the parent is gone).
-pub async fn watch(mut updater: Updater, parent: Option<u32>) -> Result<(), Error> {
+/// `config` is the file the updater's config came from, read again on
+/// SIGHUP; `None` for the embedded defaults.
+pub async fn watch(
+    mut updater: Updater,
+    parent: Option<u32>,
+    config: Option<PathBuf>,
+) -> Result<(), Error> {
     if let Some(pid) = parent {
         let _ =
             rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::TERM));
@@ -40,7 +47,7 @@ pub async fn watch(mut updater: Updater, parent: Option<u32>) -> Result<(), Erro
     }
     let files = local_files(&updater);
     let (tx, mut changes) = mpsc::unbounded_channel::<()>();
-    let _watcher = start_watcher(&files, tx);
+    let mut watcher = start_watcher(&files, tx.clone());
     run_logged(&mut updater, Trigger::Refresh).await;
     let mut next_refresh = next_refresh_from_now(&updater);
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
@@ -66,8 +73,33 @@ pub async fn watch(mut updater: Updater, parent: Option<u32>) -> Result<(), Erro
         };
         if trigger == Trigger::Refresh {
             next_refresh = next_refresh_from_now(&updater);
+            if let Some(path) = &config
+                && reload(&mut updater, path)
+            {
+                // The lists may be other files now.
+                drop(watcher.take());
+                watcher = start_watcher(&local_files(&updater), tx.clone());
+            }
         }
         run_logged(&mut updater, trigger).await;
+    }
+}
+
+/// Reads the config file again; whether it changed the updater. A file
+/// that does not load is logged and the config in use is kept.
+fn reload(updater: &mut Updater, path: &std::path::Path) -> bool {
+    match crate::config::Config::load(path) {
+        Ok(config) => match updater.reconfigure(config) {
+            Ok(()) => true,
+            Err(error) => {
+                warn!(%error, "cannot use the edited config; keeping the one in use");
+                false
+            }
+        },
+        Err(error) => {
+            warn!(%error, "the config file does not load; keeping the one in use");
+            false
+        }
     }
 }
 

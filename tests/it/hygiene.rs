@@ -119,7 +119,7 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 #[test]
-fn no_program_is_started_outside_the_updater_supervisor() {
+fn no_program_is_started_outside_the_supervisor() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
     rust_files(&src, &mut files);
@@ -146,8 +146,9 @@ fn no_program_is_started_outside_the_updater_supervisor() {
             }
         }
     }
-    // The one program ralo starts is itself: `ralo serve` supervising
-    // `ralo update --watch`, with fixed arguments.
+    // The one program ralo starts is itself, with fixed arguments: `ralo
+    // serve` supervising `ralo update --watch` and `ralo web`, and `ralo
+    // web` running `ralo update` once.
     assert_eq!(
         found,
         [
