@@ -23,10 +23,10 @@ chmod 755 "$work/ralo"
 
 max_server=2.5
 status=0
-for unit in ralo.service ralo-update.service; do
+for unit in ralo.service ralo-update.service ralo-web.service; do
     sed "s#/usr/bin/ralo#$work/ralo#g" "$unit" >"$work/$unit"
 done
-for unit in ralo.service ralo-update.service; do
+for unit in ralo.service ralo-update.service ralo-web.service; do
     verdict="verify OK"
     if ! out=$(systemd-analyze verify "$work/$unit" 2>&1) || [ -n "$out" ]; then
         echo "check-units: systemd-analyze verify $unit:" >&2

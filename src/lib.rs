@@ -53,3 +53,4 @@ pub mod supervise;
 pub mod telemetry;
 pub mod update;
 pub mod vocab;
+pub mod web;

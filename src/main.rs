@@ -106,6 +106,20 @@ enum Command {
     Stats(ralo::cli::stats::Args),
     /// Print queries as they are answered, like `pihole -t`.
     Tail(ralo::cli::tail::Args),
+    /// Serve the admin page and the Pi-hole-compatible API ([web] listen),
+    /// and keep the query history.
+    Web {
+        /// The config file.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Read a new password from standard input (one line), store its
+        /// hash, and exit.
+        #[arg(long)]
+        set_password: bool,
+        /// Exit when this parent process is gone (set by `ralo serve`).
+        #[arg(long, hide = true)]
+        parent_pid: Option<u32>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -113,7 +127,12 @@ fn main() -> ExitCode {
     // The processes log their work; the commands a person types stay quiet
     // unless something is wrong.
     let level = match cli.command {
-        Command::Serve { .. } | Command::Update { .. } => "info",
+        Command::Serve { .. }
+        | Command::Update { .. }
+        | Command::Web {
+            set_password: false,
+            ..
+        } => "info",
         _ => "warn",
     };
     tracing_subscriber::fmt()
@@ -180,6 +199,14 @@ fn main() -> ExitCode {
         Command::Enable { config } => ralo::cli::disable::enable(config.as_deref()),
         Command::Stats(args) => ralo::cli::stats::run(&args),
         Command::Tail(args) => ralo::cli::tail::run(&args),
+        Command::Web {
+            config,
+            set_password: true,
+            ..
+        } => ralo::cli::web::set_password(config.as_deref()),
+        Command::Web {
+            config, parent_pid, ..
+        } => run_async(ralo::cli::web::web(config.as_deref(), parent_pid)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

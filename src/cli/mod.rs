@@ -7,3 +7,4 @@ pub mod serve;
 pub mod stats;
 pub mod tail;
 pub mod update;
+pub mod web;

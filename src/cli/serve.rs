@@ -107,7 +107,16 @@ pub async fn serve(path: Option<&Path>) -> anyhow::Result<()> {
     if config.server.spawn_updater {
         let config_path = path.map(Path::to_owned);
         tasks.spawn(supervise::supervise(
+            supervise::Child::Updater,
             config_path,
+            config.paths.runtime.clone(),
+            shutdown.clone(),
+        ));
+    }
+    if config.server.spawn_web {
+        tasks.spawn(supervise::supervise(
+            supervise::Child::Web,
+            path.map(Path::to_owned),
             config.paths.runtime.clone(),
             shutdown.clone(),
         ));

@@ -6,6 +6,7 @@
 
 mod binary;
 mod blocking;
+mod browser;
 mod corpus;
 mod decision;
 mod exchange;
@@ -26,3 +27,4 @@ mod support;
 mod support_selftest;
 mod tcp;
 mod telemetry;
+mod web;
