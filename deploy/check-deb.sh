@@ -10,7 +10,8 @@
 #   packaged config is deploy/ralo.toml;
 # - the maintainer scripts, run with stand-in commands (PATH holds only
 #   stubs that log their arguments): postinst creates the user before any
-#   unit is started, and purge removes the state folder and the user.
+#   unit is started, the group ralo may write /etc/ralo (the web page edits
+#   lists), and purge removes the state folder and the user.
 # Prints one line per check and "N passed, N failed".
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -64,21 +65,25 @@ check "/usr/bin/ralo, 755" has_path '^-rwxr-xr-x' usr/bin/ralo
 for file in etc/ralo/ralo.toml etc/ralo/block.txt etc/ralo/allow.txt \
     usr/share/ralo/default.hosts usr/share/doc/ralo/copyright \
     usr/share/doc/ralo/README.md usr/share/doc/ralo/ralo.toml.reference \
-    usr/lib/systemd/system/ralo.service usr/lib/systemd/system/ralo-update.service; do
+    usr/lib/systemd/system/ralo.service usr/lib/systemd/system/ralo-update.service \
+    usr/lib/systemd/system/ralo-web.service; do
     check "/$file, 644" has_path '^-rw-r--r--' "$file"
 done
 check "files owned by root" awk '{ if ($2 != "0/0") bad = 1 } END { exit bad }' "$work/contents"
 check "/usr/bin/ralo is an ELF for $elf" sh -c "file -b '$work/root/usr/bin/ralo' | grep -q '$elf'"
 check "/usr/bin/ralo is stripped" sh -c "file -b '$work/root/usr/bin/ralo' | grep -q ', stripped'"
 check "/etc/ralo/ralo.toml is deploy/ralo.toml" cmp "$work/root/etc/ralo/ralo.toml" "$repo/deploy/ralo.toml"
-check "units are deploy/systemd/" sh -c "cmp '$work/root/usr/lib/systemd/system/ralo.service' '$repo/deploy/systemd/ralo.service' && cmp '$work/root/usr/lib/systemd/system/ralo-update.service' '$repo/deploy/systemd/ralo-update.service'"
+for unit in ralo ralo-update ralo-web; do
+    check "$unit.service is deploy/systemd/$unit.service" \
+        cmp "$work/root/usr/lib/systemd/system/$unit.service" "$repo/deploy/systemd/$unit.service"
+done
 
 # The maintainer scripts against stand-ins. Only the stubs are on PATH, so a
 # command the scripts did not expect fails the run instead of touching this
 # machine. `getent passwd ralo` answers as $RALO_USER_EXISTS says.
 stubs="$work/stubs"
 mkdir -p "$stubs"
-for cmd in adduser deluser delgroup install rm rmdir systemctl deb-systemd-helper deb-systemd-invoke; do
+for cmd in adduser deluser delgroup install chgrp chmod rm rmdir systemctl deb-systemd-helper deb-systemd-invoke; do
     printf '#!/bin/sh\necho "%s $*" >>"$STUB_LOG"\nexit 0\n' "$cmd" >"$stubs/$cmd"
 done
 printf '#!/bin/sh\necho "getent $*" >>"$STUB_LOG"\n[ "$RALO_USER_EXISTS" = yes ]\n' >"$stubs/getent"
@@ -96,7 +101,11 @@ log="$work/postinst-new.log"
 check "postinst configure (new install) runs" run_script "$log" no postinst configure
 check "postinst creates the system user ralo" grep -q '^adduser .*--system.* ralo$' "$log"
 check "postinst makes /var/lib/ralo owned by ralo" grep -q '^install -d -o ralo -g ralo .*/var/lib/ralo$' "$log"
-check "postinst enables both units" sh -c "grep -q 'deb-systemd-helper enable ralo.service' '$log' && grep -q 'deb-systemd-helper enable ralo-update.service' '$log'"
+for unit in ralo ralo-update ralo-web; do
+    check "postinst enables $unit.service" grep -q "deb-systemd-helper enable $unit.service" "$log"
+done
+check "postinst lets group ralo write the config and the household's lists" sh -c \
+    "grep -q '^chgrp ralo /etc/ralo /etc/ralo/ralo.toml /etc/ralo/block.txt /etc/ralo/allow.txt$' '$log' && grep -q '^chmod g+w /etc/ralo /etc/ralo/ralo.toml /etc/ralo/block.txt /etc/ralo/allow.txt$' '$log'"
 check "postinst creates the user before any unit is touched" \
     test "$(first_line "$log" '^adduser')" -lt "$(first_line "$log" '^deb-systemd')"
 log="$work/postinst-upgrade.log"

@@ -62,7 +62,12 @@ check "user ralo exists, a system user without login" sh -c "chroot '$root' gete
 check "/var/lib/ralo belongs to ralo" test "$(in_root stat -c %U:%G /var/lib/ralo)" = ralo:ralo
 check "/usr/bin/ralo installed" test -x "$root/usr/bin/ralo"
 check "/etc/ralo/ralo.toml installed" cmp "$root/etc/ralo/ralo.toml" "$repo/deploy/ralo.toml"
-check "both units enabled" sh -c "test -L '$root/etc/systemd/system/multi-user.target.wants/ralo.service' && test -L '$root/etc/systemd/system/multi-user.target.wants/ralo-update.service'"
+wants="$root/etc/systemd/system/multi-user.target.wants"
+for unit in ralo ralo-update ralo-web; do
+    check "$unit.service enabled" test -L "$wants/$unit.service"
+done
+check "/etc/ralo/ralo.toml is root:ralo and group-writable" \
+    test "$(in_root stat -c %U:%G:%A /etc/ralo/ralo.toml)" = root:ralo:-rw-rw-r--
 
 # The household edits its lists, then upgrades (same package again).
 echo "ads.household.example" >>"$root/etc/ralo/block.txt"
@@ -70,6 +75,8 @@ echo "state" >"$root/var/lib/ralo/image.bin"
 check "upgrade (reinstall)" dpkg_root --install "$deb"
 check "upgrade keeps the household's block.txt" grep -qx "ads.household.example" "$root/etc/ralo/block.txt"
 check "upgrade keeps /var/lib/ralo" test -f "$root/var/lib/ralo/image.bin"
+check "upgrade keeps /etc/ralo/block.txt group-writable" \
+    test "$(in_root stat -c %G:%A /etc/ralo/block.txt)" = ralo:-rw-rw-r--
 
 check "remove" dpkg_root --remove ralo
 check "remove deletes /usr/bin/ralo" test ! -e "$root/usr/bin/ralo"
@@ -80,7 +87,9 @@ check "purge" dpkg_root --purge ralo
 check "purge deletes /etc/ralo" test ! -e "$root/etc/ralo"
 check "purge deletes /var/lib/ralo" test ! -e "$root/var/lib/ralo"
 check "purge deletes the user and group" sh -c "! chroot '$root' getent passwd ralo && ! chroot '$root' getent group ralo"
-check "purge disables the units" sh -c "test ! -e '$root/etc/systemd/system/multi-user.target.wants/ralo.service' && test ! -e '$root/etc/systemd/system/multi-user.target.wants/ralo-update.service'"
+for unit in ralo ralo-update ralo-web; do
+    check "purge disables $unit.service" test ! -e "$wants/$unit.service"
+done
 check "dpkg forgets ralo" sh -c "! dpkg --root='$root' -s ralo"
 
 summary
