@@ -10,12 +10,17 @@
 //!   outcomes (several at once); `queries/page-50` is a page deep down;
 //! - `summary/24h` and `summary/7d`, `top-names/24h`, `slots/24h` (the 24 h
 //!   chart in 10-minute slots), `client-slots/24h`, `days/7d`;
-//! - `flush/minute`: a busy minute (300 queries) staged and flushed, with
-//!   the oldest minute expiring, as the follower does once a minute.
+//! - `flush/minute`: a busy minute (300 queries) staged and flushed, as the
+//!   follower does once a minute (every 60th also drops the oldest hour).
 //!
-//! The build prints the file's size and how long building took.
+//! The build prints the file's size and how long building took; after the
+//! reads it prints how many pages one flush appends to the WAL (what the SD
+//! card gets) for an average minute (34 queries), and for one that also
+//! drops the oldest hour.
 //!
 //! Run: `cargo bench --bench history` (`-- --quick` for a short run).
+//! `RALO_HISTORY_KEEP=FILE` keeps a copy of the built file (with
+//! `RALO_HISTORY_NOW=1` its week ends now).
 
 use std::hint::black_box;
 use std::net::IpAddr;
@@ -36,13 +41,25 @@ const ROWS: usize = 350_000;
 const NAMES: usize = 3_000;
 const CLIENTS: usize = 20;
 /// The end of the week (ms since the Unix epoch) and its length.
-const NOW: u64 = 1_760_000_000_000;
+/// The end of the week of traffic: a fixed day, so runs compare, or now
+/// with `RALO_HISTORY_NOW=1` (for `benches/web.sh`, whose server keeps 7
+/// days back from now).
+fn now_ms() -> u64 {
+    const FIXED: u64 = 1_760_000_000_000;
+    if std::env::var_os("RALO_HISTORY_NOW").is_some() {
+        ralo::vocab::unix_ms()
+    } else {
+        FIXED
+    }
+}
 const DAY: u64 = 86_400_000;
 const WEEK: u64 = 7 * DAY;
 const MINUTE: u64 = 60_000;
 /// Events per stage-and-flush while building, and in `flush/minute`.
 const BATCH: usize = 10_000;
 const BUSY_MINUTE: usize = 300;
+/// Queries in an average minute of the week.
+const AVERAGE_MINUTE: usize = ROWS / (7 * 24 * 60);
 
 /// Picks an index by weight: the cumulative weights, searched.
 struct Weighted(Vec<f64>);
@@ -197,7 +214,7 @@ impl Traffic {
 /// Writes a week of traffic to a history at `path`, as the follower does.
 fn build(path: &Path, traffic: &mut Traffic) {
     let mut times: Vec<u64> = (0..ROWS)
-        .map(|_| NOW - WEEK + traffic.rng.random_range(0..WEEK))
+        .map(|_| now_ms() - WEEK + traffic.rng.random_range(0..WEEK))
         .collect();
     times.sort_unstable();
     let events: Vec<Event> = times
@@ -216,7 +233,7 @@ fn build(path: &Path, traffic: &mut Traffic) {
     let mut history = History::open(path, 7).expect("a new history");
     for batch in events.chunks(BATCH) {
         history.stage(batch).expect("staged");
-        let last = batch.last().map_or(NOW, |e| e.time_unix_ms);
+        let last = batch.last().map_or(now_ms(), |e| e.time_unix_ms);
         history.flush(last, None).expect("flushed");
     }
     drop(history);
@@ -235,16 +252,37 @@ fn build(path: &Path, traffic: &mut Traffic) {
     );
 }
 
+/// Pages one flush appends to the WAL: the history opened afresh (closing
+/// it checkpoints and removes the WAL), `count` queries from `start` staged
+/// and flushed at `now`; and the rows that flush dropped.
+fn pages_written(path: &Path, traffic: &mut Traffic, start: u64, now: u64) -> (u64, usize) {
+    let events: Vec<Event> = (0..AVERAGE_MINUTE as u64)
+        .map(|i| traffic.event(i, start + i * 1000))
+        .collect();
+    let mut history = History::open(path, 7).expect("the history reopens");
+    history.stage(&events).expect("staged");
+    let flushed = history.flush(now, None).expect("flushed");
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let bytes = std::fs::metadata(wal).map_or(0, |m| m.len());
+    // A 32-byte header, then frames of a 24-byte header and a 4 KiB page.
+    (bytes.saturating_sub(32) / (24 + 4096), flushed.expired)
+}
+
 fn reads(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("a temp dir");
     let path = dir.path().join("history.sqlite");
     let mut traffic = Traffic::new(7);
     build(&path, &mut traffic);
-    let mut history = History::open(&path, 7).expect("the history reopens");
+    if let Some(keep) = std::env::var_os("RALO_HISTORY_KEEP") {
+        // `benches/web.sh` serves this file from `ralo web`.
+        std::fs::copy(&path, &keep).expect("copy the history");
+    }
+    let history = History::open(&path, 7).expect("the history reopens");
 
     let week = Filter {
-        from_ms: Some(NOW - WEEK),
-        until_ms: Some(NOW),
+        from_ms: Some(now_ms() - WEEK),
+        until_ms: Some(now_ms()),
         ..Filter::default()
     };
     let third_client = traffic.clients[2].to_string();
@@ -314,47 +352,64 @@ fn reads(c: &mut Criterion) {
             b.iter(|| history.queries(black_box(filter)).expect("read"))
         });
     }
-    let day_ago = NOW - DAY;
+    let day_ago = now_ms() - DAY;
     group.bench_function("summary/24h", |b| {
-        b.iter(|| history.summary(black_box(day_ago), NOW).expect("read"))
+        b.iter(|| history.summary(black_box(day_ago), now_ms()).expect("read"))
     });
     group.bench_function("summary/7d", |b| {
-        b.iter(|| history.summary(black_box(NOW - WEEK), NOW).expect("read"))
+        b.iter(|| {
+            history
+                .summary(black_box(now_ms() - WEEK), now_ms())
+                .expect("read")
+        })
     });
     group.bench_function("top-names/24h", |b| {
         b.iter(|| {
             history
-                .top_names(black_box(day_ago), NOW, false, 10)
+                .top_names(black_box(day_ago), now_ms(), false, 10)
                 .expect("read")
         })
     });
     group.bench_function("slots/24h", |b| {
         b.iter(|| {
             history
-                .slots(black_box(day_ago), NOW, 10 * MINUTE)
+                .slots(black_box(day_ago), now_ms(), 10 * MINUTE)
                 .expect("read")
         })
     });
     group.bench_function("client-slots/24h", |b| {
         b.iter(|| {
             history
-                .client_slots(black_box(day_ago), NOW, 10 * MINUTE, 10)
+                .client_slots(black_box(day_ago), now_ms(), 10 * MINUTE, 10)
                 .expect("read")
         })
     });
     group.bench_function("days/7d", |b| {
         b.iter(|| {
             history
-                .days(black_box(NOW - WEEK), NOW, 3600)
+                .days(black_box(now_ms() - WEEK), now_ms(), 3600)
                 .expect("read")
         })
     });
 
-    let mut minute = 0;
+    drop(history);
+    let (pages, _) = pages_written(&path, &mut traffic, now_ms(), now_ms() + MINUTE);
+    let (pages_hour, expired) = pages_written(
+        &path,
+        &mut traffic,
+        now_ms() + MINUTE,
+        now_ms() + 2 * 60 * MINUTE,
+    );
+    eprintln!(
+        "history: a flush of {AVERAGE_MINUTE} queries appends {pages} pages of 4 KiB to the WAL; \
+         {pages_hour} pages when it also drops the oldest hour ({expired} rows)"
+    );
+    let mut history = History::open(&path, 7).expect("the history reopens");
+    let mut minute = 120;
     group.bench_function("flush/minute", |b| {
         b.iter(|| {
             minute += 1;
-            let start = NOW + minute * MINUTE;
+            let start = now_ms() + minute * MINUTE;
             let events: Vec<Event> = (0..BUSY_MINUTE as u64)
                 .map(|i| traffic.event(i, start + i * (MINUTE / BUSY_MINUTE as u64)))
                 .collect();

@@ -45,15 +45,21 @@
 //! - Clustering by time instead of a rowid plus a time index, and no index
 //!   on the query type (a scan of 7 days counts a type in ~30 ms), brought
 //!   the file to 35 MB (about 100 bytes a query).
-//! - What a flush of an average minute (35 queries) writes: about 107 pages
-//!   of 4 KiB when old rows are deleted at every flush, 74 when they go an
-//!   hour at a time; the name index is most of it (without it, 27), the
-//!   table alone 4. The name index stays: without it a name filter scans
-//!   the range (~35 ms for 7 days here, several times that on a Pi)
-//!   instead of ~1 ms.
-//! - Aggregates read the narrow indexes rather than the table, and group
-//!   in Rust or per side (disk, staged) rather than sorting the union; see
-//!   [`every`] and `benches/history.rs` for the numbers.
+//! - What a flush writes (pages of 4 KiB appended to the WAL, which the
+//!   checkpoint copies to the file): 82 for an average minute (34
+//!   queries), 582 for the flush an hour that also drops the oldest hour
+//!   (`benches/history.rs` prints both). Replaying such minutes against
+//!   the file with one index dropped at a time showed that the name index
+//!   is most of it (74 pages a flush with it, 27 without, 4 for the table
+//!   alone), and that deleting old rows at every flush instead of hourly
+//!   cost 107. The name index stays: without it a name filter scans the
+//!   range (33 ms to count 7 days here, several times that on a Pi)
+//!   instead of reading under 1 ms of index.
+//! - Sorting is what costs: grouping 7 days of rows in SQLite takes ~300
+//!   ms, reading them ~25 ms. So the summary counts whole hours from
+//!   `hours`, distinct names and clients are probes of their indexes, chart
+//!   slots are filled in Rust, and the top lists group each side (disk,
+//!   staged) by itself before adding the two.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -159,24 +165,14 @@ DELETE FROM main.clients WHERE NOT EXISTS (SELECT 1 FROM main.queries WHERE quer
 const CLEAR_STAGED: &str =
     "DELETE FROM temp.staged; DELETE FROM temp.new_names; DELETE FROM temp.new_clients;";
 
-/// A term every row passes that has SQLite read the index of `outcome` or
-/// `client` (which holds `time_ms` too) instead of the table: one seek per
-/// value, then index entries only, a skip-scan that SQLite does not choose
-/// by itself without statistics. Over 7 days of `benches/history.rs` a
-/// count takes 13 ms this way against 22 ms on the table; the 24 h chart's
-/// rows are read in 6 ms.
-fn every(column: &str) -> String {
-    match column {
-        "client" => {
-            "client IN (SELECT id FROM main.clients UNION ALL SELECT id FROM temp.new_clients)"
-                .to_owned()
-        }
-        _ => {
-            let all: Vec<String> = (0..Outcome::ALL.len()).map(|i| i.to_string()).collect();
-            format!("outcome IN ({})", all.join(", "))
-        }
-    }
-}
+/// A term every row passes, which has SQLite read the clients' index
+/// (`client, time_ms, id`) in order instead of the table: one seek per
+/// client, then index entries only, already grouped by client. The top
+/// clients of 24 h in `benches/history.rs` take 3 ms so, against 14 ms
+/// when SQLite reads the table and sorts (it does not choose this
+/// skip-scan by itself without statistics).
+const EVERY_CLIENT: &str =
+    "client IN (SELECT id FROM main.clients UNION ALL SELECT id FROM temp.new_clients)";
 
 /// Why the history could not be opened, written or read.
 #[derive(Debug, thiserror::Error)]
@@ -679,7 +675,6 @@ impl History {
         let mut terms = range.clone();
         filter.narrow(&mut terms);
         let narrowed = terms.terms.len() > range.terms.len();
-        range.term(every("outcome"));
         let total = self.count(&range)?;
         let filtered = if narrowed { self.count(&terms)? } else { total };
         let where_ = terms.sql();
@@ -867,7 +862,7 @@ impl History {
                 Outcome::Blocked.index(),
                 Outcome::Refused.index()
             )),
-            None if side.column == "client" => terms.term(every("client")),
+            None if side.column == CLIENTS.column => terms.term(EVERY_CLIENT.to_owned()),
             None => {}
         }
         let where_ = terms.sql();
@@ -964,10 +959,9 @@ impl History {
     }
 
     /// Calls `each(slot, value)` for every query in `start..until_ms` with
-    /// its value of `column` (`outcome` or `client`), read from that
-    /// column's index: streaming the rows into the slots is faster than
-    /// having SQLite sort them into groups (`benches/history.rs`,
-    /// `slots/24h`).
+    /// its value of `column`: streaming the rows into the slots takes a
+    /// quarter of the time SQLite takes to sort them into groups
+    /// (`benches/history.rs`, `slots/24h`: 9 ms against 38 ms).
     fn per_slot(
         &self,
         column: &str,
@@ -978,7 +972,6 @@ impl History {
     ) -> Result<(), Error> {
         let mut terms = Terms::default();
         terms.range(Some(start), Some(until_ms));
-        terms.term(every(column));
         let sql = both(&format!("time_ms, {column}"), &terms.sql());
         let mut statement = self.conn.prepare_cached(&sql)?;
         let mut rows = statement.query(params_from_iter(&terms.params))?;

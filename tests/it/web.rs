@@ -426,6 +426,18 @@ async fn the_summary_counts_the_queries_sent_and_the_history_survives_a_restart(
     assert_eq!(by_name["recordsFiltered"], 1);
     assert_eq!(by_name["queries"][0]["outcome"], "forwarded");
 
+    // A restarted server is followed: its queries join the history.
+    drop(server);
+    let server = block_in_place(|| site.serve());
+    let dns = Client::new(server.addr);
+    dns.udp("ads.example.com", RecordType::A).await;
+    dns.udp("after.example.com", RecordType::A).await;
+    let followed = eventually(Duration::from_secs(10), || async {
+        api.get("/api/stats/summary").await["queries"]["total"] == 15
+    })
+    .await;
+    assert!(followed, "{}", web.log());
+
     // Stop everything, start everything: the history is still there.
     block_in_place(|| web.stop());
     drop(server);
@@ -434,10 +446,11 @@ async fn the_summary_counts_the_queries_sent_and_the_history_survives_a_restart(
     let mut api = Api::new(&web);
     api.login(PASSWORD).await;
     let after = api.get("/api/stats/summary").await;
-    assert_eq!(after["queries"]["total"], 13, "{after}\n{}", web.log());
-    assert_eq!(after["queries"]["blocked"], 7);
+    assert_eq!(after["queries"]["total"], 15, "{after}\n{}", web.log());
+    assert_eq!(after["queries"]["blocked"], 8);
+    assert_eq!(after["ralo"]["lost_queries"], 0);
     let log = api.get("/api/queries?length=100").await;
-    assert_eq!(log["recordsTotal"], 13);
+    assert_eq!(log["recordsTotal"], 15);
     drop(server);
 }
 
