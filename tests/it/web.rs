@@ -349,6 +349,57 @@ async fn the_api_wants_a_session_and_the_cookie_wants_its_csrf_token() {
     drop(web);
 }
 
+/// Pi-hole's own documentation logs in with `curl --data '{"password": …}'`,
+/// which sends the JSON as a form: the body is JSON whatever its
+/// `Content-Type` says, and a body that is not JSON is a 400 in Pi-hole's
+/// shape that changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_json_body_is_read_whatever_its_content_type_says() {
+    let up = Upstream::standard().await;
+    let (_site, server, web) = site_with_web(up.addr(), "");
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::new();
+    let login = http
+        .post(web.url("/api/auth"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(json!({ "password": PASSWORD }).to_string())
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(login.status().as_u16(), 200);
+    let body: Value = serde_json::from_str(&login.text().await.expect("body")).expect("json");
+    let sid = body["session"]["sid"]
+        .as_str()
+        .expect("a session")
+        .to_owned();
+
+    for text in ["{\"blocking\": fals", "blocking=false", "[1, 2]"] {
+        let refused = http
+            .post(web.url("/api/dns/blocking"))
+            .header("x-ftl-sid", &sid)
+            .body(text)
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(refused.status().as_u16(), 400, "{text}");
+        let body: Value =
+            serde_json::from_str(&refused.text().await.expect("body")).expect("an error in JSON");
+        assert_eq!(body["error"]["key"], "bad_request", "{text}: {body}");
+    }
+    let dns = Client::new(server.addr);
+    assert!(blocked(&dns.udp("ads.example.com", RecordType::A).await));
+
+    let paused = http
+        .post(web.url("/api/dns/blocking"))
+        .header("x-ftl-sid", &sid)
+        .body(json!({"blocking": false, "timer": 60}).to_string())
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(paused.status().as_u16(), 200);
+    assert!(!blocked(&dns.udp("ads.example.com", RecordType::A).await));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_wrong_passwords_in_a_row_slow_the_client_down() {
     let up = Upstream::standard().await;

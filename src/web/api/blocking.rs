@@ -5,13 +5,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::reply::{Reply, bad_request, blocking, error, ok};
+use super::reply::{JsonBody, Reply, bad_request, blocking, error, ok};
 use crate::control::{self, Reply as ControlReply};
 use crate::vocab::unix_ms;
 use crate::web::app::App;
@@ -63,9 +62,9 @@ pub(super) async fn get(State(app): State<Arc<App>>) -> Reply {
 /// `POST /api/dns/blocking`: `{"blocking": false, "timer": 300}` pauses for
 /// five minutes, `"timer": null` until enabled; `{"blocking": true}`
 /// switches blocking on.
-pub(super) async fn set(State(app): State<Arc<App>>, body: Option<Json<Switch>>) -> Reply {
+pub(super) async fn set(State(app): State<Arc<App>>, JsonBody(body): JsonBody<Switch>) -> Reply {
     let started = Instant::now();
-    let Some(Json(switch)) = body else {
+    let Some(switch) = body else {
         return Err(bad_request(
             "send {\"blocking\": true|false, \"timer\": seconds|null} as JSON",
         ));

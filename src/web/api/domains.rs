@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::reply::{Reply, bad_request, blocking, error, ok, ok_with};
+use super::reply::{JsonBody, Reply, bad_request, blocking, error, ok, ok_with};
 use crate::cli::household::{self, Edit, RunUpdate};
 use crate::domain::Domain;
 use crate::web::app::App;
@@ -106,11 +106,11 @@ pub(super) async fn list(
 pub(super) async fn add(
     State(app): State<Arc<App>>,
     Path((kind, reach)): Path<(String, String)>,
-    body: Option<Json<Addition>>,
+    JsonBody(body): JsonBody<Addition>,
 ) -> Reply {
     let started = Instant::now();
     let allow = side(&kind, &reach)?;
-    let Some(Json(addition)) = body else {
+    let Some(addition) = body else {
         return Err(bad_request("send {\"domain\": \"name\"} as JSON"));
     };
     let names = match addition.domain {

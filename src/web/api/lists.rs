@@ -12,7 +12,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
@@ -22,7 +21,7 @@ use serde_json::{Value, json};
 use tokio::io::AsyncBufReadExt;
 use tokio::sync::mpsc;
 
-use super::reply::{Reply, bad_request, blocking, error, ok, ok_with};
+use super::reply::{JsonBody, Reply, bad_request, blocking, error, ok, ok_with};
 use crate::config::Config;
 use crate::update::{Status, lock};
 use crate::web::app::App;
@@ -164,9 +163,9 @@ async fn change_config(
 }
 
 /// `POST /api/lists`: 201 with the lists once the update with it ended.
-pub(super) async fn add(State(app): State<Arc<App>>, body: Option<Json<ListBody>>) -> Reply {
+pub(super) async fn add(State(app): State<Arc<App>>, JsonBody(body): JsonBody<ListBody>) -> Reply {
     let started = Instant::now();
-    let Some(Json(body)) = body else {
+    let Some(body) = body else {
         return Err(bad_request(
             "send {\"address\": \"https://…\", \"type\": \"block\"} as JSON",
         ));
@@ -194,10 +193,10 @@ pub(super) async fn update(
     State(app): State<Arc<App>>,
     Path(address): Path<String>,
     Query(param): Query<TypeParam>,
-    body: Option<Json<ListBody>>,
+    JsonBody(body): JsonBody<ListBody>,
 ) -> Reply {
     let started = Instant::now();
-    let Json(body) = body.unwrap_or_default();
+    let body = body.unwrap_or_default();
     let kind = kind_of(body.kind.as_deref().or(param.kind.as_deref()))?;
     let enabled = body.enabled;
     let comment = body.comment;

@@ -7,8 +7,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::vocab::Outcome;
@@ -18,6 +21,28 @@ use crate::web::history::{self, History};
 
 /// A handler's result: JSON, or an error response.
 pub(super) type Reply = Result<Response, Response>;
+
+/// A request's JSON body, read whatever its `Content-Type` says: Pi-hole
+/// reads the body as JSON, and its documented `curl --data '{…}'` sends it
+/// as a form. `None` for an empty body; a body that is not the JSON
+/// expected is a 400 in Pi-hole's shape that says what is wrong.
+pub(super) struct JsonBody<T>(pub(super) Option<T>);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Response> {
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|e| error(e.status(), "bad_request", &e.body_text()))?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(JsonBody(None));
+        }
+        serde_json::from_slice(&bytes)
+            .map(|value| JsonBody(Some(value)))
+            .map_err(|e| bad_request(&format!("the request body is not the JSON expected: {e}")))
+    }
+}
 
 /// `value` (an object) with `took`, the seconds since `started`, added.
 pub(super) fn ok(started: Instant, value: Value) -> Reply {

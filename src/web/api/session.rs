@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::reply::{Reply, blocking, error, error_hint, ok};
+use super::reply::{JsonBody, Reply, blocking, error, error_hint, ok};
 use crate::web::app::{App, Client, presented_csrf, presented_sid};
 use crate::web::auth::{Check, Password, Via};
 
@@ -26,7 +26,7 @@ pub(super) struct Login {
 pub(super) async fn login(
     State(app): State<Arc<App>>,
     ConnectInfo(client): ConnectInfo<Client>,
-    body: Option<Json<Login>>,
+    JsonBody(body): JsonBody<Login>,
 ) -> Reply {
     let started = Instant::now();
     let ip = client.ip();
@@ -39,9 +39,9 @@ pub(super) async fn login(
             Some(&format!("{secs}")),
         ));
     }
-    let Some(Json(Login {
+    let Some(Login {
         password: Some(password),
-    })) = body
+    }) = body
     else {
         return Err(error(
             StatusCode::BAD_REQUEST,
