@@ -13,6 +13,7 @@ use serde::Serialize;
 use super::serve::load_config;
 use super::tail::{format_utc, write_stdout};
 use crate::telemetry::{Cursor, QType, Segment, share, top};
+use crate::update::Status;
 use crate::vocab::{Outcome, Protocol};
 
 /// `ralo stats` options.
@@ -52,6 +53,21 @@ pub struct Report {
     pub limits: Limits,
     /// The ring of recent queries.
     pub recent: Recent,
+    /// What the last update did, if one ran since boot (its status file in
+    /// the runtime folder): published or why not, and whether the image
+    /// was saved to disk.
+    pub last_update: Option<LastUpdate>,
+}
+
+/// The last update's outcome.
+#[derive(Debug, Serialize)]
+pub struct LastUpdate {
+    /// When it ran (ms since the Unix epoch).
+    pub time_unix_ms: u64,
+    /// Whether it published an image.
+    pub published: bool,
+    /// What happened, in words.
+    pub message: String,
 }
 
 /// The server process.
@@ -259,6 +275,7 @@ impl Report {
                 held: events.len() as u64,
                 dropped: counters.ring_dropped,
             },
+            last_update: None,
         }
     }
 
@@ -294,9 +311,17 @@ impl Report {
             (false, None) => "OFF until `ralo enable`".to_owned(),
         };
         out += &format!(
-            "blocking: {blocking}\nimage generation: {}\n\n",
+            "blocking: {blocking}\nimage generation: {}\n",
             self.generation
         );
+        if let Some(update) = &self.last_update {
+            out += &format!(
+                "last update: {}: {}\n",
+                format_utc(update.time_unix_ms),
+                update.message
+            );
+        }
+        out += "\n";
         let t = &self.since_start;
         let h = &self.last_hour;
         out += &format!(
@@ -377,7 +402,12 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let config = load_config(args.config.as_deref())?;
     let segment = Segment::open(&config.paths.telemetry_file())?;
     let now = crate::vocab::unix_ms();
-    let report = Report::read(&segment, args.top, now);
+    let mut report = Report::read(&segment, args.top, now);
+    report.last_update = Status::load(&config.paths.runtime).map(|status| LastUpdate {
+        time_unix_ms: status.time_unix_ms,
+        published: status.published,
+        message: status.message,
+    });
     let text = if args.json {
         serde_json::to_string_pretty(&report)?
     } else {

@@ -69,9 +69,14 @@ pub async fn update(
     let report = updater.run(Trigger::Refresh, force).await?;
     #[allow(clippy::print_stdout)]
     {
-        let where_ = match report.delivery {
-            Delivery::Live => "live",
-            Delivery::NoServer => "stored (no server running; it loads it at start)",
+        let where_ = match (&report.delivery, &report.unsaved) {
+            (Delivery::Live, None) => "live".to_owned(),
+            (Delivery::Live, Some(why)) => {
+                format!("live, served from memory, not saved to disk: {why}")
+            }
+            (Delivery::NoServer, _) => {
+                "stored (no server running; it loads it at start)".to_owned()
+            }
         };
         println!(
             "generation {}: {} rules, {} bytes, {} in {} ms",

@@ -5,6 +5,8 @@
 use std::io;
 use std::path::PathBuf;
 
+use rustix::io::Errno;
+
 /// An error of the shared memory: sealing, mapping, persisting an image.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -79,7 +81,7 @@ pub enum Error {
     },
 
     /// A file-system operation on an image or list file failed.
-    #[error("could not {action} {path} ({source}): check that the path exists and its permissions")]
+    #[error("could not {action} {path} ({source}): {advice}", advice = file_advice(source))]
     File {
         /// What was being done, e.g. `"open"`, `"rename onto"`.
         action: &'static str,
@@ -88,4 +90,58 @@ pub enum Error {
         /// The OS error.
         source: io::Error,
     },
+}
+
+/// What to do about a failed file operation, by its cause: a full disk, a
+/// missing permission, a read-only file system and a missing folder each
+/// have their own remedy.
+pub fn file_advice(error: &io::Error) -> &'static str {
+    match Errno::from_io_error(error) {
+        Some(Errno::NOSPC | Errno::DQUOT) => {
+            "the disk holding it is full: free space there (old logs are the usual cause)"
+        }
+        Some(Errno::ACCESS | Errno::PERM) => {
+            "ralo may not write there: give the user that runs it write access to the folder (the package runs it as `ralo`)"
+        }
+        Some(Errno::ROFS) => {
+            "the file system is mounted read-only: remount it read-write, or point [paths] state at a writable folder"
+        }
+        Some(Errno::NOENT | Errno::NOTDIR) => {
+            "its folder does not exist: create it, or point [paths] state at one that does"
+        }
+        _ => "check that the path exists and its permissions",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(errno: i32) -> String {
+        Error::File {
+            action: "write",
+            path: PathBuf::from("/var/lib/ralo/image.bin.tmp"),
+            source: io::Error::from_raw_os_error(errno),
+        }
+        .to_string()
+    }
+
+    #[test]
+    fn each_file_error_kind_says_its_own_remedy() {
+        let full = message(Errno::NOSPC.raw_os_error());
+        assert!(full.contains("disk holding it is full"), "{full}");
+        let denied = message(Errno::ACCESS.raw_os_error());
+        assert!(denied.contains("may not write there"), "{denied}");
+        let read_only = message(Errno::ROFS.raw_os_error());
+        assert!(read_only.contains("read-only"), "{read_only}");
+        let missing = message(Errno::NOENT.raw_os_error());
+        assert!(missing.contains("folder does not exist"), "{missing}");
+        let texts = [&full, &denied, &read_only, &missing];
+        for (i, a) in texts.iter().enumerate() {
+            for b in &texts[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+        assert!(message(Errno::IO.raw_os_error()).contains("check that the path exists"));
+    }
 }

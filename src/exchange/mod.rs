@@ -10,7 +10,7 @@ mod persist;
 mod sealed;
 mod shm;
 
-pub use error::Error;
+pub use error::{Error, file_advice};
 pub use mapping::Mapping;
 pub use persist::{persist, write_atomic};
 pub use sealed::{MAX_IMAGE_BYTES, SealedImage};

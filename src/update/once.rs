@@ -1,4 +1,4 @@
-//! One update: load every source, compile, guard, persist, publish.
+//! One update: load every source, compile, guard, publish, persist.
 //!
 //! 1. **Load**: local files are read; URL sources are downloaded (or, when
 //!    only a local file changed, their last downloaded text is reused). A
@@ -7,10 +7,14 @@
 //!    removes against the image serving now.
 //! 3. **Guard**: an image whose rule count fell by more than
 //!    `[update] max_drop` is not published unless forced.
-//! 4. **Persist** the image to the state folder (write temp, fsync, rename,
-//!    fsync dir) so the server boots from it without network.
-//! 5. **Publish** it as a sealed memfd to the running server; a server that is
-//!    not running loads the persisted image when it starts.
+//! 4. **Publish** it as a sealed memfd to the running server.
+//! 5. **Persist** the image to the state folder (write temp, fsync, rename,
+//!    fsync dir) so the server boots from it without network. A disk that
+//!    does not take it (full, read-only) does not undo the publish: the
+//!    server serves it from memory, the status says why it is not saved,
+//!    and the next update writes it again. With no server running, the
+//!    persisted image is the only delivery, so failing to write it fails
+//!    the update.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -102,6 +106,9 @@ pub struct Report {
     pub bytes: usize,
     /// Where it went.
     pub delivery: Delivery,
+    /// Why it could not be saved to the state folder, if it could not (it
+    /// was published all the same; the server serves it from memory).
+    pub unsaved: Option<String>,
     /// Time from the start of the update to the server's acceptance.
     pub took: Duration,
 }
@@ -158,10 +165,16 @@ impl Updater {
             Ok(report) => (
                 true,
                 report.generation,
-                format!(
-                    "published generation {} with {} rules",
-                    report.generation, report.rules
-                ),
+                match &report.unsaved {
+                    None => format!(
+                        "published generation {} with {} rules",
+                        report.generation, report.rules
+                    ),
+                    Some(why) => format!(
+                        "published generation {} with {} rules, served from memory: not saved to disk ({why})",
+                        report.generation, report.rules
+                    ),
+                },
             ),
             Err(error) => (false, self.server_generation(), error.to_string()),
         };
@@ -172,7 +185,7 @@ impl Updater {
             message,
             lists,
         };
-        if let Err(error) = status.store(&self.config.paths.state) {
+        if let Err(error) = status.store(&self.config.paths.runtime) {
             warn!(%error, "cannot write the update status");
         }
         result
@@ -208,8 +221,6 @@ impl Updater {
                 });
             }
         }
-        let path = self.config.paths.image_file();
-        exchange::persist(&compiled.image, &path).map_err(Error::Store)?;
         let sealed = SealedImage::create(&compiled.image, "ralo-image").map_err(Error::Store)?;
         let delivery = match control::publish(
             &self.config.paths.server_socket(),
@@ -227,11 +238,26 @@ impl Updater {
             Err(control::Error::ServerNotRunning { .. }) => Delivery::NoServer,
             Err(e) => return Err(Error::Publish(e)),
         };
+        // Persisted second: a full or read-only disk must not keep a
+        // compiled image from serving. The next update writes it again.
+        let unsaved = match exchange::persist(&compiled.image, &self.config.paths.image_file()) {
+            Ok(()) => None,
+            Err(error) if delivery == Delivery::Live => {
+                warn!(
+                    %error,
+                    generation,
+                    "the new image is live, but not saved: the server serves generation {generation} from memory, and the next update saves it once the disk takes it"
+                );
+                Some(error.to_string())
+            }
+            Err(error) => return Err(Error::Store(error)),
+        };
         let report = Report {
             generation,
             rules: compiled.rules,
             bytes: compiled.image.len(),
             delivery,
+            unsaved,
             took: started.elapsed(),
         };
         match report.delivery {

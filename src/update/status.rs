@@ -1,8 +1,11 @@
-//! What the last update did, in `<state>/update-status.json`: when it ran,
+//! What the last update did, in `<runtime>/update-status.json`: when it ran,
 //! whether it was published (or why not: a refused publish, the guard
 //! against a collapsed list, no source readable), and per list its counts
 //! and its fetch result. The updater writes it after every run; `ralo web`
 //! reads it for the lists page, so the web process never parses list text.
+//! It lives in the runtime folder (tmpfs on the Pi): rewritten by every
+//! update, it costs the SD card nothing, and it can still say why an image
+//! was not saved when the state folder's disk is full.
 
 use std::path::{Path, PathBuf};
 
@@ -62,21 +65,21 @@ impl ListStatus {
     }
 }
 
-/// The status file in the state folder.
-pub fn path(state: &Path) -> PathBuf {
-    state.join("update-status.json")
+/// The status file in the runtime folder.
+pub fn path(runtime: &Path) -> PathBuf {
+    runtime.join("update-status.json")
 }
 
 impl Status {
     /// Writes the status (atomically); a failure is the caller's to log.
-    pub fn store(&self, state: &Path) -> std::io::Result<()> {
+    pub fn store(&self, runtime: &Path) -> std::io::Result<()> {
         let text = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
-        crate::exchange::write_atomic(&text, &path(state)).map_err(std::io::Error::other)
+        crate::exchange::write_atomic(&text, &path(runtime)).map_err(std::io::Error::other)
     }
 
     /// The last status, if an update ever wrote one that reads.
-    pub fn load(state: &Path) -> Option<Status> {
-        let bytes = std::fs::read(path(state)).ok()?;
+    pub fn load(runtime: &Path) -> Option<Status> {
+        let bytes = std::fs::read(path(runtime)).ok()?;
         serde_json::from_slice(&bytes).ok()
     }
 }

@@ -28,7 +28,7 @@ const MAX_WAIT: Duration = Duration::from_secs(60);
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Reading or writing the file failed.
-    #[error("cannot {action} {path}: {source} (check [paths] state and its permissions)")]
+    #[error("cannot {action} {path}: {source} ({advice})", advice = crate::exchange::file_advice(source))]
     File {
         /// "read" or "write".
         action: &'static str,

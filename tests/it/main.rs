@@ -9,6 +9,7 @@ mod blocking;
 mod browser;
 mod corpus;
 mod decision;
+mod disk;
 mod exchange;
 mod faults;
 mod forgery;

@@ -74,7 +74,7 @@ fn lists_json(app: &App) -> Result<Vec<Value>, String> {
         None => crate::config::EMBEDDED.to_owned(),
     };
     let entries = lists_edit::entries(&text).map_err(|e| e.to_string())?;
-    let status = Status::load(&app.config.paths.state);
+    let status = Status::load(&app.config.paths.runtime);
     Ok(entries
         .iter()
         .enumerate()
@@ -130,7 +130,7 @@ pub(super) async fn list(State(app): State<Arc<App>>) -> Reply {
     let lists = blocking(move || lists_json(&app2))
         .await?
         .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, "config_error", &e))?;
-    let status = Status::load(&app.config.paths.state);
+    let status = Status::load(&app.config.paths.runtime);
     ok(
         started,
         json!({"lists": lists, "ralo": {"last_update": status}}),
@@ -253,8 +253,8 @@ pub(super) async fn gravity(State(app): State<Arc<App>>) -> Response {
 /// Has the lists updated (by the watching updater, or a child) and says
 /// what happens on `tx`, ending with the update's result per list.
 async fn run_update(config: &Config, config_path: Option<PathBuf>, tx: mpsc::Sender<String>) {
-    let state = config.paths.state.clone();
-    let before = Status::load(&state).map_or(0, |s| s.time_unix_ms);
+    let runtime = config.paths.runtime.clone();
+    let before = Status::load(&runtime).map_or(0, |s| s.time_unix_ms);
     let say = |line: String| {
         let tx = tx.clone();
         async move {
@@ -305,7 +305,7 @@ async fn run_update(config: &Config, config_path: Option<PathBuf>, tx: mpsc::Sen
     let deadline = tokio::time::Instant::now() + UPDATE_WAIT;
     let mut last_said = tokio::time::Instant::now();
     let status = loop {
-        match Status::load(&state) {
+        match Status::load(&runtime) {
             Some(status) if status.time_unix_ms > before => break Some(status),
             _ => {}
         }
