@@ -96,6 +96,7 @@ impl Config {
         })?;
         config.paths.resolve_against(&base_dir);
         config.base_dir = base_dir;
+        config.add_implicit_household_lists();
         config.check().map_err(|bad| bad.in_origin(origin))?;
         Ok(config)
     }
@@ -137,6 +138,42 @@ impl Config {
         Ok(())
     }
 
+    /// When no `[[lists]]` entry is the household's own, `block.txt` in the
+    /// state folder is (and `allow.txt` for `[[allowlists]]`): `ralo block`
+    /// and the web page always have a list to edit, as `pihole deny` always
+    /// works. Each is named `household` (`household-allow`), or with a
+    /// number added when a configured list has that name.
+    fn add_implicit_household_lists(&mut self) {
+        for (allow, file, name) in [
+            (false, "block.txt", "household"),
+            (true, "allow.txt", "household-allow"),
+        ] {
+            let section = if allow { &self.allowlists } else { &self.lists };
+            if section.iter().any(|s| s.household) {
+                continue;
+            }
+            let taken = |n: &str| {
+                self.lists
+                    .iter()
+                    .chain(&self.allowlists)
+                    .any(|s| s.name == n)
+            };
+            let mut unique = name.to_owned();
+            for i in 2.. {
+                if !taken(&unique) {
+                    break;
+                }
+                unique = format!("{name}-{i}");
+            }
+            let source = ListSource::implicit_household(unique, self.paths.state.join(file));
+            if allow {
+                self.allowlists.push(source);
+            } else {
+                self.lists.push(source);
+            }
+        }
+    }
+
     /// The TCP idle timeout.
     pub fn tcp_idle(&self) -> Duration {
         Duration::from_secs(self.server.tcp_idle_secs)
@@ -172,6 +209,8 @@ pub(super) fn refused_key(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::{MAX_SOURCES, parse_test as parse, refused_key};
     use crate::config::{Config, Mode};
 
@@ -213,6 +252,36 @@ mod tests {
         let err = parse(text).unwrap_err().to_string();
         assert!(err.contains("used twice"), "{err}");
         assert_eq!(refused_key(text), "allowlists.name");
+    }
+
+    #[test]
+    fn without_a_marked_list_the_household_lists_are_in_the_state_folder() {
+        let c = parse("[paths]\nstate = \"/var/lib/ralo\"\n").unwrap();
+        assert_eq!(
+            c.household_file(false),
+            Some(PathBuf::from("/var/lib/ralo/block.txt"))
+        );
+        assert_eq!(
+            c.household_file(true),
+            Some(PathBuf::from("/var/lib/ralo/allow.txt"))
+        );
+        assert_eq!(c.lists[0].name, "household");
+        assert_eq!(c.allowlists[0].name, "household-allow");
+
+        // A configured list keeps its name; the implicit one takes another.
+        let taken =
+            parse("[[lists]]\nname = \"household\"\nurl = \"https://a.example/l\"\n").unwrap();
+        let names: Vec<&str> = taken.lists.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["household", "household-2"]);
+
+        // A marked list is the household's; nothing is added.
+        let marked =
+            parse("[[lists]]\nname = \"mine\"\npath = \"mine.txt\"\nhousehold = true\n").unwrap();
+        assert_eq!(marked.lists.len(), 1);
+        assert_eq!(
+            marked.household_file(false),
+            Some(PathBuf::from("/etc/ralo/mine.txt"))
+        );
     }
 
     #[test]

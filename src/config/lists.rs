@@ -33,7 +33,10 @@ pub struct ListSource {
     pub allow_http: bool,
     /// The household's own list: `ralo block` / `ralo unblock` (for
     /// `[[lists]]`) and `ralo allow` / `ralo unallow` (for `[[allowlists]]`)
-    /// edit this file. At most one per section; it needs a `path`.
+    /// edit this file. At most one per section; it needs a `path`. When no
+    /// entry of a section is marked, `block.txt` (`allow.txt`) in the state
+    /// folder is the household's list, always compiled in, named
+    /// `household` (`household-allow`).
     #[serde(default)]
     pub household: bool,
     /// `"auto"` (default: decided per line), `"hosts"`, `"domains"` or `"adblock"`.
@@ -74,6 +77,24 @@ fn format_from_str<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Format, D::
 }
 
 impl ListSource {
+    /// The household's list in the state folder, used when the config marks
+    /// none (`Config` adds it).
+    pub(super) fn implicit_household(name: String, path: PathBuf) -> ListSource {
+        ListSource {
+            name,
+            path: Some(path),
+            url: None,
+            allow_http: false,
+            household: true,
+            format: default_format(),
+            subdomains: false,
+            enabled: true,
+            comment: Some(
+                "the household's own entries (ralo block / ralo allow), kept in the state folder: no list in the config is marked household = true".to_owned(),
+            ),
+        }
+    }
+
     /// The list file, resolved against `base`.
     pub fn resolved_path(&self, base: &Path) -> Option<PathBuf> {
         self.path.as_ref().map(|p| base.join(p))

@@ -47,7 +47,7 @@ pub enum Error {
     /// The fetcher could not be built.
     #[error(transparent)]
     Sources(#[from] crate::sources::Error),
-    /// No source gave any text.
+    /// No list gave any text, and the household's lists have no entry.
     #[error("no list could be read or downloaded: nothing to publish (see the warnings above)")]
     NoSources,
     /// The new image has far fewer rules than the serving one.
@@ -199,7 +199,13 @@ impl Updater {
     ) -> Result<Report, Error> {
         let started = Instant::now();
         let texts = self.load(trigger).await;
-        if texts.iter().all(|(_, _, text)| text.is_err()) && !texts.is_empty() {
+        // Nothing to publish: every list failed, and the household's own
+        // lists (always there, often empty) have no entry either.
+        let unread = |(source, _, text): &(ListSource, bool, Result<String, NoText>)| match text {
+            Err(_) => true,
+            Ok(text) => source.household && text.trim().is_empty(),
+        };
+        if texts.iter().any(|(source, _, _)| !source.household) && texts.iter().all(unread) {
             return Err(Error::NoSources);
         }
         let previous = self.current_image();
@@ -286,6 +292,11 @@ impl Updater {
         for (source, allow) in sources {
             let location = match (&source.url, source.resolved_path(&self.config.base_dir)) {
                 (Some(url), _) => Location::Url(url.clone()),
+                // The household's list before its first edit: empty.
+                (None, Some(path)) if source.household && !path.exists() => {
+                    out.push((source, allow, Ok(String::new())));
+                    continue;
+                }
                 (None, Some(path)) => Location::File(path),
                 (None, None) => {
                     out.push((source, allow, Err(NoText::Nowhere)));

@@ -1107,7 +1107,9 @@ mod tests {
             "[server]\nudp_workers = 1\n\n# the end\n\n[[lists]]\n\
              name = \"lists.example-a\"\nurl = \"https://lists.example/a.txt\"\n"
         );
-        assert_eq!(load(&edited).lists.len(), 1);
+        // The one added, and the household's list the config marks none for.
+        let lists: Vec<String> = load(&edited).lists.into_iter().map(|l| l.name).collect();
+        assert_eq!(lists, ["lists.example-a", "household"]);
         let nested = "[local]\nrecords = {}\n[blocking]\nttl = 5\n[local.x]\n";
         let edited = add_on(nested, Kind::Allow, "a.txt");
         assert!(edited.ends_with("[local.x]\n\n[[allowlists]]\nname = \"a\"\npath = \"a.txt\"\n"));

@@ -196,3 +196,56 @@ async fn disable_for_two_seconds_then_blocking_returns_by_itself() {
         &client.udp("tracker.example.com", RecordType::A).await
     ));
 }
+
+/// A config that marks no household list, as a new user writes one: `ralo
+/// block` and `ralo allow` edit `block.txt` and `allow.txt` in the state
+/// folder, live within two seconds and still there after a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn block_works_without_a_household_list_in_the_config() {
+    let up = Upstream::standard().await;
+    let site = Site::new(up.addr(), "[[lists]]\nname = \"ads\"\npath = \"ads.txt\"\n");
+    site.write("ads.txt", "0.0.0.0 tracker.example.com\n");
+    let server = block_in_place(|| site.serve());
+    assert!(block_in_place(|| site.wait_generation(1, Duration::from_secs(10))) >= 1);
+    let client = Client::new(server.addr);
+    assert!(!blocked(&client.udp("x.example.com", RecordType::A).await));
+
+    let started = Instant::now();
+    assert_ok(&block_in_place(|| site.run(&["block", "x.example.com"])));
+    assert!(blocked(&client.udp("x.example.com", RecordType::A).await));
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        started.elapsed()
+    );
+    let file = site.path("state/block.txt");
+    assert!(
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .contains("x.example.com"),
+        "{}",
+        file.display()
+    );
+    let check = block_in_place(|| site.run(&["check", "x.example.com"]));
+    assert!(
+        stdout(&check).contains("BLOCKED by list `household`"),
+        "{}",
+        stdout(&check)
+    );
+    // The list's own entry can be let through by the implicit allowlist.
+    assert_ok(&block_in_place(|| {
+        site.run(&["allow", "tracker.example.com"])
+    }));
+    assert!(!blocked(
+        &client.udp("tracker.example.com", RecordType::A).await
+    ));
+    assert!(site.path("state/allow.txt").exists());
+
+    drop(server);
+    let server = block_in_place(|| site.serve());
+    let client = Client::new(server.addr);
+    assert!(blocked(&client.udp("x.example.com", RecordType::A).await));
+    assert!(!blocked(
+        &client.udp("tracker.example.com", RecordType::A).await
+    ));
+}
