@@ -86,6 +86,9 @@ pub async fn update(
             where_,
             report.took.as_millis()
         );
+        for (list, rules) in &report.dropped {
+            println!("dropped list `{list}` ({rules} rules): no longer in the config");
+        }
     }
     Ok(())
 }

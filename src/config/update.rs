@@ -16,8 +16,10 @@ pub struct Update {
     /// A downloaded list that lost more than this share of its entries
     /// since its last good copy is not trusted: the last good copy is used.
     pub max_shrink: f64,
-    /// An image whose rule count fell by more than this share compared with
-    /// the one serving is not published (`ralo update --force` overrides).
+    /// A list that lost more than this share of its rules compared with the
+    /// image serving (a download that collapsed) keeps the new image from
+    /// being published (`ralo update --force` overrides). A list the config
+    /// no longer names, or switched off, is simply dropped.
     pub max_drop: f64,
     /// Size cap per list (MiB, 1 to 1024), downloaded (after
     /// decompression) or local; a larger list is not used (a download falls

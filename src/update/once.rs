@@ -50,19 +50,25 @@ pub enum Error {
     /// No list gave any text, and the household's lists have no entry.
     #[error("no list could be read or downloaded: nothing to publish (see the warnings above)")]
     NoSources,
-    /// The new image has far fewer rules than the serving one.
+    /// A list still in the config has far fewer rules than in the serving
+    /// image: a download that collapsed, most likely.
     #[error(
-        "the new image has {new} rules, down from {old} (more than {share:.0} % fewer): not published. \
-         If the lists really shrank, run `ralo update --force`; otherwise check the sources above"
+        "list `{list}` has {new} rules, down from {old} in the image serving (more than {share:.0} % fewer): not published. \
+         If the list really shrank, run `ralo update --force`; otherwise check its source above"
     )]
     Collapse {
-        /// Rules in the new image.
-        new: usize,
-        /// Rules in the serving image.
-        old: usize,
-        /// The allowed drop, in percent.
+        /// The list's name.
+        list: String,
+        /// Its rules in the new image.
+        new: u64,
+        /// Its rules in the serving image.
+        old: u64,
+        /// `[update] max_drop` as a percentage.
         share: f64,
     },
+    /// The image just compiled does not open: a fault of ralo's.
+    #[error("the image just compiled does not open ({0}): this is a bug in ralo; please report it")]
+    Built(crate::image::Error),
     /// Writing or sealing the image failed.
     #[error("cannot store the image: {0}")]
     Store(exchange::Error),
@@ -109,8 +115,36 @@ pub struct Report {
     /// Why it could not be saved to the state folder, if it could not (it
     /// was published all the same; the server serves it from memory).
     pub unsaved: Option<String>,
+    /// The lists of the serving image that the config no longer names (or
+    /// switched off), with their rules: dropped by the household's choice.
+    pub dropped: Vec<(String, u64)>,
     /// Time from the start of the update to the server's acceptance.
     pub took: Duration,
+}
+
+impl Report {
+    /// The update in words, for the status file (`ralo stats`, the web page).
+    pub fn describe(&self) -> String {
+        let mut text = format!(
+            "published generation {} with {} rules",
+            self.generation, self.rules
+        );
+        if !self.dropped.is_empty() {
+            let lists: Vec<String> = self
+                .dropped
+                .iter()
+                .map(|(list, rules)| format!("`{list}` ({rules} rules)"))
+                .collect();
+            text += &format!(
+                "; dropped, as no longer in the config: {}",
+                lists.join(", ")
+            );
+        }
+        if let Some(why) = &self.unsaved {
+            text += &format!("; served from memory, not saved to disk ({why})");
+        }
+        text
+    }
 }
 
 /// Runs updates for one config.
@@ -162,20 +196,7 @@ impl Updater {
         let mut lists = Vec::new();
         let result = self.attempt(trigger, force, &mut lists).await;
         let (published, generation, message) = match &result {
-            Ok(report) => (
-                true,
-                report.generation,
-                match &report.unsaved {
-                    None => format!(
-                        "published generation {} with {} rules",
-                        report.generation, report.rules
-                    ),
-                    Some(why) => format!(
-                        "published generation {} with {} rules, served from memory: not saved to disk ({why})",
-                        report.generation, report.rules
-                    ),
-                },
-            ),
+            Ok(report) => (true, report.generation, report.describe()),
             Err(error) => (false, self.server_generation(), error.to_string()),
         };
         let status = Status {
@@ -216,17 +237,10 @@ impl Updater {
         let caps = compile::Caps::of(&self.config.update);
         let compiled = compile::compile(&loaded, previous.as_ref(), generation, caps);
         lists.extend(compiled.reports.iter().map(ListStatus::of));
-        if let Some(previous) = &previous {
-            let old = previous.rule_count();
-            let floor = old as f64 * (1.0 - self.config.update.max_drop);
-            if !force && (compiled.rules as f64) < floor {
-                return Err(Error::Collapse {
-                    new: compiled.rules,
-                    old,
-                    share: self.config.update.max_drop * 100.0,
-                });
-            }
-        }
+        let dropped = match &previous {
+            Some(previous) => self.guard(previous, &compiled.image, force)?,
+            None => Vec::new(),
+        };
         let sealed = SealedImage::create(&compiled.image, "ralo-image").map_err(Error::Store)?;
         let delivery = match control::publish(
             &self.config.paths.server_socket(),
@@ -264,6 +278,7 @@ impl Updater {
             bytes: compiled.image.len(),
             delivery,
             unsaved,
+            dropped,
             took: started.elapsed(),
         };
         match report.delivery {
@@ -281,6 +296,52 @@ impl Updater {
             ),
         }
         Ok(report)
+    }
+
+    /// The guard against a collapsed download, list by list: a list in
+    /// both the serving image and the new one may not lose more than
+    /// `[update] max_drop` of its rules (unless `force`). The household's
+    /// own lists, and lists the config no longer names (or switched off),
+    /// change by the household's choice: they are not guarded, and the
+    /// dropped ones are returned with their rules to be said.
+    fn guard(
+        &self,
+        previous: &Image<Vec<u8>>,
+        new: &[u8],
+        force: bool,
+    ) -> Result<Vec<(String, u64)>, Error> {
+        let new = Image::open(new).map_err(Error::Built)?;
+        let now = list_counts(&new);
+        let household = |name: &str| {
+            compile::sources(&self.config)
+                .any(|(source, _)| source.household && source.name == name)
+        };
+        let mut dropped = Vec::new();
+        for (list, old) in list_counts(previous) {
+            let Some(&(_, new)) = now.iter().find(|(name, _)| *name == list) else {
+                if old > 0 {
+                    dropped.push((list, old));
+                }
+                continue;
+            };
+            if household(&list) {
+                // `ralo unblock` emptying it is the household's choice too.
+                continue;
+            }
+            let floor = old as f64 * (1.0 - self.config.update.max_drop);
+            if !force && (new as f64) < floor {
+                return Err(Error::Collapse {
+                    list,
+                    new,
+                    old,
+                    share: self.config.update.max_drop * 100.0,
+                });
+            }
+        }
+        for (list, rules) in &dropped {
+            info!(list = %list, rules, "list no longer in the config (or switched off): its rules are dropped");
+        }
+        Ok(dropped)
     }
 
     /// The text of every source, block lists first.
@@ -351,4 +412,12 @@ impl Updater {
         control::state(&self.config.paths.server_socket(), Duration::from_secs(2))
             .map_or(0, |r| r.generation())
     }
+}
+
+/// Each list of `image` with its rules.
+fn list_counts<B: AsRef<[u8]>>(image: &Image<B>) -> Vec<(String, u64)> {
+    (0..image.list_count())
+        .filter_map(|i| u16::try_from(i).ok())
+        .filter_map(|id| Some((image.list_name(id)?.to_owned(), image.list_rule_count(id)?)))
+        .collect()
 }

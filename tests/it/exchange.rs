@@ -551,3 +551,67 @@ async fn update_with_no_readable_source_fails_clearly() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("nothing to publish"), "{stderr}");
 }
+
+/// Removing a list from the config is the household's choice, not a
+/// collapse: the update publishes without it (no `--force`) and says what
+/// it dropped; a list still configured that collapses is still refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_removed_from_the_config_is_dropped_without_force() {
+    let up = Upstream::standard().await;
+    let lists = "[[lists]]\nname = \"big\"\npath = \"big.txt\"\n\n[[lists]]\nname = \"small\"\npath = \"small.txt\"\n";
+    let site = site_without_child(up.addr(), lists);
+    let bulk: String = (0..100)
+        .map(|i| format!("0.0.0.0 n{i}.big.test\n"))
+        .collect();
+    site.write("big.txt", &bulk);
+    site.write(
+        "small.txt",
+        "0.0.0.0 ads.small.test\n0.0.0.0 more.small.test\n",
+    );
+    let server = block_in_place(|| site.serve());
+    let client = Client::new(server.addr);
+    assert!(block_in_place(|| site.update(&[])).status.success());
+    assert!(blocked(&client.udp("n50.big.test", RecordType::A).await));
+
+    let config = std::fs::read_to_string(site.config()).expect("config");
+    site.write(
+        "ralo.toml",
+        &config.replace("[[lists]]\nname = \"big\"\npath = \"big.txt\"\n", ""),
+    );
+    let started = Instant::now();
+    let out = block_in_place(|| site.update(&[]));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("dropped list `big` (100 rules)"),
+        "{stdout}"
+    );
+    assert!(!blocked(&client.udp("n50.big.test", RecordType::A).await));
+    assert!(blocked(&client.udp("ads.small.test", RecordType::A).await));
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    let stats = block_in_place(|| site.run(&["stats"]));
+    let text = String::from_utf8_lossy(&stats.stdout);
+    assert!(
+        text.contains("dropped, as no longer in the config: `big` (100 rules)"),
+        "{text}"
+    );
+
+    // A list still in the config that loses most of its rules is refused.
+    site.write("small.txt", "");
+    let out = block_in_place(|| site.update(&[]));
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("list `small` has 0 rules, down from 2") && stderr.contains("--force"),
+        "{stderr}"
+    );
+    assert!(blocked(&client.udp("ads.small.test", RecordType::A).await));
+}
