@@ -21,6 +21,7 @@
 //! - [`intake`]: the server's intake: the boot image, and the thread that takes
 //!   images and switches from the control socket.
 //! - [`supervise`]: `ralo serve` starting and restarting its updater child.
+//! - [`notify`]: systemd's readiness and watchdog keep-alives for `ralo serve`.
 //! - [`resolve`]: the decision for one question — access, rate limit, local,
 //!   block, cache — in one function, and forwarding what needs upstream.
 //! - [`server`]: sockets (batched UDP workers, TCP with connection caps) and
@@ -46,6 +47,7 @@ pub mod image;
 pub mod intake;
 pub mod lists;
 pub mod metrics;
+pub mod notify;
 pub mod resolve;
 pub mod server;
 pub mod sources;

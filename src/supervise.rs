@@ -100,6 +100,10 @@ fn command(child: Child, config: Option<&Path>) -> std::io::Result<Command> {
         Child::Web => command.args(["web", "--parent-pid"]),
     };
     command.arg(std::process::id().to_string());
+    // systemd's notifications are the server's to send, not its children's.
+    for key in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"] {
+        command.env_remove(key);
+    }
     if let Some(config) = config {
         command.arg("--config").arg(std::path::absolute(config)?);
     }

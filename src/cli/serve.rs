@@ -15,6 +15,7 @@ use crate::config::Config;
 use crate::image::Image;
 use crate::intake::{self, Intake};
 use crate::metrics;
+use crate::notify;
 use crate::resolve::Resolver;
 use crate::server::{self, Handler, Listeners};
 use crate::supervise;
@@ -130,7 +131,10 @@ pub async fn serve(path: Option<&Path>) -> anyhow::Result<()> {
         signal.cancel();
     });
     let settings = server::Settings::from_config(&config);
+    tasks.spawn(notify::watchdog(settings.pulse.clone(), shutdown.clone()));
+    notify::ready();
     let served = server::run(listeners, handler, settings, shutdown.clone()).await;
+    notify::stopping();
     shutdown.cancel();
     while tasks.join_next().await.is_some() {}
     intake.stop();

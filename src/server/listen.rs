@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 use super::handler::Handler;
+use super::pulse::Pulse;
 use super::tcp::{self, TcpLimits};
 use super::udp;
 use crate::config::Config;
@@ -55,7 +56,7 @@ pub enum Error {
 }
 
 /// How the server treats connections.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Settings {
     /// A TCP connection with no query for this long is closed.
     pub tcp_idle: Duration,
@@ -63,6 +64,8 @@ pub struct Settings {
     pub tcp_max_connections: usize,
     /// TCP connections open at once from one client address.
     pub tcp_max_per_client: usize,
+    /// Where the UDP workers stamp their signs of life.
+    pub pulse: Arc<Pulse>,
 }
 
 impl Settings {
@@ -72,6 +75,7 @@ impl Settings {
             tcp_idle: config.tcp_idle(),
             tcp_max_connections: config.server.tcp_max_connections,
             tcp_max_per_client: config.server.tcp_max_per_client,
+            pulse: Arc::new(Pulse::new()),
         }
     }
 }
@@ -92,7 +96,8 @@ pub async fn run(
             info!(protocol = "udp", %addr, "listening");
         }
         let (handler, runtime, shutdown) = (handler.clone(), runtime.clone(), shutdown.clone());
-        tasks.spawn_blocking(move || udp::serve(socket, handler, runtime, shutdown));
+        let beat = settings.pulse.beat();
+        tasks.spawn_blocking(move || udp::serve(socket, handler, runtime, beat, shutdown));
     }
     let limits = TcpLimits::new(&settings);
     for listener in listeners.tcp {

@@ -13,6 +13,7 @@
 
 mod handler;
 mod listen;
+mod pulse;
 mod query;
 mod render;
 mod tcp;
@@ -20,3 +21,4 @@ mod udp;
 
 pub use handler::{Arrival, Handler, Later, Now};
 pub use listen::{Error, Listeners, Settings, run, worker_count};
+pub use pulse::Pulse;

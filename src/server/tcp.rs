@@ -247,6 +247,7 @@ mod tests {
             tcp_idle: Duration::from_secs(1),
             tcp_max_connections: total,
             tcp_max_per_client: per_client,
+            pulse: Default::default(),
         })
     }
 

@@ -24,6 +24,7 @@ use tracing::debug;
 
 use super::Error;
 use super::handler::{Arrival, Handler, Now};
+use super::pulse::Beat;
 use crate::vocab::{Admission, Protocol};
 
 /// The largest datagram read; longer ones arrive cut and fail to parse.
@@ -104,13 +105,17 @@ pub(crate) fn serve(
     socket: UdpSocket,
     handler: Arc<Handler>,
     runtime: Handle,
+    beat: Beat,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
     let socket = Arc::new(socket);
     let pending = Arc::new(Semaphore::new(MAX_PENDING));
     let mut b = Buffers::new();
     while !shutdown.is_cancelled() {
-        let n = match b.receive(&socket) {
+        let result = b.receive(&socket);
+        let received = Instant::now();
+        beat.stamp(received);
+        let n = match result {
             Ok(n) => n,
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => continue,
             Err(e) if is_transient(&e) => {
@@ -119,7 +124,6 @@ pub(crate) fn serve(
             }
             Err(e) => return Err(Error::Socket(e)),
         };
-        let received = Instant::now();
         let mut answered = 0;
         for i in 0..n {
             let (len, src) = b.received[i];

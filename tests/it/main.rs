@@ -28,4 +28,5 @@ mod support;
 mod support_selftest;
 mod tcp;
 mod telemetry;
+mod watchdog;
 mod web;

@@ -50,7 +50,16 @@ impl Site {
 
     /// Starts `ralo serve` and waits (bounded) for its UDP address.
     pub fn serve(&self) -> Server {
-        let mut child = ralo(&["serve", "--config"], &self.config())
+        self.serve_with_env(&[])
+    }
+
+    /// `ralo serve` with these environment variables set.
+    pub fn serve_with_env(&self, env: &[(&str, &std::ffi::OsStr)]) -> Server {
+        let mut command = ralo(&["serve", "--config"], &self.config());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -200,6 +209,11 @@ impl Server {
     /// Its log so far.
     pub fn log(&self) -> String {
         self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Whether it is still running.
