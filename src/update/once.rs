@@ -5,8 +5,10 @@
 //!    failing download falls back to its last good copy ([`crate::sources`]).
 //! 2. **Compile** into one image, with a per-list report of what it adds and
 //!    removes against the image serving now.
-//! 3. **Guard**: an image whose rule count fell by more than
-//!    `[update] max_drop` is not published unless forced.
+//! 3. **Guard**, list by list: an image in which a configured list lost
+//!    more than `[update] max_drop` of its rules is not published unless
+//!    forced. Lists the config no longer names are dropped and said; the
+//!    household's own lists are not guarded.
 //! 4. **Publish** it as a sealed memfd to the running server.
 //! 5. **Persist** the image to the state folder (write temp, fsync, rename,
 //!    fsync dir) so the server boots from it without network. A disk that
