@@ -29,28 +29,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The upstream: answers every question with 192.0.2.1 (A) or no records.
+# The upstream (benches/dns.py): A and AAAA answers, TTL 300 s.
 upstream_port=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-python3 - "$upstream_port" <<'PY' &
-import socket, struct, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("127.0.0.1", int(sys.argv[1])))
-while True:
-    q, addr = s.recvfrom(4096)
-    if len(q) < 12:
-        continue
-    qid, flags, qd = struct.unpack(">HHH", q[:6])
-    end = 12
-    while end < len(q) and q[end] != 0:
-        end += q[end] + 1
-    question = q[12:end + 5]
-    qtype = struct.unpack(">H", q[end + 1:end + 3])[0] if end + 3 <= len(q) else 0
-    answer = b""
-    if qtype == 1:
-        answer = b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 300, 4) + bytes([192, 0, 2, 1])
-    header = struct.pack(">HHHHHH", qid, 0x8180, 1, 1 if answer else 0, 0, 0)
-    s.sendto(header + question + answer, addr)
-PY
+python3 benches/dns.py respond "$upstream_port" &
 pids+=($!)
 
 # One run: serve (+ updater child, + web child when $1 is "web") for DUR s.
@@ -104,29 +85,8 @@ EOF
     local procs="$serve_pid $children"
     declare -A before
     for pid in $procs; do before[$pid]=$(awk '/^write_bytes/ { print $2 }' "/proc/$pid/io"); done
-    python3 - "$dns" "$QPS" "$DUR" <<'PY'
-import random, socket, struct, sys, time
-host, port = sys.argv[1].rsplit(":", 1)
-qps, dur = float(sys.argv[2]), float(sys.argv[3])
-blocked = [l.split()[1] for l in open("blocklists/default.hosts") if l.startswith("0.0.0.0 ")]
-allowed = [f"host{i}.example.org" for i in range(500)]
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.setblocking(False)
-end, n = time.time() + dur, 0
-while time.time() < end:
-    name = random.choice(blocked) if random.random() < 0.3 else random.choice(allowed)
-    q = struct.pack(">HHHHHH", random.randrange(65536), 0x0100, 1, 0, 0, 0)
-    q += b"".join(bytes([len(l)]) + l.encode() for l in name.split(".")) + b"\0" + struct.pack(">HH", 1, 1)
-    s.sendto(q, (host, int(port)))
-    n += 1
-    time.sleep(1 / qps)
-    try:
-        while True:
-            s.recv(4096)
-    except BlockingIOError:
-        pass
-print(n, file=sys.stderr)
-PY
+    seq 0 499 | sed 's/.*/host&.example.org/' >"$site/allowed.txt"
+    python3 benches/dns.py send "$dns" "$QPS" "$DUR" "$site/allowed.txt" blocklists/default.hosts 0.3
     sleep 2
     local line=""
     for pid in $procs; do

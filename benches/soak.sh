@@ -44,31 +44,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The upstream: every A question gets 192.0.2.1, every AAAA 2001:db8::1,
-# with a 300 s TTL.
+# The upstream (benches/dns.py): A and AAAA answers, TTL 300 s.
 upstream_port=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-python3 - "$upstream_port" <<'PY' &
-import socket, struct, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("127.0.0.1", int(sys.argv[1])))
-while True:
-    q, addr = s.recvfrom(4096)
-    if len(q) < 12:
-        continue
-    qid = struct.unpack(">H", q[:2])[0]
-    end = 12
-    while end < len(q) and q[end] != 0:
-        end += q[end] + 1
-    question = q[12:end + 5]
-    qtype = struct.unpack(">H", q[end + 1:end + 3])[0] if end + 3 <= len(q) else 0
-    answer = b""
-    if qtype == 1:
-        answer = b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 300, 4) + bytes([192, 0, 2, 1])
-    elif qtype == 28:
-        answer = b"\xc0\x0c" + struct.pack(">HHIH", 28, 1, 300, 16) + bytes([0x20, 1, 0x0d, 0xb8] + [0] * 11 + [1])
-    header = struct.pack(">HHHHHH", qid, 0x8180, 1, 1 if answer else 0, 0, 0)
-    s.sendto(header + question + answer, addr)
-PY
+python3 benches/dns.py respond "$upstream_port" &
 upstream_pid=$!
 pids+=("$upstream_pid")
 

@@ -114,28 +114,8 @@ read -r load_bytes load_secs < <(first_load)
 # 2. Bytes written per hour at QPS queries/s.
 io_writes() { awk '/^write_bytes/ { print $2 }' "/proc/$web_pid/io"; }
 before=$(io_writes)
-python3 - "$dns" "$QPS" "$DUR" <<'PY'
-import random, socket, struct, sys, time
-host, port = sys.argv[1].rsplit(":", 1)
-qps, dur = float(sys.argv[2]), float(sys.argv[3])
-names = ["ads.example.com", "tracker.example.com"] + [f"host{i}.example.org" for i in range(200)]
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.setblocking(False)
-end, n = time.time() + dur, 0
-while time.time() < end:
-    name = random.choice(names)
-    q = struct.pack(">HHHHHH", random.randrange(65536), 0x0100, 1, 0, 0, 0)
-    q += b"".join(bytes([len(l)]) + l.encode() for l in name.split(".")) + b"\0" + struct.pack(">HH", 1, 1)
-    s.sendto(q, (host, int(port)))
-    n += 1
-    time.sleep(1 / qps)
-    try:
-        while True:
-            s.recv(4096)
-    except BlockingIOError:
-        pass
-print(n, file=sys.stderr)
-PY
+{ printf 'ads.example.com\ntracker.example.com\n'; seq 0 199 | sed 's/.*/host&.example.org/'; } >"$site/names.txt"
+python3 benches/dns.py send "$dns" "$QPS" "$DUR" "$site/names.txt"
 sleep 2
 after=$(io_writes)
 per_hour_kb=$(python3 -c "print(round(($after - $before) / $DUR * 3600 / 1024, 1))")
