@@ -29,6 +29,8 @@
 //! - [`telemetry`]: counters and the ring of recent queries in a shared
 //!   segment the server writes and `stats` / `tail` read.
 //! - [`metrics`]: the Prometheus endpoint, from the telemetry counters.
+//! - [`web`]: `ralo web`, the admin page and the Pi-hole compatible API, and
+//!   the query history in SQLite that it keeps from the telemetry ring.
 //! - [`cli`]: the person-facing commands.
 //! - `fuzzing`: the bodies of the fuzz targets in `fuzz/` (hidden from the docs).
 
