@@ -87,10 +87,11 @@ pub(super) const MAX_BUCKETS: u64 = 100_000;
 pub(super) const COLUMNS: &str =
     "time_ms, id, client, name, qtype, outcome, list, protocol, latency_us";
 
-pub(super) const SCHEMA: &str = "
-CREATE TABLE names (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
-CREATE TABLE clients (id INTEGER PRIMARY KEY, ip TEXT NOT NULL UNIQUE);
-CREATE TABLE queries (
+/// A query row's columns and key, the same on disk (`queries`) and staged
+/// (`temp.staged`).
+macro_rules! query_row {
+    () => {
+        "(
     time_ms INTEGER NOT NULL,
     id INTEGER NOT NULL,
     client INTEGER NOT NULL,
@@ -101,7 +102,17 @@ CREATE TABLE queries (
     protocol INTEGER NOT NULL,
     latency_us INTEGER NOT NULL,
     PRIMARY KEY (time_ms, id)
-) WITHOUT ROWID;
+) WITHOUT ROWID;"
+    };
+}
+
+pub(super) const SCHEMA: &str = concat!(
+    "
+CREATE TABLE names (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+CREATE TABLE clients (id INTEGER PRIMARY KEY, ip TEXT NOT NULL UNIQUE);
+CREATE TABLE queries ",
+    query_row!(),
+    "
 CREATE INDEX queries_client ON queries (client);
 CREATE INDEX queries_name ON queries (name);
 CREATE INDEX queries_outcome ON queries (outcome);
@@ -123,24 +134,17 @@ CREATE TABLE state (
 INSERT INTO state (only, next_id) VALUES (1, 1);
 PRAGMA application_id = 1380011087;
 PRAGMA user_version = 1;
-";
+"
+);
 
-pub(super) const STAGING: &str = "
-CREATE TEMP TABLE staged (
-    time_ms INTEGER NOT NULL,
-    id INTEGER NOT NULL,
-    client INTEGER NOT NULL,
-    name INTEGER NOT NULL,
-    qtype TEXT NOT NULL,
-    outcome INTEGER NOT NULL,
-    list TEXT,
-    protocol INTEGER NOT NULL,
-    latency_us INTEGER NOT NULL,
-    PRIMARY KEY (time_ms, id)
-) WITHOUT ROWID;
+pub(super) const STAGING: &str = concat!(
+    "CREATE TEMP TABLE staged ",
+    query_row!(),
+    "
 CREATE TEMP TABLE new_names (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
 CREATE TEMP TABLE new_clients (id INTEGER PRIMARY KEY, ip TEXT NOT NULL UNIQUE);
-";
+"
+);
 
 /// The first part of a flush: new names and clients, the staged rows, their
 /// hour counts.
