@@ -11,6 +11,8 @@
 # Writes target/bench/disk.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=benches/lib.sh
+. benches/lib.sh
 DUR=${DUR:-300}
 QPS=${QPS:-20}
 out=target/bench/disk.md
@@ -30,7 +32,7 @@ cleanup() {
 trap cleanup EXIT
 
 # The upstream (benches/dns.py): A and AAAA answers, TTL 300 s.
-upstream_port=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+upstream_port=$(free_udp_port)
 python3 benches/dns.py respond "$upstream_port" &
 pids+=($!)
 
@@ -72,13 +74,8 @@ EOF
     "$bin" serve --config "$site/ralo.toml" 2>"$site/serve.log" &
     local serve_pid=$!
     pids+=("$serve_pid")
-    local dns=""
-    for _ in $(seq 100); do
-        dns=$(sed -n 's/.*listening protocol="udp" addr=\([0-9.:]*\).*/\1/p' "$site/serve.log" | head -1)
-        [ -n "$dns" ] && break
-        sleep 0.1
-    done
-    [ -n "$dns" ] || { echo "ralo serve did not start" >&2; cat "$site/serve.log" >&2; exit 1; }
+    local dns
+    dns=$(ralo_udp_addr "$site/serve.log")
     sleep 5 # the first update and the web's start are not the steady state
     local children
     children=$(pgrep -P "$serve_pid" | tr '\n' ' ')

@@ -121,3 +121,26 @@ for _ in range(3):
 print("TIMEOUT -")
 EOF
 }
+
+# ralo_udp_addr LOG [LINE]: the UDP address in `ralo serve`'s log LOG once
+# it is there (and, when LINE is given, once LOG holds LINE too); waits 30 s
+# at most, else prints the log and exits.
+ralo_udp_addr() {
+  local log=$1 line=${2:-} addr=""
+  for _ in $(seq 300); do
+    addr=$(sed -n 's/.*listening protocol="udp" addr=\([0-9.:]*\).*/\1/p;T;q' "$log")
+    if [ -n "$addr" ] && { [ -z "$line" ] || grep -q "$line" "$log"; }; then
+      echo "$addr"
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "ralo serve did not start" >&2
+  cat "$log" >&2
+  exit 1
+}
+
+# free_udp_port: a UDP port free on 127.0.0.1 now.
+free_udp_port() {
+  python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}

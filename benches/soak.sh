@@ -14,6 +14,8 @@
 # Writes target/bench/soak.md (and soak.csv, one row a minute).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=benches/lib.sh
+. benches/lib.sh
 DUR=${DUR:-1800}
 QPS=${QPS:-500}
 DATA=${DATA:-../shared/data}
@@ -45,7 +47,7 @@ cleanup() {
 trap cleanup EXIT
 
 # The upstream (benches/dns.py): A and AAAA answers, TTL 300 s.
-upstream_port=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+upstream_port=$(free_udp_port)
 python3 benches/dns.py respond "$upstream_port" &
 upstream_pid=$!
 pids+=("$upstream_pid")
@@ -88,13 +90,7 @@ PY
 "$bin" serve --config "$site/ralo.toml" 2>"$site/serve.log" &
 serve_pid=$!
 pids+=("$serve_pid")
-dns=""
-for _ in $(seq 300); do
-    dns=$(sed -n 's/.*listening protocol="udp" addr=\([0-9.:]*\).*/\1/p;T;q' "$site/serve.log")
-    grep -q "image swapped in" "$site/serve.log" && [ -n "$dns" ] && break
-    sleep 0.1
-done
-[ -n "$dns" ] || { echo "ralo serve did not start" >&2; cat "$site/serve.log" >&2; exit 1; }
+dns=$(ralo_udp_addr "$site/serve.log" "image swapped in")
 host=${dns%:*}
 port=${dns##*:}
 # The probes: a listed name, and a popular one the load keeps cached.

@@ -11,6 +11,8 @@
 # Writes target/bench/web.md. DUR=600 by default (set DUR=120 for a check).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=benches/lib.sh
+. benches/lib.sh
 DUR=${DUR:-600}
 QPS=${QPS:-10}
 out=target/bench/web.md
@@ -61,12 +63,7 @@ EOF
 echo "bench-password" | "$bin" web --set-password --config "$site/ralo.toml" >/dev/null
 
 "$bin" serve --config "$site/ralo.toml" 2>"$site/serve.log" &
-for _ in $(seq 100); do
-    dns=$(sed -n 's/.*listening protocol="udp" addr=\([0-9.:]*\).*/\1/p' "$site/serve.log" | head -1)
-    [ -n "$dns" ] && break
-    sleep 0.1
-done
-[ -n "$dns" ] || { echo "ralo serve did not start" >&2; cat "$site/serve.log" >&2; exit 1; }
+dns=$(ralo_udp_addr "$site/serve.log")
 
 start_web() {
     "$bin" web --config "$site/ralo.toml" 2>"$site/web.log" &
