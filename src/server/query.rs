@@ -105,6 +105,9 @@ impl<'a> Query<'a> {
     }
 }
 
+/// EDNS Client Subnet (RFC 7871).
+const OPTION_CLIENT_SUBNET: u16 = 8;
+
 /// An OPT record that is the whole rest of the packet: version 0,
 /// extended RCODE 0, options that are well-formed TLVs.
 fn parse_opt(bytes: &[u8]) -> Option<Edns> {
@@ -124,6 +127,12 @@ fn parse_opt(bytes: &[u8]) -> Option<Edns> {
     }
     while !options.is_empty() {
         let head = options.get(..4)?;
+        let code = u16::from_be_bytes([head[0], head[1]]);
+        if code == OPTION_CLIENT_SUBNET {
+            // Its body has rules of its own: hickory reads it (FORMERR when
+            // it breaks them), as it reads every message this one declines.
+            return None;
+        }
         let len = usize::from(u16::from_be_bytes([head[2], head[3]]));
         options = options.get(4 + len..)?;
     }
@@ -270,10 +279,9 @@ mod tests {
 
     #[test]
     fn edns_with_options_is_read() {
-        // A cookie, then a client subnet option.
+        // A cookie option.
         let opt = [
-            0, 0, 41, 4, 208, 0, 0, 0x80, 0, 0, 20, 0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8, 0, 8, 0,
-            4, 0, 1, 0, 0,
+            0, 0, 41, 4, 208, 0, 0, 0x80, 0, 0, 12, 0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8,
         ];
         let p = query(NAME, 28, &opt);
         let q = Query::parse(&p).unwrap();
@@ -285,6 +293,12 @@ mod tests {
             })
         );
         assert_eq!(q.udp_limit(), 1232);
+
+        // A client subnet option has rules of its own: hickory reads it.
+        let ecs = [
+            0, 0, 41, 4, 208, 0, 0, 0x80, 0, 0, 8, 0, 8, 0, 4, 0, 1, 0, 0,
+        ];
+        assert!(Query::parse(&query(NAME, 28, &ecs)).is_none());
     }
 
     #[test]
