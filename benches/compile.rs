@@ -26,6 +26,7 @@ use ralo::compile::{self, Loaded};
 use ralo::config::Config;
 use ralo::image::Image;
 use ralo::lists::{self, Format, ParseOptions};
+use ralo::sources::ListText;
 
 use support::{data, synthetic};
 
@@ -34,6 +35,8 @@ struct Source {
     label: &'static str,
     format: Format,
     text: String,
+    /// The same text, as the compile takes it.
+    list: ListText,
 }
 
 impl Source {
@@ -57,20 +60,26 @@ fn real() -> Vec<Source> {
         ("adaway-hosts", Format::Hosts, data::ADAWAY),
     ]
     .into_iter()
-    .map(|(label, format, relative)| Source {
-        label,
-        format,
-        text: data::read(&folder, relative),
+    .map(|(label, format, relative)| {
+        let text = data::read(&folder, relative);
+        Source {
+            label,
+            format,
+            list: ListText::from(text.as_str()),
+            text,
+        }
     })
     .collect()
 }
 
 fn synthetic_1m() -> Source {
     let names = synthetic::names(1_000_000, synthetic::LIST_SEED);
+    let text = synthetic::hosts_text(&names);
     Source {
         label: "synthetic-1m-hosts",
         format: Format::Hosts,
-        text: synthetic::hosts_text(&names),
+        list: ListText::from(text.as_str()),
+        text,
     }
 }
 
@@ -93,7 +102,7 @@ fn compile_image(config: &Config, source: &Source) -> Vec<u8> {
     let loaded = [Loaded {
         source: &config.lists[0],
         allow: false,
-        text: Ok(&source.text),
+        text: Ok(&source.list),
     }];
     compile::compile::<Vec<u8>>(
         &loaded,

@@ -7,12 +7,22 @@
 //! The rules are capped ([`Caps`]): per list, and over all lists; rules past
 //! a cap are left out, counted in the report and warned about, so a
 //! runaway list cannot take the updater's memory.
+//!
+//! The compile streams: each text is read one line at a time from its file
+//! ([`ListText`]), each rule becomes 16 bytes in the builder, and a list's
+//! duplicates and its rules past a cap are dropped by sorting its rules when
+//! the list ends ([`ImageBuilder::settle`]). The image serving before is
+//! asked one hash probe per rule and dropped before the new image is
+//! written. For a million names that is some 25 MB at the peak, where
+//! holding the texts, a set of every rule and both images took 80 MB
+//! (`benches/README.md`, "Updater memory").
 
 use tracing::{info, warn};
 
 use crate::config::{self, Config, ListSource};
-use crate::image::{Image, ImageBuilder, Verdict};
+use crate::image::{Image, ImageBuilder, name_hash};
 use crate::lists::{self, ParseOptions, Stats};
+use crate::sources::{ListText, LocalError};
 
 /// How many added names a report keeps as examples.
 const EXAMPLES: usize = 3;
@@ -49,8 +59,11 @@ pub enum NoText {
         /// The file.
         path: std::path::PathBuf,
         /// Why.
-        source: crate::sources::LocalError,
+        source: LocalError,
     },
+    /// The text could not be read while it was compiled.
+    #[error("reading it failed part way: {0}")]
+    Read(LocalError),
     /// A downloaded list, which `ralo serve --check` does not fetch.
     #[error("a downloaded list: `ralo update` fetches it")]
     NotLocal,
@@ -58,6 +71,9 @@ pub enum NoText {
     #[error("the list has no `path` or `url`")]
     Nowhere,
 }
+
+/// A source's text, or why there is none.
+pub type Text = Result<ListText, NoText>;
 
 /// One source and its text, ready to compile.
 #[derive(Debug)]
@@ -67,7 +83,7 @@ pub struct Loaded<'a> {
     /// An allowlist.
     pub allow: bool,
     /// Its text, or why there is none.
-    pub text: Result<&'a str, &'a NoText>,
+    pub text: Result<&'a ListText, &'a NoText>,
 }
 
 /// What one source yielded.
@@ -106,12 +122,14 @@ pub struct Compiled {
 /// and compiles them: what `ralo serve --check` and tests use. The updater
 /// loads sources itself (downloads, last good copies) and calls [`compile`].
 pub fn compile_local(config: &Config, generation: u64) -> Compiled {
-    let texts: Vec<(&ListSource, bool, Result<String, NoText>)> = sources(config)
+    let max_bytes = config.update.max_bytes();
+    let texts: Vec<(&ListSource, bool, Text)> = sources(config)
         .map(|(source, allow)| {
             let text = match source.resolved_path(&config.base_dir) {
-                Some(path) => crate::sources::read_list_file(&path, config.update.max_bytes())
-                    .map(crate::sources::into_text)
-                    .map_err(|source| NoText::File { path, source }),
+                Some(path) => match crate::sources::open_list_file(&path, max_bytes) {
+                    Ok(_) => Ok(ListText::file(path, max_bytes)),
+                    Err(source) => Err(NoText::File { path, source }),
+                },
                 None => Err(NoText::NotLocal),
             };
             (source, allow, text)
@@ -122,14 +140,14 @@ pub fn compile_local(config: &Config, generation: u64) -> Compiled {
 
 /// Sources with their texts (or why there is none), as [`Loaded`] items.
 pub fn borrow<S: std::borrow::Borrow<ListSource>>(
-    texts: &[(S, bool, Result<String, NoText>)],
+    texts: &[(S, bool, Text)],
 ) -> Vec<Loaded<'_>> {
     texts
         .iter()
         .map(|(source, allow, text)| Loaded {
             source: source.borrow(),
             allow: *allow,
-            text: text.as_deref(),
+            text: text.as_ref(),
         })
         .collect()
 }
@@ -142,11 +160,12 @@ pub fn sources(config: &Config) -> impl Iterator<Item = (&ListSource, bool)> {
 }
 
 /// Compiles `loaded` into an image with `generation`, logging one line per
-/// source; `previous` (the image serving now) is compared for the report.
-/// At most `caps` rules are taken, in list and line order.
+/// source; `previous` (the image serving now) is compared for the report,
+/// and dropped before the new image is written. At most `caps` rules are
+/// taken, in list and line order.
 pub fn compile<B: AsRef<[u8]>>(
     loaded: &[Loaded<'_>],
-    previous: Option<&Image<B>>,
+    previous: Option<Image<B>>,
     generation: u64,
     caps: Caps,
 ) -> Compiled {
@@ -154,10 +173,11 @@ pub fn compile<B: AsRef<[u8]>>(
     let mut reports = Vec::with_capacity(loaded.len());
     let mut taken = 0u64;
     for item in loaded {
-        let report = add(&mut builder, item, previous, caps, &mut taken);
+        let report = add(&mut builder, item, previous.as_ref(), caps, &mut taken);
         log(&report, item.allow);
         reports.push(report);
     }
+    drop(previous);
     let rules = builder.len();
     Compiled {
         image: builder.build(generation),
@@ -184,73 +204,74 @@ fn add<B: AsRef<[u8]>>(
         capped: 0,
         capped_by: None,
     };
-    let text = match &item.text {
-        Ok(text) => text,
+    let unread = |report: &mut SourceReport, error: &dyn std::fmt::Display| {
+        report.error = Some(error.to_string());
+        report.removed = previous_count(previous, &item.source.name);
+    };
+    let reader = match item.text.map(ListText::reader) {
+        Ok(Ok(reader)) => reader,
+        Ok(Err(error)) => {
+            unread(&mut report, &NoText::Read(error));
+            return report;
+        }
         Err(error) => {
-            report.error = Some(error.to_string());
-            report.removed = previous_count(previous, &item.source.name);
+            unread(&mut report, error);
             return report;
         }
     };
     let list = builder.add_list(&item.source.name, item.allow);
-    // At most one rule per line.
-    builder.reserve(text.bytes().filter(|&b| b == b'\n').count() + 1);
+    let mark = builder.mark();
     let options = ParseOptions {
         allow: item.allow,
         subdomains: item.source.subdomains,
         format: item.source.format,
     };
-    let mut kept = 0u64;
-    let mut mine = 0u64;
-    let stats = lists::parse(text, options, |rule| {
-        let cap = if mine >= caps.per_list {
-            Some("update.max_list_entries")
-        } else if *taken >= caps.total {
-            Some("update.max_entries")
-        } else {
-            None
-        };
-        if let Some(key) = cap {
-            report.capped += 1;
-            report.capped_by.get_or_insert(key);
-            return;
-        }
-        mine += 1;
-        *taken += 1;
+    let parsed = lists::parse_reader(reader, options, |rule| {
         builder.add_rule(list, rule.name, rule.subtree, rule.allow);
         let Some(previous) = previous else { return };
-        if had_rule(previous, rule.name, rule.allow) {
-            kept += 1;
-        } else {
-            report.added += 1;
-            if report.added_examples.len() < EXAMPLES {
-                report.added_examples.push(rule.name.to_owned());
-            }
+        if report.added_examples.len() < EXAMPLES
+            && !previous.has_rule(name_hash(rule.name), rule.allow)
+            && !report.added_examples.iter().any(|n| n == rule.name)
+        {
+            report.added_examples.push(rule.name.to_owned());
         }
     });
-    report.removed = previous_count(previous, &item.source.name).saturating_sub(kept);
+    let mut stats = match parsed {
+        Ok(stats) => stats,
+        Err(error) => {
+            builder.discard(mark);
+            report.added_examples.clear();
+            unread(&mut report, &NoText::Read(LocalError::Io(error)));
+            return report;
+        }
+    };
+    let room = caps.total.saturating_sub(*taken);
+    let settled = builder.settle(mark, caps.per_list.min(room));
+    stats.found_duplicates(settled.duplicates);
+    if settled.left_out > 0 {
+        report.capped = settled.left_out;
+        report.capped_by = Some(if caps.per_list <= room {
+            "update.max_list_entries"
+        } else {
+            "update.max_entries"
+        });
+        // An example may have been left out with the rest.
+        let kept: Vec<u64> = builder.rules_since(mark).map(|(hash, _)| hash).collect();
+        report
+            .added_examples
+            .retain(|name| kept.contains(&name_hash(name)));
+    }
+    *taken += settled.kept;
+    if let Some(previous) = previous {
+        let had = builder
+            .rules_since(mark)
+            .filter(|&(hash, allow)| previous.has_rule(hash, allow))
+            .count() as u64;
+        report.added = settled.kept - had;
+        report.removed = previous_count(Some(previous), &item.source.name).saturating_sub(had);
+    }
     report.stats = Some(stats);
     report
-}
-
-/// Whether `previous` has a rule on exactly `name` of the same kind.
-fn had_rule<B: AsRef<[u8]>>(previous: &Image<B>, name: &str, allow: bool) -> bool {
-    let labels = name.split('.').count();
-    let exact = |m: crate::image::Match| usize::from(m.labels) == labels;
-    match previous.lookup(name) {
-        Verdict::Blocked(m) => !allow && exact(m),
-        Verdict::Allowed {
-            allow: a,
-            overrides,
-        } => {
-            if allow {
-                exact(a)
-            } else {
-                overrides.is_some_and(exact)
-            }
-        }
-        Verdict::NotListed => false,
-    }
 }
 
 /// Rules the previous image attributes to the list called `name`.
@@ -285,6 +306,7 @@ fn log(report: &SourceReport, allow: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::image::Verdict;
 
     fn source(name: &str) -> ListSource {
         ListSource {
@@ -305,15 +327,11 @@ mod tests {
     }
 
     fn compile_with(texts: &[(&ListSource, &str)], caps: Caps) -> Compiled {
-        let loaded: Vec<Loaded<'_>> = texts
+        let texts: Vec<(ListSource, bool, Text)> = texts
             .iter()
-            .map(|(source, text)| Loaded {
-                source,
-                allow: false,
-                text: Ok(text),
-            })
+            .map(|(source, text)| ((*source).clone(), false, Ok(ListText::from(*text))))
             .collect();
-        compile::<Vec<u8>>(&loaded, None, 1, caps)
+        compile::<Vec<u8>>(&borrow(&texts), None, 1, caps)
     }
 
     #[test]
@@ -361,6 +379,77 @@ mod tests {
     }
 
     #[test]
+    fn the_report_counts_what_a_list_adds_and_removes_against_the_image_before() {
+        let a = source("a");
+        let before = compile_with(
+            &[(&a, "kept.example\ngone.example\n||sub.example^\n")],
+            big(),
+        );
+        let previous = Image::open(before.image).unwrap();
+        // A duplicate of an added name, a name kept in subtree form, and
+        // three more added names than the report keeps as examples.
+        let text = "kept.example\nnew1.example\nnew1.example\nsub.example\n\
+                    new2.example\nnew3.example\nnew4.example\n";
+        let texts = vec![(a.clone(), false, Ok(ListText::from(text)))];
+        let compiled = compile(&borrow(&texts), Some(previous), 2, big());
+        let report = &compiled.reports[0];
+        assert_eq!((report.added, report.removed), (4, 1));
+        assert_eq!(
+            report.added_examples,
+            ["new1.example", "new2.example", "new3.example"]
+        );
+        assert_eq!(report.stats.as_ref().unwrap().duplicate, 1);
+    }
+
+    #[test]
+    fn examples_left_out_by_a_cap_are_not_reported() {
+        let a = source("a");
+        let before = compile_with(&[(&a, "old.example\n")], big());
+        let previous = Image::open(before.image).unwrap();
+        let texts = vec![(
+            a.clone(),
+            false,
+            Ok(ListText::from("old.example\nnew.example\n")),
+        )];
+        let caps = Caps {
+            per_list: 1,
+            total: 10,
+        };
+        let report = &compile(&borrow(&texts), Some(previous), 2, caps).reports[0];
+        assert_eq!((report.added, report.removed, report.capped), (0, 0, 1));
+        assert!(report.added_examples.is_empty());
+    }
+
+    #[test]
+    fn a_list_that_cannot_be_read_adds_nothing_and_says_why() {
+        let a = source("a");
+        let texts = vec![
+            (
+                a.clone(),
+                false,
+                Ok(ListText::file("/nonexistent/ralo/a.txt", 1024)),
+            ),
+            (source("b"), false, Ok(ListText::from("b.example\n"))),
+        ];
+        let compiled = compile::<Vec<u8>>(&borrow(&texts), None, 1, big());
+        assert!(
+            compiled.reports[0]
+                .error
+                .as_deref()
+                .unwrap()
+                .contains("No such file")
+        );
+        assert_eq!(compiled.rules, 1);
+    }
+
+    fn big() -> Caps {
+        Caps {
+            per_list: 100,
+            total: 100,
+        }
+    }
+
+    #[test]
     fn default_caps_take_a_real_list_whole() {
         let data = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data");
         let path = std::path::Path::new(data).join("domains/hagezi-light.domains.txt");
@@ -375,5 +464,120 @@ mod tests {
         assert!(accepted > 100_000, "{accepted}");
         assert_eq!(compiled.rules as u64, accepted);
         assert_eq!(compiled.reports[0].capped, 0);
+    }
+}
+
+/// The compile streams its texts and drops duplicates by sorting; before it
+/// did, it held every text and a set of every rule. These digests are of the
+/// images that in-memory compile made of the same real lists: the streaming
+/// compile changes memory, not results.
+#[cfg(test)]
+mod unchanged {
+    use super::*;
+
+    /// Real lists of every format, one read with `subdomains`, two allowlists.
+    const LISTS: [(&str, bool); 6] = [
+        ("domains/hagezi-light.domains.txt", false),
+        ("hosts/stevenblack-own.hosts", false),
+        ("adblock/adguard-dns-filter.txt", false),
+        ("hosts/adaway.hosts.txt", false),
+        ("allow/hagezi-whitelist.txt", true),
+        ("allow/hagezi-whitelist-referral.adblock.txt", true),
+    ];
+
+    /// xxh3 of the image with its checksum and creation time zeroed.
+    fn digest(image: &[u8]) -> u64 {
+        let mut image = image.to_vec();
+        image[16..24].fill(0);
+        image[40..48].fill(0);
+        xxhash_rust::xxh3::xxh3_64(&image)
+    }
+
+    fn sources() -> Option<Vec<(ListSource, bool, Text)>> {
+        let data = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data"));
+        if !data.is_dir() {
+            println!("skipped: {} is absent", data.display());
+            return None;
+        }
+        let lists = LISTS.iter().enumerate().map(|(i, (file, allow))| {
+            let source = ListSource {
+                name: format!("l{i}"),
+                path: None,
+                url: None,
+                allow_http: false,
+                household: false,
+                format: lists::Format::Auto,
+                subdomains: i == 3,
+                enabled: true,
+                comment: None,
+            };
+            (
+                source,
+                *allow,
+                Ok(ListText::file(data.join(file), u64::MAX)),
+            )
+        });
+        Some(lists.collect())
+    }
+
+    /// (accepted, duplicate, capped) per list.
+    fn counts(compiled: &Compiled) -> Vec<(u64, u64, u64)> {
+        compiled
+            .reports
+            .iter()
+            .map(|r| {
+                let stats = r.stats.as_ref().expect("every list read");
+                (stats.accepted, stats.duplicate, r.capped)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn real_lists_compile_to_the_same_image_as_before() {
+        let Some(texts) = sources() else { return };
+        let caps = Caps {
+            per_list: 2_000_000,
+            total: 2_500_000,
+        };
+        let compiled = compile::<Vec<u8>>(&borrow(&texts), None, 7, caps);
+        assert_eq!(compiled.rules, 187_866);
+        assert_eq!(digest(&compiled.image), 0x97a8_20a8_7ee7_a9fc);
+        assert_eq!(
+            counts(&compiled),
+            [
+                (176_041, 0, 0),
+                (2390, 1, 0),
+                (16_679, 18, 0),
+                (6540, 0, 0),
+                (1090, 7, 0),
+                (480, 0, 0)
+            ]
+        );
+    }
+
+    #[test]
+    fn real_lists_past_both_caps_compile_to_the_same_image_as_before() {
+        let Some(texts) = sources() else { return };
+        let caps = Caps {
+            per_list: 50_000,
+            total: 60_000,
+        };
+        let compiled = compile::<Vec<u8>>(&borrow(&texts), None, 7, caps);
+        assert_eq!(compiled.rules, 57_307);
+        assert_eq!(digest(&compiled.image), 0x38de_e2bc_c321_537e);
+        assert_eq!(
+            counts(&compiled),
+            [
+                (176_041, 0, 126_041),
+                (2390, 1, 0),
+                (16_679, 18, 9069),
+                (6540, 0, 6540),
+                (1090, 7, 1090),
+                (480, 0, 480)
+            ]
+        );
+        let by: Vec<_> = compiled.reports.iter().map(|r| r.capped_by).collect();
+        let (list, total) = (Some("update.max_list_entries"), Some("update.max_entries"));
+        assert_eq!(by, [list, None, total, total, total, total]);
     }
 }

@@ -8,6 +8,11 @@
 //! heap of strings. Merging follows the matching rule: per (name, allow) one
 //! entry is kept; it covers the subtree if any list gave the subtree form,
 //! and it is attributed to the first list that added it with that flag.
+//!
+//! A list's own duplicates are dropped the same way, by sorting, when the
+//! list is [settled](ImageBuilder::settle): the rules a list added are the
+//! tail of the vector, so no per-list hash set is needed (for a million
+//! names that set took more memory than the rules themselves).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -46,8 +51,22 @@ pub struct ImageBuilder {
     /// (name hash, allow flag | insertion number | payload), in insertion
     /// order until [`ImageBuilder::merge`] sorts and merges them.
     rules: Vec<(u64, u64)>,
+    /// The next insertion number: rules keep theirs when a list is settled.
+    next_seq: u64,
     /// Whether `rules` is sorted and merged.
     merged: bool,
+}
+
+/// What [`ImageBuilder::settle`] did to the rules a list added.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Settled {
+    /// Rules kept.
+    pub kept: u64,
+    /// Later copies of an earlier rule of the list (same name, subtree and
+    /// allow), dropped.
+    pub duplicates: u64,
+    /// Distinct rules past `keep`, dropped (the latest added go first).
+    pub left_out: u64,
 }
 
 impl std::fmt::Debug for ImageBuilder {
@@ -106,10 +125,77 @@ impl ImageBuilder {
             return;
         }
         let payload = u64::from(list) | if subtree { PAYLOAD_SUBTREE } else { 0 };
-        let seq = (self.rules.len() as u64) << RAW_SEQ_SHIFT;
+        let seq = self.next_seq << RAW_SEQ_SHIFT;
+        self.next_seq += 1;
         let allow = if allow { RAW_ALLOW } else { 0 };
         self.rules.push((name_hash(name), allow | seq | payload));
         self.merged = false;
+    }
+
+    /// Where the next rule goes: pass it to [`settle`](Self::settle) or
+    /// [`discard`](Self::discard) once a list's rules are added.
+    pub fn mark(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// Settles the rules added since `mark`: drops later copies of an
+    /// earlier rule (same name, subtree and allow) and keeps at most `keep`
+    /// of the rest, the first added.
+    ///
+    /// # Panics
+    ///
+    /// If `mark` is past the rules held, or rules were merged since it was
+    /// taken (by [`len`](Self::len)).
+    pub fn settle(&mut self, mark: usize, keep: u64) -> Settled {
+        let tail = self.tail(mark);
+        let before = tail.len() as u64;
+        // Equal rules side by side, the first added first.
+        tail.sort_unstable_by_key(|&(hash, raw)| {
+            (hash, raw & RAW_ALLOW, raw & PAYLOAD_SUBTREE, raw)
+        });
+        let mut kept = 0;
+        for i in 0..tail.len() {
+            let same = |(h, r): (u64, u64), (g, q): (u64, u64)| {
+                h == g && (r ^ q) & (RAW_ALLOW | PAYLOAD_SUBTREE) == 0
+            };
+            if kept == 0 || !same(tail[kept - 1], tail[i]) {
+                tail[kept] = tail[i];
+                kept += 1;
+            }
+        }
+        let distinct = kept as u64;
+        let keep = usize::try_from(keep.min(distinct)).unwrap_or(kept);
+        if keep < kept {
+            tail[..kept].select_nth_unstable_by_key(keep, |&(_, raw)| raw & !RAW_ALLOW);
+        }
+        self.rules.truncate(mark + keep);
+        Settled {
+            kept: keep as u64,
+            duplicates: before - distinct,
+            left_out: distinct - keep as u64,
+        }
+    }
+
+    /// The (name hash, allow) of each rule added since `mark`.
+    pub fn rules_since(&self, mark: usize) -> impl Iterator<Item = (u64, bool)> + '_ {
+        self.rules[mark.min(self.rules.len())..]
+            .iter()
+            .map(|&(hash, raw)| (hash, raw & RAW_ALLOW != 0))
+    }
+
+    /// Drops every rule added since `mark` (a list whose text failed part
+    /// way through).
+    pub fn discard(&mut self, mark: usize) {
+        self.rules.truncate(mark);
+    }
+
+    /// The rules added since `mark`, checked to be unmerged.
+    fn tail(&mut self, mark: usize) -> &mut [(u64, u64)] {
+        assert!(
+            mark <= self.rules.len() && (mark == self.rules.len() || !self.merged),
+            "the mark {mark} is not one of this builder's unmerged rules"
+        );
+        &mut self.rules[mark..]
     }
 
     /// Sorts the rules by name hash and keeps one per (name, allow): the
@@ -298,6 +384,68 @@ mod tests {
         assert_eq!(b.len(), 2);
         b.add_rule(a, "", true, false);
         assert_eq!(b.len(), 2);
+    }
+
+    #[test]
+    fn settle_drops_a_lists_duplicates_and_keeps_its_first_rules() {
+        let mut b = ImageBuilder::new();
+        let a = b.add_list("a", false);
+        b.add_rule(a, "x.com", false, false);
+        let mark = b.mark();
+        for name in ["d.com", "c.com", "d.com", "b.com", "c.com", "a.com"] {
+            b.add_rule(a, name, false, false);
+        }
+        // Not a duplicate: the subtree form, and the allow form.
+        b.add_rule(a, "d.com", true, false);
+        b.add_rule(a, "d.com", false, true);
+        let settled = b.settle(mark, 3);
+        assert_eq!(
+            settled,
+            Settled {
+                kept: 3,
+                duplicates: 2,
+                left_out: 3
+            }
+        );
+        let kept: Vec<u64> = b.rules_since(mark).map(|(hash, _)| hash).collect();
+        let mut want = vec![name_hash("d.com"), name_hash("c.com"), name_hash("b.com")];
+        let mut got = kept.clone();
+        want.sort_unstable();
+        got.sort_unstable();
+        assert_eq!(got, want);
+        assert_eq!(b.len(), 4);
+    }
+
+    #[test]
+    fn settled_rules_merge_across_lists_as_unsettled_ones_do() {
+        let make = |settle: bool| {
+            let mut b = ImageBuilder::new();
+            for (list, names) in [
+                ("a", ["x.com", "y.com", "x.com"]),
+                ("b", ["y.com", "z.com", "y.com"]),
+            ] {
+                let id = b.add_list(list, false);
+                let mark = b.mark();
+                for (i, name) in names.into_iter().enumerate() {
+                    b.add_rule(id, name, i == 1, false);
+                }
+                if settle {
+                    b.settle(mark, u64::MAX);
+                }
+            }
+            b.build_at(1, 1)
+        };
+        assert_eq!(make(true), make(false));
+    }
+
+    #[test]
+    fn discard_forgets_a_lists_rules() {
+        let mut b = ImageBuilder::new();
+        let a = b.add_list("a", false);
+        let mark = b.mark();
+        b.add_rule(a, "x.com", false, false);
+        b.discard(mark);
+        assert!(b.is_empty());
     }
 
     #[test]

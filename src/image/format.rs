@@ -582,8 +582,9 @@ impl SuffixHash {
     }
 }
 
-/// The hash of a whole dotted name (labels split on `.`).
-pub(crate) fn name_hash(name: &str) -> u64 {
+/// The hash of a whole dotted name (labels split on `.`), as the image
+/// files it (ASCII case ignored).
+pub fn name_hash(name: &str) -> u64 {
     let mut h = SuffixHash::new();
     for label in name.rsplit('.') {
         h.push(label.as_bytes());

@@ -240,6 +240,22 @@ impl<B: AsRef<[u8]>> Image<B> {
         walk.verdict()
     }
 
+    /// Whether a rule on exactly the name whose [`name_hash`](super::name_hash)
+    /// is `hash` is in the image, as an allow rule or a block rule (either form):
+    /// what the updater asks of the image serving before, to say what a new
+    /// one adds.
+    pub fn has_rule(&self, hash: u64, allow: bool) -> bool {
+        let bucket = (hash >> (64 - self.layout.bits)) as usize;
+        let lo = self.bucket_start(bucket).min(self.layout.rules);
+        let hi = self.bucket_start(bucket + 1).min(self.layout.rules);
+        let key = (hash << self.layout.bits) & KEY_MASK;
+        let flag = if allow { PAYLOAD_ALLOW } else { 0 };
+        (self.binary_search(lo, hi.max(lo), key)..hi)
+            .map(|at| self.entry(at))
+            .take_while(|entry| entry & KEY_MASK == key)
+            .any(|entry| entry & PAYLOAD_ALLOW == flag)
+    }
+
     /// Takes the next label to the left; probes once a batch is full or the
     /// name is complete (`whole`).
     #[inline]
@@ -508,6 +524,23 @@ mod tests {
     fn verify_error(bytes: Vec<u8>) -> Error {
         let image = Image::open(bytes).expect("structure still fine");
         image.verify().expect_err("verify must fail")
+    }
+
+    #[test]
+    fn has_rule_finds_exact_entries_of_either_kind_and_form() {
+        let mut b = ImageBuilder::new();
+        let block = b.add_list("block", false);
+        let allow = b.add_list("allow", true);
+        b.add_rule(block, "ads.example", false, false);
+        b.add_rule(block, "tracker.example", true, false);
+        b.add_rule(allow, "ok.example", false, true);
+        let image = Image::open(b.build(1)).unwrap();
+        let has = |name, allow| image.has_rule(super::super::name_hash(name), allow);
+        assert!(has("ads.example", false) && !has("ads.example", true));
+        assert!(has("tracker.example", false));
+        assert!(!has("x.tracker.example", false));
+        assert!(has("ok.example", true) && !has("ok.example", false));
+        assert!(!has("example", false));
     }
 
     #[test]

@@ -17,5 +17,5 @@ mod data_tests;
 mod properties;
 
 pub use options::{Format, ParseOptions};
-pub use parse::{MAX_LINE_BYTES, Rule, parse};
+pub use parse::{MAX_LINE_BYTES, Rule, parse, parse_reader};
 pub use stats::{IssueKind, LineIssue, Stats};

@@ -1,15 +1,18 @@
 //! The parser's driver: splits text into lines, classifies each (`line.rs`),
-//! normalizes names into one reused buffer, drops duplicates and hands each
-//! new [`Rule`] to the caller's sink while keeping [`Stats`].
+//! normalizes names into one reused buffer, drops duplicates (or leaves
+//! that to the caller) and hands each new [`Rule`] to the caller's sink
+//! while keeping [`Stats`]. [`parse`] reads a text in memory,
+//! [`parse_reader`] a stream, one line at a time.
 //!
 //! Per accepted line the work is a few scans of the line, one copy into the
 //! buffer and one hash-set insert; nothing is allocated except when a name
-//! is rejected (its error) or the set grows. Lines are slices of the text,
-//! never copied; one longer than [`MAX_LINE_BYTES`] is counted invalid
+//! is rejected (its error) or the set grows. Lines of a text are slices of
+//! it, never copied; one longer than [`MAX_LINE_BYTES`] is counted invalid
 //! without being looked at.
 
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, DefaultHasher, Hash, Hasher};
+use std::io::{self, BufRead};
 
 use super::hosts;
 use super::line::{Line, classify};
@@ -47,54 +50,106 @@ pub struct Rule<'a> {
 /// duplicates are recognised by a 64-bit hash, so two different rules collide
 /// with odds of about n²/2⁶⁵ (1 in 36 million for a million rules).
 pub fn parse(text: &str, options: ParseOptions, mut sink: impl FnMut(Rule<'_>)) -> Stats {
-    let mut state = State {
-        stats: Stats::default(),
-        // List lines average 15 to 25 bytes; one slot per 32 bytes of text
-        // saves most rehashing and never reserves more than the text's size.
-        seen: HashSet::with_capacity_and_hasher(text.len() / 32, BuildHasherDefault::default()),
-        buf: String::with_capacity(256),
-    };
-    for (index, raw) in text.split_terminator('\n').enumerate() {
-        // More than 4 billion lines share the last number rather than wrap.
-        let number = u32::try_from(index + 1).unwrap_or(u32::MAX);
-        let line = raw.strip_suffix('\r').unwrap_or(raw).trim();
-        state.stats.lines += 1;
-        if line.len() > MAX_LINE_BYTES {
-            state.stats.note(number, line, &Reason::TooLong(line.len()));
-            continue;
-        }
-        match classify(line, options) {
-            Line::Comment => state.stats.comments += 1,
-            Line::Issue(reason) => state.stats.note(number, line, &reason),
-            Line::Rule(candidate) => state.add(candidate, number, line, &mut sink),
-            Line::Hosts(words) => {
-                let mut any = false;
-                for word in words {
-                    any = true;
-                    match hosts::candidate(word, options) {
-                        Ok(candidate) => state.add(candidate, number, line, &mut sink),
-                        Err(reason) => state.stats.note(number, line, &reason),
-                    }
-                }
-                if !any {
-                    state.stats.note(number, line, &Reason::NoName);
-                }
-            }
-        }
+    // List lines average 15 to 25 bytes; one slot per 32 bytes of text
+    // saves most rehashing and never reserves more than the text's size.
+    let seen = HashSet::with_capacity_and_hasher(text.len() / 32, BuildHasherDefault::default());
+    let mut state = State::new(options, Some(seen));
+    for raw in text.split_terminator('\n') {
+        state.line(raw, &mut sink);
     }
     state.stats
 }
 
+/// Parses the text `reader` gives, line by line, as [`parse`] does, except
+/// that duplicates are passed on: the caller drops them (the image builder
+/// does, by sorting, with less memory than a set of every rule) and says how
+/// many with [`Stats::found_duplicates`]. Holds one line at a time; invalid
+/// UTF-8 is read as `U+FFFD`, and a byte order mark that opens the text is
+/// dropped.
+///
+/// # Errors
+///
+/// A read error of `reader`; the rules passed on before it stay passed.
+pub fn parse_reader(
+    mut reader: impl BufRead,
+    options: ParseOptions,
+    mut sink: impl FnMut(Rule<'_>),
+) -> io::Result<Stats> {
+    let mut state = State::new(options, None);
+    let mut bytes = Vec::with_capacity(256);
+    let mut first = true;
+    loop {
+        bytes.clear();
+        if reader.read_until(b'\n', &mut bytes)? == 0 {
+            break;
+        }
+        let mut line = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
+        if std::mem::take(&mut first) {
+            line = line.strip_prefix(UTF8_BOM).unwrap_or(line);
+        }
+        state.line(&String::from_utf8_lossy(line), &mut sink);
+    }
+    Ok(state.stats)
+}
+
+/// The UTF-8 byte order mark some editors put at the start of a file.
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
 /// Everything that lives across lines.
 struct State {
+    options: ParseOptions,
     stats: Stats,
-    /// Hashes of the rules accepted so far (see [`rule_key`]).
-    seen: HashSet<u64, BuildHasherDefault<PassThrough>>,
+    /// Hashes of the rules accepted so far (see [`rule_key`]), when
+    /// duplicates are dropped here.
+    seen: Option<HashSet<u64, BuildHasherDefault<PassThrough>>>,
     /// The reused buffer names are normalized into.
     buf: String,
 }
 
 impl State {
+    fn new(
+        options: ParseOptions,
+        seen: Option<HashSet<u64, BuildHasherDefault<PassThrough>>>,
+    ) -> State {
+        State {
+            options,
+            stats: Stats::default(),
+            seen,
+            buf: String::with_capacity(256),
+        }
+    }
+
+    /// Takes the next line (without its `\n`).
+    fn line(&mut self, raw: &str, sink: &mut impl FnMut(Rule<'_>)) {
+        // More than 4 billion lines share the last number rather than wrap.
+        self.stats.lines += 1;
+        let number = u32::try_from(self.stats.lines).unwrap_or(u32::MAX);
+        let line = raw.strip_suffix('\r').unwrap_or(raw).trim();
+        if line.len() > MAX_LINE_BYTES {
+            self.stats.note(number, line, &Reason::TooLong(line.len()));
+            return;
+        }
+        let options = self.options;
+        match classify(line, options) {
+            Line::Comment => self.stats.comments += 1,
+            Line::Issue(reason) => self.stats.note(number, line, &reason),
+            Line::Rule(candidate) => self.add(candidate, number, line, sink),
+            Line::Hosts(words) => {
+                let mut any = false;
+                for word in words {
+                    any = true;
+                    match hosts::candidate(word, options) {
+                        Ok(candidate) => self.add(candidate, number, line, sink),
+                        Err(reason) => self.stats.note(number, line, &reason),
+                    }
+                }
+                if !any {
+                    self.stats.note(number, line, &Reason::NoName);
+                }
+            }
+        }
+    }
+
     /// Normalizes a candidate and passes it on unless it is a duplicate.
     fn add(
         &mut self,
@@ -107,9 +162,8 @@ impl State {
             self.stats.note(number, line, &reason);
             return;
         }
-        if !self
-            .seen
-            .insert(rule_key(&self.buf, candidate.subtree, candidate.allow))
+        if let Some(seen) = &mut self.seen
+            && !seen.insert(rule_key(&self.buf, candidate.subtree, candidate.allow))
         {
             self.stats.duplicate += 1;
             return;
@@ -174,6 +228,47 @@ mod tests {
 
     fn names(text: &str) -> Vec<String> {
         rules(text).0.into_iter().map(|rule| rule.0).collect()
+    }
+
+    /// `parse_reader`'s rules, with its duplicates dropped as a caller does.
+    fn read(bytes: &[u8]) -> (Vec<(String, bool, bool, u32)>, Stats) {
+        let (mut rules, mut seen) = (Vec::new(), HashSet::new());
+        let mut stats = parse_reader(bytes, ParseOptions::default(), |rule| {
+            rules.push((rule.name.to_owned(), rule.subtree, rule.allow, rule.line));
+        })
+        .unwrap();
+        let before = rules.len();
+        rules.retain(|rule| seen.insert((rule.0.clone(), rule.1, rule.2)));
+        stats.found_duplicates((before - rules.len()) as u64);
+        (rules, stats)
+    }
+
+    #[test]
+    fn a_stream_reads_as_the_same_text_in_memory() {
+        let text = "# hi\r\n0.0.0.0 a.example b.example\r\nb.example\n||c.example^\n\
+                    a.example\nbad..name\n\n@@||d.example^\nlast.example";
+        assert_eq!(read(text.as_bytes()), rules(text));
+    }
+
+    #[test]
+    fn a_stream_drops_an_opening_bom_and_reads_invalid_utf8_as_replacement() {
+        let (found, stats) = read(b"\xEF\xBB\xBFa.example\nb\xFF.example\n");
+        assert_eq!(found, [("a.example".to_owned(), false, false, 1)]);
+        assert_eq!((stats.lines, stats.invalid), (2, 1));
+    }
+
+    #[test]
+    fn real_lists_read_the_same_from_a_stream() {
+        let data = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data"));
+        if !data.is_dir() {
+            println!("skipped: {} is absent", data.display());
+            return;
+        }
+        for file in ["hosts/adaway.hosts.txt", "adblock/adguard-dns-filter.txt"] {
+            let bytes = std::fs::read(data.join(file)).unwrap();
+            let text = String::from_utf8_lossy(&bytes);
+            assert_eq!(read(&bytes), rules(&text), "{file}");
+        }
     }
 
     #[test]

@@ -67,6 +67,14 @@ impl Stats {
         )
     }
 
+    /// Moves `n` rules from `accepted` to `duplicate`: the caller found
+    /// them to repeat earlier ones (see [`parse_reader`](super::parse_reader)).
+    pub fn found_duplicates(&mut self, n: u64) {
+        let n = n.min(self.accepted);
+        self.accepted -= n;
+        self.duplicate += n;
+    }
+
     /// Counts a skipped or invalid entry and keeps it as an example while
     /// fewer than five are kept; only then is the reason formatted.
     pub(super) fn note(&mut self, line: u32, text: &str, reason: &Reason<'_>) {

@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 /// The UTF-8 byte order mark some editors put at the start of a file.
-const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+pub(crate) const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// Openings that mark a body as an HTML page, compared case-insensitively
 /// after any BOM and leading whitespace.
@@ -86,24 +86,16 @@ impl std::fmt::Display for HtmlSign {
     }
 }
 
-/// A body that passed every check, ready to be stored and handed on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Checked {
-    /// The body as lossy UTF-8, without a leading byte order mark.
-    pub(crate) text: String,
-    /// Its entry lines (see [`count_entries`]).
-    pub(crate) entries: u64,
-}
-
 /// Checks a downloaded body, in order: empty, whitespace only, binary, HTML
 /// (by `content_type` or by its opening), and shrink against `old_entries`,
-/// the entry-line count of the last good copy if there is one.
+/// the entry-line count of the last good copy if there is one. A body that
+/// passes is stored as it came; its entry lines are returned.
 pub(crate) fn check_body(
     content_type: Option<&str>,
     body: &[u8],
     old_entries: Option<u64>,
     max_shrink: f64,
-) -> Result<Checked, Refusal> {
+) -> Result<u64, Refusal> {
     if body.is_empty() {
         return Err(Refusal::Empty);
     }
@@ -116,8 +108,7 @@ pub(crate) fn check_body(
     if let Some(sign) = html_sign(content_type, body) {
         return Err(Refusal::Html(sign));
     }
-    let text = to_text(body);
-    let entries = count_entries(&text);
+    let entries = count_entries(body);
     if let Some(old) = old_entries
         && shrank_too_much(old, entries, max_shrink)
     {
@@ -127,7 +118,7 @@ pub(crate) fn check_body(
             max_shrink,
         });
     }
-    Ok(Checked { text, entries })
+    Ok(entries)
 }
 
 /// Lossy UTF-8 text of `bytes`, without a leading byte order mark.
@@ -149,17 +140,23 @@ pub fn into_text(bytes: Vec<u8>) -> String {
     }
 }
 
-/// Counts entry lines: lines that are not blank and, once their leading
-/// whitespace is dropped, start with none of `#`, `!` (comments) or `[`
-/// (adblock headers such as `[Adblock Plus 2.0]`).
-pub(crate) fn count_entries(text: &str) -> u64 {
-    let count = text
-        .lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty() && !line.starts_with(['#', '!', '[']))
+/// Counts the entry lines of a body (see [`is_entry`]), reading it as
+/// lossy UTF-8 line by line without copying it.
+pub(crate) fn count_entries(body: &[u8]) -> u64 {
+    let count = strip_bom(body)
+        .split(|&b| b == b'\n')
+        .filter(|line| is_entry(&String::from_utf8_lossy(line)))
         .count();
     // usize is at most 64 bits on every target Rust supports.
     u64::try_from(count).unwrap_or(u64::MAX)
+}
+
+/// Whether `line` is an entry line: not blank and, once its leading
+/// whitespace is dropped, starting with none of `#`, `!` (comments) or `[`
+/// (adblock headers such as `[Adblock Plus 2.0]`).
+pub(crate) fn is_entry(line: &str) -> bool {
+    let line = line.trim();
+    !line.is_empty() && !line.starts_with(['#', '!', '['])
 }
 
 /// Whether going from `old` to `new` entry lines loses more than
@@ -261,13 +258,14 @@ mod tests {
     fn entry_lines_skip_blanks_comments_and_adblock_headers() {
         let text = "[Adblock Plus 2.0]\n! Title: x\n# hosts comment\n\n   \n  # indented comment\n\
                     0.0.0.0 ads.example\n||tracker.example^\r\nplain.example\n";
-        assert_eq!(count_entries(text), 3);
+        assert_eq!(count_entries(text.as_bytes()), 3);
     }
 
     #[test]
     fn entry_lines_of_empty_text_are_zero() {
-        assert_eq!(count_entries(""), 0);
-        assert_eq!(count_entries("\n\n# only comments\n"), 0);
+        assert_eq!(count_entries(b""), 0);
+        assert_eq!(count_entries(b"\n\n# only comments\n"), 0);
+        assert_eq!(count_entries(b"\xEF\xBB\xBF# a comment after a BOM\n"), 0);
     }
 
     #[test]
@@ -327,15 +325,14 @@ mod tests {
     }
 
     #[test]
-    fn good_body_becomes_text_without_bom_and_counts_entries() {
-        let checked = check_body(
+    fn good_body_counts_its_entries_past_a_bom_and_invalid_utf8() {
+        let entries = check_body(
             Some("text/plain; charset=utf-8"),
             b"\xEF\xBB\xBF# list\na.example\nb.\xFFexample\n",
             Some(2),
             0.5,
         )
         .unwrap();
-        assert_eq!(checked.text, "# list\na.example\nb.\u{FFFD}example\n");
-        assert_eq!(checked.entries, 2);
+        assert_eq!(entries, 2);
     }
 }

@@ -11,6 +11,7 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::{Certificate, Client, Url};
@@ -19,8 +20,9 @@ use tracing::{info, warn};
 use super::checks::{self, Refusal};
 use super::error::Error;
 use super::http::{self, Download, Validators};
-use super::local::{LocalError, read_list_file};
+use super::local::{LocalError, open_list_file};
 use super::store::{Meta, Store, Stored};
+use super::text::ListText;
 
 /// Where a source's list is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,8 +98,9 @@ impl Limits {
 /// A source's list text and where it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fetched {
-    /// The list as lossy UTF-8, without a leading byte order mark.
-    pub text: String,
+    /// The list: its file (the local list, or the last good copy of a
+    /// download), or the download itself when the disk did not take it.
+    pub text: ListText,
     /// Where the text came from.
     pub origin: Origin,
 }
@@ -175,15 +178,18 @@ impl Fetcher {
         }
     }
 
-    /// Reads a local list (a regular file, at most `max_bytes`).
+    /// Checks a local list (a regular file, at most `max_bytes`); it is read
+    /// when compiled.
     async fn read_local(&self, spec: &SourceSpec, path: &Path) -> Result<Fetched, Error> {
         let (owned, max_bytes) = (path.to_owned(), self.limits.max_bytes);
-        let read = tokio::task::spawn_blocking(move || read_list_file(&owned, max_bytes))
-            .await
-            .map_err(|e| LocalError::Io(io::Error::other(e)))
-            .and_then(|r| r);
+        let opened = tokio::task::spawn_blocking(move || {
+            open_list_file(&owned, max_bytes).and_then(|file| Ok(file.metadata()?.len()))
+        })
+        .await
+        .map_err(|e| LocalError::Io(io::Error::other(e)))
+        .and_then(|r| r);
         let (name, path) = (spec.name.clone(), path.to_owned());
-        let bytes = match read {
+        let bytes = match opened {
             Ok(bytes) => bytes,
             Err(LocalError::Io(source)) => return Err(Error::LocalRead { name, path, source }),
             Err(LocalError::NotAFile) => return Err(Error::LocalNotAFile { name, path }),
@@ -196,9 +202,9 @@ impl Fetcher {
                 });
             }
         };
-        info!(source = %spec.name, path = %path.display(), bytes = bytes.len(), "list source read from file");
+        info!(source = %spec.name, path = %path.display(), bytes, "list source found");
         Ok(Fetched {
-            text: checks::into_text(bytes),
+            text: ListText::file(path, max_bytes),
             origin: Origin::Local,
         })
     }
@@ -237,7 +243,7 @@ impl Fetcher {
                 Some(stored) => {
                     info!(source = name, %url, entries = stored.meta.entries, "list source not modified");
                     return Ok(Fetched {
-                        text: checks::to_text(&stored.body),
+                        text: self.stored_text(stored),
                         origin: Origin::NotModified,
                     });
                 }
@@ -257,13 +263,11 @@ impl Fetcher {
                     old_entries,
                     self.limits.max_shrink,
                 ) {
-                    Ok(checked) => {
-                        let meta =
-                            Meta::new(url.as_str(), &bytes, checked.entries, etag, last_modified);
-                        self.save(name, bytes, meta).await;
-                        info!(source = name, %url, entries = checked.entries, "list source fetched");
+                    Ok(entries) => {
+                        let meta = Meta::new(url.as_str(), &bytes, entries, etag, last_modified);
+                        info!(source = name, %url, entries, "list source fetched");
                         return Ok(Fetched {
-                            text: checked.text,
+                            text: self.save(name, bytes, meta).await,
                             origin: Origin::Fresh,
                         });
                     }
@@ -284,7 +288,7 @@ impl Fetcher {
                     "list source not updated; using its last good copy"
                 );
                 Ok(Fetched {
-                    text: checks::to_text(&stored.body),
+                    text: self.stored_text(stored),
                     origin: Origin::LastGood { reason },
                 })
             }
@@ -311,13 +315,27 @@ impl Fetcher {
         blocking(move || store.load(&name, &url)).await
     }
 
-    /// Stores a new good copy on the blocking pool. A failure is logged, not
-    /// returned: the text in hand is good, only the next fall-back is older.
-    async fn save(&self, name: &str, body: Vec<u8>, meta: Meta) {
+    /// Stores a new good copy on the blocking pool and gives its file. A
+    /// copy that cannot be stored is logged, not returned: the text in hand
+    /// is good, only the next fall-back is older, and it is given from
+    /// memory.
+    async fn save(&self, name: &str, body: Vec<u8>, meta: Meta) -> ListText {
         let (store, owned_name) = (self.store.clone(), name.to_owned());
-        if let Err(e) = blocking(move || store.save(&owned_name, &body, &meta)).await {
-            warn!(source = name, dir = %self.store.dir().display(), error = %e, "cannot store the new last good copy; check disk space and permissions");
+        let body = Arc::new(body);
+        let shared = Arc::clone(&body);
+        match blocking(move || store.save(&owned_name, &shared, &meta)).await {
+            Ok(path) => ListText::file(path, self.limits.max_bytes),
+            Err(e) => {
+                warn!(source = name, dir = %self.store.dir().display(), error = %e, "cannot store the new last good copy; check disk space and permissions");
+                let body = Arc::try_unwrap(body).unwrap_or_else(|shared| shared.to_vec());
+                ListText::Memory(checks::into_text(body))
+            }
         }
+    }
+
+    /// The text of a last good copy: its file.
+    fn stored_text(&self, stored: Stored) -> ListText {
+        ListText::file(stored.path, self.limits.max_bytes)
     }
 }
 

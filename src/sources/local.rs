@@ -31,8 +31,10 @@ pub enum LocalError {
     },
 }
 
-/// The bytes of the list file at `path`, at most `max_bytes` of them.
-pub fn read_list_file(path: &Path, max_bytes: u64) -> Result<Vec<u8>, LocalError> {
+/// The list file at `path`, opened for reading once it is known to be a
+/// regular file of at most `max_bytes` (reading it stops at the cap is the
+/// caller's part: [`read_list_file`] and [`super::ListText`] do).
+pub fn open_list_file(path: &Path, max_bytes: u64) -> Result<File, LocalError> {
     // `metadata` follows symbolic links and opens nothing, so a pipe is
     // refused before an open could block on it.
     if !std::fs::metadata(path)?.is_file() {
@@ -43,21 +45,30 @@ pub fn read_list_file(path: &Path, max_bytes: u64) -> Result<Vec<u8>, LocalError
     if !meta.is_file() {
         return Err(LocalError::NotAFile);
     }
-    let too_large = |size| LocalError::TooLarge {
-        size,
-        limit: max_bytes,
-    };
     if meta.len() > max_bytes {
-        return Err(too_large(meta.len()));
+        return Err(LocalError::TooLarge {
+            size: meta.len(),
+            limit: max_bytes,
+        });
     }
+    Ok(file)
+}
+
+/// The bytes of the list file at `path`, at most `max_bytes` of them.
+pub fn read_list_file(path: &Path, max_bytes: u64) -> Result<Vec<u8>, LocalError> {
+    let file = open_list_file(path, max_bytes)?;
     // The size may change before the read: reserve what stat said, read at
     // most one byte past the cap.
-    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    let size = file.metadata()?.len();
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
     file.take(max_bytes.saturating_add(1))
         .read_to_end(&mut bytes)?;
     let read = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
     if read > max_bytes {
-        return Err(too_large(read));
+        return Err(LocalError::TooLarge {
+            size: read,
+            limit: max_bytes,
+        });
     }
     Ok(bytes)
 }

@@ -18,9 +18,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use xxhash_rust::xxh3::xxh3_64;
+use xxhash_rust::xxh3::{Xxh3, xxh3_64};
 
-use super::checks::count_entries;
+use super::checks::{UTF8_BOM, is_entry};
+use super::text::for_each_line;
 
 /// The longest sanitized name kept in a file name; the hash keeps names unique.
 const MAX_STEM_NAME: usize = 48;
@@ -56,11 +57,11 @@ pub(crate) struct Meta {
     pub(crate) hash: u64,
 }
 
-/// A last good copy read back from disk.
+/// A last good copy found on disk, checked against its metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Stored {
-    /// The body as downloaded.
-    pub(crate) body: Vec<u8>,
+    /// The file holding the body as downloaded.
+    pub(crate) path: PathBuf,
     /// Its metadata; without validators when the metadata file was missing
     /// or did not match the body.
     pub(crate) meta: Meta,
@@ -136,9 +137,9 @@ impl Meta {
         })
     }
 
-    /// Whether this metadata describes `body`.
-    fn describes(&self, body: &[u8]) -> bool {
-        self.bytes == len_u64(body) && self.hash == xxh3_64(body)
+    /// Whether this metadata describes the body `read`.
+    fn describes(&self, read: &Read) -> bool {
+        self.bytes == read.bytes && self.hash == read.hash
     }
 
     /// Seconds since the body was downloaded (0 if the clock went back).
@@ -159,19 +160,21 @@ impl Store {
         &self.dir
     }
 
-    /// Reads the last good copy of source `name` at `url`, if there is one.
-    /// A missing body is `Ok(None)`; a body that cannot be read is an error.
+    /// Finds the last good copy of source `name` at `url`, if there is one,
+    /// reading it through once (its length, hash and entry lines) without
+    /// holding it. A missing body is `Ok(None)`; a body that cannot be read
+    /// is an error.
     pub(crate) fn load(&self, name: &str, url: &str) -> io::Result<Option<Stored>> {
         let (body_path, meta_path) = self.paths(name, url);
-        let body = match fs::read(&body_path) {
-            Ok(body) => body,
+        let read = match File::open(&body_path) {
+            Ok(file) => Read::of(file)?,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e),
         };
         let meta = fs::read(&meta_path)
             .ok()
             .and_then(|raw| Meta::parse(&String::from_utf8_lossy(&raw)))
-            .filter(|meta| meta.url == url && meta.describes(&body));
+            .filter(|meta| meta.url == url && meta.describes(&read));
         let meta = match meta {
             Some(meta) => meta,
             None => {
@@ -180,21 +183,31 @@ impl Store {
                     path = %meta_path.display(),
                     "metadata of the last good copy is missing or does not match it; ignoring it"
                 );
-                let entries = count_entries(&super::checks::to_text(&body));
-                let mut meta = Meta::new(url, &body, entries, None, None);
-                meta.fetched_at = modified_unix(&body_path).unwrap_or(0);
-                meta
+                Meta {
+                    url: url.to_owned(),
+                    etag: None,
+                    last_modified: None,
+                    fetched_at: modified_unix(&body_path).unwrap_or(0),
+                    entries: read.entries,
+                    bytes: read.bytes,
+                    hash: read.hash,
+                }
             }
         };
-        Ok(Some(Stored { body, meta }))
+        Ok(Some(Stored {
+            path: body_path,
+            meta,
+        }))
     }
 
     /// Replaces the last good copy of source `name` with `body` and `meta`.
-    pub(crate) fn save(&self, name: &str, body: &[u8], meta: &Meta) -> io::Result<()> {
+    /// Gives the body's file.
+    pub(crate) fn save(&self, name: &str, body: &[u8], meta: &Meta) -> io::Result<PathBuf> {
         let (body_path, meta_path) = self.paths(name, &meta.url);
         write_atomic(&body_path, body)?;
         write_atomic(&meta_path, meta.render().as_bytes())?;
-        File::open(&self.dir)?.sync_all()
+        File::open(&self.dir)?.sync_all()?;
+        Ok(body_path)
     }
 
     /// The body and metadata paths for source `name` at `url`.
@@ -210,11 +223,48 @@ impl Store {
 /// The last good copy of URL source `name` at `url` under `state_dir`,
 /// as text, without any network (what `ralo check` shows rules from).
 pub fn stored_text(state_dir: &Path, name: &str, url: &str) -> Option<String> {
-    let store = Store {
+    let bytes = fs::read(stored_file(state_dir, name, url)?).ok()?;
+    Some(super::checks::into_text(bytes))
+}
+
+/// The file of the last good copy of URL source `name` at `url` under
+/// `state_dir`, if there is one.
+pub fn stored_file(state_dir: &Path, name: &str, url: &str) -> Option<PathBuf> {
+    let (body, _) = Store {
         dir: state_dir.join("sources"),
-    };
-    let stored = store.load(name, url).ok()??;
-    Some(super::checks::to_text(&stored.body))
+    }
+    .paths(name, url);
+    body.is_file().then_some(body)
+}
+
+/// What one pass over a stored body found.
+struct Read {
+    bytes: u64,
+    hash: u64,
+    entries: u64,
+}
+
+impl Read {
+    fn of(file: File) -> io::Result<Read> {
+        let mut read = Read {
+            bytes: 0,
+            hash: 0,
+            entries: 0,
+        };
+        let mut hasher = Xxh3::new();
+        for_each_line(file, |line| {
+            hasher.update(line);
+            // As `count_entries`: a byte order mark opens no entry.
+            let text = match read.bytes {
+                0 => line.strip_prefix(UTF8_BOM).unwrap_or(line),
+                _ => line,
+            };
+            read.bytes += len_u64(line);
+            read.entries += u64::from(is_entry(&String::from_utf8_lossy(text)));
+        })?;
+        read.hash = hasher.digest();
+        Ok(read)
+    }
 }
 
 /// The file name stem for source `name` at `url`: the name lower-cased with
@@ -397,7 +447,7 @@ mod tests {
         let meta = sample_meta();
         store.save("ads", b"a.example\n", &meta).unwrap();
         let stored = store.load("ads", URL).unwrap().unwrap();
-        assert_eq!(stored.body, b"a.example\n");
+        assert_eq!(fs::read(&stored.path).unwrap(), b"a.example\n");
         assert_eq!(stored.meta, meta);
         let names: Vec<_> = fs::read_dir(store.dir())
             .unwrap()

@@ -29,7 +29,7 @@ use crate::config::{Config, ListSource};
 use crate::control::{self, Reply};
 use crate::exchange::{self, SealedImage};
 use crate::image::Image;
-use crate::sources::{Fetcher, Limits, Location, Origin, SourceSpec, stored_text};
+use crate::sources::{Fetcher, Limits, ListText, Location, Origin, SourceSpec, stored_file};
 use crate::vocab::unix_ms;
 
 /// How long a publish may take before the updater gives up on the server.
@@ -153,8 +153,9 @@ impl Report {
 pub struct Updater {
     config: Config,
     fetcher: Fetcher,
-    /// Last text of each URL source, by list name.
-    downloaded: HashMap<String, String>,
+    /// Last text of each URL source, by list name: its file on disk (or
+    /// the text, when the disk did not take it).
+    downloaded: HashMap<String, ListText>,
 }
 
 impl Updater {
@@ -222,25 +223,30 @@ impl Updater {
     ) -> Result<Report, Error> {
         let started = Instant::now();
         let texts = self.load(trigger).await;
-        // Nothing to publish: every list failed, and the household's own
-        // lists (always there, often empty) have no entry either.
-        let unread = |(source, _, text): &(ListSource, bool, Result<String, NoText>)| match text {
-            Err(_) => true,
-            Ok(text) => source.household && text.trim().is_empty(),
-        };
-        if texts.iter().any(|(source, _, _)| !source.household) && texts.iter().all(unread) {
-            return Err(Error::NoSources);
-        }
         let previous = self.current_image();
         let server_generation = self.server_generation();
         let persisted_generation = previous.as_ref().map_or(0, Image::generation);
         let generation = server_generation.max(persisted_generation) + 1;
+        let before = previous.as_ref().map(list_counts);
         let loaded = compile::borrow(&texts);
         let caps = compile::Caps::of(&self.config.update);
-        let compiled = compile::compile(&loaded, previous.as_ref(), generation, caps);
+        let compiled = compile::compile(&loaded, previous, generation, caps);
         lists.extend(compiled.reports.iter().map(ListStatus::of));
-        let dropped = match &previous {
-            Some(previous) => self.guard(previous, &compiled.image, force)?,
+        // Nothing to publish: every list failed, and the household's own
+        // lists (always there, often empty) have no entry either.
+        let empty = |(report, (source, _, _)): (&compile::SourceReport, &(ListSource, bool, _))| {
+            match &report.stats {
+                None => true,
+                Some(stats) => source.household && stats.accepted == 0,
+            }
+        };
+        if texts.iter().any(|(source, _, _)| !source.household)
+            && compiled.reports.iter().zip(&texts).all(empty)
+        {
+            return Err(Error::NoSources);
+        }
+        let dropped = match before {
+            Some(before) => self.guard(before, &compiled.image, force)?,
             None => Vec::new(),
         };
         let sealed = SealedImage::create(&compiled.image, "ralo-image").map_err(Error::Store)?;
@@ -300,7 +306,8 @@ impl Updater {
         Ok(report)
     }
 
-    /// The guard against a collapsed download, list by list: a list in
+    /// The guard against a collapsed download, list by list (`before`:
+    /// each list of the serving image with its rules): a list in
     /// both the serving image and the new one may not lose more than
     /// `[update] max_drop` of its rules (unless `force`). The household's
     /// own lists, and lists the config no longer names (or switched off),
@@ -308,7 +315,7 @@ impl Updater {
     /// dropped ones are returned with their rules to be said.
     fn guard(
         &self,
-        previous: &Image<Vec<u8>>,
+        before: Vec<(String, u64)>,
         new: &[u8],
         force: bool,
     ) -> Result<Vec<(String, u64)>, Error> {
@@ -319,7 +326,7 @@ impl Updater {
                 .any(|(source, _)| source.household && source.name == name)
         };
         let mut dropped = Vec::new();
-        for (list, old) in list_counts(previous) {
+        for (list, old) in before {
             let Some(&(_, new)) = now.iter().find(|(name, _)| *name == list) else {
                 if old > 0 {
                     dropped.push((list, old));
@@ -347,7 +354,10 @@ impl Updater {
     }
 
     /// The text of every source, block lists first.
-    async fn load(&mut self, trigger: Trigger) -> Vec<(ListSource, bool, Result<String, NoText>)> {
+    async fn load(
+        &mut self,
+        trigger: Trigger,
+    ) -> Vec<(ListSource, bool, compile::Text)> {
         let mut out = Vec::new();
         let sources: Vec<(ListSource, bool)> = compile::sources(&self.config)
             .map(|(s, a)| (s.clone(), a))
@@ -357,7 +367,7 @@ impl Updater {
                 (Some(url), _) => Location::Url(url.clone()),
                 // The household's list before its first edit: empty.
                 (None, Some(path)) if source.household && !path.exists() => {
-                    out.push((source, allow, Ok(String::new())));
+                    out.push((source, allow, Ok(ListText::from(""))));
                     continue;
                 }
                 (None, Some(path)) => Location::File(path),
@@ -371,8 +381,10 @@ impl Updater {
                 // Only a local file changed: no download, the last text or
                 // the last good copy on disk will do.
                 let known = self.downloaded.get(&source.name).cloned();
-                let text =
-                    known.or_else(|| stored_text(&self.config.paths.state, &source.name, url));
+                let text = known.or_else(|| {
+                    stored_file(&self.config.paths.state, &source.name, url)
+                        .map(|path| ListText::file(path, self.config.update.max_bytes()))
+                });
                 if let Some(text) = text {
                     out.push((source, allow, Ok(text)));
                     continue;

@@ -99,7 +99,7 @@ async fn fresh_fetch_is_returned_and_stored_as_last_good_copy() {
     assert_eq!(
         fetched,
         Fetched {
-            text: text.clone(),
+            text: text.clone().into(),
             origin: Origin::Fresh
         }
     );
@@ -132,7 +132,7 @@ async fn etag_304_returns_stored_copy_as_not_modified() {
     assert_eq!(
         fetched,
         Fetched {
-            text,
+            text: text.into(),
             origin: Origin::NotModified
         }
     );
@@ -222,7 +222,7 @@ async fn list_that_lost_60_percent_falls_back_and_one_that_lost_40_percent_is_fr
     assert_eq!(
         fetched,
         Fetched {
-            text: list(60),
+            text: list(60).into(),
             origin: Origin::Fresh
         }
     );
@@ -332,7 +332,7 @@ async fn https_to_https_redirect_is_followed() {
     assert_eq!(
         s.fetch("/moved").await.unwrap(),
         Fetched {
-            text,
+            text: text.into(),
             origin: Origin::Fresh
         }
     );
@@ -394,7 +394,7 @@ async fn corrupt_metadata_file_is_ignored() {
     assert_eq!(
         fetched,
         Fetched {
-            text: text.clone(),
+            text: text.clone().into(),
             origin: Origin::Fresh
         }
     );
