@@ -8,6 +8,8 @@
 //! - [`domain`]: names — normalized text (lower-case, punycode, validated)
 //!   and wire form (the one label walk and lower-casing).
 //! - [`lists`]: parsing hosts, plain-domain and adblock lists into rules.
+//! - [`groups`]: devices and groups — the kernel's address → MAC tables and
+//!   the schedule windows of a list.
 //! - [`image`]: the compiled, pointer-free blocklist image and its lookup.
 //! - [`compile`]: configured sources → one image.
 //! - [`sources`]: fetching list sources (files, HTTPS) with a last good copy on disk.
@@ -45,6 +47,7 @@ pub mod domain;
 pub mod exchange;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod groups;
 pub mod image;
 pub mod intake;
 pub mod lists;

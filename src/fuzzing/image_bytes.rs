@@ -6,7 +6,7 @@
 //! reached too. Names looked up: a fixed few, the image's own list names,
 //! and names cut from the input's last bytes.
 
-use crate::image::{Image, MAX_LISTS, Verdict, checksum};
+use crate::image::{Image, MAX_LISTS, Match, Verdict, checksum};
 
 /// Where the checksum sits in the header.
 const CHECKSUM_AT: usize = 16;
@@ -27,10 +27,12 @@ const NAMES: [&str; 6] = [
 ///
 /// - `open`, `verify`, lookups and the list accessors never panic, whether
 ///   `verify` accepts or not (lookups are promised safe after `open`);
-/// - once `verify` accepts: every list has a name, the per-list rule counts
-///   add up to the rule count, and every match names a list of the image
-///   and covers no more labels than the query has (exactly as many for an
-///   exact rule).
+/// - once `verify` accepts: every list and group has a name, the per-list
+///   rule counts add up to at least the rule count (a rule of several lists
+///   counts for each), every list's groups are groups of the image, and
+///   every match names a list of the image (one that applies, when only
+///   some do) and covers no more labels than the query has (exactly as many
+///   for an exact rule).
 pub fn image_bytes(data: &[u8]) {
     exercise(data);
     if data.len() > CHECKED_FROM {
@@ -65,8 +67,25 @@ fn exercise(bytes: &[u8]) {
         list_names.extend(name.map(str::to_owned));
     }
     if verified {
-        assert_eq!(rules, image.rule_count() as u64, "list counts add up");
+        assert!(rules >= image.rule_count() as u64, "list counts add up");
+        for group in 0..image.group_count() {
+            let name = u8::try_from(group).ok().and_then(|g| image.group_name(g));
+            assert!(name.is_some(), "group {group} of a verified image has no name");
+        }
     }
+    let known = u64::MAX >> (64 - image.group_count().clamp(1, 64));
+    for id in 0..lists.min(MAX_LISTS) {
+        let Ok(id) = u16::try_from(id) else { break };
+        let groups = image.list_groups(id).unwrap_or(0);
+        let windows = image.list_windows(id).count();
+        if verified {
+            assert_eq!(groups & !known, 0, "list {id} names a group the image lacks");
+            assert!(windows <= u32::MAX as usize);
+        }
+    }
+    // The lists of one client: those whose bit is set in the last byte.
+    let mask = bytes.last().copied().unwrap_or(0);
+    let applies = |list: u16| list < 8 && mask >> list & 1 == 1;
 
     let tail = &bytes[bytes.len().saturating_sub(48)..];
     let carved = String::from_utf8_lossy(tail).replace('\0', ".");
@@ -90,6 +109,13 @@ fn exercise(bytes: &[u8]) {
         if verified {
             check_verdict(&image, wire, count);
         }
+        let some = image.lookup_for(name, applies);
+        if verified {
+            check_verdict(&image, some, count);
+            for m in matched(some) {
+                assert!(applies(m.list), "a match names list {} that does not apply", m.list);
+            }
+        }
     }
     let raw: Vec<&[u8]> = tail.split(|&b| b == 0).collect();
     let verdict = image.lookup_labels(raw.iter().copied());
@@ -99,14 +125,19 @@ fn exercise(bytes: &[u8]) {
     }
 }
 
-/// A verified image's verdict for a query of `labels` labels.
-fn check_verdict(image: &Image<&[u8]>, verdict: Verdict, labels: usize) {
+/// The matches in a verdict.
+fn matched(verdict: Verdict) -> impl Iterator<Item = Match> {
     let matches = match verdict {
         Verdict::NotListed => [None, None],
         Verdict::Blocked(m) => [Some(m), None],
         Verdict::Allowed { allow, overrides } => [Some(allow), overrides],
     };
-    for m in matches.into_iter().flatten() {
+    matches.into_iter().flatten()
+}
+
+/// A verified image's verdict for a query of `labels` labels.
+fn check_verdict(image: &Image<&[u8]>, verdict: Verdict, labels: usize) {
+    for m in matched(verdict) {
         assert!(
             usize::from(m.list) < image.list_count(),
             "match names list {} of {}",

@@ -5,34 +5,52 @@
 //! The builder keeps only a 64-bit hash per rule name, never the names: 16
 //! bytes per rule in one vector, sorted and merged in place when the image
 //! is built, so building an image of a million rules needs some 16 MB, not a
-//! heap of strings. Merging follows the matching rule: per (name, allow) one
-//! entry is kept; it covers the subtree if any list gave the subtree form,
-//! and it is attributed to the first list that added it with that flag.
+//! heap of strings. Merging keeps, per name, kind (block or allow) and form
+//! (exact or subtree), one entry naming the set of lists that gave it; an
+//! exact entry names only the lists that do not also give the subtree form,
+//! which covers the name itself too. Each list keeps its groups and
+//! schedule, so the server can tell for every client which lists apply.
 //!
 //! A list's own duplicates are dropped the same way, by sorting, when the
 //! list is [settled](ImageBuilder::settle): the rules a list added are the
 //! tail of the vector, so no per-list hash set is needed (for a million
 //! names that set took more memory than the rules themselves).
 
+use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::format::{
-    self, BUILD_BUCKET_BITS, ENTRY, FORMAT_VERSION, HEADER_LEN, KEY_MASK, LIST_FLAG_ALLOW,
-    LIST_RECORD, MAGIC, MAX_LIST_NAME, MAX_LISTS, PAYLOAD_ALLOW, PAYLOAD_LIST, PAYLOAD_SUBTREE,
-    Section, field, name_hash, write_u32, write_u64,
+    self, BUILD_BUCKET_BITS, ENTRY, FORMAT_VERSION, GROUP_RECORD, HEADER_LEN, KEY_MASK,
+    LIST_FLAG_ALLOW, LIST_RECORD, MAGIC, MAX_GROUPS, MAX_LIST_NAME, MAX_LISTS, MAX_SETS,
+    PAYLOAD_ALLOW, PAYLOAD_SET, PAYLOAD_SUBTREE, Section, WINDOW, field, name_hash, write_u16,
+    write_u32, write_u64,
 };
+use crate::groups::Window;
 
 /// Identifies a list within one image: its position in
 /// [`ImageBuilder::add_list`] order, from 0.
 pub type ListId = u16;
+
+/// Identifies a group within one image: 0 is `default`, the others follow
+/// [`ImageBuilder::add_group`] order.
+pub type GroupId = u8;
 
 /// In a rule's second word: set for allow rules (sorts them after block
 /// rules of the same name).
 const RAW_ALLOW: u64 = 1 << 63;
 /// In a rule's second word: where the insertion number starts.
 const RAW_SEQ_SHIFT: u32 = 16;
-/// In a rule's second word: the payload (list id and subtree flag).
-const RAW_PAYLOAD: u64 = 0xffff;
+/// In a rule's second word: the list id (before merging) or set id (after).
+const RAW_SET: u64 = PAYLOAD_SET;
+
+/// One registered list.
+#[derive(Debug)]
+struct ListInfo {
+    name: String,
+    allow: bool,
+    groups: u64,
+    windows: Vec<Window>,
+}
 
 /// Collects lists and rules and compiles them into an image.
 ///
@@ -45,16 +63,37 @@ const RAW_PAYLOAD: u64 = 0xffff;
 /// let image = Image::open(b.build(1)).expect("a fresh image opens");
 /// assert!(matches!(image.lookup("x.tracker.example"), Verdict::Blocked(_)));
 /// ```
-#[derive(Default)]
 pub struct ImageBuilder {
-    lists: Vec<(String, bool)>,
-    /// (name hash, allow flag | insertion number | payload), in insertion
-    /// order until [`ImageBuilder::merge`] sorts and merges them.
+    lists: Vec<ListInfo>,
+    /// Group names; 0 is `default`.
+    groups: Vec<String>,
+    /// (name hash, allow flag | insertion number | subtree flag | list id),
+    /// in insertion order until [`ImageBuilder::merge`] sorts and merges
+    /// them into (name hash, allow flag | subtree flag | set id).
     rules: Vec<(u64, u64)>,
+    /// The sets of two or more lists, by set id minus the list count.
+    sets: Vec<Vec<ListId>>,
+    /// Rules whose combination of lists found no set id left, attributed to
+    /// their first list instead.
+    crowded: u64,
     /// The next insertion number: rules keep theirs when a list is settled.
     next_seq: u64,
     /// Whether `rules` is sorted and merged.
     merged: bool,
+}
+
+impl Default for ImageBuilder {
+    fn default() -> Self {
+        ImageBuilder {
+            lists: Vec::new(),
+            groups: vec!["default".to_owned()],
+            rules: Vec::new(),
+            sets: Vec::new(),
+            crowded: 0,
+            next_seq: 0,
+            merged: false,
+        }
+    }
 }
 
 /// What [`ImageBuilder::settle`] did to the rules a list added.
@@ -73,20 +112,32 @@ impl std::fmt::Debug for ImageBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ImageBuilder")
             .field("lists", &self.lists.len())
+            .field("groups", &self.groups.len())
             .field("rules", &self.rules.len())
             .finish()
     }
 }
 
+/// `name` cut to at most `MAX_LIST_NAME` bytes on a character boundary.
+fn cut(name: &str) -> String {
+    let mut end = name.len().min(MAX_LIST_NAME);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    name[..end].to_owned()
+}
+
 impl ImageBuilder {
-    /// An empty builder.
+    /// An empty builder with the `default` group.
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Registers a list (block or allow) by its config name; ids are given in
     /// call order from 0. Names longer than
-    /// [`MAX_LIST_NAME`](super::MAX_LIST_NAME) bytes are cut.
+    /// [`MAX_LIST_NAME`](super::MAX_LIST_NAME) bytes are cut. The list
+    /// applies to the `default` group at all times until
+    /// [`set_policy`](Self::set_policy) says otherwise.
     ///
     /// # Panics
     ///
@@ -97,13 +148,37 @@ impl ImageBuilder {
             self.lists.len() < MAX_LISTS,
             "an image holds at most {MAX_LISTS} lists"
         );
-        let mut end = name.len().min(MAX_LIST_NAME);
-        while !name.is_char_boundary(end) {
-            end -= 1;
-        }
         let id = self.lists.len() as ListId; // < MAX_LISTS = 4096, fits a u16
-        self.lists.push((name[..end].to_owned(), allow));
+        self.lists.push(ListInfo {
+            name: cut(name),
+            allow,
+            groups: 1,
+            windows: Vec::new(),
+        });
         id
+    }
+
+    /// Registers a group after `default` (0) and gives its id, or `None`
+    /// when the image holds [`MAX_GROUPS`](super::MAX_GROUPS) already.
+    pub fn add_group(&mut self, name: &str) -> Option<GroupId> {
+        if self.groups.len() >= MAX_GROUPS {
+            return None;
+        }
+        self.groups.push(cut(name));
+        GroupId::try_from(self.groups.len() - 1).ok()
+    }
+
+    /// Which groups a list applies to (bit `g` for group `g`) and when (no
+    /// window: always).
+    ///
+    /// # Panics
+    ///
+    /// If `list` was not returned by [`add_list`](Self::add_list) on this
+    /// builder.
+    pub fn set_policy(&mut self, list: ListId, groups: u64, windows: &[Window]) {
+        let info = &mut self.lists[usize::from(list)];
+        info.groups = groups;
+        info.windows = windows.to_vec();
     }
 
     /// Adds one rule. `name` is already normalized (lowercase ASCII, no
@@ -198,46 +273,79 @@ impl ImageBuilder {
         &mut self.rules[mark..]
     }
 
-    /// Sorts the rules by name hash and keeps one per (name, allow): the
-    /// first added, turned into the first subtree rule if a later one is.
+    /// Sorts the rules by name hash and keeps one entry per name, kind and
+    /// form, naming the set of lists that gave it (see the module docs).
     fn merge(&mut self) {
         if self.merged {
             return;
         }
-        self.rules.sort_unstable();
+        let lists = self.lists.len();
+        let mut interned: HashMap<Vec<ListId>, u64> = HashMap::new();
+        let (sets, crowded) = (&mut self.sets, &mut self.crowded);
+        sets.clear();
+        *crowded = 0;
+        let mut set_of = |members: &[ListId]| -> u64 {
+            if let [one] = members {
+                return u64::from(*one);
+            }
+            if let Some(&id) = interned.get(members) {
+                return id;
+            }
+            let id = (lists + sets.len()) as u64;
+            if id as usize >= MAX_SETS {
+                *crowded += 1;
+                return u64::from(members[0]);
+            }
+            sets.push(members.to_vec());
+            interned.insert(members.to_vec(), id);
+            id
+        };
         let rules = &mut self.rules;
+        rules.sort_unstable_by_key(|&(hash, raw)| {
+            (hash, raw & RAW_ALLOW, raw & PAYLOAD_SUBTREE, raw & RAW_SET)
+        });
+        let (mut exact, mut subtree) = (Vec::new(), Vec::new());
         let mut kept = 0;
         let mut i = 0;
         while i < rules.len() {
             let (hash, first) = rules[i];
-            let mut entry = first;
-            let mut j = i + 1;
-            while j < rules.len()
-                && rules[j].0 == hash
-                && rules[j].1 & RAW_ALLOW == first & RAW_ALLOW
-            {
-                let later = rules[j].1;
-                if later & PAYLOAD_SUBTREE != 0 && entry & PAYLOAD_SUBTREE == 0 {
-                    entry = later;
+            let allow = first & RAW_ALLOW;
+            exact.clear();
+            subtree.clear();
+            let mut j = i;
+            while j < rules.len() && rules[j].0 == hash && rules[j].1 & RAW_ALLOW == allow {
+                let raw = rules[j].1;
+                let list = (raw & RAW_SET) as ListId;
+                let into = if raw & PAYLOAD_SUBTREE != 0 {
+                    &mut subtree
+                } else {
+                    &mut exact
+                };
+                if into.last() != Some(&list) {
+                    into.push(list);
                 }
                 j += 1;
             }
-            rules[kept] = (hash, entry);
-            kept += 1;
+            // The subtree entry covers the name too.
+            exact.retain(|list| subtree.binary_search(list).is_err());
+            // At most two entries from a run of j - i ≥ 2 rules (one from
+            // one), so `kept` never passes `j`.
+            if !subtree.is_empty() {
+                rules[kept] = (hash, allow | PAYLOAD_SUBTREE | set_of(&subtree));
+                kept += 1;
+            }
+            if !exact.is_empty() {
+                rules[kept] = (hash, allow | set_of(&exact));
+                kept += 1;
+            }
             i = j;
         }
         rules.truncate(kept);
         self.merged = true;
     }
 
-    /// Makes room for about `additional` more rules at once, so that a
-    /// large list does not grow the table step by step (each step holds the
-    /// old table and the new one).
-    pub fn reserve(&mut self, additional: usize) {
-        self.rules.reserve(additional);
-    }
-
-    /// Rules added so far, after merging duplicates (merging them now).
+    /// Rules added so far, after merging duplicates (merging them now): one
+    /// per name, kind and form.
     pub fn len(&mut self) -> usize {
         self.merge();
         self.rules.len()
@@ -246,6 +354,14 @@ impl ImageBuilder {
     /// Whether no rule has been added.
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
+    }
+
+    /// Rules whose combination of lists was one too many for the image
+    /// ([`MAX_SETS`](super::MAX_SETS) sets): they are attributed to their
+    /// first list alone (merging them now).
+    pub fn crowded(&mut self) -> u64 {
+        self.merge();
+        self.crowded
     }
 
     /// Compiles the image. `generation` goes into the header (monotonic, given
@@ -275,6 +391,7 @@ impl ImageBuilder {
 
         // (bucket, entry) sorted: the on-disk order, made in place.
         let mut items = std::mem::take(&mut self.rules);
+        let mut per_set = vec![0u64; self.lists.len() + self.sets.len()];
         for item in &mut items {
             let (h, raw) = *item;
             let key = (h << bits) & KEY_MASK;
@@ -283,31 +400,56 @@ impl ImageBuilder {
             } else {
                 0
             };
-            *item = (h >> (64 - bits), key | (raw & RAW_PAYLOAD) | allow);
+            if let Some(count) = per_set.get_mut((raw & RAW_SET) as usize) {
+                *count += 1;
+            }
+            *item = (
+                h >> (64 - bits),
+                key | (raw & (RAW_SET | PAYLOAD_SUBTREE)) | allow,
+            );
         }
         items.sort_unstable();
 
-        let mut names = Vec::new();
-        let mut name_spans = Vec::with_capacity(self.lists.len());
-        for (name, _) in &self.lists {
-            // At most MAX_LISTS names of at most MAX_LIST_NAME bytes: < 2^24.
-            name_spans.push((names.len() as u32, name.len() as u32));
-            names.extend_from_slice(name.as_bytes());
+        // The sets: each list alone, then the combinations.
+        let singles = (0..self.lists.len()).map(|id| vec![id as ListId]);
+        let all_sets: Vec<Vec<ListId>> = singles.chain(self.sets.iter().cloned()).collect();
+        let mut per_list = vec![0u64; self.lists.len()];
+        for (members, count) in all_sets.iter().zip(&per_set) {
+            for &list in members {
+                per_list[usize::from(list)] += count;
+            }
         }
+
+        let mut names = Vec::new();
+        let mut span = |name: &str| {
+            // At most MAX_LISTS + MAX_GROUPS names of at most MAX_LIST_NAME
+            // bytes: < 2^25.
+            let at = (names.len() as u32, name.len() as u32);
+            names.extend_from_slice(name.as_bytes());
+            at
+        };
+        let list_spans: Vec<(u32, u32)> = self.lists.iter().map(|l| span(&l.name)).collect();
+        let group_spans: Vec<(u32, u32)> = self.groups.iter().map(|g| span(g)).collect();
+        let windows: usize = self.lists.iter().map(|l| l.windows.len()).sum();
+        let members: usize = all_sets.iter().map(Vec::len).sum();
 
         let sizes = [
             (buckets + 1) * 4,
             n * ENTRY,
             self.lists.len() * LIST_RECORD,
             names.len(),
+            (all_sets.len() + 1) * 4,
+            members * 2,
+            windows * WINDOW,
+            self.groups.len() * GROUP_RECORD,
         ];
-        let mut offsets = [0usize; 4];
+        let mut offsets = [0usize; 8];
         let mut at = HEADER_LEN;
         for (offset, size) in offsets.iter_mut().zip(sizes) {
             *offset = at;
             at = (at + size).next_multiple_of(8);
         }
-        let total = offsets[3] + sizes[3];
+        let total = offsets[7] + sizes[7];
         let mut out = vec![0u8; total];
 
         out[..8].copy_from_slice(&MAGIC);
@@ -325,7 +467,6 @@ impl ImageBuilder {
         }
 
         // Bucket index: index[b] = entries in buckets before b.
-        let mut per_list = vec![0u64; self.lists.len()];
         let mut next_bucket = 0usize;
         for (i, &(bucket, entry)) in items.iter().enumerate() {
             // bucket < 2^bits, so it fits a usize; i < n fits a u32 (asserted).
@@ -334,24 +475,51 @@ impl ImageBuilder {
                 next_bucket += 1;
             }
             write_u64(&mut out, offsets[1] + i * ENTRY, entry);
-            if let Some(count) = per_list.get_mut((entry & PAYLOAD_LIST) as usize) {
-                *count += 1;
-            }
         }
         while next_bucket <= buckets {
             write_u32(&mut out, offsets[0] + next_bucket * 4, n as u32);
             next_bucket += 1;
         }
 
-        for (id, ((_, allow), (name_at, name_len))) in self.lists.iter().zip(name_spans).enumerate()
-        {
+        let mut window_at = 0usize;
+        for (id, (list, (name_at, name_len))) in self.lists.iter().zip(list_spans).enumerate() {
             let rec = offsets[2] + id * LIST_RECORD;
             write_u64(&mut out, rec, per_list[id]);
             write_u32(&mut out, rec + 8, name_at);
             write_u32(&mut out, rec + 12, name_len);
-            write_u32(&mut out, rec + 16, if *allow { LIST_FLAG_ALLOW } else { 0 });
+            write_u32(
+                &mut out,
+                rec + 16,
+                if list.allow { LIST_FLAG_ALLOW } else { 0 },
+            );
+            write_u32(&mut out, rec + 20, list.windows.len() as u32);
+            write_u64(&mut out, rec + 24, list.groups);
+            write_u32(&mut out, rec + 32, window_at as u32);
+            for window in &list.windows {
+                let w = offsets[6] + window_at * WINDOW;
+                out[w] = window.days;
+                write_u16(&mut out, w + 2, window.start);
+                write_u16(&mut out, w + 4, window.end);
+                window_at += 1;
+            }
         }
-        out[offsets[3]..total].copy_from_slice(&names);
+        out[offsets[3]..offsets[3] + names.len()].copy_from_slice(&names);
+
+        let mut member_at = 0usize;
+        for (set, members) in all_sets.iter().enumerate() {
+            write_u32(&mut out, offsets[4] + set * 4, member_at as u32);
+            for &list in members {
+                write_u16(&mut out, offsets[5] + member_at * 2, list);
+                member_at += 1;
+            }
+        }
+        write_u32(&mut out, offsets[4] + all_sets.len() * 4, member_at as u32);
+
+        for (id, (name_at, name_len)) in group_spans.into_iter().enumerate() {
+            let rec = offsets[7] + id * GROUP_RECORD;
+            write_u32(&mut out, rec, name_at);
+            write_u32(&mut out, rec + 4, name_len);
+        }
 
         let sum = format::checksum(&out);
         write_u64(&mut out, field::CHECKSUM, sum);
@@ -379,11 +547,12 @@ mod tests {
         b.add_rule(a, "x.com", false, false);
         b.add_rule(c, "x.com", true, false);
         b.add_rule(c, "x.com.", false, false);
-        assert_eq!(b.len(), 1);
+        // c's subtree entry, and a's exact one: c's exact copy is covered.
+        assert_eq!(b.len(), 2);
         b.add_rule(a, "x.com", false, true);
-        assert_eq!(b.len(), 2);
+        assert_eq!(b.len(), 3);
         b.add_rule(a, "", true, false);
-        assert_eq!(b.len(), 2);
+        assert_eq!(b.len(), 3);
     }
 
     #[test]
@@ -482,7 +651,7 @@ mod tests {
         let mut b = ImageBuilder::new();
         let long = "é".repeat(MAX_LIST_NAME);
         b.add_list(&long, false);
-        let kept = &b.lists[0].0;
+        let kept = &b.lists[0].name;
         assert!(kept.len() <= MAX_LIST_NAME && kept.len() >= MAX_LIST_NAME - 1);
     }
 

@@ -8,24 +8,28 @@
 //! the CLI rely on the header table below; any change to it, to the entry
 //! encoding or to the hash is a new [`FORMAT_VERSION`].
 //!
-//! # Layout (format version 1, all integers little-endian)
+//! # Layout (format version 2, all integers little-endian)
 //!
 //! | offset | size | field |
 //! |-------:|-----:|-------|
 //! | 0   | 8  | magic `b"RALOIMG\0"` |
-//! | 8   | 4  | format version, `u32` (= 1) |
-//! | 12  | 4  | header length in bytes, `u32` (= 128) |
+//! | 8   | 4  | format version, `u32` (= 2) |
+//! | 12  | 4  | header length in bytes, `u32` (= 192) |
 //! | 16  | 8  | checksum: xxh3-64 (seed 0) of bytes `24..image_len` |
 //! | 24  | 8  | image length in bytes, `u64` (the whole buffer) |
 //! | 32  | 8  | generation, `u64` (given by the updater, monotonic) |
 //! | 40  | 8  | created, `u64` Unix seconds |
 //! | 48  | 8  | rule count `n`, `u64` |
-//! | 56  | 4  | list count, `u32` (≤ [`MAX_LISTS`]) |
+//! | 56  | 4  | list count `L`, `u32` (≤ [`MAX_LISTS`]) |
 //! | 60  | 4  | bucket bits `B`, `u32` (1..=32; the builder uses 4..=28) |
 //! | 64  | 16 | bucket index section: offset `u64`, length `u64` |
-//! | 80  | 16 | entries section: offset `u64`, length `u64` |
-//! | 96  | 16 | list table section: offset `u64`, length `u64` |
-//! | 112 | 16 | string table section: offset `u64`, length `u64` |
+//! | 80  | 16 | entries section |
+//! | 96  | 16 | list table section |
+//! | 112 | 16 | string table section |
+//! | 128 | 16 | set index section |
+//! | 144 | 16 | set members section |
+//! | 160 | 16 | schedule windows section |
+//! | 176 | 16 | group table section |
 //!
 //! Sections follow the header in that order, each starting on an 8-byte
 //! boundary (zero padding between them); readers use the section table, not
@@ -38,13 +42,30 @@
 //! - **Entries**: `n` `u64`, one per rule. With `h` the 64-bit hash of the
 //!   rule name, the entry is in bucket `h >> (64 - B)` and reads
 //!   `((h << B) & !0xFFFF) | payload`: the 48 hash bits below the bucket bits,
-//!   then 16 payload bits — bits 0–11 list id, bit 12 subtree, bit 13 allow,
-//!   bits 14–15 zero. Entries ascend (as `u64`) within each bucket.
-//! - **List table**: 24 bytes per list, in list-id order: rule count `u64`
-//!   (entries attributed to this list after merging), name offset `u32` and
-//!   name length `u32` into the string table, flags `u32` (bit 0 allow list,
-//!   others zero), reserved `u32` (zero).
-//! - **String table**: list names, UTF-8, concatenated.
+//!   then 16 payload bits — bits 0–13 the list set, bit 14 subtree, bit 15
+//!   allow. Entries ascend (as `u64`) within each bucket. One name has at
+//!   most four entries: block and allow, each exact and subtree.
+//! - **List table**: 40 bytes per list, in list-id order: rule count `u64`
+//!   (entries whose set holds this list), name offset `u32` and name length
+//!   `u32` into the string table, flags `u32` (bit 0 allow list, others
+//!   zero), schedule window count `u32`, group mask `u64` (bit `g`: the list
+//!   applies to group `g`), first schedule window `u32`, reserved `u32`
+//!   (zero). A list with no window applies at all times.
+//! - **String table**: list and group names, UTF-8, concatenated.
+//! - **Set index**: `S + 1` `u32` offsets into the set members (`S ≥ L`):
+//!   set `s` is `members[index[s]..index[s + 1]]`, never empty, list ids
+//!   strictly ascending. Set `s < L` is the list `s` alone, so an entry
+//!   whose set is below `L` names its one list without reading the set
+//!   sections; sets from `L` on are the combinations of lists that give
+//!   the same rule.
+//! - **Set members**: `u16` list ids.
+//! - **Schedule windows**: 8 bytes each: days `u8` (bit 0 Monday … bit 6
+//!   Sunday), zero `u8`, start `u16` and end `u16` in minutes of the local
+//!   day (`start < 1440`, `1 ≤ end ≤ 1440`, `start ≠ end`; `end < start`
+//!   crosses midnight), zero `u16`.
+//! - **Group table**: 8 bytes per group (at most 64): name offset `u32` and
+//!   name length `u32` into the string table. Group 0 is `default`, the
+//!   group of every client that no other group names.
 //!
 //! # Why this layout
 //!
@@ -92,9 +113,13 @@ use xxhash_rust::xxh3::xxh3_64;
 /// The eight bytes every image starts with.
 pub const MAGIC: [u8; 8] = *b"RALOIMG\0";
 /// The format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
-/// Length of the version-1 header in bytes.
-pub const HEADER_LEN: usize = 128;
+pub const FORMAT_VERSION: u32 = 2;
+/// Length of the version-2 header in bytes.
+pub const HEADER_LEN: usize = 192;
+/// Most groups one image can name (a list's groups are a `u64` mask).
+pub const MAX_GROUPS: usize = 64;
+/// Most list sets one image can hold (set ids are 14 bits in an entry).
+pub const MAX_SETS: usize = 1 << 14;
 /// Most lists one image can name (list ids are 12 bits in an entry).
 pub const MAX_LISTS: usize = 1 << 12;
 /// List names longer than this many bytes are cut (on a character boundary).
@@ -123,14 +148,22 @@ pub(crate) enum Section {
     Entries = 1,
     Lists = 2,
     Strings = 3,
+    SetIndex = 4,
+    SetMembers = 5,
+    Windows = 6,
+    Groups = 7,
 }
 
 impl Section {
-    pub(crate) const ALL: [Section; 4] = [
+    pub(crate) const ALL: [Section; 8] = [
         Section::Buckets,
         Section::Entries,
         Section::Lists,
         Section::Strings,
+        Section::SetIndex,
+        Section::SetMembers,
+        Section::Windows,
+        Section::Groups,
     ];
 
     /// Header offset of this section's (offset, length) pair.
@@ -144,12 +177,20 @@ impl Section {
             Section::Entries => "entries",
             Section::Lists => "list table",
             Section::Strings => "string table",
+            Section::SetIndex => "set index",
+            Section::SetMembers => "set members",
+            Section::Windows => "schedule windows",
+            Section::Groups => "group table",
         }
     }
 }
 
 /// Bytes per list record.
-pub(crate) const LIST_RECORD: usize = 24;
+pub(crate) const LIST_RECORD: usize = 40;
+/// Bytes per schedule window.
+pub(crate) const WINDOW: usize = 8;
+/// Bytes per group record.
+pub(crate) const GROUP_RECORD: usize = 8;
 /// Bytes per entry.
 pub(crate) const ENTRY: usize = 8;
 /// Fewest and most bucket bits a reader accepts.
@@ -157,14 +198,12 @@ pub(crate) const BUCKET_BITS_RANGE: std::ops::RangeInclusive<u32> = 1..=32;
 /// Bucket bits the builder chooses between.
 pub(crate) const BUILD_BUCKET_BITS: std::ops::RangeInclusive<u32> = 4..=28;
 
-/// Entry payload: list id bits.
-pub(crate) const PAYLOAD_LIST: u64 = 0x0FFF;
+/// Entry payload: list set bits.
+pub(crate) const PAYLOAD_SET: u64 = 0x3FFF;
 /// Entry payload: the rule also covers subdomains.
-pub(crate) const PAYLOAD_SUBTREE: u64 = 1 << 12;
+pub(crate) const PAYLOAD_SUBTREE: u64 = 1 << 14;
 /// Entry payload: an allow rule.
-pub(crate) const PAYLOAD_ALLOW: u64 = 1 << 13;
-/// Entry payload bits that must be zero in version 1.
-pub(crate) const PAYLOAD_RESERVED: u64 = 0xC000;
+pub(crate) const PAYLOAD_ALLOW: u64 = 1 << 15;
 /// Entry bits holding the hash.
 pub(crate) const KEY_MASK: u64 = !0xFFFF;
 /// List record flags: an allow list.
@@ -276,26 +315,51 @@ pub enum Error {
         /// Index of the first entry out of order.
         entry: u64,
     },
-    /// An entry names a list the list table does not have.
+    /// An entry names a list set the set index does not have.
     #[error(
-        "image entry {entry} names list {list} but the image has {lists} lists: the image is corrupt; run the updater again to rebuild it"
+        "image entry {entry} names list set {set} but the image has {sets} sets: the image is corrupt; run the updater again to rebuild it"
     )]
-    ListIdOutOfRange {
+    SetOutOfRange {
         /// Index of the entry.
         entry: u64,
-        /// List id in the entry.
-        list: u64,
-        /// Lists in the image.
-        lists: u64,
+        /// Set id in the entry.
+        set: u64,
+        /// Sets in the image.
+        sets: u64,
     },
-    /// Bits that version 1 keeps zero are set.
+    /// A list set is empty, out of order, names an unknown list, or (below
+    /// the list count) is not its own list alone.
+    #[error(
+        "image list set {set} is malformed: the image is corrupt; run the updater again to rebuild it"
+    )]
+    BadSet {
+        /// The set id.
+        set: u64,
+    },
+    /// A list's schedule or groups are out of range.
+    #[error(
+        "image list {list} has a schedule window or group outside the image's tables: the image is corrupt; run the updater again to rebuild it"
+    )]
+    BadPolicy {
+        /// The list id.
+        list: u64,
+    },
+    /// A group name lies outside the string table or is not UTF-8.
+    #[error(
+        "image group {group} has a name outside the string table or not in UTF-8: the image is corrupt; run the updater again to rebuild it"
+    )]
+    BadGroupName {
+        /// The group id.
+        group: u64,
+    },
+    /// Bits that this version keeps zero are set.
     #[error(
         "image {what} {index} sets bits reserved in format version {FORMAT_VERSION}: the image is corrupt or from an incompatible writer; run the updater again"
     )]
     ReservedBits {
-        /// `entry` or `list`.
+        /// `list` or `window`.
         what: &'static str,
-        /// Index of the entry or list.
+        /// Index of the list or window.
         index: u64,
     },
     /// A list name lies outside the string table or is not UTF-8.
@@ -345,6 +409,15 @@ pub(crate) struct Layout {
     pub(crate) lists_at: usize,
     pub(crate) strings_at: usize,
     pub(crate) strings_len: usize,
+    /// List sets (at least `lists`).
+    pub(crate) sets: usize,
+    pub(crate) set_index_at: usize,
+    pub(crate) members: usize,
+    pub(crate) members_at: usize,
+    pub(crate) windows: usize,
+    pub(crate) windows_at: usize,
+    pub(crate) groups: usize,
+    pub(crate) groups_at: usize,
 }
 
 impl Layout {
@@ -412,8 +485,8 @@ impl Layout {
             return Err(bad_header("list count", lists));
         }
 
-        let mut at = [0usize; 4];
-        let mut len = [0usize; 4];
+        let mut at = [0usize; 8];
+        let mut len = [0usize; 8];
         for section in Section::ALL {
             let offset = read_u64(b, section.field());
             let size = read_u64(b, section.field() + 8);
@@ -446,6 +519,30 @@ impl Layout {
                 });
             }
         }
+        // Sections sized by their own length: whole records, and at least
+        // one set per list and one group.
+        let records = |section: Section, size: usize, least: usize| {
+            let have = len[section as usize];
+            if have % size != 0 || have / size < least {
+                let expected = (have / size).max(least) * size;
+                return Err(Error::SectionSize {
+                    section: section.name(),
+                    expected: expected as u64,
+                    found: have as u64,
+                });
+            }
+            Ok(have / size)
+        };
+        let sets = records(Section::SetIndex, 4, lists as usize + 1)? - 1;
+        if sets > MAX_SETS {
+            return Err(bad_header("set count", sets as u64));
+        }
+        let members = records(Section::SetMembers, 2, lists as usize)?;
+        let windows = records(Section::Windows, WINDOW, 0)?;
+        let groups = records(Section::Groups, GROUP_RECORD, 1)?;
+        if groups > MAX_GROUPS {
+            return Err(bad_header("group count", groups as u64));
+        }
 
         Ok(Layout {
             bits,
@@ -457,6 +554,14 @@ impl Layout {
             lists_at: at[Section::Lists as usize],
             strings_at: at[Section::Strings as usize],
             strings_len: len[Section::Strings as usize],
+            sets,
+            set_index_at: at[Section::SetIndex as usize],
+            members,
+            members_at: at[Section::SetMembers as usize],
+            windows,
+            windows_at: at[Section::Windows as usize],
+            groups,
+            groups_at: at[Section::Groups as usize],
         })
     }
 }
@@ -474,6 +579,15 @@ pub(crate) fn read_u64(bytes: &[u8], at: usize) -> u64 {
     }
 }
 
+/// Reads a little-endian `u16` at `at`, or 0 when it is out of range.
+#[inline]
+pub(crate) fn read_u16(bytes: &[u8], at: usize) -> u16 {
+    match bytes.get(at..at.wrapping_add(2)) {
+        Some(s) => s.try_into().map(u16::from_le_bytes).unwrap_or(0),
+        None => 0,
+    }
+}
+
 /// Reads a little-endian `u32` at `at`, or 0 when it is out of range.
 #[inline]
 pub(crate) fn read_u32(bytes: &[u8], at: usize) -> u32 {
@@ -486,6 +600,13 @@ pub(crate) fn read_u32(bytes: &[u8], at: usize) -> u32 {
 /// Writes a little-endian `u64` at `at` (the builder sizes `out` first).
 pub(crate) fn write_u64(out: &mut [u8], at: usize, value: u64) {
     if let Some(s) = out.get_mut(at..at + 8) {
+        s.copy_from_slice(&value.to_le_bytes());
+    }
+}
+
+/// Writes a little-endian `u16` at `at` (the builder sizes `out` first).
+pub(crate) fn write_u16(out: &mut [u8], at: usize, value: u16) {
+    if let Some(s) = out.get_mut(at..at + 2) {
         s.copy_from_slice(&value.to_le_bytes());
     }
 }
@@ -641,8 +762,8 @@ mod tests {
         assert!(matches!(
             err,
             Error::UnsupportedVersion {
-                found: 2,
-                supported: 1
+                found: 3,
+                supported: 2
             }
         ));
         assert!(err.to_string().contains("newer"), "{err}");
@@ -790,13 +911,13 @@ mod tests {
     #[test]
     fn version_error_says_newer_or_older() {
         let newer = Error::UnsupportedVersion {
-            found: 2,
-            supported: 1,
+            found: 3,
+            supported: 2,
         };
         assert!(newer.to_string().contains("newer"));
         let older = Error::UnsupportedVersion {
-            found: 0,
-            supported: 1,
+            found: 1,
+            supported: 2,
         };
         assert!(older.to_string().contains("older"));
     }

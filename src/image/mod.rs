@@ -8,8 +8,11 @@ mod format;
 mod model_tests;
 mod view;
 
-pub use builder::{ImageBuilder, ListId};
-pub use format::{Error, FORMAT_VERSION, HEADER_LEN, MAGIC, MAX_LIST_NAME, MAX_LISTS, name_hash};
+pub use builder::{GroupId, ImageBuilder, ListId, Settled};
+pub use format::{
+    Error, FORMAT_VERSION, HEADER_LEN, MAGIC, MAX_GROUPS, MAX_LIST_NAME, MAX_LISTS, MAX_SETS,
+    name_hash,
+};
 pub use view::{Image, Match, Verdict};
 
 /// The documented checksum (xxh3-64 of bytes 24..), for fuzzing a corrupt

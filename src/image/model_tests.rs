@@ -9,7 +9,7 @@
 //!   without a fixed-up checksum) and random buffers go through `open`,
 //!   `verify` and lookups, none of which may panic.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use proptest::prelude::*;
 
@@ -27,33 +27,49 @@ struct Rule {
     allow: bool,
 }
 
-/// The merged rules: per (name, allow), the subtree flag and list, as the
-/// builder promises to keep them.
-struct Model(HashMap<(String, bool), (bool, ListId)>);
+/// The rules as given: per (name, allow), each list that gave it and
+/// whether that list gave the subtree form (in any of its copies).
+struct Model(HashMap<(String, bool), BTreeMap<ListId, bool>>);
 
 impl Model {
     fn new(rules: &[Rule]) -> Self {
-        let mut kept: HashMap<(String, bool), (bool, ListId)> = HashMap::new();
+        let mut given: HashMap<(String, bool), BTreeMap<ListId, bool>> = HashMap::new();
         for r in rules {
-            let slot = kept
+            let subtree = given
                 .entry((r.name.clone(), r.allow))
-                .or_insert((r.subtree, r.list));
-            if r.subtree && !slot.0 {
-                *slot = (true, r.list);
-            }
+                .or_default()
+                .entry(r.list)
+                .or_insert(false);
+            *subtree |= r.subtree;
         }
-        Model(kept)
+        Model(given)
     }
 
-    /// The most specific matching rule of one kind.
-    fn best(&self, query: &str, allow: bool) -> Option<Match> {
+    /// Entries the image should hold: per (name, allow), one for the
+    /// subtree form and one for the lists that gave only the exact form.
+    fn entries(&self) -> usize {
+        self.0
+            .values()
+            .map(|lists| {
+                usize::from(lists.values().any(|&s| s)) + usize::from(lists.values().any(|&s| !s))
+            })
+            .sum()
+    }
+
+    /// The most specific matching rule of one kind among the lists that
+    /// `applies` accepts: at each suffix the first such list in id order.
+    fn best(&self, query: &str, allow: bool, applies: &dyn Fn(ListId) -> bool) -> Option<Match> {
         let labels: Vec<&str> = query.split('.').collect();
         let mut best = None;
         for start in (0..labels.len()).rev() {
             let suffix = labels[start..].join(".");
-            if let Some(&(subtree, list)) = self.0.get(&(suffix, allow))
-                && (subtree || start == 0)
-            {
+            let Some(lists) = self.0.get(&(suffix, allow)) else {
+                continue;
+            };
+            let first = lists
+                .iter()
+                .find(|&(&list, &subtree)| (subtree || start == 0) && applies(list));
+            if let Some((&list, &subtree)) = first {
                 best = Some(Match {
                     list,
                     subtree,
@@ -64,7 +80,7 @@ impl Model {
         best
     }
 
-    fn verdict(&self, query: &str) -> Verdict {
+    fn verdict(&self, query: &str, applies: &dyn Fn(ListId) -> bool) -> Verdict {
         let q = query
             .strip_suffix('.')
             .unwrap_or(query)
@@ -72,7 +88,7 @@ impl Model {
         if q.is_empty() {
             return Verdict::NotListed;
         }
-        match (self.best(&q, true), self.best(&q, false)) {
+        match (self.best(&q, true, applies), self.best(&q, false, applies)) {
             (Some(allow), overrides) => Verdict::Allowed { allow, overrides },
             (None, Some(block)) => Verdict::Blocked(block),
             (None, None) => Verdict::NotListed,
@@ -120,12 +136,13 @@ fn query() -> impl Strategy<Value = String> {
     })
 }
 
-fn cases() -> impl Strategy<Value = (u16, Vec<Rule>, Vec<String>)> {
-    (1u16..4).prop_flat_map(|lists| {
+fn cases() -> impl Strategy<Value = (u16, Vec<Rule>, Vec<String>, u8)> {
+    (1u16..5).prop_flat_map(|lists| {
         (
             Just(lists),
             rules(lists),
             prop::collection::vec(query(), 1..30),
+            any::<u8>(),
         )
     })
 }
@@ -134,7 +151,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
     #[test]
-    fn image_agrees_with_naive_model((lists, rules, queries) in cases()) {
+    fn image_agrees_with_naive_model((lists, rules, queries, mask) in cases()) {
         let mut b = ImageBuilder::new();
         for l in 0..lists {
             b.add_list(&format!("list{l}"), l % 2 == 1);
@@ -143,19 +160,27 @@ proptest! {
             b.add_rule(r.list, &r.name, r.subtree, r.allow);
         }
         let model = Model::new(&rules);
-        prop_assert_eq!(b.len(), model.0.len());
+        prop_assert_eq!(b.len(), model.entries());
         let image = Image::open(b.build(1)).expect("fresh image opens");
         image.verify().expect("fresh image verifies");
-        prop_assert_eq!(image.rule_count(), model.0.len());
+        prop_assert_eq!(image.rule_count(), model.entries());
         let counted: u64 = (0..lists).filter_map(|l| image.list_rule_count(l)).sum();
-        prop_assert_eq!(counted, model.0.len() as u64);
+        let given: usize = model.0.values().map(BTreeMap::len).sum();
+        prop_assert_eq!(counted, given as u64);
 
+        // Every list, and the lists of a random mask (as for one client).
+        let all = |_: ListId| true;
+        let some = |list: ListId| mask >> list & 1 == 1;
         for q in &queries {
             let got = image.lookup(q);
-            prop_assert_eq!(got, model.verdict(q), "query {}", q);
+            prop_assert_eq!(got, model.verdict(q, &all), "query {}", q);
             let bare = q.strip_suffix('.').unwrap_or(q);
             let labels = bare.split('.').map(str::as_bytes);
             prop_assert_eq!(image.lookup_labels(labels), got, "labels of {}", q);
+            let masked = image.lookup_for(q, some);
+            prop_assert_eq!(masked, model.verdict(q, &some), "query {} for mask {:b}", q, mask);
+            let labels = bare.split('.').map(str::as_bytes);
+            prop_assert_eq!(image.lookup_labels_for(labels, some), masked, "labels of {}", q);
         }
     }
 }
@@ -182,7 +207,7 @@ fn model_reports_the_most_specific_rule() {
         subtree: true,
         labels: 2,
     });
-    assert_eq!(model.verdict("x.A.b."), want);
+    assert_eq!(model.verdict("x.A.b.", &|_| true), want);
 }
 
 /// A small image touching every section.

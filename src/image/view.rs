@@ -8,11 +8,13 @@
 //! buffer; it can only make them give wrong answers, which `verify` rules out.
 //! The byte layout is documented in `format.rs`.
 
-use super::builder::ListId;
+use super::builder::{GroupId, ListId};
 use super::format::{
-    self, ENTRY, Error, KEY_MASK, LIST_FLAG_ALLOW, LIST_RECORD, Layout, PAYLOAD_ALLOW,
-    PAYLOAD_LIST, PAYLOAD_RESERVED, PAYLOAD_SUBTREE, SuffixHash, field, read_u32, read_u64,
+    self, ENTRY, Error, GROUP_RECORD, KEY_MASK, LIST_FLAG_ALLOW, LIST_RECORD, Layout,
+    PAYLOAD_ALLOW, PAYLOAD_SET, PAYLOAD_SUBTREE, SuffixHash, WINDOW, field, read_u16, read_u32,
+    read_u64,
 };
+use crate::groups::Window;
 
 /// Steps walked from an interpolated guess before binary search takes over.
 const WALK: usize = 8;
@@ -20,7 +22,8 @@ const WALK: usize = 8;
 /// The rule that matched a query.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Match {
-    /// The list the rule is attributed to.
+    /// The list the rule is attributed to: of the lists that give it, the
+    /// first (in config order) that applies.
     pub list: ListId,
     /// Whether the rule covers subdomains.
     pub subtree: bool,
@@ -74,8 +77,9 @@ impl<B: AsRef<[u8]>> Image<B> {
     }
 
     /// Full check: checksum over the whole image, bucket index monotonic and
-    /// consistent, entries sorted within each bucket, list ids in range,
-    /// reserved bits clear, list names valid UTF-8, per-list counts right.
+    /// consistent, entries sorted within each bucket, list sets in range and
+    /// well formed, reserved bits clear, list and group names valid UTF-8,
+    /// schedule windows valid, per-list counts right.
     /// `open` followed by `verify` means safe to serve. Linear time.
     pub fn verify(&self) -> Result<(), Error> {
         let b = self.as_bytes();
@@ -94,7 +98,7 @@ impl<B: AsRef<[u8]>> Image<B> {
                 bucket: buckets as u64,
             });
         }
-        let mut counted = vec![0u64; self.layout.lists];
+        let mut per_set = vec![0u64; self.layout.sets];
         for bucket in 0..buckets {
             let (start, end) = (self.bucket_start(bucket), self.bucket_start(bucket + 1));
             if end < start || end > self.layout.rules {
@@ -109,29 +113,71 @@ impl<B: AsRef<[u8]>> Image<B> {
                     return Err(Error::Unsorted { entry: i as u64 });
                 }
                 previous = entry;
-                if entry & PAYLOAD_RESERVED != 0 {
-                    return Err(Error::ReservedBits {
-                        what: "entry",
-                        index: i as u64,
-                    });
-                }
-                let list = entry & PAYLOAD_LIST;
-                match counted.get_mut(list as usize) {
+                let set = entry & PAYLOAD_SET;
+                match per_set.get_mut(set as usize) {
                     Some(count) => *count += 1,
                     None => {
-                        return Err(Error::ListIdOutOfRange {
+                        return Err(Error::SetOutOfRange {
                             entry: i as u64,
-                            list,
-                            lists: self.layout.lists as u64,
+                            set,
+                            sets: self.layout.sets as u64,
                         });
                     }
                 }
             }
         }
 
+        let mut counted = vec![0u64; self.layout.lists];
+        let mut end = 0usize;
+        for (set, count) in per_set.iter().enumerate() {
+            let (start, stop) = self.set_range(set);
+            let bad = || Error::BadSet { set: set as u64 };
+            if start != end || stop <= start || stop > self.layout.members {
+                return Err(bad());
+            }
+            end = stop;
+            let mut last = None;
+            for at in start..stop {
+                let list = self.member(at);
+                if usize::from(list) >= self.layout.lists || last.is_some_and(|l| l >= list) {
+                    return Err(bad());
+                }
+                last = Some(list);
+                counted[usize::from(list)] += count;
+            }
+            if set < self.layout.lists && (stop - start != 1 || self.member(start) as usize != set)
+            {
+                return Err(bad());
+            }
+        }
+        if end != self.layout.members {
+            return Err(Error::BadSet {
+                set: self.layout.sets as u64,
+            });
+        }
+
+        for window in 0..self.layout.windows {
+            let w = self.layout.windows_at + window * WINDOW;
+            let reserved = b[w + 1] != 0 || read_u16(b, w + 6) != 0;
+            let valid = Window::new(b[w], read_u16(b, w + 2), read_u16(b, w + 4)).is_ok();
+            if reserved || !valid {
+                return Err(Error::ReservedBits {
+                    what: "window",
+                    index: window as u64,
+                });
+            }
+        }
+        for group in 0..self.layout.groups {
+            if self.group_name_at(group).is_none() {
+                return Err(Error::BadGroupName {
+                    group: group as u64,
+                });
+            }
+        }
+        let known_groups = u64::MAX >> (64 - self.layout.groups);
         for (id, &counted) in counted.iter().enumerate() {
             let rec = self.layout.lists_at + id * LIST_RECORD;
-            if read_u32(b, rec + 16) & !LIST_FLAG_ALLOW != 0 || read_u32(b, rec + 20) != 0 {
+            if read_u32(b, rec + 16) & !LIST_FLAG_ALLOW != 0 || read_u32(b, rec + 36) != 0 {
                 return Err(Error::ReservedBits {
                     what: "list",
                     index: id as u64,
@@ -139,6 +185,14 @@ impl<B: AsRef<[u8]>> Image<B> {
             }
             if self.list_name_at(id).is_none() {
                 return Err(Error::BadListName { list: id as u64 });
+            }
+            let (first, count) = (
+                read_u32(b, rec + 32) as usize,
+                read_u32(b, rec + 20) as usize,
+            );
+            let groups = read_u64(b, rec + 24);
+            if first.saturating_add(count) > self.layout.windows || groups & !known_groups != 0 {
+                return Err(Error::BadPolicy { list: id as u64 });
             }
             let stored = read_u64(b, rec);
             if stored != counted {
@@ -184,11 +238,46 @@ impl<B: AsRef<[u8]>> Image<B> {
         Some(read_u32(self.as_bytes(), rec + 16) & LIST_FLAG_ALLOW != 0)
     }
 
-    /// Rules attributed to a list after merging (a rule that several lists
-    /// give counts for the first), or `None` for an unknown id.
+    /// Rules the list gives (after merging a name's copies: a rule that
+    /// several lists give counts for each), or `None` for an unknown id.
     pub fn list_rule_count(&self, id: ListId) -> Option<u64> {
         let rec = self.list_record(id)?;
         Some(read_u64(self.as_bytes(), rec))
+    }
+
+    /// The groups a list applies to (bit `g` for group `g`), or `None` for
+    /// an unknown id.
+    pub fn list_groups(&self, id: ListId) -> Option<u64> {
+        let rec = self.list_record(id)?;
+        Some(read_u64(self.as_bytes(), rec + 24))
+    }
+
+    /// When a list applies (no window: at all times); windows that do not
+    /// validate are left out (`verify` refuses them).
+    pub fn list_windows(&self, id: ListId) -> impl Iterator<Item = Window> + '_ {
+        let (first, count) = self.list_record(id).map_or((0, 0), |rec| {
+            let b = self.as_bytes();
+            (
+                read_u32(b, rec + 32) as usize,
+                read_u32(b, rec + 20) as usize,
+            )
+        });
+        let end = first.saturating_add(count).min(self.layout.windows);
+        (first.min(end)..end).filter_map(move |window| {
+            let b = self.as_bytes();
+            let w = self.layout.windows_at + window * WINDOW;
+            Window::new(*b.get(w)?, read_u16(b, w + 2), read_u16(b, w + 4)).ok()
+        })
+    }
+
+    /// Groups the image names (at least `default`, group 0).
+    pub fn group_count(&self) -> usize {
+        self.layout.groups
+    }
+
+    /// The name of a group, or `None` for an unknown id.
+    pub fn group_name(&self, id: GroupId) -> Option<&str> {
+        self.group_name_at(usize::from(id))
     }
 
     /// The whole image.
@@ -202,8 +291,15 @@ impl<B: AsRef<[u8]>> Image<B> {
     }
 
     /// Looks up a dotted name ("ads.example.com", case-insensitive, a
-    /// trailing dot ignored). No allocation.
+    /// trailing dot ignored) with every list applying. No allocation.
     pub fn lookup(&self, name: &str) -> Verdict {
+        self.lookup_for(name, |_| true)
+    }
+
+    /// [`lookup`](Self::lookup) with only the lists for which `applies` is
+    /// true: the rules of the others are passed over, so a less specific
+    /// rule of a list that applies can match instead.
+    pub fn lookup_for(&self, name: &str, applies: impl Fn(ListId) -> bool) -> Verdict {
         let name = name.strip_suffix('.').unwrap_or(name).as_bytes();
         if name.is_empty() {
             return Verdict::NotListed;
@@ -212,11 +308,11 @@ impl<B: AsRef<[u8]>> Image<B> {
         let mut end = name.len();
         for (i, &byte) in name.iter().enumerate().rev() {
             if byte == b'.' {
-                self.push_label(&mut walk, &name[i + 1..end], false);
+                self.push_label(&mut walk, &name[i + 1..end], false, &applies);
                 end = i;
             }
         }
-        self.push_label(&mut walk, &name[..end], true);
+        self.push_label(&mut walk, &name[..end], true, &applies);
         walk.verdict()
     }
 
@@ -228,6 +324,15 @@ impl<B: AsRef<[u8]>> Image<B> {
     where
         I: DoubleEndedIterator<Item = &'a [u8]>,
     {
+        self.lookup_labels_for(labels, |_| true)
+    }
+
+    /// [`lookup_labels`](Self::lookup_labels) with only the lists for which
+    /// `applies` is true, as [`lookup_for`](Self::lookup_for).
+    pub fn lookup_labels_for<'a, I>(&self, labels: I, applies: impl Fn(ListId) -> bool) -> Verdict
+    where
+        I: DoubleEndedIterator<Item = &'a [u8]>,
+    {
         let mut labels = labels.rev().peekable();
         if labels.peek().is_some_and(|l| l.is_empty()) {
             labels.next();
@@ -235,7 +340,7 @@ impl<B: AsRef<[u8]>> Image<B> {
         let mut walk = Walk::new();
         while let Some(label) = labels.next() {
             let whole = labels.peek().is_none();
-            self.push_label(&mut walk, label, whole);
+            self.push_label(&mut walk, label, whole, &applies);
         }
         walk.verdict()
     }
@@ -259,13 +364,19 @@ impl<B: AsRef<[u8]>> Image<B> {
     /// Takes the next label to the left; probes once a batch is full or the
     /// name is complete (`whole`).
     #[inline]
-    fn push_label(&self, walk: &mut Walk, label: &[u8], whole: bool) {
+    fn push_label(
+        &self,
+        walk: &mut Walk,
+        label: &[u8],
+        whole: bool,
+        applies: &impl Fn(ListId) -> bool,
+    ) {
         walk.hash.push(label);
         walk.labels = walk.labels.saturating_add(1);
         walk.batch[walk.len] = (walk.hash.hash(), walk.labels);
         walk.len += 1;
         if whole || walk.len == BATCH {
-            self.probe_batch(&walk.batch[..walk.len], whole, &mut walk.best);
+            self.probe_batch(&walk.batch[..walk.len], whole, &mut walk.best, applies);
             walk.len = 0;
         }
     }
@@ -282,7 +393,13 @@ impl<B: AsRef<[u8]>> Image<B> {
     /// long for a listed name and 1.5–2.4× for a miss or a deep name at 1M
     /// names.
     #[inline]
-    fn probe_batch(&self, batch: &[(u64, u8)], whole: bool, best: &mut Best) {
+    fn probe_batch(
+        &self,
+        batch: &[(u64, u8)],
+        whole: bool,
+        best: &mut Best,
+        applies: &impl Fn(ListId) -> bool,
+    ) {
         let mut range = [(0usize, 0usize); BATCH];
         let mut guess = [0usize; BATCH];
         for (k, &(h, _)) in batch.iter().enumerate() {
@@ -315,18 +432,22 @@ impl<B: AsRef<[u8]>> Image<B> {
                     break;
                 }
                 let subtree = entry & PAYLOAD_SUBTREE != 0;
-                if subtree || exact_applies {
-                    let m = Match {
-                        list: (entry & PAYLOAD_LIST) as ListId,
+                let slot = if entry & PAYLOAD_ALLOW != 0 {
+                    &mut allow
+                } else {
+                    &mut block
+                };
+                // Of a name's exact and subtree entries, the first list in
+                // config order that applies.
+                if (subtree || exact_applies)
+                    && let Some(list) = self.first_applying(entry & PAYLOAD_SET, applies)
+                    && slot.is_none_or(|m: Match| list < m.list)
+                {
+                    *slot = Some(Match {
+                        list,
                         subtree,
                         labels,
-                    };
-                    let slot = if entry & PAYLOAD_ALLOW != 0 {
-                        &mut allow
-                    } else {
-                        &mut block
-                    };
-                    slot.get_or_insert(m);
+                    });
                 }
                 at += 1;
             }
@@ -397,6 +518,43 @@ impl<B: AsRef<[u8]>> Image<B> {
         read_u64(self.as_bytes(), self.layout.entries_at + i * ENTRY)
     }
 
+    /// The first list of `set` for which `applies` is true. A set below
+    /// the list count is its own list alone (`verify` checks it), so the
+    /// common case reads no set section.
+    #[inline]
+    fn first_applying(&self, set: u64, applies: &impl Fn(ListId) -> bool) -> Option<ListId> {
+        let set = set as usize;
+        if set < self.layout.lists {
+            let list = set as ListId; // < MAX_LISTS, fits a u16
+            return applies(list).then_some(list);
+        }
+        let (start, stop) = self.set_range(set);
+        (start..stop.min(self.layout.members))
+            .map(|at| self.member(at))
+            .find(|&list| applies(list))
+    }
+
+    /// Where set `set`'s members lie in the members section.
+    fn set_range(&self, set: usize) -> (usize, usize) {
+        let b = self.as_bytes();
+        let at = self.layout.set_index_at + set * 4;
+        (read_u32(b, at) as usize, read_u32(b, at + 4) as usize)
+    }
+
+    /// Member `at` of the members section.
+    fn member(&self, at: usize) -> ListId {
+        read_u16(self.as_bytes(), self.layout.members_at + at * 2)
+    }
+
+    fn group_name_at(&self, id: usize) -> Option<&str> {
+        if id >= self.layout.groups {
+            return None;
+        }
+        let b = self.as_bytes();
+        let rec = self.layout.groups_at + id * GROUP_RECORD;
+        self.string(read_u32(b, rec) as usize, read_u32(b, rec + 4) as usize)
+    }
+
     fn list_record(&self, id: ListId) -> Option<usize> {
         let id = usize::from(id);
         (id < self.layout.lists).then(|| self.layout.lists_at + id * LIST_RECORD)
@@ -408,13 +566,20 @@ impl<B: AsRef<[u8]>> Image<B> {
         }
         let b = self.as_bytes();
         let rec = self.layout.lists_at + id * LIST_RECORD;
-        let at = read_u32(b, rec + 8) as usize;
-        let len = read_u32(b, rec + 12) as usize;
+        self.string(
+            read_u32(b, rec + 8) as usize,
+            read_u32(b, rec + 12) as usize,
+        )
+    }
+
+    /// The string at `at` of `len` bytes in the string table, if it lies
+    /// inside it and is UTF-8.
+    fn string(&self, at: usize, len: usize) -> Option<&str> {
         if at.checked_add(len)? > self.layout.strings_len {
             return None;
         }
         let start = self.layout.strings_at + at;
-        std::str::from_utf8(b.get(start..start + len)?).ok()
+        std::str::from_utf8(self.as_bytes().get(start..start + len)?).ok()
     }
 }
 
@@ -715,7 +880,7 @@ mod tests {
     }
 
     #[test]
-    fn duplicate_rules_merge_to_subtree_of_first_list_giving_it() {
+    fn a_rule_given_by_several_lists_names_each_of_them() {
         let mut b = ImageBuilder::new();
         let one = b.add_list("one", false);
         let two = b.add_list("two", false);
@@ -725,10 +890,61 @@ mod tests {
         b.add_rule(three, "x.com", true, false);
         let image = Image::open(b.build(1)).expect("opens");
         image.verify().expect("verifies");
-        assert_eq!(image.lookup("x.com"), blocked(two, true, 2));
+        // The name itself: the first list; its subdomains: the first list
+        // that gave the subtree form.
+        assert_eq!(image.lookup("x.com"), blocked(one, false, 2));
         assert_eq!(image.lookup("a.x.com"), blocked(two, true, 2));
-        assert_eq!(image.list_rule_count(one), Some(0));
-        assert_eq!(image.list_rule_count(two), Some(1));
+        for list in [one, two, three] {
+            assert_eq!(image.list_rule_count(list), Some(1));
+        }
+        // Only the lists that apply count.
+        let not_two = |list| list != two;
+        assert_eq!(
+            image.lookup_for("a.x.com", not_two),
+            blocked(three, true, 2)
+        );
+        assert_eq!(
+            image.lookup_for("a.x.com", |list| list == one),
+            Verdict::NotListed
+        );
+        assert_eq!(
+            image.lookup_for("x.com", |list| list == three),
+            blocked(three, true, 2)
+        );
+    }
+
+    #[test]
+    fn an_allow_rule_of_a_list_that_does_not_apply_beats_nothing() {
+        let mut b = ImageBuilder::new();
+        let ads = b.add_list("ads", false);
+        let kids = b.add_list("kids-allow", true);
+        b.add_rule(ads, "x.com", true, false);
+        b.add_rule(kids, "ok.x.com", false, true);
+        let image = Image::open(b.build(1)).expect("opens");
+        assert_eq!(
+            image.lookup_for("ok.x.com", |list| list == ads),
+            blocked(ads, true, 2)
+        );
+        assert!(matches!(image.lookup("ok.x.com"), Verdict::Allowed { .. }));
+    }
+
+    #[test]
+    fn groups_and_schedules_round_trip() {
+        let mut b = ImageBuilder::new();
+        let ads = b.add_list("ads", false);
+        let social = b.add_list("social", false);
+        let kids = b.add_group("kids").expect("room for a group");
+        let night: Window = "mon-fri 21:00-07:00".parse().unwrap();
+        b.set_policy(social, 1 << kids, &[night]);
+        let image = Image::open(b.build(1)).expect("opens");
+        image.verify().expect("verifies");
+        assert_eq!(image.group_count(), 2);
+        assert_eq!(image.group_name(0), Some("default"));
+        assert_eq!(image.group_name(kids), Some("kids"));
+        assert_eq!(image.list_groups(ads), Some(1));
+        assert_eq!(image.list_groups(social), Some(1 << kids));
+        assert_eq!(image.list_windows(ads).count(), 0);
+        assert_eq!(image.list_windows(social).collect::<Vec<_>>(), [night]);
     }
 
     #[test]
@@ -786,29 +1002,21 @@ mod tests {
         let mut bytes = sample().into_inner();
         let at = entries_at(&bytes);
         let entry = read_u64(&bytes, at);
-        put_u64(&mut bytes, at, (entry & !PAYLOAD_LIST) | 0x0FFF);
+        put_u64(&mut bytes, at, (entry & !PAYLOAD_SET) | 0x3FFF);
         reseal(&mut bytes);
-        assert!(matches!(
-            verify_error(bytes),
-            Error::ListIdOutOfRange { .. }
-        ));
+        assert!(matches!(verify_error(bytes), Error::SetOutOfRange { .. }));
     }
 
     #[test]
     fn reserved_bits_are_refused() {
         let good = sample().into_inner();
-        let mut bytes = good.clone();
-        let at = entries_at(&bytes);
-        let entry = read_u64(&bytes, at);
-        put_u64(&mut bytes, at, entry | 0x8000);
-        reseal(&mut bytes);
-        assert!(matches!(verify_error(bytes), Error::ReservedBits { .. }));
-
-        let mut bytes = good;
-        let rec = read_u64(&bytes, Section::Lists.field()) as usize;
-        put_u32(&mut bytes, rec + 16, 2);
-        reseal(&mut bytes);
-        assert!(matches!(verify_error(bytes), Error::ReservedBits { .. }));
+        let rec = read_u64(&good, Section::Lists.field()) as usize;
+        for (at, value) in [(rec + 16, 2), (rec + 36, 1)] {
+            let mut bytes = good.clone();
+            put_u32(&mut bytes, at, value);
+            reseal(&mut bytes);
+            assert!(matches!(verify_error(bytes), Error::ReservedBits { .. }));
+        }
     }
 
     #[test]

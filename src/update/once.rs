@@ -354,10 +354,7 @@ impl Updater {
     }
 
     /// The text of every source, block lists first.
-    async fn load(
-        &mut self,
-        trigger: Trigger,
-    ) -> Vec<(ListSource, bool, compile::Text)> {
+    async fn load(&mut self, trigger: Trigger) -> Vec<(ListSource, bool, compile::Text)> {
         let mut out = Vec::new();
         let sources: Vec<(ListSource, bool)> = compile::sources(&self.config)
             .map(|(s, a)| (s.clone(), a))

@@ -286,6 +286,27 @@ fn images() -> BTreeMap<String, Vec<u8>> {
     }
     wider.add_rule(allow, "n3.ads.example", false, true);
     out.insert("seed-wider".to_owned(), fixed_image(wider, 42));
+    // Groups, a schedule, and names that several lists give.
+    let mut grouped = ImageBuilder::new();
+    let ads = grouped.add_list("ads", false);
+    let social = grouped.add_list("social", false);
+    let kids_allow = grouped.add_list("kids-allow", true);
+    let kids = grouped.add_group("kids").expect("room for a group");
+    let tv = grouped.add_group("tv").expect("room for a group");
+    let night = "mon-fri 21:00-07:00".parse().expect("a valid window");
+    grouped.set_policy(social, 1 << kids | 1 << tv, &[night]);
+    grouped.set_policy(kids_allow, 1 << kids, &[]);
+    for (list, name, subtree) in [
+        (ads, "tracker.example", true),
+        (social, "tracker.example", false),
+        (social, "video.example", true),
+        (ads, "video.example", true),
+        (social, "chat.example", false),
+    ] {
+        grouped.add_rule(list, name, subtree, false);
+    }
+    grouped.add_rule(kids_allow, "learn.video.example", false, true);
+    out.insert("seed-grouped".to_owned(), fixed_image(grouped, 9));
     out
 }
 

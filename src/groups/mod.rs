@@ -1,0 +1,11 @@
+//! Who a client is and which lists apply to it when: household devices
+//! (`neighbours`: the kernel's address → MAC tables) and the schedule
+//! windows of a list (`schedule`).
+
+mod neighbours;
+mod schedule;
+
+pub use neighbours::{
+    Mac, MacError, Neighbour, neigh_dump_request, parse_neigh_dump, parse_proc_arp, read_table,
+};
+pub use schedule::{MINUTES_PER_DAY, Schedule, ScheduleError, Weekday, Window};
