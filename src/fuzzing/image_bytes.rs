@@ -70,7 +70,10 @@ fn exercise(bytes: &[u8]) {
         assert!(rules >= image.rule_count() as u64, "list counts add up");
         for group in 0..image.group_count() {
             let name = u8::try_from(group).ok().and_then(|g| image.group_name(g));
-            assert!(name.is_some(), "group {group} of a verified image has no name");
+            assert!(
+                name.is_some(),
+                "group {group} of a verified image has no name"
+            );
         }
     }
     let known = u64::MAX >> (64 - image.group_count().clamp(1, 64));
@@ -79,7 +82,11 @@ fn exercise(bytes: &[u8]) {
         let groups = image.list_groups(id).unwrap_or(0);
         let windows = image.list_windows(id).count();
         if verified {
-            assert_eq!(groups & !known, 0, "list {id} names a group the image lacks");
+            assert_eq!(
+                groups & !known,
+                0,
+                "list {id} names a group the image lacks"
+            );
             assert!(windows <= u32::MAX as usize);
         }
     }
@@ -113,7 +120,11 @@ fn exercise(bytes: &[u8]) {
         if verified {
             check_verdict(&image, some, count);
             for m in matched(some) {
-                assert!(applies(m.list), "a match names list {} that does not apply", m.list);
+                assert!(
+                    applies(m.list),
+                    "a match names list {} that does not apply",
+                    m.list
+                );
             }
         }
     }

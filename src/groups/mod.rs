@@ -1,10 +1,12 @@
-//! Who a client is and which lists apply to it when: household devices
-//! (`neighbours`: the kernel's address → MAC tables) and the schedule
-//! windows of a list (`schedule`).
+//! Who a client is and which lists apply to it when: the ways to recognise
+//! a device (`id`), the kernel's address → MAC tables (`neighbours`) and
+//! the schedule windows of a list (`schedule`).
 
+mod id;
 mod neighbours;
 mod schedule;
 
+pub use id::{BadClientId, ClientId, canonical};
 pub use neighbours::{
     Mac, MacError, Neighbour, neigh_dump_request, parse_neigh_dump, parse_proc_arp, read_table,
 };
