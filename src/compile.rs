@@ -317,6 +317,8 @@ mod tests {
             subdomains: false,
             enabled: true,
             comment: None,
+            groups: vec!["default".to_owned()],
+            schedule: crate::groups::Schedule::always(),
         }
     }
 
@@ -508,6 +510,8 @@ mod unchanged {
                 subdomains: i == 3,
                 enabled: true,
                 comment: None,
+                groups: vec!["default".to_owned()],
+                schedule: crate::groups::Schedule::always(),
             };
             (
                 source,

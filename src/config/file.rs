@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::clients::{self, Client, ClientEntry, ClientLookup, DEFAULT_GROUP, Group, group_bit};
 use super::error::{BadValue, Error};
 use super::lists::{self, ListSource, MAX_SOURCES};
 use super::{
@@ -58,9 +59,20 @@ pub struct Config {
     /// answers and logs name.
     #[serde(default)]
     pub lists: Vec<ListSource>,
-    /// Allowlists: a name on one of these is never blocked.
+    /// Allowlists: a name on one of these is never blocked for the groups
+    /// it applies to.
     #[serde(default)]
     pub allowlists: Vec<ListSource>,
+    /// Household devices by name, each with the ids that recognise it.
+    #[serde(default)]
+    pub clients: Vec<Client>,
+    /// Groups of devices that share which lists apply to them. Every client
+    /// in none is in the implicit group `default`.
+    #[serde(default)]
+    pub groups: Vec<Group>,
+    /// How the asking client is found: DHCP leases, trusted forwarders.
+    #[serde(default)]
+    pub client_lookup: ClientLookup,
     /// The folder relative list paths resolve against: the config file's
     /// folder, or the working directory for the embedded defaults.
     #[serde(skip)]
@@ -95,6 +107,7 @@ impl Config {
             message: e.to_string().trim_end().to_owned(),
         })?;
         config.paths.resolve_against(&base_dir);
+        config.client_lookup.resolve_against(&base_dir);
         config.base_dir = base_dir;
         config.add_implicit_household_lists();
         config.check().map_err(|bad| bad.in_origin(origin))?;
@@ -102,7 +115,8 @@ impl Config {
     }
 
     /// Checks values that toml cannot: each section's own, then those across
-    /// the two list sections (their count, unique names).
+    /// the two list sections (their count, unique names), then clients and
+    /// groups with the lists' groups.
     fn check(&self) -> Result<(), BadValue> {
         self.server.check()?;
         self.access.check()?;
@@ -113,6 +127,7 @@ impl Config {
         self.update.check()?;
         self.telemetry.check()?;
         self.web.check()?;
+        self.client_lookup.check()?;
         let sources = self.lists.len() + self.allowlists.len();
         if sources > MAX_SOURCES {
             return Err(BadValue::new(
@@ -135,7 +150,8 @@ impl Config {
                 ));
             }
         }
-        Ok(())
+        let sections = sections.map(|(section, sources)| (section, sources.as_slice()));
+        clients::check_across(&self.clients, &self.groups, &sections)
     }
 
     /// When no `[[lists]]` entry is the household's own, `block.txt` in the
@@ -177,6 +193,38 @@ impl Config {
     /// The TCP idle timeout.
     pub fn tcp_idle(&self) -> Duration {
         Duration::from_secs(self.server.tcp_idle_secs)
+    }
+
+    /// The groups by id: `default` (0), then `[[groups]]` in order.
+    pub fn group_names(&self) -> Vec<&str> {
+        std::iter::once(DEFAULT_GROUP)
+            .chain(self.groups.iter().map(|g| g.name.as_str()))
+            .collect()
+    }
+
+    /// The groups `list` applies to, bit `i` for
+    /// [`group_names`](Self::group_names)`()[i]`. The household's own lists
+    /// apply to every group.
+    pub fn list_groups(&self, list: &ListSource) -> u64 {
+        if list.household {
+            return (0..=self.groups.len()).map(group_bit).fold(0, |a, b| a | b);
+        }
+        let names = self.group_names();
+        list.groups
+            .iter()
+            .filter_map(|name| names.iter().position(|n| n == name))
+            .map(group_bit)
+            .fold(0, |a, b| a | b)
+    }
+
+    /// Every id of `[[clients]]` and every bare id of `[[groups]] clients`,
+    /// each once, in that order, with its groups and its client's name. A
+    /// client's ids are in the groups naming the client, or in `default`
+    /// when none does; a bare id is in the groups naming it. An id given
+    /// twice is one entry in the groups of both, with the first client's
+    /// name.
+    pub fn client_ids(&self) -> Vec<ClientEntry> {
+        clients::resolve_ids(&self.clients, &self.groups)
     }
 
     /// The household's own blocklist (`allow` false) or allowlist file.

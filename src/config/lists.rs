@@ -1,12 +1,15 @@
 //! `[[lists]]` and `[[allowlists]]`: one [`ListSource`] per entry, where its
-//! rules come from and how they are read, and the checks of one section.
+//! rules come from, how they are read, to which groups and when they apply,
+//! and the checks of one section.
 //! The checks across both sections live with [`Config`](super::Config).
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::clients::DEFAULT_GROUP;
 use super::error::BadValue;
+use crate::groups::Schedule;
 use crate::lists::Format;
 
 /// The most `[[lists]]` and `[[allowlists]]` entries together.
@@ -53,6 +56,26 @@ pub struct ListSource {
     /// A note for people: what the list is, why it is here.
     #[serde(default)]
     pub comment: Option<String>,
+    /// The `[[groups]]` the list applies to; `"default"`, every client in
+    /// no group, may be named too. Default `["default"]`. The household's
+    /// own list applies to every group and takes no `groups`.
+    #[serde(default = "default_groups")]
+    pub groups: Vec<String>,
+    /// When the list applies, in local time: windows such as
+    /// `"mon-fri 21:00-07:00"` or `"sat,sun 22:00-08:00"` (see
+    /// [`Schedule`]). Default `[]`: always.
+    #[serde(default, deserialize_with = "schedule_from_strs")]
+    pub schedule: Schedule,
+}
+
+/// The groups of a list that names none: `["default"]`.
+fn default_groups() -> Vec<String> {
+    vec![DEFAULT_GROUP.to_owned()]
+}
+
+fn schedule_from_strs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Schedule, D::Error> {
+    let windows = Vec::<String>::deserialize(d)?;
+    Schedule::parse(&windows).map_err(serde::de::Error::custom)
 }
 
 fn enabled_by_default() -> bool {
@@ -92,6 +115,8 @@ impl ListSource {
             comment: Some(
                 "the household's own entries (ralo block / ralo allow), kept in the state folder: no list in the config is marked household = true".to_owned(),
             ),
+            groups: default_groups(),
+            schedule: Schedule::always(),
         }
     }
 

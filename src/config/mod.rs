@@ -8,6 +8,7 @@
 mod access;
 mod blocking;
 mod cache;
+mod clients;
 mod error;
 mod file;
 mod lists;
@@ -23,6 +24,7 @@ mod web;
 pub use access::{Access, RateLimitAction};
 pub use blocking::{Blocking, Mode};
 pub use cache::Cache;
+pub use clients::{Client, ClientEntry, ClientLookup, DEFAULT_GROUP, Group, MAX_CONFIG_GROUPS};
 pub use error::Error;
 pub use file::{Config, EMBEDDED};
 pub use lists::{ListSource, MAX_SOURCES};

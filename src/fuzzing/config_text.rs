@@ -21,8 +21,10 @@ const BASE: &str = "/etc/ralo";
 ///   message is not empty, never a panic;
 /// - an accepted config keeps the promises of its checks (an address to
 ///   listen on, upstreams that all parse, timeouts and tries in range, the
-///   TTL clamp ordered, unique list names, paths made absolute), and the
-///   resolver's parts build from it, its local names answered locally.
+///   TTL clamp ordered, unique list names, paths made absolute, every list
+///   and every client id in at least one of at most
+///   [`MAX_GROUPS`](crate::image::MAX_GROUPS) groups), and the resolver's
+///   parts build from it, its local names answered locally.
 pub fn config_text(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
@@ -64,6 +66,8 @@ pub fn config_text(data: &[u8]) {
             assert!(path.starts_with(BASE) || path.is_absolute());
         }
     }
+    assert!(config.client_lookup.leases.iter().all(|p| p.is_absolute()));
+    check_groups(&config);
 
     let _ = Access::new(config.access.allow.clone());
     let _ = Cache::new(&config.cache);
@@ -78,6 +82,30 @@ pub fn config_text(data: &[u8]) {
             answer,
             Some(LocalAnswer::Addresses(addrs)),
             "local name `{name}` is answered with its addresses"
+        );
+    }
+}
+
+/// Every list and every client id is in at least one group, and only in
+/// groups that exist.
+fn check_groups(config: &Config) {
+    let groups = config.group_names().len();
+    assert!((1..=crate::image::MAX_GROUPS).contains(&groups));
+    let all = u64::MAX >> (64 - groups);
+    for list in config.lists.iter().chain(&config.allowlists) {
+        let mask = config.list_groups(list);
+        assert!(
+            mask != 0 && mask & !all == 0,
+            "list `{}`: {mask:#x}",
+            list.name
+        );
+    }
+    for entry in config.client_ids() {
+        let mask = entry.groups;
+        assert!(
+            mask != 0 && mask & !all == 0,
+            "id `{}`: {mask:#x}",
+            entry.id
         );
     }
 }

@@ -373,6 +373,31 @@ name = "remote"
 url = "https://lists.example/allow.txt"
 "#;
     out.insert("seed-small.toml".to_owned(), small.as_bytes().to_vec());
+    let groups = r#"[[clients]]
+name = "kids-tablet"
+ids = ["192.168.1.50", "192.168.1.64/28", "aa:bb:cc:dd:ee:ff", "fd00::50", "tablet.lan"]
+
+[[groups]]
+name = "kids"
+clients = ["kids-tablet", "192.168.1.70"]
+
+[[lists]]
+name = "social"
+path = "social.txt"
+groups = ["kids", "default"]
+schedule = ["mon-fri 21:00-07:00", "sat,sun 22:00-08:00"]
+
+[[allowlists]]
+name = "school"
+path = "school.txt"
+groups = ["kids"]
+
+[client_lookup]
+leases = "dnsmasq.leases"
+trusted_forwarders = ["192.168.1.1", "fd00::/126"]
+refresh_secs = 30
+"#;
+    out.insert("seed-groups.toml".to_owned(), groups.as_bytes().to_vec());
     out
 }
 
