@@ -102,10 +102,12 @@ fn compile_image(config: &Config, source: &Source) -> Vec<u8> {
     let loaded = [Loaded {
         source: &config.lists[0],
         allow: false,
+        groups: 1,
         text: Ok(&source.list),
     }];
     compile::compile::<Vec<u8>>(
         &loaded,
+        &compile::Audience::default(),
         None,
         1,
         compile::Caps {

@@ -82,8 +82,45 @@ pub struct Loaded<'a> {
     pub source: &'a ListSource,
     /// An allowlist.
     pub allow: bool,
+    /// The groups it applies to (bit `g` for group `g` of the
+    /// [`Audience`]).
+    pub groups: u64,
     /// Its text, or why there is none.
     pub text: Result<&'a ListText, &'a NoText>,
+}
+
+/// Who the lists are for: the groups, `default` first, and the ways to
+/// recognise devices, as the config resolves them.
+#[derive(Clone, Debug)]
+pub struct Audience {
+    /// Group names; the position is the group id.
+    pub groups: Vec<String>,
+    /// Every device id with its groups and name.
+    pub clients: Vec<config::ClientEntry>,
+}
+
+impl Audience {
+    /// The groups and devices of `config`.
+    pub fn of(config: &Config) -> Audience {
+        Audience {
+            groups: config
+                .group_names()
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+            clients: config.client_ids(),
+        }
+    }
+}
+
+impl Default for Audience {
+    /// Only `default`, and no devices.
+    fn default() -> Audience {
+        Audience {
+            groups: vec![config::DEFAULT_GROUP.to_owned()],
+            clients: Vec::new(),
+        }
+    }
 }
 
 /// What one source yielded.
@@ -135,16 +172,29 @@ pub fn compile_local(config: &Config, generation: u64) -> Compiled {
             (source, allow, text)
         })
         .collect();
-    compile::<Vec<u8>>(&borrow(&texts), None, generation, Caps::of(&config.update))
+    let loaded = borrow(config, &texts);
+    let audience = Audience::of(config);
+    compile::<Vec<u8>>(
+        &loaded,
+        &audience,
+        None,
+        generation,
+        Caps::of(&config.update),
+    )
 }
 
-/// Sources with their texts (or why there is none), as [`Loaded`] items.
-pub fn borrow<S: std::borrow::Borrow<ListSource>>(texts: &[(S, bool, Text)]) -> Vec<Loaded<'_>> {
+/// Sources of `config` with their texts (or why there is none), as
+/// [`Loaded`] items.
+pub fn borrow<'a, S: std::borrow::Borrow<ListSource>>(
+    config: &Config,
+    texts: &'a [(S, bool, Text)],
+) -> Vec<Loaded<'a>> {
     texts
         .iter()
         .map(|(source, allow, text)| Loaded {
             source: source.borrow(),
             allow: *allow,
+            groups: config.list_groups(source.borrow()),
             text: text.as_ref(),
         })
         .collect()
@@ -163,11 +213,19 @@ pub fn sources(config: &Config) -> impl Iterator<Item = (&ListSource, bool)> {
 /// taken, in list and line order.
 pub fn compile<B: AsRef<[u8]>>(
     loaded: &[Loaded<'_>],
+    audience: &Audience,
     previous: Option<Image<B>>,
     generation: u64,
     caps: Caps,
 ) -> Compiled {
     let mut builder = ImageBuilder::new();
+    for group in audience.groups.iter().skip(1) {
+        // The config allows no more groups than an image holds.
+        let _ = builder.add_group(group);
+    }
+    for entry in &audience.clients {
+        builder.add_client(entry.id.clone(), entry.groups, entry.client.as_deref());
+    }
     let mut reports = Vec::with_capacity(loaded.len());
     let mut taken = 0u64;
     for item in loaded {
@@ -218,6 +276,7 @@ fn add<B: AsRef<[u8]>>(
         }
     };
     let list = builder.add_list(&item.source.name, item.allow);
+    builder.set_policy(list, item.groups, item.source.schedule.windows());
     let mark = builder.mark();
     let options = ParseOptions {
         allow: item.allow,
@@ -306,6 +365,10 @@ mod tests {
     use super::*;
     use crate::image::Verdict;
 
+    fn embedded() -> Config {
+        Config::embedded().expect("the embedded config loads")
+    }
+
     fn source(name: &str) -> ListSource {
         ListSource {
             name: name.into(),
@@ -331,7 +394,13 @@ mod tests {
             .iter()
             .map(|(source, text)| ((*source).clone(), false, Ok(ListText::from(*text))))
             .collect();
-        compile::<Vec<u8>>(&borrow(&texts), None, 1, caps)
+        compile::<Vec<u8>>(
+            &borrow(&embedded(), &texts),
+            &Audience::default(),
+            None,
+            1,
+            caps,
+        )
     }
 
     #[test]
@@ -391,7 +460,13 @@ mod tests {
         let text = "kept.example\nnew1.example\nnew1.example\nsub.example\n\
                     new2.example\nnew3.example\nnew4.example\n";
         let texts = vec![(a.clone(), false, Ok(ListText::from(text)))];
-        let compiled = compile(&borrow(&texts), Some(previous), 2, big());
+        let compiled = compile(
+            &borrow(&embedded(), &texts),
+            &Audience::default(),
+            Some(previous),
+            2,
+            big(),
+        );
         let report = &compiled.reports[0];
         assert_eq!((report.added, report.removed), (4, 1));
         assert_eq!(
@@ -415,7 +490,14 @@ mod tests {
             per_list: 1,
             total: 10,
         };
-        let report = &compile(&borrow(&texts), Some(previous), 2, caps).reports[0];
+        let report = &compile(
+            &borrow(&embedded(), &texts),
+            &Audience::default(),
+            Some(previous),
+            2,
+            caps,
+        )
+        .reports[0];
         assert_eq!((report.added, report.removed, report.capped), (0, 0, 1));
         assert!(report.added_examples.is_empty());
     }
@@ -431,7 +513,13 @@ mod tests {
             ),
             (source("b"), false, Ok(ListText::from("b.example\n"))),
         ];
-        let compiled = compile::<Vec<u8>>(&borrow(&texts), None, 1, big());
+        let compiled = compile::<Vec<u8>>(
+            &borrow(&embedded(), &texts),
+            &Audience::default(),
+            None,
+            1,
+            big(),
+        );
         assert!(
             compiled.reports[0]
                 .error
@@ -474,6 +562,10 @@ mod tests {
 #[cfg(test)]
 mod unchanged {
     use super::*;
+
+    fn embedded() -> Config {
+        Config::embedded().expect("the embedded config loads")
+    }
 
     /// Real lists of every format, one read with `subdomains`, two allowlists.
     const LISTS: [(&str, bool); 6] = [
@@ -566,7 +658,13 @@ mod unchanged {
         let Some(texts) = sources() else {
             return Vec::new();
         };
-        let compiled = compile::<Vec<u8>>(&borrow(&texts), None, 7, caps);
+        let compiled = compile::<Vec<u8>>(
+            &borrow(&embedded(), &texts),
+            &Audience::default(),
+            None,
+            7,
+            caps,
+        );
         let (image, plain_counts) = plain(&texts, caps);
         assert_eq!(masked(&compiled.image), masked(&image));
         assert_eq!(counts(&compiled), plain_counts);

@@ -92,12 +92,13 @@ pub fn describe(
         qtype: RecordType::A,
         qclass: DNSClass::IN,
         client: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        mac: None,
         dnssec_ok: false,
         checking_disabled: false,
         admission: Admission::Serve,
     };
     let decided = resolver.decide(&question);
-    let image = &decided.image;
+    let image = decided.image();
     let generation = image.generation();
     let mut text = String::new();
     let outcome = decided.decision.outcome();

@@ -130,6 +130,10 @@ pub async fn serve(path: Option<&Path>) -> anyhow::Result<()> {
         }
         signal.cancel();
     });
+    tasks.spawn({
+        let (resolver, config, shutdown) = (resolver.clone(), config.clone(), shutdown.clone());
+        async move { crate::resolve::refresh::keep_current(resolver, &config, shutdown).await }
+    });
     let settings = server::Settings::from_config(&config);
     tasks.spawn(notify::watchdog(settings.pulse.clone(), shutdown.clone()));
     notify::ready();

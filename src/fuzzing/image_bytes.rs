@@ -29,7 +29,8 @@ const NAMES: [&str; 6] = [
 ///   `verify` accepts or not (lookups are promised safe after `open`);
 /// - once `verify` accepts: every list and group has a name, the per-list
 ///   rule counts add up to at least the rule count (a rule of several lists
-///   counts for each), every list's groups are groups of the image, and
+///   counts for each), every list's and device's groups are groups of the
+///   image, and
 ///   every match names a list of the image (one that applies, when only
 ///   some do) and covers no more labels than the query has (exactly as many
 ///   for an exact rule).
@@ -88,6 +89,15 @@ fn exercise(bytes: &[u8]) {
                 "list {id} names a group the image lacks"
             );
             assert!(windows <= u32::MAX as usize);
+        }
+    }
+    for client in image.clients() {
+        if verified {
+            assert_eq!(
+                client.groups & !known,
+                0,
+                "a client in a group the image lacks"
+            );
         }
     }
     // The lists of one client: those whose bit is set in the last byte.

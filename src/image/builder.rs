@@ -20,12 +20,12 @@ use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::format::{
-    self, BUILD_BUCKET_BITS, ENTRY, FORMAT_VERSION, GROUP_RECORD, HEADER_LEN, KEY_MASK,
-    LIST_FLAG_ALLOW, LIST_RECORD, MAGIC, MAX_GROUPS, MAX_LIST_NAME, MAX_LISTS, MAX_SETS,
+    self, BUILD_BUCKET_BITS, CLIENT_RECORD, ENTRY, FORMAT_VERSION, GROUP_RECORD, HEADER_LEN,
+    KEY_MASK, LIST_FLAG_ALLOW, LIST_RECORD, MAGIC, MAX_GROUPS, MAX_LIST_NAME, MAX_LISTS, MAX_SETS,
     PAYLOAD_ALLOW, PAYLOAD_SET, PAYLOAD_SUBTREE, Section, WINDOW, field, name_hash, write_u16,
     write_u32, write_u64,
 };
-use crate::groups::Window;
+use crate::groups::{ClientId, Window};
 
 /// Identifies a list within one image: its position in
 /// [`ImageBuilder::add_list`] order, from 0.
@@ -42,6 +42,9 @@ const RAW_ALLOW: u64 = 1 << 63;
 const RAW_SEQ_SHIFT: u32 = 16;
 /// In a rule's second word: the list id (before merging) or set id (after).
 const RAW_SET: u64 = PAYLOAD_SET;
+
+/// Where a string lies in the string table: offset and length.
+type Span = (u32, u32);
 
 /// One registered list.
 #[derive(Debug)]
@@ -67,6 +70,8 @@ pub struct ImageBuilder {
     lists: Vec<ListInfo>,
     /// Group names; 0 is `default`.
     groups: Vec<String>,
+    /// The ways to recognise devices: id, groups, the device's name.
+    clients: Vec<(ClientId, u64, Option<String>)>,
     /// (name hash, allow flag | insertion number | subtree flag | list id),
     /// in insertion order until [`ImageBuilder::merge`] sorts and merges
     /// them into (name hash, allow flag | subtree flag | set id).
@@ -87,6 +92,7 @@ impl Default for ImageBuilder {
         ImageBuilder {
             lists: Vec::new(),
             groups: vec!["default".to_owned()],
+            clients: Vec::new(),
             rules: Vec::new(),
             sets: Vec::new(),
             crowded: 0,
@@ -166,6 +172,13 @@ impl ImageBuilder {
         }
         self.groups.push(cut(name));
         GroupId::try_from(self.groups.len() - 1).ok()
+    }
+
+    /// Records a way to recognise a device: its `id`, the groups it is in
+    /// (bit `g` for group `g`) and the device's name (`None` for a bare id
+    /// in a group).
+    pub fn add_client(&mut self, id: ClientId, groups: u64, name: Option<&str>) {
+        self.clients.push((id, groups, name.map(cut)));
     }
 
     /// Which groups a list applies to (bit `g` for group `g`) and when (no
@@ -428,8 +441,19 @@ impl ImageBuilder {
             names.extend_from_slice(name.as_bytes());
             at
         };
-        let list_spans: Vec<(u32, u32)> = self.lists.iter().map(|l| span(&l.name)).collect();
-        let group_spans: Vec<(u32, u32)> = self.groups.iter().map(|g| span(g)).collect();
+        let list_spans: Vec<Span> = self.lists.iter().map(|l| span(&l.name)).collect();
+        let group_spans: Vec<Span> = self.groups.iter().map(|g| span(g)).collect();
+        let client_spans: Vec<(Span, Option<Span>)> = self
+            .clients
+            .iter()
+            .map(|(id, _, name)| {
+                let host = match id {
+                    ClientId::Name(host) => Some(span(host)),
+                    _ => None,
+                };
+                (name.as_deref().map_or((0, 0), &mut span), host)
+            })
+            .collect();
         let windows: usize = self.lists.iter().map(|l| l.windows.len()).sum();
         let members: usize = all_sets.iter().map(Vec::len).sum();
 
@@ -442,14 +466,15 @@ impl ImageBuilder {
             members * 2,
             windows * WINDOW,
             self.groups.len() * GROUP_RECORD,
+            self.clients.len() * CLIENT_RECORD,
         ];
-        let mut offsets = [0usize; 8];
+        let mut offsets = [0usize; 9];
         let mut at = HEADER_LEN;
         for (offset, size) in offsets.iter_mut().zip(sizes) {
             *offset = at;
             at = (at + size).next_multiple_of(8);
         }
-        let total = offsets[7] + sizes[7];
+        let total = offsets[8] + sizes[8];
         let mut out = vec![0u8; total];
 
         out[..8].copy_from_slice(&MAGIC);
@@ -519,6 +544,43 @@ impl ImageBuilder {
             let rec = offsets[7] + id * GROUP_RECORD;
             write_u32(&mut out, rec, name_at);
             write_u32(&mut out, rec + 4, name_len);
+        }
+
+        for (i, ((id, groups, _), (name, host))) in
+            self.clients.iter().zip(client_spans).enumerate()
+        {
+            let rec = offsets[8] + i * CLIENT_RECORD;
+            write_u32(&mut out, rec + 4, name.0);
+            write_u32(&mut out, rec + 8, name.1);
+            write_u64(&mut out, rec + 16, *groups);
+            let value = rec + 24;
+            match id {
+                ClientId::Net(net) => {
+                    out[rec] = format::CLIENT_NET;
+                    out[rec + 1] = net.prefix_len();
+                    let addr = match net.addr() {
+                        std::net::IpAddr::V4(v4) => {
+                            out[rec + 2] = 4;
+                            v4.octets().to_vec()
+                        }
+                        std::net::IpAddr::V6(v6) => {
+                            out[rec + 2] = 6;
+                            v6.octets().to_vec()
+                        }
+                    };
+                    out[value..value + addr.len()].copy_from_slice(&addr);
+                }
+                ClientId::Mac(mac) => {
+                    out[rec] = format::CLIENT_MAC;
+                    out[value..value + 6].copy_from_slice(&mac.0);
+                }
+                ClientId::Name(_) => {
+                    out[rec] = format::CLIENT_NAME;
+                    let (at, len) = host.unwrap_or_default();
+                    write_u32(&mut out, value, at);
+                    write_u32(&mut out, value + 4, len);
+                }
+            }
         }
 
         let sum = format::checksum(&out);

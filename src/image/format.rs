@@ -14,7 +14,7 @@
 //! |-------:|-----:|-------|
 //! | 0   | 8  | magic `b"RALOIMG\0"` |
 //! | 8   | 4  | format version, `u32` (= 2) |
-//! | 12  | 4  | header length in bytes, `u32` (= 192) |
+//! | 12  | 4  | header length in bytes, `u32` (= 208) |
 //! | 16  | 8  | checksum: xxh3-64 (seed 0) of bytes `24..image_len` |
 //! | 24  | 8  | image length in bytes, `u64` (the whole buffer) |
 //! | 32  | 8  | generation, `u64` (given by the updater, monotonic) |
@@ -30,6 +30,7 @@
 //! | 144 | 16 | set members section |
 //! | 160 | 16 | schedule windows section |
 //! | 176 | 16 | group table section |
+//! | 192 | 16 | client table section |
 //!
 //! Sections follow the header in that order, each starting on an 8-byte
 //! boundary (zero padding between them); readers use the section table, not
@@ -66,6 +67,14 @@
 //! - **Group table**: 8 bytes per group (at most 64): name offset `u32` and
 //!   name length `u32` into the string table. Group 0 is `default`, the
 //!   group of every client that no other group names.
+//! - **Client table**: 40 bytes per way to recognise a device: kind `u8`
+//!   (1 an address range, 2 a MAC address, 3 a host name), prefix length
+//!   `u8` (ranges), address family `u8` (4 or 6 for ranges, else 0), zero
+//!   `u8`, the device's name offset `u32` and length `u32` in the string
+//!   table (length 0: a bare id), zero `u32`, group mask `u64`, then 16
+//!   value bytes: the range's address (IPv4 in the first 4), the MAC in the
+//!   first 6, or a host name's offset `u32` and length `u32` in the string
+//!   table; unused value bytes are zero.
 //!
 //! # Why this layout
 //!
@@ -115,7 +124,7 @@ pub const MAGIC: [u8; 8] = *b"RALOIMG\0";
 /// The format version this build writes and reads.
 pub const FORMAT_VERSION: u32 = 2;
 /// Length of the version-2 header in bytes.
-pub const HEADER_LEN: usize = 192;
+pub const HEADER_LEN: usize = 208;
 /// Most groups one image can name (a list's groups are a `u64` mask).
 pub const MAX_GROUPS: usize = 64;
 /// Most list sets one image can hold (set ids are 14 bits in an entry).
@@ -152,10 +161,11 @@ pub(crate) enum Section {
     SetMembers = 5,
     Windows = 6,
     Groups = 7,
+    Clients = 8,
 }
 
 impl Section {
-    pub(crate) const ALL: [Section; 8] = [
+    pub(crate) const ALL: [Section; 9] = [
         Section::Buckets,
         Section::Entries,
         Section::Lists,
@@ -164,6 +174,7 @@ impl Section {
         Section::SetMembers,
         Section::Windows,
         Section::Groups,
+        Section::Clients,
     ];
 
     /// Header offset of this section's (offset, length) pair.
@@ -181,6 +192,7 @@ impl Section {
             Section::SetMembers => "set members",
             Section::Windows => "schedule windows",
             Section::Groups => "group table",
+            Section::Clients => "client table",
         }
     }
 }
@@ -191,6 +203,14 @@ pub(crate) const LIST_RECORD: usize = 40;
 pub(crate) const WINDOW: usize = 8;
 /// Bytes per group record.
 pub(crate) const GROUP_RECORD: usize = 8;
+/// Bytes per client record.
+pub(crate) const CLIENT_RECORD: usize = 40;
+/// Client record kind: an address range.
+pub(crate) const CLIENT_NET: u8 = 1;
+/// Client record kind: a MAC address.
+pub(crate) const CLIENT_MAC: u8 = 2;
+/// Client record kind: a host name.
+pub(crate) const CLIENT_NAME: u8 = 3;
 /// Bytes per entry.
 pub(crate) const ENTRY: usize = 8;
 /// Fewest and most bucket bits a reader accepts.
@@ -344,6 +364,14 @@ pub enum Error {
         /// The list id.
         list: u64,
     },
+    /// A client record is malformed.
+    #[error(
+        "image client {client} is malformed: the image is corrupt; run the updater again to rebuild it"
+    )]
+    BadClient {
+        /// The client record's index.
+        client: u64,
+    },
     /// A group name lies outside the string table or is not UTF-8.
     #[error(
         "image group {group} has a name outside the string table or not in UTF-8: the image is corrupt; run the updater again to rebuild it"
@@ -418,6 +446,8 @@ pub(crate) struct Layout {
     pub(crate) windows_at: usize,
     pub(crate) groups: usize,
     pub(crate) groups_at: usize,
+    pub(crate) clients: usize,
+    pub(crate) clients_at: usize,
 }
 
 impl Layout {
@@ -485,8 +515,8 @@ impl Layout {
             return Err(bad_header("list count", lists));
         }
 
-        let mut at = [0usize; 8];
-        let mut len = [0usize; 8];
+        let mut at = [0usize; 9];
+        let mut len = [0usize; 9];
         for section in Section::ALL {
             let offset = read_u64(b, section.field());
             let size = read_u64(b, section.field() + 8);
@@ -543,6 +573,7 @@ impl Layout {
         if groups > MAX_GROUPS {
             return Err(bad_header("group count", groups as u64));
         }
+        let clients = records(Section::Clients, CLIENT_RECORD, 0)?;
 
         Ok(Layout {
             bits,
@@ -562,6 +593,8 @@ impl Layout {
             windows_at: at[Section::Windows as usize],
             groups,
             groups_at: at[Section::Groups as usize],
+            clients,
+            clients_at: at[Section::Clients as usize],
         })
     }
 }

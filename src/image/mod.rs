@@ -13,7 +13,7 @@ pub use format::{
     Error, FORMAT_VERSION, HEADER_LEN, MAGIC, MAX_GROUPS, MAX_LIST_NAME, MAX_LISTS, MAX_SETS,
     name_hash,
 };
-pub use view::{Image, Match, Verdict};
+pub use view::{ClientRecord, Image, Lookup, Match, Verdict};
 
 /// The documented checksum (xxh3-64 of bytes 24..), for fuzzing a corrupt
 /// image past its checksum.

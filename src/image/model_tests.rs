@@ -180,7 +180,9 @@ proptest! {
             let masked = image.lookup_for(q, some);
             prop_assert_eq!(masked, model.verdict(q, &some), "query {} for mask {:b}", q, mask);
             let labels = bare.split('.').map(str::as_bytes);
-            prop_assert_eq!(image.lookup_labels_for(labels, some), masked, "labels of {}", q);
+            let with = image.lookup_labels_with(labels, some);
+            prop_assert_eq!(with.verdict, masked, "labels of {}", q);
+            prop_assert_eq!(with.listed, got != Verdict::NotListed, "listed: {}", q);
         }
     }
 }

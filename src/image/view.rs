@@ -10,11 +10,11 @@
 
 use super::builder::{GroupId, ListId};
 use super::format::{
-    self, ENTRY, Error, GROUP_RECORD, KEY_MASK, LIST_FLAG_ALLOW, LIST_RECORD, Layout,
-    PAYLOAD_ALLOW, PAYLOAD_SET, PAYLOAD_SUBTREE, SuffixHash, WINDOW, field, read_u16, read_u32,
-    read_u64,
+    self, CLIENT_MAC, CLIENT_NAME, CLIENT_NET, CLIENT_RECORD, ENTRY, Error, GROUP_RECORD, KEY_MASK,
+    LIST_FLAG_ALLOW, LIST_RECORD, Layout, PAYLOAD_ALLOW, PAYLOAD_SET, PAYLOAD_SUBTREE, SuffixHash,
+    WINDOW, field, read_u16, read_u32, read_u64,
 };
-use crate::groups::Window;
+use crate::groups::{ClientId, Mac, Window};
 
 /// Steps walked from an interpolated guess before binary search takes over.
 const WALK: usize = 8;
@@ -29,6 +29,17 @@ pub struct Match {
     pub subtree: bool,
     /// Labels in the matched rule name (its suffix of the query), at most 255.
     pub labels: u8,
+}
+
+/// One way to recognise a device, as the image records it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientRecord<'a> {
+    /// The id.
+    pub id: ClientId,
+    /// The groups it is in (bit `g` for group `g`).
+    pub groups: u64,
+    /// The device's name; `None` for a bare id in a group.
+    pub name: Option<&'a str>,
 }
 
 /// The outcome of looking a name up.
@@ -46,6 +57,16 @@ pub enum Verdict {
         /// The block rule that would otherwise apply.
         overrides: Option<Match>,
     },
+}
+
+/// A lookup for some lists: the verdict, and whether any list has a
+/// matching rule (see [`Image::lookup_labels_with`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lookup {
+    /// The verdict for the lists that apply.
+    pub verdict: Verdict,
+    /// Whether a rule of any list matches.
+    pub listed: bool,
 }
 
 /// A rule image read in place from `B`.
@@ -175,6 +196,16 @@ impl<B: AsRef<[u8]>> Image<B> {
             }
         }
         let known_groups = u64::MAX >> (64 - self.layout.groups);
+        for client in 0..self.layout.clients {
+            match self.client_at(client) {
+                Some(record) if record.groups & !known_groups == 0 => {}
+                _ => {
+                    return Err(Error::BadClient {
+                        client: client as u64,
+                    });
+                }
+            }
+        }
         for (id, &counted) in counted.iter().enumerate() {
             let rec = self.layout.lists_at + id * LIST_RECORD;
             if read_u32(b, rec + 16) & !LIST_FLAG_ALLOW != 0 || read_u32(b, rec + 36) != 0 {
@@ -270,6 +301,12 @@ impl<B: AsRef<[u8]>> Image<B> {
         })
     }
 
+    /// The ways to recognise devices; records that do not decode are left
+    /// out (`verify` refuses them).
+    pub fn clients(&self) -> impl Iterator<Item = ClientRecord<'_>> + '_ {
+        (0..self.layout.clients).filter_map(|i| self.client_at(i))
+    }
+
     /// Groups the image names (at least `default`, group 0).
     pub fn group_count(&self) -> usize {
         self.layout.groups
@@ -333,6 +370,16 @@ impl<B: AsRef<[u8]>> Image<B> {
     where
         I: DoubleEndedIterator<Item = &'a [u8]>,
     {
+        self.lookup_labels_with(labels, applies).verdict
+    }
+
+    /// [`lookup_labels_for`](Self::lookup_labels_for), also saying whether a
+    /// rule of any list matches, whether it applies or not: a name that no
+    /// list has is clear for every client, what the answer cache keeps.
+    pub fn lookup_labels_with<'a, I>(&self, labels: I, applies: impl Fn(ListId) -> bool) -> Lookup
+    where
+        I: DoubleEndedIterator<Item = &'a [u8]>,
+    {
         let mut labels = labels.rev().peekable();
         if labels.peek().is_some_and(|l| l.is_empty()) {
             labels.next();
@@ -342,7 +389,11 @@ impl<B: AsRef<[u8]>> Image<B> {
             let whole = labels.peek().is_none();
             self.push_label(&mut walk, label, whole, &applies);
         }
-        walk.verdict()
+        let listed = walk.best.listed;
+        Lookup {
+            verdict: walk.verdict(),
+            listed,
+        }
     }
 
     /// Whether a rule on exactly the name whose [`name_hash`](super::name_hash)
@@ -437,6 +488,7 @@ impl<B: AsRef<[u8]>> Image<B> {
                 } else {
                     &mut block
                 };
+                best.listed |= subtree || exact_applies;
                 // Of a name's exact and subtree entries, the first list in
                 // config order that applies.
                 if (subtree || exact_applies)
@@ -546,6 +598,53 @@ impl<B: AsRef<[u8]>> Image<B> {
         read_u16(self.as_bytes(), self.layout.members_at + at * 2)
     }
 
+    /// Client record `i`, if it decodes: a known kind, zero reserved and
+    /// unused bytes, a valid id, and a name in the string table.
+    fn client_at(&self, i: usize) -> Option<ClientRecord<'_>> {
+        if i >= self.layout.clients {
+            return None;
+        }
+        let b = self.as_bytes();
+        let rec = self.layout.clients_at + i * CLIENT_RECORD;
+        let record = b.get(rec..rec + CLIENT_RECORD)?;
+        let value = &record[24..40];
+        let zero_from = |from: usize| value[from..].iter().all(|&v| v == 0);
+        if record[3] != 0 || read_u32(record, 12) != 0 {
+            return None;
+        }
+        let (kind, prefix, family) = (record[0], record[1], record[2]);
+        let id = match (kind, family) {
+            (CLIENT_NET, 4) if zero_from(4) => {
+                let octets: [u8; 4] = value[..4].try_into().ok()?;
+                let net = ipnet::Ipv4Net::new(octets.into(), prefix).ok()?;
+                ClientId::Net(net.into())
+            }
+            (CLIENT_NET, 6) => {
+                let octets: [u8; 16] = value.try_into().ok()?;
+                let net = ipnet::Ipv6Net::new(octets.into(), prefix).ok()?;
+                ClientId::Net(net.into())
+            }
+            (CLIENT_MAC, 0) if prefix == 0 && zero_from(6) => {
+                let mac = Mac(value[..6].try_into().ok()?);
+                (!mac.is_zero()).then_some(ClientId::Mac(mac))?
+            }
+            (CLIENT_NAME, 0) if prefix == 0 && zero_from(8) => {
+                let host = self.string(read_u32(value, 0) as usize, read_u32(value, 4) as usize)?;
+                match host.parse().ok()? {
+                    ClientId::Name(name) if name == host => ClientId::Name(name),
+                    _ => return None,
+                }
+            }
+            _ => return None,
+        };
+        let name = self.string(read_u32(record, 4) as usize, read_u32(record, 8) as usize)?;
+        Some(ClientRecord {
+            id,
+            groups: read_u64(record, 16),
+            name: (!name.is_empty()).then_some(name),
+        })
+    }
+
     fn group_name_at(&self, id: usize) -> Option<&str> {
         if id >= self.layout.groups {
             return None;
@@ -596,11 +695,13 @@ fn interpolate((lo, hi): (usize, usize), key: u64) -> usize {
 /// Suffixes probed together; names rarely have more labels.
 const BATCH: usize = 16;
 
-/// The most specific allow and block matches seen so far.
+/// The most specific allow and block matches seen so far, and whether
+/// any rule matched, applying or not.
 #[derive(Default)]
 struct Best {
     allow: Option<Match>,
     block: Option<Match>,
+    listed: bool,
 }
 
 /// The state of one lookup: the running suffix hash, the suffixes not yet
@@ -629,6 +730,7 @@ impl Walk {
             Best {
                 allow: Some(allow),
                 block,
+                ..
             } => Verdict::Allowed {
                 allow,
                 overrides: block,
@@ -636,6 +738,7 @@ impl Walk {
             Best {
                 allow: None,
                 block: Some(block),
+                ..
             } => Verdict::Blocked(block),
             _ => Verdict::NotListed,
         }
@@ -945,6 +1048,44 @@ mod tests {
         assert_eq!(image.list_groups(social), Some(1 << kids));
         assert_eq!(image.list_windows(ads).count(), 0);
         assert_eq!(image.list_windows(social).collect::<Vec<_>>(), [night]);
+    }
+
+    #[test]
+    fn clients_round_trip() {
+        let mut b = ImageBuilder::new();
+        b.add_group("kids").expect("room for a group");
+        let ids = [
+            ("192.168.1.64/28", 2, Some("kids-tablet")),
+            ("fd00::50", 2, Some("kids-tablet")),
+            ("aa:bb:cc:dd:ee:ff", 1, Some("tv")),
+            ("tablet.lan", 3, None),
+        ];
+        for (id, groups, name) in ids {
+            b.add_client(id.parse().unwrap(), groups, name);
+        }
+        let image = Image::open(b.build(1)).expect("opens");
+        image.verify().expect("verifies");
+        let got: Vec<_> = image
+            .clients()
+            .map(|c| (c.id.to_string(), c.groups, c.name.map(str::to_owned)))
+            .collect();
+        let want: Vec<_> = ids
+            .iter()
+            .map(|(id, groups, name)| (id.to_string(), *groups, name.map(str::to_owned)))
+            .collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn a_client_in_a_group_the_image_lacks_is_refused() {
+        let mut b = ImageBuilder::new();
+        b.add_client("10.0.0.1".parse().unwrap(), 1 << 5, None);
+        let bytes = b.build(1);
+        let image = Image::open(bytes).expect("opens");
+        assert!(matches!(
+            image.verify(),
+            Err(Error::BadClient { client: 0 })
+        ));
     }
 
     #[test]

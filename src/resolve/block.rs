@@ -7,6 +7,7 @@
 //! most specific block rule. The answer a blocked name gets is the
 //! renderer's business (`server`), by `[blocking] mode`.
 
+use super::policy::Lists;
 use crate::domain::wire::Labels;
 use crate::image::{Image, Match, Verdict};
 use crate::vocab::ListId;
@@ -65,28 +66,48 @@ pub enum Screen {
 }
 
 /// The verdict on the name with `labels` (wire form) and lower-case text
-/// `lower`.
+/// `lower`, with every list applying.
 pub fn screen<B: AsRef<[u8]>>(image: &Image<B>, labels: Labels<'_>, lower: &str) -> Screen {
-    match image.lookup_labels(labels) {
+    screen_for(image, labels, lower, Lists::All).0
+}
+
+/// The verdict on the name for a client to whom `lists` apply, and whether
+/// any list, applying or not, has a rule for it (a name no list has is
+/// clear for every client).
+pub fn screen_for<B: AsRef<[u8]>>(
+    image: &Image<B>,
+    labels: Labels<'_>,
+    lower: &str,
+    lists: Lists<'_>,
+) -> (Screen, bool) {
+    let found = image.lookup_labels_with(labels, |list| lists.applies(list));
+    let screen = match found.verdict {
         Verdict::Allowed { allow, overrides } => Screen::Allowed(Allowed { allow, overrides }),
         _ if CANARY_NAMES.contains(&lower) => Screen::Blocked(Block::Canary),
         Verdict::Blocked(m) => Screen::Blocked(Block::Rule(m)),
         Verdict::NotListed => Screen::Clear,
-    }
+    };
+    (screen, found.listed)
 }
 
 /// The block rule of the first of `targets` (lower-case texts) that one
-/// blocks; a target an allow rule covers is not blocked.
+/// of `lists` blocks (a target an allow rule covers is not blocked), and
+/// whether any list, applying or not, has a rule for one of them.
 pub fn blocked_target<'t, B: AsRef<[u8]>>(
     image: &Image<B>,
     targets: impl IntoIterator<Item = &'t str>,
-) -> Option<Match> {
-    targets
-        .into_iter()
-        .find_map(|target| match image.lookup(target) {
-            Verdict::Blocked(m) => Some(m),
-            _ => None,
-        })
+    lists: Lists<'_>,
+) -> (Option<Match>, bool) {
+    let mut listed = false;
+    for target in targets {
+        let labels = target.strip_suffix('.').unwrap_or(target).split('.');
+        let found = image.lookup_labels_with(labels.map(str::as_bytes), |l| lists.applies(l));
+        listed |= found.listed;
+        if let Verdict::Blocked(m) = found.verdict {
+            return (Some(m), true);
+        }
+    }
+    (None, listed)
 }
 
 #[cfg(test)]
@@ -150,8 +171,11 @@ mod tests {
     fn the_first_blocked_cname_target_is_found() {
         let image = image();
         let targets = ["cdn.example", "good.tracker.example", "t.tracker.example"];
-        let m = blocked_target(&image, targets).unwrap();
+        let m = blocked_target(&image, targets, Lists::All).0.unwrap();
         assert_eq!(image.list_name(m.list), Some("ads"));
-        assert_eq!(blocked_target(&image, targets[..2].iter().copied()), None);
+        assert_eq!(
+            blocked_target(&image, targets[..2].iter().copied(), Lists::All),
+            (None, true)
+        );
     }
 }

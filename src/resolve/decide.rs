@@ -15,9 +15,11 @@
 //!    name and no allow rule covers the question.
 //! 8. Otherwise the question needs upstream: [`Decision::Forward`].
 //!
-//! A cache entry remembers the image generation in which steps 5 and 7
-//! found nothing listed for it ([`Entry::is_clear_in`]); while that image
-//! serves, a hit skips their lookups, which gives the same decision without
+//! Blocking asks only the lists that apply to the client now (its groups,
+//! the lists' schedules: [`super::policy`]). A cache entry remembers the
+//! image generation in which steps 5 and 7 found nothing listed for it in
+//! any list ([`Entry::is_clear_in`]); while that image serves, a hit skips
+//! their lookups, which gives the same decision for every client without
 //! probing the image (`benches/sidebyside.sh`, the `allowed` mix at 1M
 //! names).
 //!
@@ -42,11 +44,12 @@ use hickory_proto::rr::{DNSClass, Name, RecordType};
 use tracing::info;
 
 use super::access::Access;
-use super::block::{Allowed, Block, Screen, blocked_target, screen};
+use super::block::{Allowed, Block, Screen, blocked_target, screen_for};
 use super::cache::{Cache, KeyRef};
 use super::entry::Entry;
 use super::forward::{self, Forwarder, Try};
 use super::local::{Local, LocalAnswer};
+use super::policy::{Devices, Lists, Policy};
 use super::ratelimit::RateLimiter;
 use crate::config::{self, Config};
 use crate::domain::wire::Labels;
@@ -55,6 +58,16 @@ use crate::vocab::{Admission, Outcome, unix_ms};
 
 /// The image type the server answers from.
 pub type ServedImage = Image<crate::exchange::Mapping>;
+
+/// The image the server answers from, with its policy at this minute:
+/// swapped together, so a decision never reads one image's list ids with
+/// another's groups.
+pub struct Served {
+    /// The image.
+    pub image: Arc<ServedImage>,
+    /// Which of its lists apply to whom now.
+    pub policy: Policy,
+}
 
 /// One client question, as it came: the name in wire form and its text.
 #[derive(Clone, Copy, Debug)]
@@ -67,8 +80,12 @@ pub struct Question<'a> {
     pub qtype: RecordType,
     /// Query class.
     pub qclass: DNSClass,
-    /// The client's address.
+    /// The client's address: the packet's source, or the EDNS Client Subnet
+    /// address a trusted forwarder gave.
     pub client: IpAddr,
+    /// The client's MAC address, when a trusted forwarder gave it
+    /// (dnsmasq's `--add-mac`).
+    pub mac: Option<crate::groups::Mac>,
     /// EDNS DO bit.
     pub dnssec_ok: bool,
     /// CD bit.
@@ -160,17 +177,22 @@ impl Decision<'_> {
 pub struct Decided<'r> {
     /// What the answer is and why.
     pub decision: Decision<'r>,
-    /// The image the decision was made with.
-    pub image: Guard<Arc<ServedImage>>,
+    /// The image (and policy) the decision was made with.
+    pub served: Guard<Arc<Served>>,
     /// The upstream tries made for it, for the counters.
     pub tries: Vec<Try>,
 }
 
 impl Decided<'_> {
+    /// The image the decision was made with.
+    pub fn image(&self) -> &ServedImage {
+        &self.served.image
+    }
+
     /// The name of the list whose rule blocked, if one did.
     pub fn list(&self) -> Option<&str> {
         match &self.decision {
-            Decision::Blocked(block) => self.image.list_name(block.list()?),
+            Decision::Blocked(block) => self.image().list_name(block.list()?),
             _ => None,
         }
     }
@@ -178,8 +200,9 @@ impl Decided<'_> {
 
 /// What the CNAME check says about an answer.
 enum Chain {
-    /// Let through; `beaten`: an allow rule beat a block of a target.
-    Pass { beaten: bool },
+    /// Let through; `beaten`: an allow rule beat a block of a target;
+    /// `listed`: some list, applying or not, has a rule for a target.
+    Pass { beaten: bool, listed: bool },
     /// A target is blocked.
     Blocked(Match),
 }
@@ -190,7 +213,12 @@ pub struct Resolver {
     access: Access,
     local: Local,
     check_cnames: bool,
-    image: ArcSwap<ServedImage>,
+    served: ArcSwap<Served>,
+    /// The devices the network knows, for policies that name devices by
+    /// MAC address or host name.
+    devices: ArcSwap<Devices>,
+    /// The local time zone, for list schedules.
+    zone: jiff::tz::TimeZone,
     cache: Cache,
     cache_config: config::Cache,
     forwarder: Forwarder,
@@ -201,12 +229,19 @@ pub struct Resolver {
 impl Resolver {
     /// A resolver for `config`, answering blocks from `image`.
     pub fn new(config: &Config, image: ServedImage) -> Resolver {
+        let zone = jiff::tz::TimeZone::try_system().unwrap_or_else(|error| {
+            tracing::warn!(%error, "cannot tell the local time zone: list schedules follow UTC");
+            jiff::tz::TimeZone::UTC
+        });
+        let served = Self::serve(image, &zone, jiff::Timestamp::now());
         Resolver {
             limiter: RateLimiter::new(&config.access),
             access: Access::new(config.access.allow.clone()),
             local: Local::new(&config.local, &config.access.allow),
             check_cnames: config.blocking.check_cnames,
-            image: ArcSwap::from_pointee(image),
+            served: ArcSwap::from_pointee(served),
+            devices: ArcSwap::from_pointee(Devices::default()),
+            zone,
             cache: Cache::new(&config.cache),
             cache_config: config.cache.clone(),
             forwarder: Forwarder::new(&config.upstream),
@@ -214,14 +249,60 @@ impl Resolver {
         }
     }
 
+    /// `image` with its policy at `now`.
+    fn serve(image: ServedImage, zone: &jiff::tz::TimeZone, now: jiff::Timestamp) -> Served {
+        let (day, minute, _) = super::policy::local_minute(now, zone);
+        let policy = Policy::new(&image, day, minute);
+        Served {
+            image: Arc::new(image),
+            policy,
+        }
+    }
+
     /// Replaces the image; decisions in flight finish on the old one.
     pub fn swap_image(&self, image: ServedImage) {
-        self.image.store(Arc::new(image));
+        let served = Self::serve(image, &self.zone, jiff::Timestamp::now());
+        self.served.store(Arc::new(served));
     }
 
     /// The image now in use.
     pub fn image(&self) -> Arc<ServedImage> {
-        self.image.load_full()
+        self.served.load().image.clone()
+    }
+
+    /// Evaluates the schedules again at `now`; gives the milliseconds until
+    /// the next local minute, when to call again.
+    pub fn refresh_policy(&self, now: jiff::Timestamp) -> u64 {
+        let (day, minute, wait_ms) = super::policy::local_minute(now, &self.zone);
+        let served = self.served.load_full();
+        let policy = Policy::new(&*served.image, day, minute);
+        let fresh = Served {
+            image: served.image.clone(),
+            policy,
+        };
+        // An image swapped in meanwhile brought its own policy.
+        let _ = self.served.compare_and_swap(&served, Arc::new(fresh));
+        wait_ms
+    }
+
+    /// Whether the serving policy recognises devices by MAC address or host
+    /// name, so that [`Resolver::set_devices`] is worth calling.
+    pub fn needs_devices(&self) -> bool {
+        self.served.load().policy.needs_devices()
+    }
+
+    /// The devices the network knows now (read outside the query path).
+    pub fn set_devices(&self, devices: Devices) {
+        self.devices.store(Arc::new(devices));
+    }
+
+    /// The groups of `client` (with the MAC address a forwarder gave) now,
+    /// as the server would use them.
+    pub fn groups_of(&self, client: IpAddr, mac: Option<crate::groups::Mac>) -> u64 {
+        self.served
+            .load()
+            .policy
+            .groups_of(client, mac, &self.devices.load())
     }
 
     /// The forwarder's counters.
@@ -284,16 +365,27 @@ impl Resolver {
 
     /// Decides `q`; see the module docs for the order.
     pub fn decide(&self, q: &Question<'_>) -> Decided<'_> {
-        let image = self.image.load();
-        let decision = self.decision(q, &image);
+        let served = self.served.load();
+        let decision = self.decision(q, &served);
         Decided {
             decision,
-            image,
+            served,
             tries: Vec::new(),
         }
     }
 
-    fn decision(&self, q: &Question<'_>, image: &ServedImage) -> Decision<'_> {
+    /// The lists that apply to the client of `q` under `served`.
+    fn lists<'s>(&self, served: &'s Served, q: &Question<'_>) -> Lists<'s> {
+        if served.policy.is_trivial() {
+            return Lists::All;
+        }
+        served
+            .policy
+            .lists_for(q.client, q.mac, &self.devices.load())
+    }
+
+    fn decision(&self, q: &Question<'_>, served: &Served) -> Decision<'_> {
+        let image = &*served.image;
         if !self.access.allows(q.client) {
             return Decision::Refused(Refusal::Network);
         }
@@ -318,9 +410,13 @@ impl Resolver {
             }
             other => other,
         };
+        let lists = self.lists(served, q);
         let mut allowed = None;
+        let mut listed = false;
         if blocking {
-            match screen(image, Labels::new(q.name), q.lower) {
+            let (screen, any) = screen_for(image, Labels::new(q.name), q.lower, lists);
+            listed = any;
+            match screen {
                 Screen::Blocked(block) => return Decision::Blocked(block),
                 Screen::Allowed(allow) => allowed = Some(allow),
                 Screen::Clear => {}
@@ -330,10 +426,15 @@ impl Resolver {
             return Decision::Local(LocalAnswer::Hinfo);
         }
         match cached {
-            Some((entry, age)) => match self.chain(blocking, image, &entry, allowed) {
+            Some((entry, age)) => match self.chain(blocking, image, &entry, allowed, lists) {
                 Chain::Blocked(m) => Decision::Blocked(Block::Cname(m)),
-                Chain::Pass { beaten } => {
-                    if allowed.is_none() {
+                Chain::Pass {
+                    beaten,
+                    listed: target_listed,
+                } => {
+                    // Clear for every client: no list has the name or a
+                    // target.
+                    if !listed && !target_listed {
                         entry.mark_clear_in(generation);
                     }
                     Decision::Cached {
@@ -363,7 +464,8 @@ impl Resolver {
         };
         let encode = |message: &_| Entry::encode(q.name, q.qtype, message, &self.cache_config);
         let flight = self.forwarder.forward(key.to_key(), request, encode).await;
-        let image = self.image.load();
+        let served = self.served.load();
+        let lists = self.lists(&served, q);
         let blocking = self.blocking_enabled();
         let (entry, stale) = match flight.result {
             Ok(entry) => {
@@ -377,17 +479,17 @@ impl Resolver {
                 None => return self.failed(flight.tries),
             },
         };
-        let decision = match self.chain(blocking, &image, &entry, allowed) {
+        let decision = match self.chain(blocking, &served.image, &entry, allowed, lists) {
             Chain::Blocked(m) => Decision::Blocked(Block::Cname(m)),
             Chain::Pass { .. } if stale => Decision::Stale(entry),
-            Chain::Pass { beaten } => Decision::Forwarded {
+            Chain::Pass { beaten, .. } => Decision::Forwarded {
                 entry,
                 allowed: beaten || allowed.is_some_and(|a| a.overrides.is_some()),
             },
         };
         Decided {
             decision,
-            image,
+            served,
             tries: flight.tries,
         }
     }
@@ -395,27 +497,33 @@ impl Resolver {
     fn failed(&self, tries: Vec<Try>) -> Decided<'_> {
         Decided {
             decision: Decision::Failed,
-            image: self.image.load(),
+            served: self.served.load(),
             tries,
         }
     }
 
-    /// The CNAME check of an answer: a blocked target blocks it, unless
-    /// blocking is off, the check is, or an allow rule let the name through.
+    /// The CNAME check of an answer for a client to whom `lists` apply: a
+    /// blocked target blocks it, unless blocking is off, the check is, or an
+    /// allow rule let the name through.
     fn chain(
         &self,
         blocking: bool,
         image: &ServedImage,
         entry: &Entry,
         allowed: Option<Allowed>,
+        lists: Lists<'_>,
     ) -> Chain {
         if !blocking || !self.check_cnames {
-            return Chain::Pass { beaten: false };
+            return Chain::Pass {
+                beaten: false,
+                listed: false,
+            };
         }
-        match (blocked_target(image, entry.cname_targets()), allowed) {
-            (Some(m), None) => Chain::Blocked(m),
-            (target, _) => Chain::Pass {
+        match (blocked_target(image, entry.cname_targets(), lists), allowed) {
+            ((Some(m), _), None) => Chain::Blocked(m),
+            ((target, listed), _) => Chain::Pass {
                 beaten: target.is_some(),
+                listed,
             },
         }
     }

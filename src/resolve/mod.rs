@@ -9,7 +9,9 @@ pub mod decide;
 pub mod entry;
 pub mod forward;
 pub mod local;
+pub mod policy;
 pub mod ratelimit;
+pub mod refresh;
 
 pub use decide::{Decided, Decision, Question, Refusal, Resolver, ServedImage};
 pub use entry::Entry;

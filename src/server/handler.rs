@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use hickory_proto::rr::{DNSClass, RecordType};
+use ipnet::IpNet;
 
 use super::query::{Odd, OddQuery, Query, read_odd};
 use super::render::{Sinkhole, render};
@@ -62,6 +63,9 @@ pub struct Handler {
     resolver: Arc<Resolver>,
     telemetry: Option<Arc<Telemetry>>,
     sinkhole: Sinkhole,
+    /// Forwarders whose EDNS Client Subnet and add-mac options name the
+    /// client (`[client_lookup] trusted_forwarders`).
+    trusted: Vec<IpNet>,
 }
 
 impl Handler {
@@ -79,6 +83,7 @@ impl Handler {
                 mode: config.blocking.mode,
                 ttl: config.blocking.ttl,
             },
+            trusted: config.client_lookup.trusted_forwarders.clone(),
         }
     }
 
@@ -147,7 +152,7 @@ impl Handler {
             },
         };
         let mut text = TextBuffer::new();
-        let question = question(&query, arrival, &mut text);
+        let question = self.question(&query, arrival, &mut text);
         let decided = self.resolver.forward(&question, later.allowed).await;
         self.finish(&query, &question, &decided, arrival, out);
         true
@@ -175,7 +180,7 @@ impl Handler {
         text: &mut TextBuffer,
         out: &mut Vec<u8>,
     ) -> Option<Option<Allowed>> {
-        let question = question(query, arrival, text);
+        let question = self.question(query, arrival, text);
         let decided = self.resolver.decide(&question);
         if let Decision::Forward { allowed } = decided.decision {
             return Some(allowed);
@@ -224,16 +229,37 @@ impl Handler {
     }
 }
 
-/// The resolver's question for `query`, its text written into `text`.
-fn question<'a>(query: &Query<'a>, arrival: Arrival, text: &'a mut TextBuffer) -> Question<'a> {
-    Question {
-        name: query.name,
-        lower: text.lower(query.name),
-        qtype: RecordType::from(query.qtype),
-        qclass: DNSClass::from(query.qclass),
-        client: arrival.src.ip(),
-        dnssec_ok: query.edns.is_some_and(|e| e.dnssec_ok),
-        checking_disabled: query.cd,
-        admission: arrival.admission,
+impl Handler {
+    /// The resolver's question for `query`, its text written into `text`;
+    /// a trusted forwarder's client subnet and MAC address stand for the
+    /// client.
+    fn question<'a>(
+        &self,
+        query: &Query<'a>,
+        arrival: Arrival,
+        text: &'a mut TextBuffer,
+    ) -> Question<'a> {
+        let source = arrival.src.ip();
+        let trusted = (query.hint.addr.is_some() || query.hint.mac.is_some())
+            && self
+                .trusted
+                .iter()
+                .any(|net| net.contains(&crate::groups::canonical(source)));
+        let (client, mac) = if trusted {
+            (query.hint.addr.unwrap_or(source), query.hint.mac)
+        } else {
+            (source, None)
+        };
+        Question {
+            name: query.name,
+            lower: text.lower(query.name),
+            qtype: RecordType::from(query.qtype),
+            qclass: DNSClass::from(query.qclass),
+            client,
+            mac,
+            dnssec_ok: query.edns.is_some_and(|e| e.dnssec_ok),
+            checking_disabled: query.cd,
+            admission: arrival.admission,
+        }
     }
 }

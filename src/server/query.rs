@@ -20,8 +20,11 @@
 use hickory_proto::op::{Message, OpCode, ResponseCode};
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder, NameEncoding};
 
+use hickory_proto::rr::rdata::opt::EdnsOption;
+
 use super::render::{self, MAX_PAYLOAD};
 use crate::domain::wire;
+use crate::groups::Mac;
 
 /// RR type OPT.
 const TYPE_OPT: u16 = 41;
@@ -37,6 +40,17 @@ pub(crate) struct Edns {
     pub(crate) payload: u16,
     /// DO bit.
     pub(crate) dnssec_ok: bool,
+}
+
+/// What a forwarder said about the client it asks for: the EDNS Client
+/// Subnet address (RFC 7871) and the MAC address of dnsmasq's `--add-mac`
+/// (option 65001). Used only for `[client_lookup] trusted_forwarders`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ClientHint {
+    /// The client subnet's address.
+    pub(crate) addr: Option<std::net::IpAddr>,
+    /// The client's MAC address.
+    pub(crate) mac: Option<Mac>,
 }
 
 /// One question, as the answer is written from it.
@@ -60,6 +74,8 @@ pub(crate) struct Query<'a> {
     pub(crate) qclass: u16,
     /// EDNS, when the client sent it.
     pub(crate) edns: Option<Edns>,
+    /// The client a forwarder named in its EDNS options.
+    pub(crate) hint: ClientHint,
 }
 
 impl<'a> Query<'a> {
@@ -79,9 +95,12 @@ impl<'a> Query<'a> {
         let name = &packet[12..12 + name_len];
         let fixed = packet.get(12 + name_len..12 + name_len + 4)?;
         let end = 12 + name_len + 4;
-        let edns = match additional {
-            0 if end == packet.len() => None,
-            1 => Some(parse_opt(&packet[end..])?),
+        let (edns, hint) = match additional {
+            0 if end == packet.len() => (None, ClientHint::default()),
+            1 => {
+                let (edns, hint) = parse_opt(&packet[end..])?;
+                (Some(edns), hint)
+            }
             _ => return None,
         };
         Some(Query {
@@ -94,6 +113,7 @@ impl<'a> Query<'a> {
             qtype: u16::from_be_bytes([fixed[0], fixed[1]]),
             qclass: u16::from_be_bytes([fixed[2], fixed[3]]),
             edns,
+            hint,
         })
     }
 
@@ -107,10 +127,22 @@ impl<'a> Query<'a> {
 
 /// EDNS Client Subnet (RFC 7871).
 const OPTION_CLIENT_SUBNET: u16 = 8;
+/// dnsmasq's `--add-mac`: the client's MAC address, as 6 bytes (or, with
+/// `--add-mac=text`, as `aa:bb:cc:dd:ee:ff`).
+const OPTION_MAC: u16 = 65001;
+
+/// The MAC address in an `--add-mac` option's body, if it holds one.
+fn mac_option(body: &[u8]) -> Option<Mac> {
+    let mac = match body.len() {
+        6 => Mac(body.try_into().ok()?),
+        _ => std::str::from_utf8(body).ok()?.parse().ok()?,
+    };
+    (!mac.is_zero()).then_some(mac)
+}
 
 /// An OPT record that is the whole rest of the packet: version 0,
 /// extended RCODE 0, options that are well-formed TLVs.
-fn parse_opt(bytes: &[u8]) -> Option<Edns> {
+fn parse_opt(bytes: &[u8]) -> Option<(Edns, ClientHint)> {
     let fixed = bytes.get(..11)?;
     if fixed[0] != 0 || u16::from_be_bytes([fixed[1], fixed[2]]) != TYPE_OPT {
         return None;
@@ -125,6 +157,7 @@ fn parse_opt(bytes: &[u8]) -> Option<Edns> {
     if options.len() != rdlen {
         return None;
     }
+    let mut hint = ClientHint::default();
     while !options.is_empty() {
         let head = options.get(..4)?;
         let code = u16::from_be_bytes([head[0], head[1]]);
@@ -134,9 +167,12 @@ fn parse_opt(bytes: &[u8]) -> Option<Edns> {
             return None;
         }
         let len = usize::from(u16::from_be_bytes([head[2], head[3]]));
+        if code == OPTION_MAC {
+            hint.mac = mac_option(options.get(4..4 + len)?);
+        }
         options = options.get(4 + len..)?;
     }
-    Some(Edns { payload, dnssec_ok })
+    Some((Edns { payload, dnssec_ok }, hint))
 }
 
 /// A query hickory read, with its name written out in full.
@@ -151,6 +187,7 @@ pub(crate) struct OddQuery {
     qtype: u16,
     qclass: u16,
     edns: Option<Edns>,
+    hint: ClientHint,
 }
 
 impl OddQuery {
@@ -166,6 +203,7 @@ impl OddQuery {
             qtype: self.qtype,
             qclass: self.qclass,
             edns: self.edns,
+            hint: self.hint,
         }
     }
 }
@@ -246,6 +284,20 @@ fn odd_query(message: &Message, query: &hickory_proto::op::Query) -> Option<OddQ
             payload: edns.max_payload(),
             dnssec_ok: edns.flags().dnssec_ok,
         }),
+        hint: message
+            .edns
+            .as_ref()
+            .map_or_else(ClientHint::default, |edns| {
+                let mut hint = ClientHint::default();
+                for (_, option) in &edns.options().options {
+                    match option {
+                        EdnsOption::Subnet(subnet) => hint.addr = Some(subnet.addr()),
+                        EdnsOption::Unknown(OPTION_MAC, body) => hint.mac = mac_option(body),
+                        _ => {}
+                    }
+                }
+                hint
+            }),
     })
 }
 

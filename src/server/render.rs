@@ -410,16 +410,20 @@ mod tests {
     use super::*;
     use crate::exchange::SealedImage;
     use crate::image::{Image, ImageBuilder, Match};
-    use crate::resolve::{ServedImage, decide::Decision};
+    use crate::resolve::decide::{Decision, Served};
+    use crate::resolve::policy::Policy;
     use crate::server::query::Edns;
 
     const NAME: &[u8] = b"\x03Ads\x07Example\x03com\x00";
 
-    fn images() -> ArcSwap<ServedImage> {
+    fn images() -> ArcSwap<Served> {
         let mut builder = ImageBuilder::new();
         builder.add_list("ads", false);
         let sealed = SealedImage::create(&builder.build(1), "render-test").unwrap();
-        ArcSwap::from_pointee(Image::open(sealed.map().unwrap()).unwrap())
+        ArcSwap::from_pointee(Served {
+            image: Arc::new(Image::open(sealed.map().unwrap()).unwrap()),
+            policy: Policy::trivial(),
+        })
     }
 
     fn query(qtype: u16, edns: Option<Edns>) -> Query<'static> {
@@ -433,6 +437,7 @@ mod tests {
             qtype,
             qclass: 1,
             edns,
+            hint: Default::default(),
         }
     }
 
@@ -456,7 +461,7 @@ mod tests {
         let images = images();
         let decided = Decided {
             decision,
-            image: images.load(),
+            served: images.load(),
             tries: Vec::new(),
         };
         let mut out = Vec::new();

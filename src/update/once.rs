@@ -228,9 +228,10 @@ impl Updater {
         let persisted_generation = previous.as_ref().map_or(0, Image::generation);
         let generation = server_generation.max(persisted_generation) + 1;
         let before = previous.as_ref().map(list_counts);
-        let loaded = compile::borrow(&texts);
+        let loaded = compile::borrow(&self.config, &texts);
+        let audience = compile::Audience::of(&self.config);
         let caps = compile::Caps::of(&self.config.update);
-        let compiled = compile::compile(&loaded, previous, generation, caps);
+        let compiled = compile::compile(&loaded, &audience, previous, generation, caps);
         lists.extend(compiled.reports.iter().map(ListStatus::of));
         // Nothing to publish: every list failed, and the household's own
         // lists (always there, often empty) have no entry either.

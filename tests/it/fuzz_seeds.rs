@@ -306,6 +306,14 @@ fn images() -> BTreeMap<String, Vec<u8>> {
         grouped.add_rule(list, name, subtree, false);
     }
     grouped.add_rule(kids_allow, "learn.video.example", false, true);
+    for (id, groups, name) in [
+        ("192.168.1.64/28", 1 << kids, Some("kids-tablet")),
+        ("fd00::50", 1 << kids, Some("kids-tablet")),
+        ("aa:bb:cc:dd:ee:ff", 1 << tv, Some("tv")),
+        ("laptop.lan", 1, None),
+    ] {
+        grouped.add_client(id.parse().expect("a valid id"), groups, name);
+    }
     out.insert("seed-grouped".to_owned(), fixed_image(grouped, 9));
     out
 }

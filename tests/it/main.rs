@@ -16,6 +16,7 @@ mod forgery;
 mod forwarding;
 mod fuzz_replay;
 mod fuzz_seeds;
+mod groups;
 mod household;
 mod hygiene;
 mod limits;

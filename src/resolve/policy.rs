@@ -1,0 +1,357 @@
+//! Which lists apply to the client asking, now: the serving image's groups,
+//! the schedules of its lists and its table of devices, read once per image
+//! and per minute of the local week — never per question.
+//!
+//! A [`Policy`] holds, per list, the groups it applies to at this minute (0
+//! while its schedule is off), and the ways to recognise a device: address
+//! ranges (the most specific one that holds the address wins), MAC
+//! addresses and host names, found through [`Devices`], the kernel's
+//! neighbour tables and the DHCP leases, which a task outside the query
+//! path reads every `[client_lookup] refresh_secs`. A client that nothing
+//! recognises, or whose device is in no group, is in `default` (group 0).
+//!
+//! A household with no groups, schedules or devices pays one branch per
+//! question: its policy is *trivial*, every list applies to everyone, and
+//! the lookup is the plain one.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::Path;
+
+use ipnet::IpNet;
+
+use crate::groups::{ClientId, MINUTES_PER_DAY, Mac, Weekday, canonical};
+use crate::image::{Image, ListId};
+
+/// The group of every client that no group names.
+pub const DEFAULT_GROUPS: u64 = 1;
+
+/// Which lists apply to one question's client.
+#[derive(Clone, Copy, Debug)]
+pub enum Lists<'p> {
+    /// Every list.
+    All,
+    /// The lists active now for one of `groups`: `active[list]` holds the
+    /// groups a list applies to at this minute.
+    Of {
+        /// Per list, the groups it applies to now.
+        active: &'p [u64],
+        /// The client's groups.
+        groups: u64,
+    },
+}
+
+impl Lists<'_> {
+    /// Whether `list` applies.
+    #[inline]
+    pub fn applies(&self, list: ListId) -> bool {
+        match self {
+            Lists::All => true,
+            Lists::Of { active, groups } => active
+                .get(usize::from(list))
+                .is_some_and(|active| active & groups != 0),
+        }
+    }
+}
+
+/// What the household's network knows about its devices: the MAC address
+/// behind an address (ARP and NDP), and the host names of an address (DHCP
+/// leases and the local records).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Devices {
+    mac_of: HashMap<IpAddr, Mac>,
+    names_of: HashMap<IpAddr, Vec<String>>,
+}
+
+impl Devices {
+    /// Devices from the neighbour table entries, a DHCP leases file's text
+    /// (dnsmasq's format: `expiry mac address name client-id`, one lease a
+    /// line) and the local records (name → addresses).
+    pub fn new<'a>(
+        neighbours: impl IntoIterator<Item = crate::groups::Neighbour>,
+        leases: &str,
+        records: impl IntoIterator<Item = (&'a str, &'a [IpAddr])>,
+    ) -> Devices {
+        let mut devices = Devices::default();
+        for n in neighbours {
+            devices.mac_of.insert(canonical(n.addr), n.mac);
+        }
+        let mut name = |addr: IpAddr, name: &str| {
+            let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
+            let names = devices.names_of.entry(canonical(addr)).or_default();
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        };
+        for line in leases.lines() {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            if let [_, _, addr, host, ..] = words[..]
+                && host != "*"
+                && let Ok(addr) = addr.parse()
+            {
+                name(addr, host);
+            }
+        }
+        for (host, addrs) in records {
+            for &addr in addrs {
+                name(addr, host);
+            }
+        }
+        devices
+    }
+
+    /// Reads the neighbour tables and the leases file (if given); a source
+    /// that cannot be read adds nothing and is logged.
+    pub fn read<'a>(
+        leases: Option<&Path>,
+        records: impl IntoIterator<Item = (&'a str, &'a [IpAddr])>,
+    ) -> Devices {
+        let neighbours = crate::groups::read_table().unwrap_or_else(|error| {
+            tracing::warn!(%error, "cannot read the neighbour tables: devices named by MAC address are not recognised");
+            Vec::new()
+        });
+        let leases = leases.map_or_else(String::new, |path| {
+            std::fs::read_to_string(path).unwrap_or_else(|error| {
+                tracing::warn!(%error, path = %path.display(), "cannot read the DHCP leases: devices named by host name are recognised from the local records only");
+                String::new()
+            })
+        });
+        Devices::new(neighbours, &leases, records)
+    }
+}
+
+/// The serving image's policy at one minute of the local week.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    /// Per list: the groups it applies to now.
+    active: Vec<u64>,
+    /// Address ranges, most specific first.
+    nets: Vec<(IpNet, u64)>,
+    macs: HashMap<Mac, u64>,
+    names: HashMap<String, u64>,
+    /// Every list applies to every group now.
+    trivial: bool,
+}
+
+impl Policy {
+    /// The policy of `image` on `day` at `minute` (local time).
+    pub fn new<B: AsRef<[u8]>>(image: &Image<B>, day: Weekday, minute: u16) -> Policy {
+        let every_group = u64::MAX >> (64 - image.group_count().clamp(1, 64));
+        let active: Vec<u64> = (0..image.list_count())
+            .map(|list| {
+                let list = list as ListId; // < MAX_LISTS, fits a u16
+                let mut windows = image.list_windows(list).peekable();
+                let now = windows.peek().is_none() || windows.any(|w| w.is_active(day, minute));
+                if now {
+                    image.list_groups(list).unwrap_or(0)
+                } else {
+                    0
+                }
+            })
+            .collect();
+        let (mut nets, mut macs, mut names) = (Vec::new(), HashMap::new(), HashMap::new());
+        for client in image.clients() {
+            match client.id {
+                ClientId::Net(net) => nets.push((net, client.groups)),
+                ClientId::Mac(mac) => *macs.entry(mac).or_insert(0) |= client.groups,
+                ClientId::Name(name) => *names.entry(name).or_insert(0) |= client.groups,
+            }
+        }
+        nets.sort_by_key(|(net, _)| std::cmp::Reverse(net.prefix_len()));
+        let trivial = active.iter().all(|&groups| groups == every_group);
+        Policy {
+            active,
+            nets,
+            macs,
+            names,
+            trivial,
+        }
+    }
+
+    /// The policy of an image with no groups, schedules or devices.
+    pub fn trivial() -> Policy {
+        Policy {
+            active: Vec::new(),
+            nets: Vec::new(),
+            macs: HashMap::new(),
+            names: HashMap::new(),
+            trivial: true,
+        }
+    }
+
+    /// Whether every list applies to every client now.
+    pub fn is_trivial(&self) -> bool {
+        self.trivial
+    }
+
+    /// Whether some device is recognised by MAC address or host name, so
+    /// that [`Devices`] need reading.
+    pub fn needs_devices(&self) -> bool {
+        !self.macs.is_empty() || !self.names.is_empty()
+    }
+
+    /// The groups of `client`: those of the most specific range that holds
+    /// it, of its MAC address (`mac` when a forwarder gave it, else the
+    /// neighbour tables') and of its host names; `default` when none.
+    pub fn groups_of(&self, client: IpAddr, mac: Option<Mac>, devices: &Devices) -> u64 {
+        let client = canonical(client);
+        let mut groups = self
+            .nets
+            .iter()
+            .find(|(net, _)| net.contains(&client))
+            .map_or(0, |&(_, groups)| groups);
+        if !self.macs.is_empty()
+            && let Some(mac) = mac.as_ref().or_else(|| devices.mac_of.get(&client))
+        {
+            groups |= self.macs.get(mac).copied().unwrap_or(0);
+        }
+        if !self.names.is_empty() {
+            for name in devices.names_of.get(&client).into_iter().flatten() {
+                groups |= self.names.get(name).copied().unwrap_or(0);
+            }
+        }
+        if groups == 0 { DEFAULT_GROUPS } else { groups }
+    }
+
+    /// The lists that apply to `client` now.
+    #[inline]
+    pub fn lists_for(&self, client: IpAddr, mac: Option<Mac>, devices: &Devices) -> Lists<'_> {
+        if self.trivial {
+            return Lists::All;
+        }
+        Lists::Of {
+            active: &self.active,
+            groups: self.groups_of(client, mac, devices),
+        }
+    }
+
+    /// The lists that apply to a client in `groups` now.
+    pub fn lists_of_groups(&self, groups: u64) -> Lists<'_> {
+        if self.trivial {
+            return Lists::All;
+        }
+        Lists::Of {
+            active: &self.active,
+            groups,
+        }
+    }
+}
+
+/// The local day and minute of `now` in `zone`, and the milliseconds until
+/// the next minute starts.
+pub fn local_minute(now: jiff::Timestamp, zone: &jiff::tz::TimeZone) -> (Weekday, u16, u64) {
+    let local = now.to_zoned_datetime(zone.clone());
+    let day = Weekday::from_monday0(local.weekday().to_monday_zero_offset() as u8)
+        .unwrap_or(Weekday::Mon);
+    let minute = (local.hour() as u16 * 60 + local.minute() as u16).min(MINUTES_PER_DAY - 1);
+    let into_minute_ms =
+        local.second() as u64 * 1000 + (local.subsec_nanosecond() as u64) / 1_000_000;
+    (day, minute, 60_000u64.saturating_sub(into_minute_ms).max(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::ImageBuilder;
+
+    /// Lists: 0 ads (default), 1 social (kids, school nights), 2 tv-strict
+    /// (tv); devices: a kids range, a TV by MAC, a laptop by host name.
+    fn image() -> Image<Vec<u8>> {
+        let mut b = ImageBuilder::new();
+        let ads = b.add_list("ads", false);
+        let social = b.add_list("social", false);
+        let strict = b.add_list("tv-strict", false);
+        let kids = b.add_group("kids").unwrap();
+        let tv = b.add_group("tv").unwrap();
+        b.set_policy(ads, 1 | 1 << kids | 1 << tv, &[]);
+        let nights = "mon-fri 21:00-07:00".parse().unwrap();
+        b.set_policy(social, 1 << kids, &[nights]);
+        b.set_policy(strict, 1 << tv, &[]);
+        b.add_client("192.168.1.64/28".parse().unwrap(), 1 << kids, Some("kids"));
+        b.add_client("192.168.1.70".parse().unwrap(), 1 << tv, Some("kids-tv"));
+        b.add_client("aa:bb:cc:dd:ee:ff".parse().unwrap(), 1 << tv, Some("tv"));
+        b.add_client("laptop.lan".parse().unwrap(), 1 << kids, None);
+        Image::open(b.build(1)).unwrap()
+    }
+
+    fn devices() -> Devices {
+        let tv = crate::groups::Neighbour {
+            addr: "192.168.1.20".parse().unwrap(),
+            mac: "aa:bb:cc:dd:ee:ff".parse().unwrap(),
+        };
+        let leases = "1700000000 11:22:33:44:55:66 192.168.1.30 laptop *\n\
+                      1700000000 11:22:33:44:55:77 192.168.1.31 * *\n";
+        let records: [(&str, &[IpAddr]); 1] = [("Laptop.LAN", &["192.168.1.31".parse().unwrap()])];
+        Devices::new([tv], leases, records)
+    }
+
+    fn groups(policy: &Policy, addr: &str) -> u64 {
+        policy.groups_of(addr.parse().unwrap(), None, &devices())
+    }
+
+    #[test]
+    fn a_client_is_in_the_groups_that_recognise_it_or_in_default() {
+        let policy = Policy::new(&image(), Weekday::Sat, 12 * 60);
+        assert_eq!(groups(&policy, "10.0.0.1"), DEFAULT_GROUPS);
+        assert_eq!(groups(&policy, "192.168.1.65"), 1 << 1);
+        assert_eq!(groups(&policy, "::ffff:192.168.1.65"), 1 << 1);
+        // The most specific range wins.
+        assert_eq!(groups(&policy, "192.168.1.70"), 1 << 2);
+        assert_eq!(groups(&policy, "192.168.1.20"), 1 << 2);
+        // A host name from the local records ("laptop" in the leases is
+        // another name).
+        assert_eq!(groups(&policy, "192.168.1.31"), 1 << 1);
+        assert_eq!(groups(&policy, "192.168.1.30"), DEFAULT_GROUPS);
+        // A MAC address a forwarder gave is the device's.
+        let tv = "aa:bb:cc:dd:ee:ff".parse().ok();
+        let via_router = policy.groups_of("192.168.1.1".parse().unwrap(), tv, &devices());
+        assert_eq!(via_router, 1 << 2);
+    }
+
+    #[test]
+    fn a_list_applies_to_its_groups_while_its_schedule_is_on() {
+        let image = image();
+        let (ads, social, strict) = (0, 1, 2);
+        let friday_night = Policy::new(&image, Weekday::Fri, 22 * 60);
+        let kid = friday_night.lists_of_groups(1 << 1);
+        assert!(kid.applies(ads) && kid.applies(social) && !kid.applies(strict));
+        let saturday_noon = Policy::new(&image, Weekday::Sat, 12 * 60);
+        assert!(!saturday_noon.lists_of_groups(1 << 1).applies(social));
+        // Friday's window runs into Saturday morning.
+        let saturday_dawn = Policy::new(&image, Weekday::Sat, 6 * 60);
+        assert!(saturday_dawn.lists_of_groups(1 << 1).applies(social));
+        let adult = saturday_noon.lists_of_groups(DEFAULT_GROUPS);
+        assert!(adult.applies(ads) && !adult.applies(social) && !adult.applies(strict));
+        assert!(!saturday_noon.is_trivial());
+    }
+
+    #[test]
+    fn an_image_without_groups_is_trivial() {
+        let mut b = ImageBuilder::new();
+        b.add_list("ads", false);
+        b.add_list("mine", true);
+        b.add_client("10.0.0.1".parse().unwrap(), DEFAULT_GROUPS, Some("pc"));
+        let image = Image::open(b.build(1)).unwrap();
+        let policy = Policy::new(&image, Weekday::Mon, 0);
+        assert!(policy.is_trivial() && !policy.needs_devices());
+        assert!(matches!(
+            policy.lists_for("10.0.0.1".parse().unwrap(), None, &Devices::default()),
+            Lists::All
+        ));
+    }
+
+    #[test]
+    fn the_local_minute_follows_the_zone() {
+        // 2026-12-05 is a Saturday; 23:30:15 UTC is 00:30:15 on Sunday in
+        // a zone one hour ahead.
+        let now: jiff::Timestamp = "2026-12-05T23:30:15Z".parse().unwrap();
+        let utc = jiff::tz::TimeZone::UTC;
+        assert_eq!(
+            local_minute(now, &utc),
+            (Weekday::Sat, 23 * 60 + 30, 45_000)
+        );
+        let ahead = jiff::tz::TimeZone::fixed(jiff::tz::offset(1));
+        assert_eq!(local_minute(now, &ahead).0, Weekday::Sun);
+        assert_eq!(local_minute(now, &ahead).1, 30);
+    }
+}
