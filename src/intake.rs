@@ -184,6 +184,29 @@ pub fn handle(resolver: &Resolver, telemetry: Option<&Telemetry>, request: Reque
             }
             state(resolver)
         }
+        Request::PauseGroup {
+            group,
+            disabled_until_ms,
+        } => {
+            if !resolver.pause_group(&group, disabled_until_ms) {
+                return Reply::Refused {
+                    generation: current,
+                    reason: format!(
+                        "the serving image has no group `{group}`: check the name in [[groups]], and that the updater has published since it was added"
+                    ),
+                };
+            }
+            match disabled_until_ms {
+                0 => info!(group, "blocking switched on for a group"),
+                u64::MAX => info!(group, "blocking switched off for a group until switched on"),
+                until => info!(
+                    group,
+                    until_unix_ms = until,
+                    "blocking switched off for a group for a while"
+                ),
+            }
+            state(resolver)
+        }
         Request::Publish { image, generation } => {
             match accept(resolver, &image, generation, current) {
                 Err(refusal) => {

@@ -91,12 +91,19 @@ enum Command {
     Disable {
         /// How long, e.g. 30s, 5m, 1h30m; none: until enabled.
         duration: Option<String>,
+        /// Only for the clients of this group (a `[[groups]]` name, or
+        /// `default`).
+        #[arg(long)]
+        group: Option<String>,
         /// The config file.
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
     /// Switch blocking on again.
     Enable {
+        /// Only for the clients of this group.
+        #[arg(long)]
+        group: Option<String>,
         /// The config file.
         #[arg(long, short)]
         config: Option<PathBuf>,
@@ -193,10 +200,14 @@ fn main() -> ExitCode {
         Command::Unallow { name, config } => {
             run_async(edit(config.as_deref(), Edit::Unallow, &name, false))
         }
-        Command::Disable { duration, config } => {
-            ralo::cli::disable::disable(config.as_deref(), duration.as_deref())
+        Command::Disable {
+            duration,
+            group,
+            config,
+        } => ralo::cli::disable::disable(config.as_deref(), duration.as_deref(), group.as_deref()),
+        Command::Enable { group, config } => {
+            ralo::cli::disable::enable(config.as_deref(), group.as_deref())
         }
-        Command::Enable { config } => ralo::cli::disable::enable(config.as_deref()),
         Command::Stats(args) => ralo::cli::stats::run(&args),
         Command::Tail(args) => ralo::cli::tail::run(&args),
         Command::Web {

@@ -1,5 +1,6 @@
-//! `ralo disable [DURATION]` and `ralo enable`: switch blocking off for
-//! everyone (until enabled, or for `30s`, `5m`, `1h30m`…) and on again.
+//! `ralo disable [DURATION] [--group NAME]` and `ralo enable [--group
+//! NAME]`: switch blocking off for everyone, or for the clients of one
+//! group (until enabled, or for `30s`, `5m`, `1h30m`…) and on again.
 //! The server holds the switch in memory, so a restart switches blocking on;
 //! a timed pause ends by itself.
 
@@ -13,8 +14,13 @@ use super::serve::load_config;
 use crate::control::{self, Reply};
 use crate::vocab::unix_ms;
 
-/// Switches blocking off for `duration` (`None`: until enabled).
-pub fn disable(config: Option<&Path>, duration: Option<&str>) -> anyhow::Result<()> {
+/// Switches blocking off for `duration` (`None`: until enabled), for
+/// everyone or for the clients of `group`.
+pub fn disable(
+    config: Option<&Path>,
+    duration: Option<&str>,
+    group: Option<&str>,
+) -> anyhow::Result<()> {
     let until = match duration {
         None => u64::MAX,
         Some(text) => {
@@ -22,12 +28,39 @@ pub fn disable(config: Option<&Path>, duration: Option<&str>) -> anyhow::Result<
             unix_ms().saturating_add(span.as_millis() as u64)
         }
     };
-    set(config, until)
+    match group {
+        None => set(config, until),
+        Some(group) => set_group(config, group, until),
+    }
 }
 
-/// Switches blocking on.
-pub fn enable(config: Option<&Path>) -> anyhow::Result<()> {
-    set(config, 0)
+/// Switches blocking on, for everyone or for the clients of `group`.
+pub fn enable(config: Option<&Path>, group: Option<&str>) -> anyhow::Result<()> {
+    match group {
+        None => set(config, 0),
+        Some(group) => set_group(config, group, 0),
+    }
+}
+
+fn set_group(config: Option<&Path>, group: &str, until: u64) -> anyhow::Result<()> {
+    let config = load_config(config)?;
+    let socket = config.paths.server_socket();
+    let reply = control::pause_group(&socket, group, until, Duration::from_secs(3))
+        .context("cannot reach ralo serve (blocking is a switch of the running server)")?;
+    match reply {
+        Reply::State { .. } => {}
+        Reply::Refused { reason, .. } => bail!("{reason}"),
+        other => bail!("the server did not confirm: {other:?}"),
+    }
+    #[allow(clippy::print_stdout)]
+    {
+        if until == 0 {
+            println!("blocking is on for group {group}");
+        } else {
+            println!("blocking is off for group {group} {}", until_text(until));
+        }
+    }
+    Ok(())
 }
 
 /// `5m`, `1h30m`, `90s`, or plain seconds.

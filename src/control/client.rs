@@ -46,6 +46,22 @@ pub fn set_blocking(
     round_trip(path, &Request::SetBlocking { disabled_until_ms }, timeout)
 }
 
+/// Asks the server at `path` to switch blocking off for the clients of
+/// `group` until `disabled_until_ms` (Unix ms; 0: on again; `u64::MAX`:
+/// until switched on).
+pub fn pause_group(
+    path: &Path,
+    group: &str,
+    disabled_until_ms: u64,
+    timeout: Duration,
+) -> Result<Reply, Error> {
+    let request = Request::PauseGroup {
+        group: group.to_owned(),
+        disabled_until_ms,
+    };
+    round_trip(path, &request, timeout)
+}
+
 fn round_trip(path: &Path, request: &Request, timeout: Duration) -> Result<Reply, Error> {
     let deadline = Instant::now() + timeout;
     let socket_err = |source| Error::Socket {

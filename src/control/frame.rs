@@ -99,6 +99,7 @@ pub(super) enum Kind {
     SetBlocking = 6,
     GetState = 7,
     State = 8,
+    PauseGroup = 9,
 }
 
 impl Kind {
@@ -110,6 +111,7 @@ impl Kind {
             6 => Kind::SetBlocking,
             7 => Kind::GetState,
             8 => Kind::State,
+            9 => Kind::PauseGroup,
             _ => return Err(FrameError::UnknownKind { kind }),
         })
     }
@@ -123,6 +125,7 @@ impl Kind {
             Kind::SetBlocking => "SET_BLOCKING",
             Kind::GetState => "GET_STATE",
             Kind::State => "STATE",
+            Kind::PauseGroup => "PAUSE_GROUP",
         }
     }
 }

@@ -11,7 +11,7 @@ mod socket;
 #[cfg(test)]
 mod test_server;
 
-pub use client::{publish, set_blocking, state};
+pub use client::{pause_group, publish, set_blocking, state};
 pub use error::Error;
 pub use frame::{MAX_PAYLOAD, PROTOCOL_VERSION};
 pub use listener::{Listener, default_allowed_uids};

@@ -32,6 +32,7 @@
 //! | 6    | SET_BLOCKING | request   | u64 blocking off until (Unix ms; 0 on, `u64::MAX` until switched on). Answered with STATE |
 //! | 7    | GET_STATE    | request   | none. Answered with STATE           |
 //! | 8    | STATE        | reply     | u64 generation now serving, u64 blocking off until (Unix ms; 0: on) |
+//! | 9    | PAUSE_GROUP  | request   | u64 blocking off until (Unix ms, as SET_BLOCKING), UTF-8 group name: blocking off for the clients of one group. Answered with STATE, or REFUSED for a group the serving image does not name |
 //!
 //! Kinds 4 and 5 were version 1's STATUS and CURRENT; version 2 answers that
 //! question with GET_STATE and STATE, and the two numbers are never used
@@ -86,6 +87,16 @@ pub enum Request {
         /// Off until (Unix ms), or 0 for on.
         disabled_until_ms: u64,
     },
+    /// PAUSE_GROUP: switch blocking off for the clients of one group until
+    /// this Unix time in ms (0: on again; `u64::MAX`: until switched on).
+    /// Answered with [`Reply::State`], or [`Reply::Refused`] for a group
+    /// the serving image does not name.
+    PauseGroup {
+        /// The group's name.
+        group: String,
+        /// Off until (Unix ms), or 0 for on.
+        disabled_until_ms: u64,
+    },
 }
 
 impl Request {
@@ -102,6 +113,15 @@ impl Request {
             Request::SetBlocking { disabled_until_ms } => {
                 let mut frame = Writer::new(Kind::SetBlocking);
                 frame.u64(*disabled_until_ms);
+                (frame.finish(), None)
+            }
+            Request::PauseGroup {
+                group,
+                disabled_until_ms,
+            } => {
+                let mut frame = Writer::new(Kind::PauseGroup);
+                frame.u64(*disabled_until_ms);
+                frame.text(group);
                 (frame.finish(), None)
             }
         }
@@ -141,6 +161,15 @@ impl Request {
                 reader.finish()?;
                 fds.none(kind)?;
                 Ok(Request::SetBlocking { disabled_until_ms })
+            }
+            Kind::PauseGroup => {
+                let disabled_until_ms = reader.u64()?;
+                let group = reader.text()?;
+                fds.none(kind)?;
+                Ok(Request::PauseGroup {
+                    group,
+                    disabled_until_ms,
+                })
             }
             Kind::Accepted | Kind::Refused | Kind::State => Err(FrameError::NotARequest { kind }),
         }
@@ -226,7 +255,7 @@ impl Reply {
                 generation: reader.u64()?,
                 disabled_until_ms: reader.u64()?,
             },
-            Kind::Publish | Kind::GetState | Kind::SetBlocking => {
+            Kind::Publish | Kind::GetState | Kind::SetBlocking | Kind::PauseGroup => {
                 return Err(FrameError::NotAReply { kind });
             }
         };
@@ -323,6 +352,14 @@ mod tests {
             Request::SetBlocking {
                 disabled_until_ms: u64::MAX
             }
+        ));
+        let pause = Request::PauseGroup {
+            group: "kids é".into(),
+            disabled_until_ms: 1234,
+        };
+        assert!(matches!(
+            request_round_trip(&pause),
+            Request::PauseGroup { group, disabled_until_ms: 1234 } if group == "kids é"
         ));
     }
 

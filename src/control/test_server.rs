@@ -72,6 +72,10 @@ impl TestServer {
                         generation: current,
                         disabled_until_ms: disabled_until,
                     },
+                    Request::PauseGroup { .. } => Reply::State {
+                        generation: current,
+                        disabled_until_ms: disabled_until,
+                    },
                     Request::SetBlocking { disabled_until_ms } => {
                         disabled_until = disabled_until_ms;
                         Reply::State {

@@ -35,6 +35,7 @@
 //! are all derived from it where the answer is sent (`server`); nothing
 //! here allocates on the blocked, local or cached paths.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -219,6 +220,8 @@ pub struct Resolver {
     devices: ArcSwap<Devices>,
     /// The local time zone, for list schedules.
     zone: jiff::tz::TimeZone,
+    /// Groups whose blocking is paused: name → until (Unix ms).
+    group_pauses: std::sync::Mutex<HashMap<String, u64>>,
     cache: Cache,
     cache_config: config::Cache,
     forwarder: Forwarder,
@@ -233,7 +236,7 @@ impl Resolver {
             tracing::warn!(%error, "cannot tell the local time zone: list schedules follow UTC");
             jiff::tz::TimeZone::UTC
         });
-        let served = Self::serve(image, &zone, jiff::Timestamp::now());
+        let served = Self::serve(image, &zone, jiff::Timestamp::now(), &HashMap::new());
         Resolver {
             limiter: RateLimiter::new(&config.access),
             access: Access::new(config.access.allow.clone()),
@@ -242,6 +245,7 @@ impl Resolver {
             served: ArcSwap::from_pointee(served),
             devices: ArcSwap::from_pointee(Devices::default()),
             zone,
+            group_pauses: std::sync::Mutex::new(HashMap::new()),
             cache: Cache::new(&config.cache),
             cache_config: config.cache.clone(),
             forwarder: Forwarder::new(&config.upstream),
@@ -249,10 +253,15 @@ impl Resolver {
         }
     }
 
-    /// `image` with its policy at `now`.
-    fn serve(image: ServedImage, zone: &jiff::tz::TimeZone, now: jiff::Timestamp) -> Served {
+    /// `image` with its policy at `now`, with `pauses`.
+    fn serve(
+        image: ServedImage,
+        zone: &jiff::tz::TimeZone,
+        now: jiff::Timestamp,
+        pauses: &HashMap<String, u64>,
+    ) -> Served {
         let (day, minute, _) = super::policy::local_minute(now, zone);
-        let policy = Policy::new(&image, day, minute);
+        let policy = Policy::new(&image, day, minute, pauses);
         Served {
             image: Arc::new(image),
             policy,
@@ -261,8 +270,45 @@ impl Resolver {
 
     /// Replaces the image; decisions in flight finish on the old one.
     pub fn swap_image(&self, image: ServedImage) {
-        let served = Self::serve(image, &self.zone, jiff::Timestamp::now());
+        let pauses = self.pauses();
+        let served = Self::serve(image, &self.zone, jiff::Timestamp::now(), &pauses);
         self.served.store(Arc::new(served));
+    }
+
+    /// The group pauses still running.
+    fn pauses(&self) -> HashMap<String, u64> {
+        let mut pauses = self
+            .group_pauses
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = unix_ms();
+        pauses.retain(|_, until| now < *until);
+        pauses.clone()
+    }
+
+    /// Switches blocking off for the clients of `group` until
+    /// `until_unix_ms` (`u64::MAX`: until switched on), or on again with 0;
+    /// `false` when the serving image has no such group.
+    pub fn pause_group(&self, group: &str, until_unix_ms: u64) -> bool {
+        let image = self.image();
+        let known = (0..image.group_count())
+            .filter_map(|g| image.group_name(u8::try_from(g).ok()?))
+            .any(|name| name == group);
+        if !known {
+            return false;
+        }
+        {
+            let mut pauses = self
+                .group_pauses
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match until_unix_ms {
+                0 => pauses.remove(group),
+                until => pauses.insert(group.to_owned(), until),
+            };
+        }
+        self.refresh_policy(jiff::Timestamp::now());
+        true
     }
 
     /// The image now in use.
@@ -275,7 +321,7 @@ impl Resolver {
     pub fn refresh_policy(&self, now: jiff::Timestamp) -> u64 {
         let (day, minute, wait_ms) = super::policy::local_minute(now, &self.zone);
         let served = self.served.load_full();
-        let policy = Policy::new(&*served.image, day, minute);
+        let policy = Policy::new(&*served.image, day, minute, &self.pauses());
         let fresh = Served {
             image: served.image.clone(),
             policy,

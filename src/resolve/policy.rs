@@ -129,13 +129,22 @@ pub struct Policy {
     nets: Vec<(IpNet, u64)>,
     macs: HashMap<Mac, u64>,
     names: HashMap<String, u64>,
-    /// Every list applies to every group now.
+    /// Groups whose blocking is paused: (group bit, until Unix ms).
+    paused: Vec<(u64, u64)>,
+    /// Every list applies to every group now, and no group is paused.
     trivial: bool,
 }
 
 impl Policy {
-    /// The policy of `image` on `day` at `minute` (local time).
-    pub fn new<B: AsRef<[u8]>>(image: &Image<B>, day: Weekday, minute: u16) -> Policy {
+    /// The policy of `image` on `day` at `minute` (local time), with the
+    /// groups named in `pauses` (group name → paused until, Unix ms)
+    /// paused.
+    pub fn new<B: AsRef<[u8]>>(
+        image: &Image<B>,
+        day: Weekday,
+        minute: u16,
+        pauses: &HashMap<String, u64>,
+    ) -> Policy {
         let every_group = u64::MAX >> (64 - image.group_count().clamp(1, 64));
         let active: Vec<u64> = (0..image.list_count())
             .map(|list| {
@@ -158,12 +167,19 @@ impl Policy {
             }
         }
         nets.sort_by_key(|(net, _)| std::cmp::Reverse(net.prefix_len()));
-        let trivial = active.iter().all(|&groups| groups == every_group);
+        let paused: Vec<(u64, u64)> = (0..image.group_count())
+            .filter_map(|g| {
+                let name = image.group_name(u8::try_from(g).ok()?)?;
+                Some((1u64 << g, *pauses.get(name)?))
+            })
+            .collect();
+        let trivial = paused.is_empty() && active.iter().all(|&groups| groups == every_group);
         Policy {
             active,
             nets,
             macs,
             names,
+            paused,
             trivial,
         }
     }
@@ -175,6 +191,7 @@ impl Policy {
             nets: Vec::new(),
             macs: HashMap::new(),
             names: HashMap::new(),
+            paused: Vec::new(),
             trivial: true,
         }
     }
@@ -219,17 +236,23 @@ impl Policy {
         if self.trivial {
             return Lists::All;
         }
-        Lists::Of {
-            active: &self.active,
-            groups: self.groups_of(client, mac, devices),
-        }
+        self.lists_of_groups(self.groups_of(client, mac, devices))
     }
 
-    /// The lists that apply to a client in `groups` now.
+    /// The lists that apply to a client in `groups` now: none of a paused
+    /// group's.
     pub fn lists_of_groups(&self, groups: u64) -> Lists<'_> {
         if self.trivial {
             return Lists::All;
         }
+        let groups = match self.paused.is_empty() {
+            true => groups,
+            false => {
+                let now = crate::vocab::unix_ms();
+                let paused = self.paused.iter().filter(|&&(_, until)| now < until);
+                groups & !paused.fold(0, |mask, &(bit, _)| mask | bit)
+            }
+        };
         Lists::Of {
             active: &self.active,
             groups,
@@ -291,7 +314,7 @@ mod tests {
 
     #[test]
     fn a_client_is_in_the_groups_that_recognise_it_or_in_default() {
-        let policy = Policy::new(&image(), Weekday::Sat, 12 * 60);
+        let policy = Policy::new(&image(), Weekday::Sat, 12 * 60, &HashMap::new());
         assert_eq!(groups(&policy, "10.0.0.1"), DEFAULT_GROUPS);
         assert_eq!(groups(&policy, "192.168.1.65"), 1 << 1);
         assert_eq!(groups(&policy, "::ffff:192.168.1.65"), 1 << 1);
@@ -312,17 +335,33 @@ mod tests {
     fn a_list_applies_to_its_groups_while_its_schedule_is_on() {
         let image = image();
         let (ads, social, strict) = (0, 1, 2);
-        let friday_night = Policy::new(&image, Weekday::Fri, 22 * 60);
+        let friday_night = Policy::new(&image, Weekday::Fri, 22 * 60, &HashMap::new());
         let kid = friday_night.lists_of_groups(1 << 1);
         assert!(kid.applies(ads) && kid.applies(social) && !kid.applies(strict));
-        let saturday_noon = Policy::new(&image, Weekday::Sat, 12 * 60);
+        let saturday_noon = Policy::new(&image, Weekday::Sat, 12 * 60, &HashMap::new());
         assert!(!saturday_noon.lists_of_groups(1 << 1).applies(social));
         // Friday's window runs into Saturday morning.
-        let saturday_dawn = Policy::new(&image, Weekday::Sat, 6 * 60);
+        let saturday_dawn = Policy::new(&image, Weekday::Sat, 6 * 60, &HashMap::new());
         assert!(saturday_dawn.lists_of_groups(1 << 1).applies(social));
         let adult = saturday_noon.lists_of_groups(DEFAULT_GROUPS);
         assert!(adult.applies(ads) && !adult.applies(social) && !adult.applies(strict));
         assert!(!saturday_noon.is_trivial());
+    }
+
+    #[test]
+    fn a_paused_group_gets_none_of_its_lists_until_the_pause_ends() {
+        let image = image();
+        let until = crate::vocab::unix_ms() + 60_000;
+        let pauses = HashMap::from([("kids".to_owned(), until), ("nobody".to_owned(), until)]);
+        let policy = Policy::new(&image, Weekday::Fri, 22 * 60, &pauses);
+        let kid = policy.lists_of_groups(1 << 1);
+        assert!(!kid.applies(0) && !kid.applies(1));
+        // A client in kids and tv keeps tv's lists.
+        let both = policy.lists_of_groups(1 << 1 | 1 << 2);
+        assert!(both.applies(0) && both.applies(2) && !both.applies(1));
+        let over = HashMap::from([("kids".to_owned(), 1)]);
+        let policy = Policy::new(&image, Weekday::Fri, 22 * 60, &over);
+        assert!(policy.lists_of_groups(1 << 1).applies(1));
     }
 
     #[test]
@@ -332,7 +371,7 @@ mod tests {
         b.add_list("mine", true);
         b.add_client("10.0.0.1".parse().unwrap(), DEFAULT_GROUPS, Some("pc"));
         let image = Image::open(b.build(1)).unwrap();
-        let policy = Policy::new(&image, Weekday::Mon, 0);
+        let policy = Policy::new(&image, Weekday::Mon, 0, &HashMap::new());
         assert!(policy.is_trivial() && !policy.needs_devices());
         assert!(matches!(
             policy.lists_for("10.0.0.1".parse().unwrap(), None, &Devices::default()),

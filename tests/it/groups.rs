@@ -207,3 +207,46 @@ async fn a_trusted_forwarder_names_the_client_and_an_untrusted_one_does_not() {
     assert!(!blocked_for(&ralo, 9, TRACKER).await);
     ralo.stop().await;
 }
+
+#[tokio::test]
+async fn a_paused_group_gets_no_blocking_while_the_others_keep_theirs() {
+    use ralo::control::{Reply, Request};
+    let up = Upstream::standard().await;
+    let ralo = Setup::new(up.addr())
+        .list(
+            "ads",
+            &format!("{TRACKER}\n"),
+            "groups = [\"default\", \"kids\"]",
+        )
+        .toml("[[groups]]\nname = \"kids\"\nclients = [\"127.0.0.2\"]\n")
+        .start()
+        .await;
+    let pause = |group: &str, until: u64| {
+        ralo::intake::handle(
+            &ralo.resolver,
+            None,
+            Request::PauseGroup {
+                group: group.to_owned(),
+                disabled_until_ms: until,
+            },
+        )
+    };
+    assert!(blocked_for(&ralo, 2, TRACKER).await);
+    assert!(matches!(pause("kids", u64::MAX), Reply::State { .. }));
+    assert!(!blocked_for(&ralo, 2, TRACKER).await, "kids paused");
+    assert!(
+        blocked_for(&ralo, 1, TRACKER).await,
+        "default still blocked"
+    );
+    let Reply::Refused { reason, .. } = pause("teens", u64::MAX) else {
+        panic!("an unknown group is refused");
+    };
+    assert!(reason.contains("teens"), "{reason}");
+    assert!(matches!(pause("kids", 0), Reply::State { .. }));
+    assert!(blocked_for(&ralo, 2, TRACKER).await, "kids on again");
+    // A pause whose end has passed is over (the policy's unit tests check
+    // that a running pause ends by itself).
+    assert!(matches!(pause("kids", 1), Reply::State { .. }));
+    assert!(blocked_for(&ralo, 2, TRACKER).await, "a pause in the past");
+    ralo.stop().await;
+}
