@@ -267,6 +267,7 @@ const VIEWS = {
   dashboard: { refresh: refreshDashboard, every: 5000 },
   queries: { refresh: refreshQueries, every: 2000 },
   lists: { refresh: refreshLists, every: 0 },
+  groups: { refresh: refreshGroups, every: 0 },
   longterm: { refresh: refreshLongterm, every: 0 },
   client: { refresh: refreshClient, every: 5000 },
 };
@@ -704,11 +705,13 @@ async function refreshClient(ip) {
 const LIST_STATUS = { 1: 'updated', 2: 'unchanged', 3: 'unreachable, using the copy from last time', 4: 'unreachable, no copy yet' };
 
 async function refreshLists() {
-  const [lists, deny, allow] = await Promise.all([
+  const [lists, deny, allow, groups] = await Promise.all([
     api('GET', '/api/lists'),
     api('GET', '/api/domains/deny/exact'),
     api('GET', '/api/domains/allow/exact'),
+    api('GET', '/api/groups'),
   ]);
+  groupNames = namesById(groups.groups || []);
   renderLists(lists.lists || []);
   renderEntries('deny', deny.domains || []);
   renderEntries('allow', allow.domains || []);
@@ -739,13 +742,14 @@ function listRow(list) {
     el('td', { class: 'n', text: formatCount(list.number) }),
     el('td', { class: 'n', text: formatCount(list.invalid_domains) }),
     el('td', {}, updated),
+    el('td', { class: 'c-groups', text: appliesTo(list) }),
     el('td', { class: 'c-result', text: list.result || LIST_STATUS[list.status] || '' }),
     el('td', {}, remove));
 }
 
 function renderLists(lists) {
   const rows = lists.map(listRow);
-  $('list-rows').replaceChildren(...(rows.length ? rows : [el('tr', {}, el('td', { colspan: 8, class: 'muted', text: 'No lists yet.' }))]));
+  $('list-rows').replaceChildren(...(rows.length ? rows : [el('tr', {}, el('td', { colspan: 9, class: 'muted', text: 'No lists yet.' }))]));
 }
 
 async function setListEnabled(list, toggle) {
@@ -829,6 +833,125 @@ async function readLines(response, onLine) {
   }
   rest += decoder.decode();
   if (rest) onLine(rest);
+}
+
+// ---------------------------------------------------------------- groups
+
+let groupNames = {};
+
+function namesById(groups) {
+  const names = {};
+  for (const g of groups) names[g.id] = g.name;
+  return names;
+}
+
+// Which groups a list applies to, and when, in words.
+function appliesTo(list) {
+  const groups = (list.groups || []).map((id) => groupNames[id] || `group ${id}`).join(', ');
+  const schedule = (list.schedule || []).length ? ` · ${list.schedule.join(', ')}` : ' · always';
+  return (groups || 'no group') + schedule;
+}
+
+async function refreshGroups() {
+  const [groups, clients, lists] = await Promise.all([
+    api('GET', '/api/groups'),
+    api('GET', '/api/clients'),
+    api('GET', '/api/lists'),
+  ]);
+  groupNames = namesById(groups.groups || []);
+  renderGroups(groups.groups || [], clients.clients || [], lists.lists || []);
+}
+
+function renderGroups(groups, clients, lists) {
+  const cards = groups.map((g) => groupCard(g, clients.filter((c) => (c.groups || [0]).includes(g.id)),
+    lists.filter((l) => (l.groups || []).includes(g.id))));
+  $('group-cards').replaceChildren(...cards);
+}
+
+function groupCard(group, members, lists) {
+  const isDefault = group.id === 0;
+  const title = el('h3', {}, el('span', { class: 'name', text: group.name }),
+    group.comment ? el('span', { class: 'muted', text: ` ${group.comment}` }) : null);
+  let remove = null;
+  if (!isDefault) {
+    remove = el('button', { type: 'button', class: 'small', 'aria-label': `Remove the group ${group.name}`, text: 'Remove group' });
+    remove.addEventListener('click', () => removeGroup(group, remove));
+  }
+  const items = members.map((c) => {
+    const button = el('button', { type: 'button', class: 'small', 'aria-label': `${isDefault ? 'Forget' : 'Remove'} ${c.client}`, text: isDefault ? 'Forget' : 'Remove' });
+    button.addEventListener('click', () => leaveGroup(c, group, button));
+    return el('li', {},
+      el('span', { class: 'what' }, el('span', { class: 'name', text: c.client }),
+        c.name && c.name !== c.client ? el('span', { class: 'muted', text: c.name }) : null),
+      button);
+  });
+  const input = el('input', { name: 'client', autocomplete: 'off', placeholder: '192.168.1.50', required: true, 'aria-label': `Device to add to ${group.name}` });
+  const form = el('form', { class: 'inline-form' }, input, el('button', { type: 'submit', text: 'Add device' }));
+  form.addEventListener('submit', (event) => joinGroup(event, group, input));
+  const listNames = lists.map((l) => l.name || l.address).join(', ');
+  return el('div', { class: 'panel group', 'data-group': group.name },
+    el('div', { class: 'group-head' }, title, remove),
+    el('p', { class: 'muted', text: `Lists: ${listNames || 'none'}` }),
+    el('ul', { class: 'entries' }, ...(items.length ? items : [el('li', { class: 'empty', text: 'No devices.' })])),
+    form);
+}
+
+async function groupsWork(work) {
+  setText('groups-error', '');
+  try {
+    await work();
+    await refreshGroups();
+  } catch (e) {
+    setText('groups-error', e.message);
+  }
+}
+
+async function removeGroup(group, button) {
+  if (!confirm(`Remove the group ${group.name}? Its lists go back to default when it was their only group.`)) return;
+  button.disabled = true;
+  await groupsWork(() => api('DELETE', `/api/groups/${enc(group.name)}`));
+}
+
+// Takes a device out of a group; in default (no group), forgets it.
+async function leaveGroup(client, group, button) {
+  button.disabled = true;
+  await groupsWork(async () => {
+    if (group.id === 0) {
+      await api('DELETE', `/api/clients/${enc(client.client)}`);
+      return;
+    }
+    const rest = (client.groups || []).filter((id) => id !== group.id);
+    await api('PUT', `/api/clients/${enc(client.client)}`, { groups: rest.length ? rest : [0] });
+  });
+}
+
+// Puts a device (new or known) into a group; into default: into no group.
+async function joinGroup(event, group, input) {
+  event.preventDefault();
+  const id = input.value.trim();
+  if (!id) return;
+  await groupsWork(async () => {
+    const known = await api('GET', '/api/clients');
+    const client = (known.clients || []).find((c) => c.client.toLowerCase() === id.toLowerCase());
+    if (!client) {
+      await api('POST', '/api/clients', { client: id, groups: [group.id] });
+    } else {
+      const groups = group.id === 0 ? [0] : [...new Set([...(client.groups || []).filter((g) => g !== 0), group.id])];
+      await api('PUT', `/api/clients/${enc(client.client)}`, { groups });
+    }
+    input.value = '';
+  });
+}
+
+async function onAddGroup(event) {
+  event.preventDefault();
+  const form = event.target;
+  await submitting(form, 'group-error', async () => {
+    const comment = $('group-comment').value.trim();
+    await api('POST', '/api/groups', { name: $('group-name').value.trim(), comment: comment || null });
+    form.reset();
+    await refreshGroups();
+  });
 }
 
 // ---------------------------------------------------------------- household entries
@@ -933,6 +1056,7 @@ function wire() {
   $('client-rows').addEventListener('click', onRowClick);
   $('list-form').addEventListener('submit', onAddList);
   $('gravity-run').addEventListener('click', runGravity);
+  $('group-form').addEventListener('submit', onAddGroup);
   $('deny-form').addEventListener('submit', onAddEntry('deny'));
   $('allow-form').addEventListener('submit', onAddEntry('allow'));
   $('deny-rows').addEventListener('click', onRemoveEntry);

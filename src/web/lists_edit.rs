@@ -1,6 +1,6 @@
 //! Editing the `[[lists]]` and `[[allowlists]]` entries of a config file's
 //! text, for the web page's list switches: [`entries`] reads them, [`add`],
-//! [`remove`], [`set_enabled`] and [`set_comment`] each return the edited
+//! [`remove`], [`set_enabled`], [`set_comment`] and [`set_groups`] each return the edited
 //! text, and [`save`] checks that text with ralo's own parser
 //! ([`Config::parse`]) before it replaces the file. The edits go through
 //! `toml_edit`, so everything the household wrote around an entry — comments,
@@ -13,10 +13,10 @@ use std::path::{Path, PathBuf};
 
 use toml_edit::{ArrayOfTables, DocumentMut, Item, Table, TableLike, Value};
 
-use crate::config::{self, Config};
+use crate::config::{self, Config, DEFAULT_GROUP};
 
-mod decor;
-mod names;
+pub(in crate::web) mod decor;
+pub(in crate::web) mod names;
 #[cfg(test)]
 mod tests;
 
@@ -177,6 +177,10 @@ pub struct Entry {
     pub comment: Option<String>,
     /// Its position within its section, from 0.
     pub index: usize,
+    /// The groups it applies to by name, `groups` (default `["default"]`).
+    pub groups: Vec<String>,
+    /// Its `schedule` windows as written (none: always).
+    pub schedule: Vec<String>,
 }
 
 /// The entries of `[[lists]]`, then those of `[[allowlists]]`, each in file
@@ -238,7 +242,7 @@ pub fn add(
     }
     match section_mut(&mut doc, kind)? {
         Some(section) => section.push(table),
-        None => append_section(&mut doc, kind, table),
+        None => append_section(&mut doc, kind.section(), table),
     }
     Ok(doc.to_string())
 }
@@ -315,6 +319,32 @@ pub fn set_comment(
                 keep_comments(&mut doc, left, position, false);
             }
         }
+    }
+    Ok(doc.to_string())
+}
+
+/// Sets the `groups` of the entry of `kind` whose `url` or `path` is
+/// `address` to `groups` (names), and returns the text. `["default"]`, what
+/// an entry without the key applies to, removes the key; the check in
+/// [`save`] refuses unknown names, an empty list and groups on the
+/// household's own list.
+pub fn set_groups(
+    text: &str,
+    kind: Kind,
+    address: &str,
+    groups: &[String],
+) -> Result<String, Error> {
+    let mut doc = parse(text)?;
+    let entry = found(&doc, kind, address)?;
+    let table = entry_mut(&mut doc, kind, entry.index)?;
+    if groups == [DEFAULT_GROUP] {
+        let position = table.position();
+        if let Some(left) = remove_key(table, "groups") {
+            keep_comments(&mut doc, left, position, false);
+        }
+    } else {
+        let names: toml_edit::Array = groups.iter().map(String::as_str).collect();
+        set_value(table, "groups", Value::Array(names));
     }
     Ok(doc.to_string())
 }
@@ -404,7 +434,22 @@ fn entry(kind: Kind, index: usize, table: &dyn TableLike) -> Entry {
         household: flag("household").unwrap_or(false),
         comment: str_key(table, "comment").map(str::to_owned),
         index,
+        groups: strings(table, "groups").unwrap_or_else(|| vec![DEFAULT_GROUP.to_owned()]),
+        schedule: strings(table, "schedule").unwrap_or_default(),
     }
+}
+
+/// The strings of the array `key`; `None` when the key is absent or not an
+/// array.
+fn strings(table: &dyn TableLike, key: &str) -> Option<Vec<String>> {
+    let array = table.get(key).and_then(Item::as_array)?;
+    Some(
+        array
+            .iter()
+            .filter_map(|v| v.as_str())
+            .map(str::to_owned)
+            .collect(),
+    )
 }
 
 fn str_key<'t>(table: &'t dyn TableLike, key: &str) -> Option<&'t str> {

@@ -5,6 +5,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod follow;
+pub mod groups_edit;
 pub mod history;
 pub mod lists_edit;
 pub mod page;

@@ -2,7 +2,8 @@
 //! chromedriver and WebDriver), against real `serve`, `update` and `web`
 //! processes: log in, see the totals of the queries sent, allow a blocked
 //! name from the query log and see DNS answer it from upstream within 2 s,
-//! pause and resume blocking, add a list and see its counts.
+//! pause and resume blocking, add a list and see its counts; add a group
+//! and a device to it.
 //!
 //! With `RALO_SCREENSHOTS=<folder>` it also saves the dashboard and the
 //! query log at phone and desktop widths (the pictures in `docs/`).
@@ -288,5 +289,82 @@ async fn the_page_logs_in_shows_the_totals_and_allows_a_blocked_name_live() {
         assert!(Instant::now() < served, "the added list never blocked");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let _ = browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_added_on_the_page_is_listed_with_its_device() {
+    let up = Upstream::standard().await;
+    let (site, _server, web) = site_with_web(up.addr(), "");
+    let driver = tokio::task::block_in_place(start_driver);
+    let browser = browser(&driver).await;
+    browser
+        .goto(&web.url("/admin/#groups"))
+        .await
+        .expect("open the page");
+    let password = browser
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#password"))
+        .await
+        .expect("the login form");
+    password.send_keys(PASSWORD).await.expect("type");
+    browser
+        .find(Locator::Css("#login-form button"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("log in");
+    let name = browser
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#group-name"))
+        .await
+        .expect("the add-group form");
+    text_until(&browser, "#group-cards", Duration::from_secs(10), |t| {
+        t.contains("default")
+    })
+    .await;
+    name.send_keys("guests").await.expect("type");
+    browser
+        .find(Locator::Css("#group-form button[type=\"submit\"]"))
+        .await
+        .expect("add button")
+        .click()
+        .await
+        .expect("add");
+    text_until(&browser, "#group-cards", Duration::from_secs(30), |t| {
+        t.contains("guests")
+    })
+    .await;
+    let device = browser
+        .find(Locator::Css(
+            "[data-group=\"guests\"] input[name=\"client\"]",
+        ))
+        .await
+        .expect("the add-device field");
+    device.send_keys("192.168.1.80").await.expect("type");
+    browser
+        .find(Locator::Css(
+            "[data-group=\"guests\"] button[type=\"submit\"]",
+        ))
+        .await
+        .expect("add-device button")
+        .click()
+        .await
+        .expect("add device");
+    let card = text_until(
+        &browser,
+        "[data-group=\"guests\"]",
+        Duration::from_secs(30),
+        |t| t.contains("192.168.1.80"),
+    )
+    .await;
+    assert!(card.contains("192.168.1.80"), "{card}");
+    let text = std::fs::read_to_string(site.config()).expect("config");
+    assert!(text.contains("name = \"guests\""), "{text}");
+    screenshot(&browser, "groups-desktop.png", 1366, 900).await;
+    screenshot(&browser, "groups-phone.png", 390, 844).await;
     let _ = browser.close().await;
 }

@@ -1,7 +1,8 @@
 //! `ralo web` against real `serve` and `update` processes: the session
 //! rules of the API, the numbers of the summary against the queries sent,
 //! the history across a restart, batched writes, the access gate, an allow
-//! from the API live in DNS, and Home Assistant's Pi-hole client (`hole`).
+//! from the API live in DNS, groups and clients edited in the config file,
+//! and Home Assistant's Pi-hole client (`hole`).
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -749,4 +750,223 @@ async fn home_assistants_pihole_client_reads_and_switches_ralo() {
     assert_eq!(enabled["enabled"], "enabled", "{second}");
     assert!(blocked(&dns.udp("ads.example.com", RecordType::A).await));
     let _ = child.wait();
+}
+
+/// The text of the config file of `site`.
+fn config_text(site: &Site) -> String {
+    std::fs::read_to_string(site.config()).expect("the config file")
+}
+
+/// The `groups` of the list named `name` in `GET /api/lists`.
+async fn list_groups(api: &Api, name: &str) -> Value {
+    let lists = api.get("/api/lists").await;
+    let list = lists["lists"]
+        .as_array()
+        .expect("lists")
+        .iter()
+        .find(|l| l["name"] == name)
+        .cloned()
+        .expect("the list");
+    list["groups"].clone()
+}
+
+const KIDS: &str = "\n# The kids' devices.\n[[groups]]\nname = \"kids\"\nclients = [\"192.168.1.70\"]\ncomment = \"under 12\"\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn groups_are_added_renamed_and_removed_in_the_config_file_with_its_comments() {
+    let up = Upstream::standard().await;
+    let (site, server, web) = site_with_web(up.addr(), KIDS);
+    let dns = Client::new(server.addr);
+    let blocked_here = || async { blocked(&dns.udp("ads.example.com", RecordType::A).await) };
+    assert!(blocked_here().await);
+    let mut api = Api::new(&web);
+    api.login(PASSWORD).await;
+    let groups = api.get("/api/groups").await;
+    assert_eq!(groups["groups"][0]["name"], "default");
+    assert_eq!(groups["groups"][0]["id"], 0);
+    assert_eq!(groups["groups"][1]["name"], "kids");
+    assert_eq!(groups["groups"][1]["id"], 1);
+    assert_eq!(groups["groups"][1]["comment"], "under 12");
+    assert_eq!(groups["groups"][1]["enabled"], true);
+    let one = api.get("/api/groups/kids").await;
+    assert_eq!(one["groups"].as_array().map(Vec::len), Some(1));
+    let unknown = api
+        .call("GET", "/api/groups/nobody", None, Auth::Header)
+        .await;
+    assert_eq!(unknown.status, 404, "{}", unknown.body);
+
+    // Adding: the cookie alone may not; then 201, in the file, comments kept.
+    let body = json!({"name": "guests", "comment": "visitors"});
+    let forged = api
+        .call("POST", "/api/groups", Some(body.clone()), Auth::CookieOnly)
+        .await;
+    assert_eq!(forged.status, 401);
+    let added = api
+        .call("POST", "/api/groups", Some(body), Auth::Cookie)
+        .await;
+    assert_eq!(added.status, 201, "{}\n{}", added.body, web.log());
+    assert_eq!(added.body["groups"][2]["name"], "guests");
+    let text = config_text(&site);
+    assert!(text.contains("name = \"guests\""), "{text}");
+    assert!(text.contains("# The kids' devices."), "{text}");
+    let twice = api
+        .call(
+            "POST",
+            "/api/groups",
+            Some(json!({"name": "kids"})),
+            Auth::Header,
+        )
+        .await;
+    assert_eq!(twice.status, 400, "{}", twice.body);
+    let message = twice.body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("used twice"), "{message}");
+    assert_eq!(config_text(&site), text, "a refused edit changed the file");
+
+    // A list's groups, by id.
+    let put = api
+        .call(
+            "PUT",
+            "/api/lists/ads.txt?type=block",
+            Some(json!({"groups": [1, 2]})),
+            Auth::Header,
+        )
+        .await;
+    assert_eq!(put.status, 200, "{}", put.body);
+    assert_eq!(list_groups(&api, "ads").await, json!([1, 2]));
+    assert!(config_text(&site).contains("groups = [\"kids\", \"guests\"]"));
+    // This client is in no group now that the list has: the server follows.
+    let limit = Duration::from_secs(5);
+    assert!(eventually(limit, || async { !blocked_here().await }).await);
+    let bad = api
+        .call(
+            "PUT",
+            "/api/lists/ads.txt?type=block",
+            Some(json!({"groups": [9]})),
+            Auth::Header,
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+
+    // Renaming renames the list's reference too; default stays.
+    let renamed = api
+        .call(
+            "PUT",
+            "/api/groups/guests",
+            Some(json!({"name": "visitors", "comment": "friends"})),
+            Auth::Header,
+        )
+        .await;
+    assert_eq!(renamed.status, 200, "{}", renamed.body);
+    assert_eq!(renamed.body["groups"][0]["comment"], "friends");
+    assert!(config_text(&site).contains("groups = [\"kids\", \"visitors\"]"));
+    let default = api
+        .call(
+            "PUT",
+            "/api/groups/default",
+            Some(json!({"name": "all"})),
+            Auth::Header,
+        )
+        .await;
+    assert_eq!(default.status, 400, "{}", default.body);
+
+    // Removing takes the group out of the list; with none left, default.
+    let gone = api
+        .call("DELETE", "/api/groups/visitors", None, Auth::Header)
+        .await;
+    assert_eq!(gone.status, 204, "{}", gone.body);
+    assert_eq!(list_groups(&api, "ads").await, json!([1]));
+    let kids = api
+        .call("DELETE", "/api/groups/kids", None, Auth::Header)
+        .await;
+    assert_eq!(kids.status, 204, "{}", kids.body);
+    assert_eq!(list_groups(&api, "ads").await, json!([0]));
+    assert!(eventually(limit, blocked_here).await);
+    let text = config_text(&site);
+    assert!(!text.contains("[[groups]]"), "{text}");
+    let missing = api
+        .call("DELETE", "/api/groups/kids", None, Auth::Header)
+        .await;
+    assert_eq!(missing.status, 404, "{}", missing.body);
+}
+
+const TABLET: &str = "\n# Ana's tablet.\n[[clients]]\nname = \"tablet\"\nids = [\"192.168.1.50\", \"aa:bb:cc:dd:ee:ff\"]\ncomment = \"Ana's\"\n\n[[groups]]\nname = \"kids\"\nclients = [\"tablet\"]\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_is_one_id_and_its_groups_are_edited_in_the_config_file() {
+    let up = Upstream::standard().await;
+    let (site, _server, web) = site_with_web(up.addr(), TABLET);
+    let mut api = Api::new(&web);
+    api.login(PASSWORD).await;
+    let clients = api.get("/api/clients").await;
+    let all = clients["clients"].as_array().expect("clients").clone();
+    assert_eq!(all.len(), 2, "{clients}");
+    for client in &all {
+        assert_eq!(client["name"], "tablet");
+        assert_eq!(client["comment"], "Ana's");
+        assert_eq!(client["groups"], json!([1]));
+    }
+    assert_eq!(all[0]["client"], "192.168.1.50");
+    let one = api.get("/api/clients/192.168.1.50").await;
+    assert_eq!(one["clients"][0]["name"], "tablet");
+    let unknown = api
+        .call("GET", "/api/clients/10.9.9.9", None, Auth::Header)
+        .await;
+    assert_eq!(unknown.status, 404, "{}", unknown.body);
+
+    // Adding an id: a client of its own, in the groups given.
+    let added = api
+        .call(
+            "POST",
+            "/api/clients",
+            Some(json!({"client": "192.168.1.80", "comment": "tv", "groups": [1]})),
+            Auth::Cookie,
+        )
+        .await;
+    assert_eq!(added.status, 201, "{}\n{}", added.body, web.log());
+    let tv = api.get("/api/clients/192.168.1.80").await;
+    assert_eq!(tv["clients"][0]["groups"], json!([1]));
+    assert_eq!(tv["clients"][0]["comment"], "tv");
+    let text = config_text(&site);
+    assert!(text.contains("ids = [\"192.168.1.80\"]"), "{text}");
+    assert!(text.contains("# Ana's tablet."), "{text}");
+    for refused in [
+        json!({"client": "192.168.1.50"}),
+        json!({"client": "not an id!"}),
+    ] {
+        let answer = api
+            .call("POST", "/api/clients", Some(refused), Auth::Header)
+            .await;
+        assert_eq!(answer.status, 400, "{}", answer.body);
+    }
+    assert_eq!(config_text(&site), text, "a refused edit changed the file");
+
+    // Into no group (default), then gone.
+    let moved = api
+        .call(
+            "PUT",
+            "/api/clients/192.168.1.80",
+            Some(json!({"groups": [0]})),
+            Auth::Header,
+        )
+        .await;
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    assert_eq!(moved.body["clients"][0]["groups"], json!([0]));
+    let nobody = api
+        .call(
+            "PUT",
+            "/api/clients/10.9.9.9",
+            Some(json!({"groups": [0]})),
+            Auth::Header,
+        )
+        .await;
+    assert_eq!(nobody.status, 404, "{}", nobody.body);
+    let removed = api
+        .call("DELETE", "/api/clients/192.168.1.80", None, Auth::Header)
+        .await;
+    assert_eq!(removed.status, 204, "{}", removed.body);
+    assert!(!config_text(&site).contains("192.168.1.80"));
+    let again = api
+        .call("DELETE", "/api/clients/192.168.1.80", None, Auth::Header)
+        .await;
+    assert_eq!(again.status, 404, "{}", again.body);
 }

@@ -26,6 +26,16 @@ pub(super) enum Names {
     Many(Vec<String>),
 }
 
+impl Names {
+    /// The names, one or several.
+    pub(super) fn into_vec(self) -> Vec<String> {
+        match self {
+            Names::One(name) => vec![name],
+            Names::Many(names) => names,
+        }
+    }
+}
+
 /// The body of an addition.
 #[derive(Debug, Deserialize)]
 pub(super) struct Addition {
@@ -113,10 +123,7 @@ pub(super) async fn add(
     let Some(addition) = body else {
         return Err(bad_request("send {\"domain\": \"name\"} as JSON"));
     };
-    let names = match addition.domain {
-        Names::One(name) => vec![name],
-        Names::Many(names) => names,
-    };
+    let names = addition.domain.into_vec();
     if names.is_empty() || names.len() > 100 {
         return Err(bad_request("give 1 to 100 names in `domain`"));
     }

@@ -25,6 +25,7 @@ use super::reply::{JsonBody, Reply, bad_request, blocking, error, ok, ok_with};
 use crate::config::Config;
 use crate::update::{Status, lock};
 use crate::web::app::App;
+use crate::web::groups_edit;
 use crate::web::lists_edit::{self, Kind};
 
 /// How long an update may take before the answer stops waiting for it.
@@ -45,6 +46,8 @@ pub(super) struct ListBody {
     kind: Option<String>,
     comment: Option<String>,
     enabled: Option<bool>,
+    /// The ids of the groups it applies to (`PUT` only).
+    groups: Option<Vec<u64>>,
 }
 
 fn kind_of(word: Option<&str>) -> Result<Kind, Response> {
@@ -57,7 +60,7 @@ fn kind_of(word: Option<&str>) -> Result<Kind, Response> {
     }
 }
 
-fn config_file(app: &App) -> Result<PathBuf, Response> {
+pub(super) fn config_file(app: &App) -> Result<PathBuf, Response> {
     app.config_path.clone().ok_or_else(|| {
         bad_request(
             "ralo web runs on the embedded defaults, which it cannot edit: start ralo with --config FILE",
@@ -74,6 +77,10 @@ fn lists_json(app: &App) -> Result<Vec<Value>, String> {
         None => crate::config::EMBEDDED.to_owned(),
     };
     let entries = lists_edit::entries(&text).map_err(|e| e.to_string())?;
+    let group_names = groups_edit::group_names(&text).unwrap_or_else(|_| {
+        let names = app.config.group_names();
+        names.into_iter().map(str::to_owned).collect()
+    });
     let status = Status::load(&app.config.paths.runtime);
     Ok(entries
         .iter()
@@ -104,7 +111,7 @@ fn lists_json(app: &App) -> Result<Vec<Value>, String> {
             json!({
                 "address": entry.address,
                 "comment": entry.comment,
-                "groups": [0],
+                "groups": group_ids(entry, &group_names),
                 "enabled": entry.enabled,
                 "id": i + 1,
                 "date_added": 0,
@@ -117,10 +124,24 @@ fn lists_json(app: &App) -> Result<Vec<Value>, String> {
                 "status": pihole_status,
                 "name": entry.name,
                 "household": entry.household,
+                "schedule": entry.schedule,
                 "result": result,
             })
         })
         .collect())
+}
+
+/// The ids of the groups `entry` applies to; the household's own list
+/// applies to every group.
+fn group_ids(entry: &lists_edit::Entry, names: &[String]) -> Vec<usize> {
+    if entry.household {
+        return (0..names.len()).collect();
+    }
+    entry
+        .groups
+        .iter()
+        .filter_map(|group| names.iter().position(|name| name == group))
+        .collect()
 }
 
 /// `GET /api/lists`.
@@ -137,22 +158,52 @@ pub(super) async fn list(State(app): State<Arc<App>>) -> Reply {
     )
 }
 
+/// An edit's refusal: its words and the status that answers it.
+pub(super) trait Refusal: std::fmt::Display {
+    /// 404 for an edit of something that does not exist, else 400.
+    fn status(&self) -> StatusCode {
+        StatusCode::BAD_REQUEST
+    }
+}
+
+impl Refusal for lists_edit::Error {}
+
+impl Refusal for groups_edit::Error {
+    fn status(&self) -> StatusCode {
+        if self.is_not_found() {
+            StatusCode::NOT_FOUND
+        } else {
+            StatusCode::BAD_REQUEST
+        }
+    }
+}
+
 /// Applies `change` to the config file's text, checks and saves it, and
-/// has the updater apply it; waits for that update to end.
-async fn change_config(
+/// has the updater apply it; waits for that update to end. A refused change
+/// or a text that would not load leaves the file as it was.
+pub(super) async fn change_config<E: Refusal + Send + 'static>(
     app: &Arc<App>,
-    change: impl FnOnce(&str) -> Result<String, lists_edit::Error> + Send + 'static,
+    change: impl FnOnce(&str) -> Result<String, E> + Send + 'static,
 ) -> Result<(), Response> {
     let path = config_file(app)?;
     let _one_at_a_time = app.edits.lock().await;
-    let saved = blocking(move || -> Result<(), String> {
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let new_text = change(&text).map_err(|e| e.to_string())?;
-        lists_edit::save(&path, &new_text).map_err(|e| e.to_string())
+    let saved = blocking(move || -> Result<(), Response> {
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            let message = format!("cannot read {}: {e}", path.display());
+            error(StatusCode::INTERNAL_SERVER_ERROR, "config_error", &message)
+        })?;
+        let new_text = change(&text).map_err(|e| {
+            let key = if e.status() == StatusCode::NOT_FOUND {
+                "not_found"
+            } else {
+                "bad_request"
+            };
+            error(e.status(), key, &e.to_string())
+        })?;
+        lists_edit::save(&path, &new_text).map_err(|e| bad_request(&e.to_string()))
     })
     .await?;
-    saved.map_err(|message| bad_request(&message))?;
+    saved?;
     let (tx, mut rx) = mpsc::channel(64);
     let config = app.config.clone();
     let config_path = app.config_path.clone();
@@ -188,7 +239,8 @@ pub(super) async fn add(State(app): State<Arc<App>>, JsonBody(body): JsonBody<Li
     ok_with(StatusCode::CREATED, started, json!({"lists": lists}))
 }
 
-/// `PUT /api/lists/{address}?type=…`: switch on or off, change the comment.
+/// `PUT /api/lists/{address}?type=…`: switch on or off, change the comment
+/// and the groups it applies to.
 pub(super) async fn update(
     State(app): State<Arc<App>>,
     Path(address): Path<String>,
@@ -200,8 +252,13 @@ pub(super) async fn update(
     let kind = kind_of(body.kind.as_deref().or(param.kind.as_deref()))?;
     let enabled = body.enabled;
     let comment = body.comment;
-    change_config(&app, move |text| {
+    let groups = body.groups;
+    change_config(&app, move |text| -> Result<String, groups_edit::Error> {
         let mut text = text.to_owned();
+        if let Some(ids) = &groups {
+            let names = groups_edit::names_of(&text, ids)?;
+            text = lists_edit::set_groups(&text, kind, &address, &names)?;
+        }
         if let Some(on) = enabled {
             text = lists_edit::set_enabled(&text, kind, &address, on)?;
         }

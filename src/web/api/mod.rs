@@ -7,7 +7,9 @@
 #![allow(clippy::result_large_err)]
 
 mod blocking;
+mod clients;
 mod domains;
+mod groups;
 mod info;
 mod lists;
 mod queries;

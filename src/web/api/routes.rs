@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::{get, post, put};
 
-use super::{blocking, domains, info, lists, queries, session, stats};
+use super::{blocking, clients, domains, groups, info, lists, queries, session, stats};
 use crate::web::app::App;
 
 /// The routes that need no session: logging in and out, asking.
@@ -45,6 +45,18 @@ pub fn routes() -> Router<Arc<App>> {
         .route(
             "/lists/{*address}",
             put(lists::update).delete(lists::remove),
+        )
+        .route("/groups", get(groups::list).post(groups::add))
+        .route(
+            "/groups/{name}",
+            get(groups::get).put(groups::update).delete(groups::remove),
+        )
+        .route("/clients", get(clients::list).post(clients::add))
+        .route(
+            "/clients/{*client}",
+            get(clients::get)
+                .put(clients::update)
+                .delete(clients::remove),
         )
         .route("/action/gravity", post(lists::gravity))
         .route("/search/{domain}", get(info::search))

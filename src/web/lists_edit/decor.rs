@@ -5,11 +5,9 @@
 
 use toml_edit::{ArrayOfTables, DocumentMut, Item, Table, Value};
 
-use super::Kind;
-
 /// Sets `key` to `value`, keeping the spacing and comment around an
 /// existing value.
-pub(super) fn set_value(table: &mut Table, key: &str, mut value: Value) {
+pub(in crate::web) fn set_value(table: &mut Table, key: &str, mut value: Value) {
     match table.get_mut(key) {
         Some(Item::Value(old)) => {
             *value.decor_mut() = old.decor().clone();
@@ -24,7 +22,7 @@ pub(super) fn set_value(table: &mut Table, key: &str, mut value: Value) {
 /// Removes `key` from `table`. The comment lines above it move to the key
 /// after it; when it was the last key they are returned, for the text that
 /// follows the table.
-pub(super) fn remove_key(table: &mut Table, key: &str) -> Option<String> {
+pub(in crate::web) fn remove_key(table: &mut Table, key: &str) -> Option<String> {
     let keys: Vec<String> = table.iter().map(|(k, _)| k.to_owned()).collect();
     let at = keys.iter().position(|k| k == key)?;
     let (removed, _) = table.remove_entry(key)?;
@@ -45,7 +43,7 @@ pub(super) fn remove_key(table: &mut Table, key: &str) -> Option<String> {
 }
 
 /// The text of a decor's prefix; the empty text for the default.
-pub(super) fn decor_prefix(prefix: Option<&toml_edit::RawString>) -> &str {
+pub(in crate::web) fn decor_prefix(prefix: Option<&toml_edit::RawString>) -> &str {
     prefix.and_then(|p| p.as_str()).unwrap_or_default()
 }
 
@@ -53,7 +51,7 @@ pub(super) fn decor_prefix(prefix: Option<&toml_edit::RawString>) -> &str {
 /// for the first entry of a section (they introduce the section), else all
 /// but the comment block directly above the header (that one was about the
 /// entry). The indentation of the header line is dropped.
-pub(super) fn kept_header_comments(prefix: &str, first: bool) -> String {
+pub(in crate::web) fn kept_header_comments(prefix: &str, first: bool) -> String {
     let lines: Vec<&str> = prefix
         .split_inclusive('\n')
         .filter(|line| line.ends_with('\n'))
@@ -73,7 +71,7 @@ pub(super) fn kept_header_comments(prefix: &str, first: bool) -> String {
 /// `position`, or at the end of the document when no table follows.
 /// With `replace_blank` the blank lines that opened that table's prefix go:
 /// `kept` already ends as the removed table's prefix did.
-pub(super) fn keep_comments(
+pub(in crate::web) fn keep_comments(
     doc: &mut DocumentMut,
     kept: String,
     position: Option<isize>,
@@ -161,7 +159,7 @@ fn each_header_mut(table: &mut Table, f: &mut dyn FnMut(&mut Table)) {
 
 /// Adds `table` as the first entry of a new `[[section]]` at the end of the
 /// document, after any comments the file ends with.
-pub(super) fn append_section(doc: &mut DocumentMut, kind: Kind, mut table: Table) {
+pub(in crate::web) fn append_section(doc: &mut DocumentMut, section: &str, mut table: Table) {
     let mut last = 0;
     each_header(doc.as_table(), &mut |t| {
         last = last.max(t.position().unwrap_or(0));
@@ -177,7 +175,7 @@ pub(super) fn append_section(doc: &mut DocumentMut, kind: Kind, mut table: Table
         table.decor_mut().set_prefix(prefix);
         doc.set_trailing("");
     }
-    let mut section = ArrayOfTables::new();
-    section.push(table);
-    doc.insert(kind.section(), Item::ArrayOfTables(section));
+    let mut tables = ArrayOfTables::new();
+    tables.push(table);
+    doc.insert(section, Item::ArrayOfTables(tables));
 }

@@ -139,7 +139,7 @@ fn truncated(text: &str, max: usize) -> &str {
 }
 
 /// The comment to write: `None` for no or blank text.
-pub(super) fn checked_comment(comment: Option<&str>) -> Result<Option<&str>, Error> {
+pub(in crate::web) fn checked_comment(comment: Option<&str>) -> Result<Option<&str>, Error> {
     let Some(comment) = comment.map(str::trim).filter(|c| !c.is_empty()) else {
         return Ok(None);
     };

@@ -405,6 +405,8 @@ fn an_inline_array_is_read_but_not_edited() {
             household: false,
             comment: None,
             index: 0,
+            groups: vec!["default".to_owned()],
+            schedule: Vec::new(),
         }]
     );
     let err = set_enabled(text, Kind::Block, "https://lists.example/a", true).unwrap_err();
