@@ -41,14 +41,25 @@ enum Command {
         #[arg(long, hide = true)]
         parent_pid: Option<u32>,
     },
-    /// Is NAME blocked, by which list and rule? Exit 0 blocked, 1 not, 2 error.
+    /// Is NAME blocked (for --client), by which list and rule, and which
+    /// groups decide? Exit 0 blocked, 1 not, 2 error.
     Check {
         /// The name to look up.
         name: String,
         /// The config file.
         #[arg(long, short)]
         config: Option<PathBuf>,
+        /// Ask as this client: its groups decide which lists apply
+        /// (default 127.0.0.1).
+        #[arg(long)]
+        client: Option<std::net::IpAddr>,
+        /// The client's MAC address, as a forwarder's add-mac would give it.
+        #[arg(long)]
+        mac: Option<ralo::groups::Mac>,
     },
+    /// The household's devices and groups, and the clients seen recently:
+    /// their queries, blocked share and groups (--json for scripts).
+    Clients(ralo::cli::clients::Args),
     /// Block NAME and its subdomains in the household's own list.
     Block {
         /// The name to block.
@@ -174,8 +185,13 @@ fn main() -> ExitCode {
             force,
             parent_pid,
         )),
-        Command::Check { name, config } => {
-            return match ralo::cli::check::check(config.as_deref(), &name) {
+        Command::Check {
+            name,
+            config,
+            client,
+            mac,
+        } => {
+            return match ralo::cli::check::check(config.as_deref(), &name, client, mac) {
                 Ok(true) => ExitCode::SUCCESS,
                 Ok(false) => ExitCode::from(1),
                 Err(error) => {
@@ -209,6 +225,7 @@ fn main() -> ExitCode {
             ralo::cli::disable::enable(config.as_deref(), group.as_deref())
         }
         Command::Stats(args) => ralo::cli::stats::run(&args),
+        Command::Clients(args) => ralo::cli::clients::run(&args),
         Command::Tail(args) => ralo::cli::tail::run(&args),
         Command::Web {
             config,

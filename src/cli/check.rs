@@ -5,6 +5,10 @@
 //! on the persisted image (the one the server serves), so the two cannot
 //! disagree, and it works while the server is down; the rule's line comes
 //! from the list file or, for a downloaded list, its last good copy.
+//! For one client (`--client ADDR`, `--mac MAC`; loopback by default) it
+//! names the client's groups and the ids that recognised it, the groups and
+//! schedule of the list that decided, and the lists that have the name but
+//! apply to other groups or are off by their schedule now.
 //! Exit code: 0 blocked, 1 not blocked, 2 error.
 
 use std::net::{IpAddr, Ipv4Addr};
@@ -15,10 +19,12 @@ use anyhow::Context;
 use hickory_proto::rr::{DNSClass, RecordType};
 
 use super::serve::load_config;
+use super::who;
 use crate::config::{Config, ListSource};
 use crate::control::{self, Reply};
 use crate::domain::Domain;
 use crate::domain::wire;
+use crate::groups::Mac;
 use crate::image::{Image, Match};
 use crate::lists::{self, ParseOptions};
 use crate::resolve::block::Block;
@@ -39,8 +45,15 @@ pub struct Located {
     pub line: Option<(u32, String)>,
 }
 
-/// Runs `ralo check`; `Ok(true)` when NAME is blocked now.
-pub fn check(config: Option<&Path>, name: &str) -> anyhow::Result<bool> {
+/// Runs `ralo check` for a question from `client` (loopback when `None`),
+/// with the MAC address a forwarder would give; `Ok(true)` when NAME is
+/// blocked now for that client.
+pub fn check(
+    config: Option<&Path>,
+    name: &str,
+    client: Option<IpAddr>,
+    mac: Option<Mac>,
+) -> anyhow::Result<bool> {
     let config = load_config(config)?;
     let domain =
         Domain::parse(name.trim()).with_context(|| format!("`{name}` is not a domain name"))?;
@@ -54,7 +67,16 @@ pub fn check(config: Option<&Path>, name: &str) -> anyhow::Result<bool> {
     let image = crate::intake::load(&path)
         .context("the published image is damaged or unreadable; run `ralo update`")?;
     let resolver = Resolver::new(&config, image);
-    let out = describe(&config, &resolver, &domain, paused_until(&config));
+    who::read_devices(&config, &resolver);
+    let client = client.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    let out = describe(
+        &config,
+        &resolver,
+        &domain,
+        client,
+        mac,
+        paused_until(&config),
+    );
     #[allow(clippy::print_stdout)]
     {
         print!("{}", out.text);
@@ -76,12 +98,14 @@ pub struct Description {
 }
 
 /// Describes what `resolver` decides for an A question for `domain` from
-/// loopback, with blocking on; `paused_until` is the server's blocking
-/// pause (Unix ms), if any.
+/// `client` (with the MAC address `mac` a forwarder gave), with blocking
+/// on; `paused_until` is the server's blocking pause (Unix ms), if any.
 pub fn describe(
     config: &Config,
     resolver: &Resolver,
     domain: &Domain,
+    client: IpAddr,
+    mac: Option<Mac>,
     paused_until: Option<u64>,
 ) -> Description {
     let mut name = Vec::new();
@@ -91,14 +115,19 @@ pub fn describe(
         lower: domain.as_str(),
         qtype: RecordType::A,
         qclass: DNSClass::IN,
-        client: IpAddr::V4(Ipv4Addr::LOCALHOST),
-        mac: None,
+        client,
+        mac,
         dnssec_ok: false,
         checking_disabled: false,
         admission: Admission::Serve,
     };
     let decided = resolver.decide(&question);
     let image = decided.image();
+    let policy = &decided.served.policy;
+    let groups = policy.groups_of(client, mac, &resolver.devices());
+    let lists = policy.lists_of_groups(groups);
+    let others = who::passed_over(image, groups, lists, domain.as_str());
+    let reach = |list| who::list_reach(image, policy, list).unwrap_or_default();
     let generation = image.generation();
     let mut text = String::new();
     let outcome = decided.decision.outcome();
@@ -110,6 +139,7 @@ pub fn describe(
                 rule.list
             ));
             text.push_str(&rule_line(&rule));
+            text.push_str(&reach(m.list));
             outcome
         }
         Decision::Blocked(Block::Canary) => {
@@ -131,15 +161,28 @@ pub fn describe(
             ));
             outcome
         }
-        Decision::Refused(_) => {
+        Decision::Refused(_) if client.is_loopback() => {
             text.push_str(&format!(
                 "{domain}: refused to loopback clients: add 127.0.0.0/8 to [access] allow\n"
             ));
             outcome
         }
-        Decision::Forward { allowed: None } => {
+        Decision::Refused(_) => {
+            text.push_str(&format!(
+                "{domain}: refused to {client}: add it to [access] allow\n"
+            ));
+            outcome
+        }
+        Decision::Forward { allowed: None } if others.is_empty() => {
             text.push_str(&format!(
                 "{domain}: not blocked (no list has it; image generation {generation})\n"
+            ));
+            Outcome::Forwarded
+        }
+        Decision::Forward { allowed: None } => {
+            text.push_str(&format!(
+                "{domain}: not blocked for this client (no list that applies to it now has it; \
+                 image generation {generation})\n"
             ));
             Outcome::Forwarded
         }
@@ -152,6 +195,7 @@ pub fn describe(
                 rule.list
             ));
             text.push_str(&rule_line(&rule));
+            text.push_str(&reach(allowed.allow.list));
             text.push_str("  answered from upstream, its CNAME chain included\n");
             match allowed.overrides {
                 Some(block) => {
@@ -161,6 +205,7 @@ pub fn describe(
                         blocked_by.list
                     ));
                     text.push_str(&rule_line(&blocked_by));
+                    text.push_str(&reach(block.list));
                     Outcome::Allowed
                 }
                 None => Outcome::Forwarded,
@@ -174,6 +219,14 @@ pub fn describe(
             Outcome::Forwarded
         }
     };
+    let asked = !matches!(decided.decision, Decision::Refused(_) | Decision::Local(_));
+    if asked && (image.group_count() > 1 || !client.is_loopback()) {
+        let ids = resolver.recognised(client, mac);
+        text.push_str(&who::client_text(image, client, groups, &ids));
+    }
+    if asked {
+        text.push_str(&others);
+    }
     let blocked = outcome == Outcome::Blocked;
     let paused = paused_until.filter(|&until| until != 0);
     if let (true, Some(until)) = (blocked, paused) {
@@ -306,6 +359,158 @@ pub fn until_text(until_ms: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exchange::SealedImage;
+
+    /// `ads` for default and kids; `social` for kids on school nights; a
+    /// tablet by address and a range of the kids' devices.
+    const HOUSEHOLD: &str = r#"
+[[lists]]
+name = "ads"
+path = "ads.txt"
+groups = ["default", "kids"]
+
+[[lists]]
+name = "social"
+path = "social.txt"
+groups = ["kids"]
+schedule = ["mon-fri 21:00-07:00"]
+
+[[clients]]
+name = "kids-tablet"
+ids = ["192.168.1.50"]
+
+[[groups]]
+name = "kids"
+clients = ["kids-tablet", "192.168.1.64/28"]
+"#;
+
+    /// The config and a resolver over its compiled image; the folder
+    /// holds the list files.
+    fn household() -> (tempfile::TempDir, Config, Resolver) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ads.txt"), "ads.example.com\n").unwrap();
+        std::fs::write(dir.path().join("social.txt"), "social.example.com\n").unwrap();
+        let config = Config::parse(HOUSEHOLD, "test", dir.path().into()).unwrap();
+        let compiled = crate::compile::compile_local(&config, 1);
+        let sealed = SealedImage::create(&compiled.image, "check-test").unwrap();
+        let image = Image::open(sealed.map().unwrap()).unwrap();
+        let resolver = Resolver::new(&config, image);
+        (dir, config, resolver)
+    }
+
+    /// `weekday` (0 Monday) at `hour`:00 local time, in the week of 2026-12-07.
+    fn local(weekday: i8, hour: i8) -> jiff::Timestamp {
+        jiff::civil::date(2026, 12, 7 + weekday)
+            .at(hour, 0, 0, 0)
+            .to_zoned_datetime(jiff::tz::TimeZone::system())
+            .unwrap()
+            .timestamp()
+    }
+
+    fn said(config: &Config, resolver: &Resolver, name: &str, client: &str) -> Description {
+        let domain = Domain::parse(name).unwrap();
+        describe(
+            config,
+            resolver,
+            &domain,
+            client.parse().unwrap(),
+            None,
+            None,
+        )
+    }
+
+    #[test]
+    fn a_client_is_named_with_its_groups_and_the_id_that_recognised_it() {
+        let (_dir, config, resolver) = household();
+        let out = said(&config, &resolver, "ads.example.com", "192.168.1.50");
+        assert!(out.blocked_now, "{}", out.text);
+        assert!(
+            out.text
+                .starts_with("ads.example.com: BLOCKED by list `ads`"),
+            "{}",
+            out.text
+        );
+        assert!(
+            out.text.contains("  list `ads`: for every group\n"),
+            "{}",
+            out.text
+        );
+        assert!(
+            out.text.contains(
+                "client 192.168.1.50: group kids\n  recognised by address 192.168.1.50 (client `kids-tablet`): group kids\n"
+            ),
+            "{}",
+            out.text
+        );
+        let out = said(&config, &resolver, "ads.example.com", "192.168.1.66");
+        assert!(
+            out.text
+                .contains("  recognised by range 192.168.1.64/28: group kids\n"),
+            "{}",
+            out.text
+        );
+        let out = said(&config, &resolver, "ads.example.com", "192.168.1.9");
+        assert!(
+            out.text
+                .contains("client 192.168.1.9: group default (no client id recognises it)\n"),
+            "{}",
+            out.text
+        );
+    }
+
+    #[test]
+    fn a_scheduled_list_is_shown_active_or_off_now() {
+        let (_dir, config, resolver) = household();
+        resolver.refresh_policy(local(0, 22));
+        let out = said(&config, &resolver, "social.example.com", "192.168.1.50");
+        assert!(out.blocked_now, "{}", out.text);
+        assert!(
+            out.text.contains(
+                "  list `social`: for group kids; schedule mon-fri 21:00-07:00, active now\n"
+            ),
+            "{}",
+            out.text
+        );
+        resolver.refresh_policy(local(5, 12));
+        let out = said(&config, &resolver, "social.example.com", "192.168.1.50");
+        assert!(!out.blocked_now, "{}", out.text);
+        assert_eq!(out.outcome, Outcome::Forwarded);
+        assert!(
+            out.text.contains(
+                "  `social` lists it, for this client's groups, but its schedule (mon-fri 21:00-07:00) is not active now\n"
+            ),
+            "{}",
+            out.text
+        );
+    }
+
+    #[test]
+    fn another_groups_list_is_named_but_does_not_block() {
+        let (_dir, config, resolver) = household();
+        resolver.refresh_policy(local(0, 22));
+        let out = said(&config, &resolver, "social.example.com", "192.168.1.9");
+        assert!(!out.blocked_now, "{}", out.text);
+        assert!(
+            out.text
+                .starts_with("social.example.com: not blocked for this client"),
+            "{}",
+            out.text
+        );
+        assert!(
+            out.text
+                .contains("  `social` lists it, for group kids, not this client's groups\n"),
+            "{}",
+            out.text
+        );
+        // Loopback, the default, is no different from any client in default.
+        let out = said(&config, &resolver, "social.example.com", "127.0.0.1");
+        assert!(!out.blocked_now);
+        assert!(
+            out.text.contains("client 127.0.0.1: group default"),
+            "{}",
+            out.text
+        );
+    }
 
     #[test]
     fn find_line_locates_the_rule_and_its_text() {

@@ -1,6 +1,7 @@
 //! The person-facing commands, one file each.
 
 pub mod check;
+pub mod clients;
 pub mod disable;
 pub mod household;
 pub mod serve;
@@ -8,3 +9,4 @@ pub mod stats;
 pub mod tail;
 pub mod update;
 pub mod web;
+pub mod who;

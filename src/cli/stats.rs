@@ -6,6 +6,7 @@
 //! `--json` prints the same as one JSON object for scripts.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 use serde::Serialize;
@@ -132,6 +133,9 @@ pub struct Ranked {
     pub key: String,
     /// How many of the recent queries.
     pub count: u64,
+    /// For a client: the `[[clients]]` name whose address or range holds it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
 }
 
 /// One upstream.
@@ -182,8 +186,14 @@ pub struct Recent {
 }
 
 impl Report {
-    /// Reads `segment` at `now_ms`.
-    pub fn read(segment: &Segment, top_n: usize, now_ms: u64) -> Report {
+    /// Reads `segment` at `now_ms`; `device` names the household device a
+    /// client address is, if any.
+    pub fn read(
+        segment: &Segment,
+        top_n: usize,
+        now_ms: u64,
+        device: impl Fn(IpAddr) -> Option<String>,
+    ) -> Report {
         let view = segment.view();
         let header = view.header();
         let counters = view.counters();
@@ -203,7 +213,11 @@ impl Report {
         let ranked = |pairs: Vec<(String, u64)>| {
             pairs
                 .into_iter()
-                .map(|(key, count)| Ranked { key, count })
+                .map(|(key, count)| Ranked {
+                    key,
+                    count,
+                    device: None,
+                })
                 .collect()
         };
         let blocked = counters.outcome(Outcome::Blocked);
@@ -250,7 +264,14 @@ impl Report {
                     .map(|e| e.name.clone()),
                 top_n,
             )),
-            top_clients: ranked(top(events.iter().map(|e| e.client.to_string()), top_n)),
+            top_clients: top(events.iter().map(|e| e.client), top_n)
+                .into_iter()
+                .map(|(client, count)| Ranked {
+                    key: client.to_string(),
+                    count,
+                    device: device(client),
+                })
+                .collect(),
             upstreams: counters
                 .upstreams
                 .iter()
@@ -363,7 +384,11 @@ impl Report {
                 out += "  none\n";
             }
             for r in ranked {
-                out += &format!("{:>8}  {}\n", r.count, r.key);
+                let device = r
+                    .device
+                    .as_ref()
+                    .map_or(String::new(), |d| format!(" ({d})"));
+                out += &format!("{:>8}  {}{device}\n", r.count, r.key);
             }
         }
         out += &format!(
@@ -402,7 +427,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let config = load_config(args.config.as_deref())?;
     let segment = Segment::open(&config.paths.telemetry_file())?;
     let now = crate::vocab::unix_ms();
-    let mut report = Report::read(&segment, args.top, now);
+    let device = |client| config.client_at(client).map(|c| c.name.clone());
+    let mut report = Report::read(&segment, args.top, now, device);
     report.last_update = Status::load(&config.paths.runtime).map(|status| LastUpdate {
         time_unix_ms: status.time_unix_ms,
         published: status.published,

@@ -67,11 +67,16 @@ impl Filter {
     }
 }
 
-/// The line printed for `event`.
-pub fn line(event: &Event, json: bool) -> String {
+/// The line printed for `event`, from the household device `device`
+/// (a `[[clients]]` name), when known.
+pub fn line(event: &Event, device: Option<&str>, json: bool) -> String {
     if json {
-        return event.to_json();
+        return event.to_json_as(device);
     }
+    let client = match device {
+        Some(device) => format!("{} ({device})", event.client),
+        None => event.client.to_string(),
+    };
     let list = event
         .list
         .as_deref()
@@ -80,7 +85,7 @@ pub fn line(event: &Event, json: bool) -> String {
     format!(
         "{}  {:<15}  {:<6} {:<30}  {}{list}  {:.1} ms {}",
         format_utc_ms(event.time_unix_ms),
-        event.client.to_string(),
+        client,
         event.qtype.to_string(),
         format!("{}{more}", event.name),
         event.outcome,
@@ -134,7 +139,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                 out.push('\n');
             }
             for event in events.iter().filter(|e| filter.matches(e)) {
-                out += &line(event, args.json);
+                let device = config.client_at(event.client).map(|c| c.name.as_str());
+                out += &line(event, device, args.json);
                 out.push('\n');
                 printed += 1;
                 if args.count.is_some_and(|n| printed >= n) {
@@ -248,16 +254,27 @@ mod tests {
 
     #[test]
     fn a_line_shows_time_client_type_name_outcome_and_list() {
-        let text = line(&event(), false);
+        let text = line(&event(), None, false);
         assert_eq!(
             text,
             "2024-02-29 23:59:59.999  192.168.1.20     AAAA   ads.example.com                 blocked (household)  0.3 ms udp"
         );
-        let json: serde_json::Value = serde_json::from_str(&line(&event(), true)).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&line(&event(), None, true)).unwrap();
+        assert!(json.get("device").is_none());
         assert_eq!(json["name"], "ads.example.com");
         assert_eq!(json["outcome"], "blocked");
         assert_eq!(json["type"], "AAAA");
         assert_eq!(json["list"], "household");
+    }
+
+    #[test]
+    fn a_line_names_the_device_next_to_its_address() {
+        let text = line(&event(), Some("tablet"), false);
+        assert!(text.contains("  192.168.1.20 (tablet)  AAAA "), "{text}");
+        let json: serde_json::Value =
+            serde_json::from_str(&line(&event(), Some("tablet"), true)).unwrap();
+        assert_eq!(json["device"], "tablet");
+        assert_eq!(json["client"], "192.168.1.20");
     }
 
     #[test]

@@ -227,6 +227,22 @@ impl Config {
         clients::resolve_ids(&self.clients, &self.groups)
     }
 
+    /// The `[[clients]]` entry with the most specific address or range
+    /// that holds `addr` (a MAC address or host name is matched only
+    /// through the tables the server reads, so not here).
+    pub fn client_at(&self, addr: std::net::IpAddr) -> Option<&Client> {
+        self.clients
+            .iter()
+            .flat_map(|client| client.ids.iter().map(move |id| (client, id)))
+            .filter(|(_, id)| id.contains(addr))
+            // The first of the most specific.
+            .min_by_key(|(_, id)| match id {
+                crate::groups::ClientId::Net(net) => std::cmp::Reverse(net.prefix_len()),
+                _ => std::cmp::Reverse(0),
+            })
+            .map(|(client, _)| client)
+    }
+
     /// The household's own blocklist (`allow` false) or allowlist file.
     pub fn household_file(&self, allow: bool) -> Option<PathBuf> {
         let sources = if allow { &self.allowlists } else { &self.lists };

@@ -351,6 +351,24 @@ impl Resolver {
             .groups_of(client, mac, &self.devices.load())
     }
 
+    /// The devices the network knows, as last set.
+    pub fn devices(&self) -> Guard<Arc<Devices>> {
+        self.devices.load()
+    }
+
+    /// The ids that recognise `client` now, each with its groups (see
+    /// [`Policy::recognised`]); empty for a client in `default`.
+    pub fn recognised(
+        &self,
+        client: IpAddr,
+        mac: Option<crate::groups::Mac>,
+    ) -> Vec<(crate::groups::ClientId, u64)> {
+        self.served
+            .load()
+            .policy
+            .recognised(client, mac, &self.devices.load())
+    }
+
     /// The forwarder's counters.
     pub fn forward_counters(&self) -> &forward::Counters {
         &self.forwarder.counters

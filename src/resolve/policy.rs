@@ -120,6 +120,13 @@ impl Devices {
     }
 }
 
+/// One id that recognised a client, borrowed from the policy.
+enum Recognised<'a> {
+    Net(&'a IpNet),
+    Mac(&'a Mac),
+    Name(&'a str),
+}
+
 /// The serving image's policy at one minute of the local week.
 #[derive(Clone, Debug)]
 pub struct Policy {
@@ -211,23 +218,62 @@ impl Policy {
     /// it, of its MAC address (`mac` when a forwarder gave it, else the
     /// neighbour tables') and of its host names; `default` when none.
     pub fn groups_of(&self, client: IpAddr, mac: Option<Mac>, devices: &Devices) -> u64 {
+        let mut groups = 0;
+        self.recognise(client, mac, devices, |_, g| groups |= g);
+        if groups == 0 { DEFAULT_GROUPS } else { groups }
+    }
+
+    /// The ids that recognise `client`, each with its groups, in the order
+    /// [`groups_of`](Self::groups_of) asks them (range, MAC address, host
+    /// names); empty when nothing does (the client is in `default`).
+    pub fn recognised(
+        &self,
+        client: IpAddr,
+        mac: Option<Mac>,
+        devices: &Devices,
+    ) -> Vec<(ClientId, u64)> {
+        let mut ids = Vec::new();
+        self.recognise(client, mac, devices, |id, groups| {
+            let id = match id {
+                Recognised::Net(net) => ClientId::Net(*net),
+                Recognised::Mac(mac) => ClientId::Mac(*mac),
+                Recognised::Name(name) => ClientId::Name(name.to_owned()),
+            };
+            ids.push((id, groups));
+        });
+        ids
+    }
+
+    /// Calls `found` with each id that recognises `client` and its groups:
+    /// the most specific range that holds it, its MAC address (`mac` when
+    /// a forwarder gave it, else the neighbour tables') and its host names.
+    /// The one walk that both [`groups_of`](Self::groups_of) and
+    /// [`recognised`](Self::recognised) take.
+    #[inline]
+    fn recognise(
+        &self,
+        client: IpAddr,
+        mac: Option<Mac>,
+        devices: &Devices,
+        mut found: impl FnMut(Recognised<'_>, u64),
+    ) {
         let client = canonical(client);
-        let mut groups = self
-            .nets
-            .iter()
-            .find(|(net, _)| net.contains(&client))
-            .map_or(0, |&(_, groups)| groups);
+        if let Some((net, groups)) = self.nets.iter().find(|(net, _)| net.contains(&client)) {
+            found(Recognised::Net(net), *groups);
+        }
         if !self.macs.is_empty()
             && let Some(mac) = mac.as_ref().or_else(|| devices.mac_of.get(&client))
+            && let Some(&groups) = self.macs.get(mac)
         {
-            groups |= self.macs.get(mac).copied().unwrap_or(0);
+            found(Recognised::Mac(mac), groups);
         }
         if !self.names.is_empty() {
             for name in devices.names_of.get(&client).into_iter().flatten() {
-                groups |= self.names.get(name).copied().unwrap_or(0);
+                if let Some(&groups) = self.names.get(name) {
+                    found(Recognised::Name(name), groups);
+                }
             }
         }
-        if groups == 0 { DEFAULT_GROUPS } else { groups }
     }
 
     /// The lists that apply to `client` now.
@@ -237,6 +283,16 @@ impl Policy {
             return Lists::All;
         }
         self.lists_of_groups(self.groups_of(client, mac, devices))
+    }
+
+    /// The groups `list` applies to at this minute: its groups while its
+    /// schedule is on, else none (every group in a trivial policy).
+    pub fn active_groups(&self, list: ListId) -> u64 {
+        match self.active.get(usize::from(list)) {
+            Some(&groups) => groups,
+            None if self.trivial => u64::MAX,
+            None => 0,
+        }
     }
 
     /// The lists that apply to a client in `groups` now: none of a paused
@@ -329,6 +385,25 @@ mod tests {
         let tv = "aa:bb:cc:dd:ee:ff".parse().ok();
         let via_router = policy.groups_of("192.168.1.1".parse().unwrap(), tv, &devices());
         assert_eq!(via_router, 1 << 2);
+    }
+
+    #[test]
+    fn recognised_names_the_ids_that_found_the_client() {
+        let policy = Policy::new(&image(), Weekday::Sat, 12 * 60, &HashMap::new());
+        let found = |addr: &str| policy.recognised(addr.parse().unwrap(), None, &devices());
+        assert_eq!(found("10.0.0.1"), []);
+        assert_eq!(
+            found("192.168.1.70"),
+            [("192.168.1.70".parse().unwrap(), 1 << 2)]
+        );
+        assert_eq!(
+            found("192.168.1.20"),
+            [("aa:bb:cc:dd:ee:ff".parse().unwrap(), 1 << 2)]
+        );
+        assert_eq!(
+            found("192.168.1.31"),
+            [("laptop.lan".parse().unwrap(), 1 << 1)]
+        );
     }
 
     #[test]

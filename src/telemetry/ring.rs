@@ -93,6 +93,8 @@ struct JsonEvent<'a> {
     protocol: &'static str,
     list: Option<&'a str>,
     latency_us: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    device: Option<&'a str>,
 }
 
 impl Event {
@@ -100,6 +102,12 @@ impl Event {
     /// `name`, `name_truncated`, `type`, `outcome`, `protocol`, `list`,
     /// `latency_us`.
     pub fn to_json(&self) -> String {
+        self.to_json_as(None)
+    }
+
+    /// [`to_json`](Self::to_json) with a `device` key, the name of the
+    /// household device the client is, when given.
+    pub fn to_json_as(&self, device: Option<&str>) -> String {
         let record = JsonEvent {
             number: self.number,
             time_unix_ms: self.time_unix_ms,
@@ -111,6 +119,7 @@ impl Event {
             protocol: self.protocol.as_str(),
             list: self.list.as_deref(),
             latency_us: self.latency_us,
+            device,
         };
         // Strings and numbers only: serializing cannot fail.
         serde_json::to_string(&record).unwrap_or_default()

@@ -3,7 +3,7 @@
 //! the client's case (from the cache too), and `ralo check` says what the
 //! server does.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{RData, RecordType};
@@ -232,7 +232,14 @@ async fn ralo_check_and_the_server_never_disagree() {
     ];
     for (name, expected) in table {
         let domain = Domain::parse(name).expect("a name");
-        let said = describe(&ralo.config, &ralo.resolver, &domain, None);
+        let said = describe(
+            &ralo.config,
+            &ralo.resolver,
+            &domain,
+            IpAddr::from(Ipv4Addr::LOCALHOST),
+            None,
+            None,
+        );
         let msg = client.udp(name, RecordType::A).await;
         let served = ralo.last_outcome();
         let sinkholed = answers_a(&msg) == [Ipv4Addr::UNSPECIFIED]

@@ -7,6 +7,7 @@
 mod binary;
 mod blocking;
 mod browser;
+mod cli_groups;
 mod corpus;
 mod decision;
 mod disk;

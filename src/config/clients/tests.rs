@@ -338,3 +338,16 @@ fn the_embedded_defaults_have_no_groups() {
     assert!(c.client_ids().is_empty());
     assert!(c.lists.iter().all(|l| c.list_groups(l) == 1));
 }
+
+#[test]
+fn the_client_at_an_address_is_the_one_with_the_most_specific_range() {
+    let c = parse(
+        "[[clients]]\nname = \"kids-room\"\nids = [\"192.168.1.64/28\"]\n\
+             [[clients]]\nname = \"tablet\"\nids = [\"tv.lan\", \"192.168.1.70\"]\n",
+    )
+    .unwrap();
+    let at = |addr: &str| c.client_at(addr.parse().unwrap()).map(|c| c.name.as_str());
+    assert_eq!(at("192.168.1.70"), Some("tablet"));
+    assert_eq!(at("::ffff:192.168.1.65"), Some("kids-room"));
+    assert_eq!(at("192.168.1.1"), None);
+}

@@ -84,7 +84,14 @@ pub(super) async fn search(State(app): State<Arc<App>>, Path(name): Path<String>
         let image = crate::intake::load(&path)
             .map_err(|e| format!("no usable image at {}: {e}", path.display()))?;
         let resolver = Resolver::new(&app2.config, image);
-        Ok(check::describe(&app2.config, &resolver, &domain, None))
+        Ok(check::describe(
+            &app2.config,
+            &resolver,
+            &domain,
+            std::net::IpAddr::from(std::net::Ipv4Addr::LOCALHOST),
+            None,
+            None,
+        ))
     })
     .await?
     .map_err(|e| error(StatusCode::SERVICE_UNAVAILABLE, "no_image", &e))?;
