@@ -165,15 +165,19 @@ impl Policy {
                 }
             })
             .collect();
-        let (mut nets, mut macs, mut names) = (Vec::new(), HashMap::new(), HashMap::new());
+        let (mut ranges, mut macs, mut names) = (HashMap::new(), HashMap::new(), HashMap::new());
         for client in image.clients() {
+            // An id given twice is in the groups of both.
             match client.id {
-                ClientId::Net(net) => nets.push((net, client.groups)),
+                ClientId::Net(net) => *ranges.entry(net).or_insert(0) |= client.groups,
                 ClientId::Mac(mac) => *macs.entry(mac).or_insert(0) |= client.groups,
                 ClientId::Name(name) => *names.entry(name).or_insert(0) |= client.groups,
             }
         }
-        nets.sort_by_key(|(net, _)| std::cmp::Reverse(net.prefix_len()));
+        let mut nets: Vec<(IpNet, u64)> = ranges.into_iter().collect();
+        // Most specific first; among equals, the order is any (two ranges
+        // of one length that hold the same address are the same range).
+        nets.sort_by_key(|&(net, _)| (std::cmp::Reverse(net.prefix_len()), net));
         let paused: Vec<(u64, u64)> = (0..image.group_count())
             .filter_map(|g| {
                 let name = image.group_name(u8::try_from(g).ok()?)?;
@@ -467,5 +471,169 @@ mod tests {
         let ahead = jiff::tz::TimeZone::fixed(jiff::tz::offset(1));
         assert_eq!(local_minute(now, &ahead).0, Weekday::Sun);
         assert_eq!(local_minute(now, &ahead).1, 30);
+    }
+}
+
+/// The grouped lookup against a naive model: random lists with random
+/// groups and schedules, random devices by address range, random clients
+/// and times. The model finds a client's groups by reading every range
+/// (the most specific that holds the address wins, `default` when none),
+/// takes the lists of those groups whose schedule is on, and walks the
+/// query's suffixes over a set of each list's rules.
+#[cfg(test)]
+mod model {
+    use std::collections::HashSet;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::groups::Window;
+    use crate::image::{ImageBuilder, Match, Verdict};
+
+    const LABELS: [&str; 3] = ["a", "b", "c"];
+
+    #[derive(Clone, Debug)]
+    struct List {
+        allow: bool,
+        groups: u64,
+        windows: Vec<Window>,
+        /// (name, subtree)
+        rules: Vec<(String, bool)>,
+    }
+
+    fn name() -> impl Strategy<Value = String> {
+        prop::collection::vec(prop::sample::select(&LABELS[..]), 1..=3).prop_map(|l| l.join("."))
+    }
+
+    fn window() -> impl Strategy<Value = Window> {
+        (1u8..128, 0u16..1440, 1u16..=1440)
+            .prop_filter_map("start and end differ", |(days, start, end)| {
+                Window::new(days, start, end).ok()
+            })
+    }
+
+    fn list(groups: usize) -> impl Strategy<Value = List> {
+        let mask = 1u64..(1 << groups);
+        let windows = prop::collection::vec(window(), 0..2);
+        let rules = prop::collection::vec((name(), any::<bool>()), 0..6);
+        (any::<bool>(), mask, windows, rules).prop_map(|(allow, groups, windows, rules)| List {
+            allow,
+            groups,
+            windows,
+            rules,
+        })
+    }
+
+    /// A range of 10.0.0.0/24 with the groups it is in.
+    fn device(groups: usize) -> impl Strategy<Value = (IpNet, u64)> {
+        (0u8..=255, 24u8..=32, 1u64..(1 << groups)).prop_map(|(host, prefix, groups)| {
+            let net = IpNet::new(IpAddr::from([10, 0, 0, host]), prefix).unwrap();
+            (net.trunc(), groups)
+        })
+    }
+
+    fn naive_groups(devices: &[(IpNet, u64)], client: IpAddr) -> u64 {
+        let best = devices
+            .iter()
+            .filter(|(net, _)| net.contains(&client))
+            .map(|(net, _)| net.prefix_len())
+            .max();
+        let groups = devices
+            .iter()
+            .filter(|(net, _)| Some(net.prefix_len()) == best && net.contains(&client))
+            .fold(0, |mask, (_, groups)| mask | groups);
+        if groups == 0 { DEFAULT_GROUPS } else { groups }
+    }
+
+    fn naive_verdict(lists: &[List], applies: &dyn Fn(usize) -> bool, query: &str) -> Verdict {
+        let labels: Vec<&str> = query.split('.').collect();
+        let best = |allow: bool| {
+            let mut best = None;
+            for start in (0..labels.len()).rev() {
+                let suffix = labels[start..].join(".");
+                let hit = lists.iter().enumerate().find_map(|(id, list)| {
+                    let rules: HashSet<&(String, bool)> = list.rules.iter().collect();
+                    let subtree = rules.contains(&(suffix.clone(), true));
+                    let exact = start == 0 && rules.contains(&(suffix.clone(), false));
+                    (list.allow == allow && applies(id) && (subtree || exact)).then_some(Match {
+                        list: id as ListId,
+                        subtree,
+                        labels: (labels.len() - start) as u8,
+                    })
+                });
+                if hit.is_some() {
+                    best = hit;
+                }
+            }
+            best
+        };
+        match (best(true), best(false)) {
+            (Some(allow), overrides) => Verdict::Allowed { allow, overrides },
+            (None, Some(block)) => Verdict::Blocked(block),
+            (None, None) => Verdict::NotListed,
+        }
+    }
+
+    /// Groups, lists, devices, queries (client host, name), day, minute.
+    type Case = (
+        usize,
+        Vec<List>,
+        Vec<(IpNet, u64)>,
+        Vec<(u8, String)>,
+        u8,
+        u16,
+    );
+
+    fn cases() -> impl Strategy<Value = Case> {
+        (1usize..5).prop_flat_map(|groups| {
+            (
+                Just(groups),
+                prop::collection::vec(list(groups), 1..6),
+                prop::collection::vec(device(groups), 0..5),
+                prop::collection::vec((any::<u8>(), name()), 1..20),
+                0u8..7,
+                0u16..1440,
+            )
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn the_grouped_lookup_agrees_with_a_naive_model(
+            (groups, lists, devices, queries, day, minute) in cases()
+        ) {
+            let mut b = ImageBuilder::new();
+            for g in 1..groups {
+                b.add_group(&format!("g{g}")).unwrap();
+            }
+            for (i, list) in lists.iter().enumerate() {
+                let id = b.add_list(&format!("l{i}"), list.allow);
+                b.set_policy(id, list.groups, &list.windows);
+                for (name, subtree) in &list.rules {
+                    b.add_rule(id, name, *subtree, list.allow);
+                }
+            }
+            for (net, groups) in &devices {
+                b.add_client(ClientId::Net(*net), *groups, None);
+            }
+            let image = Image::open(b.build(1)).unwrap();
+            let day = Weekday::from_monday0(day).unwrap();
+            let policy = Policy::new(&image, day, minute, &HashMap::new());
+            for (host, query) in &queries {
+                let client = IpAddr::from([10, 0, 0, *host]);
+                let want_groups = naive_groups(&devices, client);
+                prop_assert_eq!(policy.groups_of(client, None, &Devices::default()), want_groups);
+                let active = |id: usize| {
+                    let list = &lists[id];
+                    list.groups & want_groups != 0
+                        && (list.windows.is_empty() || list.windows.iter().any(|w| w.is_active(day, minute)))
+                };
+                let lists_now = policy.lists_for(client, None, &Devices::default());
+                let got = image.lookup_for(query, |list| lists_now.applies(list));
+                prop_assert_eq!(got, naive_verdict(&lists, &active, query), "{} from {}", query, client);
+            }
+        }
     }
 }
