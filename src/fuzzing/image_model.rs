@@ -1,16 +1,18 @@
 //! Target (d), structured: an image built from fuzzed rules must answer
-//! every fuzzed query as a plain model does — a map of the merged rules and
-//! a walk over the query's label suffixes.
+//! every fuzzed query as a plain model does — a map of which lists give
+//! each rule and a walk over the query's label suffixes — with every list
+//! applying, and with only some (as for one client).
 //!
-//! Input: byte 0 gives the number of lists (1–4; bit 2 onwards: which are
-//! allowlists) and byte 1 the number of rules (up to 63). Each rule is a
+//! Input: byte 0 gives the number of lists (1–4; bits 2–5: which are
+//! allowlists) and byte 1 the number of rules (up to 63); their top two
+//! bits each say which lists apply to the client of the masked lookups. Each rule is a
 //! header byte (list, subtree, allow, 1–3 labels) and one byte per label,
 //! picking from a small alphabet so that names collide often. What is left
 //! is queries: a header byte (1–24 labels, trailing dot) and one byte per
 //! label: bytes below 0xF0 pick from the alphabet (bit 7 capitalizes), the
 //! rest become one-byte labels of their own (`.`, capitals, non-ASCII).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::image::{Image, ImageBuilder, ListId, Match, Verdict};
 
@@ -21,10 +23,9 @@ const ODD: [u8; 16] = [
     b'.', b'A', b'Z', b'0', b'-', b'*', b' ', 0, 0x7f, 0x80, 0xc3, 0xff, b'_', b'\\', b'a', b'B',
 ];
 
-/// Per (name as labels, allow): the subtree flag and list, merged as the
-/// builder promises (the first list keeps a name, unless a later rule adds
-/// the subtree form).
-type Model = HashMap<(Vec<Vec<u8>>, bool), (bool, ListId)>;
+/// Per (name as labels, allow): each list that gives it, and whether that
+/// list gave the subtree form.
+type Model = HashMap<(Vec<Vec<u8>>, bool), BTreeMap<ListId, bool>>;
 
 /// Builds an image from the rules in `data` and checks every query in it
 /// against the model. Panics when the image and the model disagree, or when
@@ -56,17 +57,27 @@ pub fn image_model(data: &[u8]) {
         let name = labels.join(".");
         builder.add_rule(list, &name, subtree, allow);
         let key: Vec<Vec<u8>> = labels.iter().map(|l| l.as_bytes().to_vec()).collect();
-        let kept = model.entry((key, allow)).or_insert((subtree, list));
-        if subtree && !kept.0 {
-            *kept = (true, list);
-        }
+        *model
+            .entry((key, allow))
+            .or_default()
+            .entry(list)
+            .or_insert(false) |= subtree;
     }
-    assert_eq!(builder.len(), model.len(), "merged rule count");
+    // One entry per name, kind and form.
+    let entries: usize = model
+        .values()
+        .map(|lists| {
+            usize::from(lists.values().any(|&s| s)) + usize::from(lists.values().any(|&s| !s))
+        })
+        .sum();
+    assert_eq!(builder.len(), entries, "merged rule count");
     let image = Image::open(builder.build(1)).unwrap_or_else(|e| panic!("fresh image: {e}"));
     image
         .verify()
         .unwrap_or_else(|e| panic!("fresh image verifies: {e}"));
-    assert_eq!(image.rule_count(), model.len());
+    assert_eq!(image.rule_count(), entries);
+    let mask = (head >> 6) | (count >> 6) << 2;
+    let some = |list: ListId| mask >> list & 1 == 1;
 
     while let Some(query) = bytes.next() {
         let labels: Vec<Vec<u8>> = (0..1 + (query & 0x7f) % 24)
@@ -84,15 +95,20 @@ pub fn image_model(data: &[u8]) {
             })
             .collect();
         let root = query & 0x80 != 0;
-        let want = verdict(&model, &labels);
+        let want = verdict(&model, &labels, &|_| true);
         let mut wire: Vec<&[u8]> = labels.iter().map(Vec::as_slice).collect();
         if root {
             wire.push(b"");
         }
         assert_eq!(
-            image.lookup_labels(wire.into_iter()),
+            image.lookup_labels(wire.iter().copied()),
             want,
             "labels {labels:?}"
+        );
+        assert_eq!(
+            image.lookup_labels_for(wire.iter().copied(), some),
+            verdict(&model, &labels, &some),
+            "labels {labels:?} for lists {mask:04b}"
         );
         // As text only when no label holds a dot: the text form splits there.
         if labels.iter().all(|l| !l.contains(&b'.'))
@@ -104,17 +120,22 @@ pub fn image_model(data: &[u8]) {
     }
 }
 
-/// The model's verdict: the most specific allow, else the most specific
-/// block; subtree rules match every suffix, exact rules the whole name.
-fn verdict(model: &Model, labels: &[Vec<u8>]) -> Verdict {
+/// The model's verdict among the lists that `applies` accepts: the most
+/// specific allow, else the most specific block; subtree rules match every
+/// suffix, exact rules the whole name; at one suffix, the first list.
+fn verdict(model: &Model, labels: &[Vec<u8>], applies: &dyn Fn(ListId) -> bool) -> Verdict {
     let lower: Vec<Vec<u8>> = labels.iter().map(|l| l.to_ascii_lowercase()).collect();
     let best = |allow: bool| {
         let mut best = None;
         for start in (0..lower.len()).rev() {
             let suffix = lower[start..].to_vec();
-            if let Some(&(subtree, list)) = model.get(&(suffix, allow))
-                && (subtree || start == 0)
-            {
+            let Some(lists) = model.get(&(suffix, allow)) else {
+                continue;
+            };
+            let first = lists
+                .iter()
+                .find(|&(&list, &subtree)| (subtree || start == 0) && applies(list));
+            if let Some((&list, &subtree)) = first {
                 best = Some(Match {
                     list,
                     subtree,
