@@ -235,6 +235,13 @@ pub fn compile<B: AsRef<[u8]>>(
     }
     drop(previous);
     let rules = builder.len();
+    let crowded = builder.crowded();
+    if crowded > 0 {
+        warn!(
+            rules = crowded,
+            "more combinations of lists share rules than an image can tell apart; these rules are attributed to their first list alone, for its groups"
+        );
+    }
     Compiled {
         image: builder.build(generation),
         rules,

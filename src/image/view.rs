@@ -337,20 +337,25 @@ impl<B: AsRef<[u8]>> Image<B> {
     /// true: the rules of the others are passed over, so a less specific
     /// rule of a list that applies can match instead.
     pub fn lookup_for(&self, name: &str, applies: impl Fn(ListId) -> bool) -> Verdict {
+        self.lookup_with(name, applies).verdict
+    }
+
+    /// [`lookup_for`](Self::lookup_for), also saying whether a rule of any
+    /// list matches (see [`lookup_labels_with`](Self::lookup_labels_with)).
+    pub fn lookup_with(&self, name: &str, applies: impl Fn(ListId) -> bool) -> Lookup {
         let name = name.strip_suffix('.').unwrap_or(name).as_bytes();
-        if name.is_empty() {
-            return Verdict::NotListed;
-        }
         let mut walk = Walk::new();
-        let mut end = name.len();
-        for (i, &byte) in name.iter().enumerate().rev() {
-            if byte == b'.' {
-                self.push_label(&mut walk, &name[i + 1..end], false, &applies);
-                end = i;
+        if !name.is_empty() {
+            let mut end = name.len();
+            for (i, &byte) in name.iter().enumerate().rev() {
+                if byte == b'.' {
+                    self.push_label(&mut walk, &name[i + 1..end], false, &applies);
+                    end = i;
+                }
             }
+            self.push_label(&mut walk, &name[..end], true, &applies);
         }
-        self.push_label(&mut walk, &name[..end], true, &applies);
-        walk.verdict()
+        walk.lookup()
     }
 
     /// Same, from DNS wire labels leftmost first (as hickory's `Name::iter()`
@@ -389,11 +394,7 @@ impl<B: AsRef<[u8]>> Image<B> {
             let whole = labels.peek().is_none();
             self.push_label(&mut walk, label, whole, &applies);
         }
-        let listed = walk.best.listed;
-        Lookup {
-            verdict: walk.verdict(),
-            listed,
-        }
+        walk.lookup()
     }
 
     /// Whether a rule on exactly the name whose [`name_hash`](super::name_hash)
@@ -722,6 +723,14 @@ impl Walk {
             batch: [(0, 0); BATCH],
             len: 0,
             best: Best::default(),
+        }
+    }
+
+    fn lookup(self) -> Lookup {
+        let listed = self.best.listed;
+        Lookup {
+            verdict: self.verdict(),
+            listed,
         }
     }
 

@@ -100,8 +100,7 @@ pub fn blocked_target<'t, B: AsRef<[u8]>>(
 ) -> (Option<Match>, bool) {
     let mut listed = false;
     for target in targets {
-        let labels = target.strip_suffix('.').unwrap_or(target).split('.');
-        let found = image.lookup_labels_with(labels.map(str::as_bytes), |l| lists.applies(l));
+        let found = image.lookup_with(target, |list| lists.applies(list));
         listed |= found.listed;
         if let Verdict::Blocked(m) = found.verdict {
             return (Some(m), true);
