@@ -207,6 +207,7 @@ impl Traffic {
             },
             list,
             latency_us: self.rng.random_range(50..80_000),
+            groups: 1,
         }
     }
 }

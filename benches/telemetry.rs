@@ -38,6 +38,7 @@ fn record_many(telemetry: &Telemetry, names: &[&str]) -> Duration {
             protocol: Protocol::Udp,
             list: (outcome == Outcome::Blocked).then_some("household"),
             latency: Duration::from_micros(u64::from(i % 900)),
+            groups: 1,
         }));
     }
     started.elapsed()

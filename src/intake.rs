@@ -219,7 +219,7 @@ pub fn handle(resolver: &Resolver, telemetry: Option<&Telemetry>, request: Reque
                 }
                 Ok(()) => {
                     if let Some(telemetry) = telemetry {
-                        telemetry.set_generation(generation);
+                        show_serving(telemetry, &resolver.image());
                     }
                     Reply::Accepted { generation }
                 }
@@ -233,6 +233,18 @@ fn state(resolver: &Resolver) -> Reply {
         generation: resolver.image().generation(),
         disabled_until_ms: resolver.blocking_disabled_until(),
     }
+}
+
+/// Tells telemetry readers which image serves: its generation and the
+/// names of its groups.
+pub fn show_serving(telemetry: &Telemetry, image: &ServedImage) {
+    telemetry.set_generation(image.generation());
+    telemetry.set_groups((0..image.group_count()).map(|g| {
+        u8::try_from(g)
+            .ok()
+            .and_then(|g| image.group_name(g))
+            .unwrap_or("?")
+    }));
 }
 
 fn accept(

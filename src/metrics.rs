@@ -147,6 +147,28 @@ impl Collector for TelemetryCollector {
             "upstream",
             &failures,
         )?;
+        let group_queries: Vec<(&str, u64)> = counters
+            .groups
+            .iter()
+            .map(|g| (g.name.as_str(), g.queries))
+            .collect();
+        family(
+            "ralo_group_queries",
+            "Queries from each group's clients (a client in several groups counts in each).",
+            "group",
+            &group_queries,
+        )?;
+        let group_blocked: Vec<(&str, u64)> = counters
+            .groups
+            .iter()
+            .map(|g| (g.name.as_str(), g.blocked))
+            .collect();
+        family(
+            "ralo_group_blocked",
+            "Blocked queries from each group's clients.",
+            "group",
+            &group_blocked,
+        )?;
         family(
             "ralo_rate_limited",
             "Messages from clients over their rate limit, by what they got (not counted as queries).",
@@ -303,6 +325,7 @@ mod tests {
         let upstream = "127.0.0.1:5300".parse().unwrap();
         let telemetry =
             Arc::new(Telemetry::create(&dir.path().join("t"), 64, &[upstream]).unwrap());
+        telemetry.set_groups(["default", "kids", "tv"]);
         for outcome in [Outcome::Blocked, Outcome::Blocked, Outcome::Forwarded] {
             telemetry.record(&Query {
                 client: "127.0.0.1".parse().unwrap(),
@@ -312,6 +335,7 @@ mod tests {
                 protocol: Protocol::Udp,
                 list: None,
                 latency: Duration::from_micros(100),
+                groups: 0b11,
             });
         }
         telemetry.upstream_answered(0, Duration::from_millis(3));
@@ -338,6 +362,10 @@ mod tests {
             "ralo_rate_limited_total{action=\"drop\"} 2",
             "ralo_upstream_overload_total 1",
             "ralo_blocking_enabled 1",
+            "ralo_group_queries_total{group=\"default\"} 3",
+            "ralo_group_queries_total{group=\"kids\"} 3",
+            "ralo_group_queries_total{group=\"tv\"} 0",
+            "ralo_group_blocked_total{group=\"kids\"} 2",
         ] {
             assert!(
                 text.lines().any(|l| l == line),

@@ -308,6 +308,7 @@ mod tests {
             protocol: Protocol::Udp,
             list: None,
             latency_us: 0,
+            groups: 1,
         }
     }
 

@@ -58,7 +58,7 @@ pub async fn serve(path: Option<&Path>) -> anyhow::Result<()> {
         config.telemetry.ring_slots,
         &config.upstream.addrs(),
     )?);
-    telemetry.set_generation(image.generation());
+    intake::show_serving(&telemetry, &image);
     let resolver = Arc::new(Resolver::new(&config, image));
     let handler = Arc::new(Handler::new(
         resolver.clone(),

@@ -50,6 +50,9 @@ pub struct Report {
     pub top_clients: Vec<Ranked>,
     /// Each upstream's tries, failures and answer latency.
     pub upstreams: Vec<Upstream>,
+    /// Each group's queries and blocked queries since start (a client in
+    /// several groups counts in each), in the image's order.
+    pub groups: Vec<Group>,
     /// Messages and questions turned away by a limit, since start.
     pub limits: Limits,
     /// The ring of recent queries.
@@ -136,6 +139,19 @@ pub struct Ranked {
     /// For a client: the `[[clients]]` name whose address or range holds it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub device: Option<String>,
+}
+
+/// One group's counts since start.
+#[derive(Debug, Serialize)]
+pub struct Group {
+    /// Its name.
+    pub name: String,
+    /// Queries from its clients.
+    pub queries: u64,
+    /// Of those, blocked.
+    pub blocked: u64,
+    /// `blocked / queries`.
+    pub blocked_share: f64,
 }
 
 /// One upstream.
@@ -286,6 +302,16 @@ impl Report {
                     latency_p99_ms: u.latency_quantile_ms(0.99),
                 })
                 .collect(),
+            groups: counters
+                .groups
+                .iter()
+                .map(|g| Group {
+                    name: g.name.clone(),
+                    queries: g.queries,
+                    blocked: g.blocked,
+                    blocked_share: share(g.blocked, g.queries),
+                })
+                .collect(),
             limits: Limits {
                 rate_limited_refused: counters.rate_limited_refused,
                 rate_limited_dropped: counters.rate_limited_dropped,
@@ -357,6 +383,19 @@ impl Report {
                 "{label:<14}{queries:>12}{blocked:>12}{:>8.1}%\n",
                 share * 100.0
             );
+        }
+        // Only `default`: the line above says it all.
+        if self.groups.len() > 1 {
+            out += "\nby group (since start):\n";
+            for g in &self.groups {
+                out += &format!(
+                    "  {:<12}{:>12}{:>12}{:>8.1}%\n",
+                    g.name,
+                    g.queries,
+                    g.blocked,
+                    g.blocked_share * 100.0
+                );
+            }
         }
         let list = |map: &BTreeMap<&str, u64>, order: &[&str]| {
             order

@@ -68,15 +68,19 @@ impl Filter {
 }
 
 /// The line printed for `event`, from the household device `device`
-/// (a `[[clients]]` name), when known.
-pub fn line(event: &Event, device: Option<&str>, json: bool) -> String {
+/// (a `[[clients]]` name), when known; with the client's groups when the
+/// serving image has groups besides `default` (`group_names`, in order).
+pub fn line(event: &Event, device: Option<&str>, group_names: &[String], json: bool) -> String {
     if json {
-        return event.to_json_as(device);
+        return event.to_json_as(device, group_names);
     }
-    let client = match device {
+    let mut client = match device {
         Some(device) => format!("{} ({device})", event.client),
         None => event.client.to_string(),
     };
+    if group_names.len() > 1 {
+        client += &format!(" [{}]", event.group_names(group_names).join(","));
+    }
     let list = event
         .list
         .as_deref()
@@ -129,6 +133,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let mut printed = 0u64;
     let mut events = Vec::new();
     loop {
+        let group_names = segment.view().group_names();
         let ring = segment.view().ring();
         loop {
             events.clear();
@@ -140,7 +145,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             }
             for event in events.iter().filter(|e| filter.matches(e)) {
                 let device = config.client_at(event.client).map(|c| c.name.as_str());
-                out += &line(event, device, args.json);
+                out += &line(event, device, &group_names, args.json);
                 out.push('\n');
                 printed += 1;
                 if args.count.is_some_and(|n| printed >= n) {
@@ -249,17 +254,19 @@ mod tests {
             protocol: Protocol::Udp,
             list: Some("household".into()),
             latency_us: 340,
+            groups: 1,
         }
     }
 
     #[test]
     fn a_line_shows_time_client_type_name_outcome_and_list() {
-        let text = line(&event(), None, false);
+        let text = line(&event(), None, &[], false);
         assert_eq!(
             text,
             "2024-02-29 23:59:59.999  192.168.1.20     AAAA   ads.example.com                 blocked (household)  0.3 ms udp"
         );
-        let json: serde_json::Value = serde_json::from_str(&line(&event(), None, true)).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(&line(&event(), None, &[], true)).unwrap();
         assert!(json.get("device").is_none());
         assert_eq!(json["name"], "ads.example.com");
         assert_eq!(json["outcome"], "blocked");
@@ -269,12 +276,31 @@ mod tests {
 
     #[test]
     fn a_line_names_the_device_next_to_its_address() {
-        let text = line(&event(), Some("tablet"), false);
+        let text = line(&event(), Some("tablet"), &[], false);
         assert!(text.contains("  192.168.1.20 (tablet)  AAAA "), "{text}");
         let json: serde_json::Value =
-            serde_json::from_str(&line(&event(), Some("tablet"), true)).unwrap();
+            serde_json::from_str(&line(&event(), Some("tablet"), &[], true)).unwrap();
         assert_eq!(json["device"], "tablet");
         assert_eq!(json["client"], "192.168.1.20");
+    }
+
+    #[test]
+    fn a_line_names_the_clients_groups_when_there_are_groups() {
+        let names = ["default".to_owned(), "kids".to_owned(), "tv".to_owned()];
+        let e = Event {
+            groups: 0b110,
+            ..event()
+        };
+        let text = line(&e, Some("tablet"), &names, false);
+        assert!(
+            text.contains("  192.168.1.20 (tablet) [kids,tv]  "),
+            "{text}"
+        );
+        let json: serde_json::Value = serde_json::from_str(&line(&e, None, &names, true)).unwrap();
+        assert_eq!(json["groups"], serde_json::json!(["kids", "tv"]));
+        // Only `default`: nothing to tell apart, the line stays as it was.
+        let only = ["default".to_owned()];
+        assert!(!line(&event(), None, &only, false).contains('['));
     }
 
     #[test]

@@ -50,7 +50,7 @@ use super::cache::{Cache, KeyRef};
 use super::entry::Entry;
 use super::forward::{self, Forwarder, Try};
 use super::local::{Local, LocalAnswer};
-use super::policy::{Devices, Lists, Policy};
+use super::policy::{DEFAULT_GROUPS, Devices, Lists, Policy};
 use super::ratelimit::RateLimiter;
 use crate::config::{self, Config};
 use crate::domain::wire::Labels;
@@ -182,6 +182,9 @@ pub struct Decided<'r> {
     pub served: Guard<Arc<Served>>,
     /// The upstream tries made for it, for the counters.
     pub tries: Vec<Try>,
+    /// The client's groups (bit `g` for the image's group `g`), for the
+    /// counters and the query ring.
+    pub groups: u64,
 }
 
 impl Decided<'_> {
@@ -430,25 +433,28 @@ impl Resolver {
     /// Decides `q`; see the module docs for the order.
     pub fn decide(&self, q: &Question<'_>) -> Decided<'_> {
         let served = self.served.load();
-        let decision = self.decision(q, &served);
+        let groups = self.groups(&served, q);
+        let decision = self.decision(q, &served, groups);
         Decided {
             decision,
             served,
             tries: Vec::new(),
+            groups,
         }
     }
 
-    /// The lists that apply to the client of `q` under `served`.
-    fn lists<'s>(&self, served: &'s Served, q: &Question<'_>) -> Lists<'s> {
-        if served.policy.is_trivial() {
-            return Lists::All;
+    /// The groups of the client of `q` under `served`: `default` without a
+    /// look when the image recognises no client.
+    fn groups(&self, served: &Served, q: &Question<'_>) -> u64 {
+        if served.policy.recognises_nobody() {
+            return DEFAULT_GROUPS;
         }
         served
             .policy
-            .lists_for(q.client, q.mac, &self.devices.load())
+            .groups_of(q.client, q.mac, &self.devices.load())
     }
 
-    fn decision(&self, q: &Question<'_>, served: &Served) -> Decision<'_> {
+    fn decision(&self, q: &Question<'_>, served: &Served, groups: u64) -> Decision<'_> {
         let image = &*served.image;
         if !self.access.allows(q.client) {
             return Decision::Refused(Refusal::Network);
@@ -474,7 +480,7 @@ impl Resolver {
             }
             other => other,
         };
-        let lists = self.lists(served, q);
+        let lists = served.policy.lists_of_groups(groups);
         let mut allowed = None;
         let mut listed = false;
         if blocking {
@@ -517,7 +523,8 @@ impl Resolver {
     pub async fn forward(&self, q: &Question<'_>, allowed: Option<Allowed>) -> Decided<'_> {
         let key = q.key();
         let Ok(name) = Name::from_labels(Labels::new(q.name)) else {
-            return self.failed(Vec::new());
+            let groups = self.groups(&self.served.load(), q);
+            return self.failed(Vec::new(), groups);
         };
         let request = forward::Request {
             name: &name,
@@ -529,7 +536,8 @@ impl Resolver {
         let encode = |message: &_| Entry::encode(q.name, q.qtype, message, &self.cache_config);
         let flight = self.forwarder.forward(key.to_key(), request, encode).await;
         let served = self.served.load();
-        let lists = self.lists(&served, q);
+        let groups = self.groups(&served, q);
+        let lists = served.policy.lists_of_groups(groups);
         let blocking = self.blocking_enabled();
         let (entry, stale) = match flight.result {
             Ok(entry) => {
@@ -540,7 +548,7 @@ impl Resolver {
             }
             Err(_) => match self.cache.stale(&key) {
                 Some(entry) => (entry, true),
-                None => return self.failed(flight.tries),
+                None => return self.failed(flight.tries, groups),
             },
         };
         let decision = match self.chain(blocking, &served.image, &entry, allowed, lists) {
@@ -555,14 +563,16 @@ impl Resolver {
             decision,
             served,
             tries: flight.tries,
+            groups,
         }
     }
 
-    fn failed(&self, tries: Vec<Try>) -> Decided<'_> {
+    fn failed(&self, tries: Vec<Try>, groups: u64) -> Decided<'_> {
         Decided {
             decision: Decision::Failed,
             served: self.served.load(),
             tries,
+            groups,
         }
     }
 

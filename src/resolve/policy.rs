@@ -212,6 +212,11 @@ impl Policy {
         self.trivial
     }
 
+    /// Whether no client is named: every client is in `default`.
+    pub fn recognises_nobody(&self) -> bool {
+        self.nets.is_empty() && self.macs.is_empty() && self.names.is_empty()
+    }
+
     /// Whether some device is recognised by MAC address or host name, so
     /// that [`Devices`] need reading.
     pub fn needs_devices(&self) -> bool {

@@ -225,6 +225,7 @@ impl Handler {
             protocol: arrival.protocol,
             list: decided.list(),
             latency: arrival.received.elapsed(),
+            groups: decided.groups,
         });
     }
 }

@@ -463,6 +463,7 @@ mod tests {
             decision,
             served: images.load(),
             tries: Vec::new(),
+            groups: 1,
         };
         let mut out = Vec::new();
         render(&mut out, query, &decided, sinkhole, limit);

@@ -3,10 +3,10 @@
 //! [`View`]: the words seen as header, counters and ring, by the server and
 //! readers alike.
 //!
-//! # Layout, version 2
+//! # Layout, version 3
 //!
-//! All offsets and sizes are in 8-byte words. Three sections: header,
-//! counters, ring. A reader checks the magic, then refuses any version other
+//! All offsets and sizes are in 8-byte words. Four sections: header,
+//! counters, groups, ring. A reader checks the magic, then refuses any version other
 //! than its own (`VERSION`) with `Error::Version`, then checks every
 //! size below against the file's size before it touches a counter.
 //!
@@ -15,17 +15,19 @@
 //! | word | field |
 //! |------|-------|
 //! | 0 | magic `b"RALOTELE"` (stored last, when the header is complete) |
-//! | 1 | layout version, `2` |
+//! | 1 | layout version, `3` |
 //! | 2 | size of the file in bytes |
 //! | 3, 4 | where the counters start (64) and how many words they take (432) |
-//! | 5 | where the ring starts (496) |
-//! | 6, 7 | ring slots (a power of two) and words per slot (24) |
+//! | 5 | where the ring starts (1264) |
+//! | 6, 7 | ring slots (a power of two) and words per slot (32) |
 //! | 8 | server start, ms since the Unix epoch |
 //! | 9 | server pid |
 //! | 10 | image generation serving |
 //! | 11 | blocking off until (Unix ms); 0 on, `u64::MAX` until switched on |
 //! | 12 | server stopped at (Unix ms); 0 while it runs |
 //! | 13 | number of upstreams (at most 8) |
+//! | 14 | where the groups start (496) |
+//! | 15 | number of groups in the image serving (at most 64) |
 //! | 16 + 3i … | upstream i: IPv6 (IPv4-mapped) address as two big-endian halves, port |
 //!
 //! **Counters** (432 words at word 64), monotonic since the server started;
@@ -42,8 +44,21 @@
 //! | 168 + 16i … | upstream i: tries, failures, answer latency sum (µs), then 11 latency buckets (≤ 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000 ms, more) |
 //! | 296 + 2m … | minute bucket m (of 64; the minute since the epoch mod 64): queries, then blocked, each packed as `minute << 32 \| count` |
 //!
-//! **Ring** (at word 496): word 0 is the head, the number of events ever
-//! claimed; the slots start at word 8, 24 words each, event `n` in slot
+//! **Groups** (768 words at word 496): 12 words for each group `g` of the
+//! image serving (its number in the image; `default` is 0), monotonic
+//! while the group keeps its name and number. A query counts in every
+//! group its client is in. When an image names a group differently, the
+//! server zeroes its counters and then writes the name.
+//!
+//! | word | field |
+//! |------|-------|
+//! | 12g | queries from the group's clients |
+//! | 12g + 1 | of those, blocked |
+//! | 12g + 2 | the name's length in bytes |
+//! | 12g + 3 … | the name, at most 64 bytes (little-endian in each word) |
+//!
+//! **Ring** (at word 1264): word 0 is the head, the number of events ever
+//! claimed; the slots start at word 8, 32 words each, event `n` in slot
 //! `n mod slots`:
 //!
 //! | word | field |
@@ -53,8 +68,9 @@
 //! | 2, 3 | client address, IPv6 (IPv4-mapped), big-endian halves |
 //! | 4 | query type (bits 0–15), outcome index (16–23), protocol (24–31), name length (32–39), flags (40–47: 1 name truncated, 2 list truncated), list length (48–55) |
 //! | 5 | latency in µs (bits 0–31, saturating) |
-//! | 6–19 | the name's lower-case text (`domain::wire::lower_text`, escapes included), at most 112 bytes (little-endian in each word) |
-//! | 20–23 | the blocking list's name, at most 32 bytes |
+//! | 6 | the client's groups (bit `g` for group `g`) |
+//! | 7–27 | the name's lower-case text (`domain::wire::lower_text`, escapes included), at most 168 bytes (little-endian in each word) |
+//! | 28–31 | the blocking list's name, at most 32 bytes |
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::path::Path;
@@ -63,20 +79,26 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::Error;
 use super::kinds::{LATENCY_BUCKETS, QType};
 use super::ring::Ring;
-use super::snapshot::{Counters, MinuteBucket, UpstreamCounters};
+use super::snapshot::{Counters, GroupCounters, MinuteBucket, UpstreamCounters};
 use crate::vocab::{Outcome, Protocol};
 
 /// `b"RALOTELE"`, the first word of every segment.
 pub(super) const MAGIC: u64 = u64::from_le_bytes(*b"RALOTELE");
 /// The layout version this build writes and reads.
-pub const VERSION: u64 = 2;
+pub const VERSION: u64 = 3;
 
 /// Header size in words.
 pub(super) const HEADER_WORDS: usize = 64;
 /// Counters size in words.
 pub(super) const COUNTER_WORDS: usize = 432;
 /// Words per ring slot.
-pub(super) const SLOT_WORDS: usize = 24;
+pub(super) const SLOT_WORDS: usize = 32;
+/// Groups with counters, and their section's size in words.
+pub(super) const MAX_GROUPS: usize = 64;
+pub(super) const GROUP_WORDS: usize = 12;
+pub(super) const GROUPS_WORDS: usize = MAX_GROUPS * GROUP_WORDS;
+/// Bytes of a group's name kept.
+pub(super) const GROUP_NAME_BYTES: usize = 64;
 /// Words before the first slot (the head, then padding to a cache line).
 pub(super) const RING_HEAD_WORDS: usize = 8;
 /// The most upstreams with their own counters.
@@ -103,7 +125,17 @@ pub(super) mod header {
     pub(crate) const DISABLED_UNTIL_MS: usize = 11;
     pub(crate) const STOPPED_MS: usize = 12;
     pub(crate) const UPSTREAMS: usize = 13;
+    pub(crate) const GROUPS_AT: usize = 14;
+    pub(crate) const GROUPS: usize = 15;
     pub(crate) const UPSTREAM_ADDRS: usize = 16;
+}
+
+/// Words of one group's entry in the groups section.
+pub(super) mod group {
+    pub(crate) const QUERIES: usize = 0;
+    pub(crate) const BLOCKED: usize = 1;
+    pub(crate) const NAME_LEN: usize = 2;
+    pub(crate) const NAME: usize = 3;
 }
 
 /// Counter words, relative to the counters section.
@@ -142,6 +174,8 @@ const _: () = {
     assert!(counter::UPSTREAMS + MAX_UPSTREAMS * counter::UPSTREAM_WORDS <= counter::MINUTES);
     assert!(counter::MINUTES + MINUTES * 2 <= COUNTER_WORDS);
     assert!(header::UPSTREAM_ADDRS + MAX_UPSTREAMS * 3 <= HEADER_WORDS);
+    assert!(group::NAME + GROUP_NAME_BYTES / 8 <= GROUP_WORDS);
+    assert!(MAX_GROUPS <= u64::BITS as usize);
 };
 
 /// The shape of one segment: everything follows from the ring size.
@@ -168,8 +202,12 @@ impl Layout {
         HEADER_WORDS
     }
 
-    pub(super) fn ring_at(&self) -> usize {
+    pub(super) fn groups_at(&self) -> usize {
         HEADER_WORDS + COUNTER_WORDS
+    }
+
+    pub(super) fn ring_at(&self) -> usize {
+        self.groups_at() + GROUPS_WORDS
     }
 
     /// The segment's size in words.
@@ -189,6 +227,7 @@ impl Layout {
         set(header::SIZE_BYTES, self.bytes());
         set(header::COUNTERS_AT, self.counters_at());
         set(header::COUNTERS_WORDS, COUNTER_WORDS);
+        set(header::GROUPS_AT, self.groups_at());
         set(header::RING_AT, self.ring_at());
         set(header::RING_SLOTS, self.slots);
         set(header::SLOT_WORDS, SLOT_WORDS);
@@ -230,6 +269,7 @@ impl Layout {
             ("size", header::SIZE_BYTES, layout.bytes()),
             ("counters offset", header::COUNTERS_AT, layout.counters_at()),
             ("counters size", header::COUNTERS_WORDS, COUNTER_WORDS),
+            ("groups offset", header::GROUPS_AT, layout.groups_at()),
             ("ring offset", header::RING_AT, layout.ring_at()),
             ("slot size", header::SLOT_WORDS, SLOT_WORDS),
         ];
@@ -241,6 +281,9 @@ impl Layout {
         }
         if get(header::UPSTREAMS) > MAX_UPSTREAMS as u64 {
             return Err(layout_err("more than 8 upstreams".into()));
+        }
+        if get(header::GROUPS) > MAX_GROUPS as u64 {
+            return Err(layout_err("more than 64 groups".into()));
         }
         Ok(layout)
     }
@@ -290,6 +333,15 @@ impl<'a> View<'a> {
     pub(super) fn counters_words(&self) -> &'a [AtomicU64] {
         let at = self.layout.counters_at();
         &self.words[at..at + COUNTER_WORDS]
+    }
+
+    pub(super) fn groups_words(&self) -> &'a [AtomicU64] {
+        let at = self.layout.groups_at();
+        &self.words[at..at + GROUPS_WORDS]
+    }
+
+    pub(super) fn header_word(&self, i: usize) -> &'a AtomicU64 {
+        &self.words[i]
     }
 
     /// The layout.
@@ -362,10 +414,32 @@ impl<'a> View<'a> {
                 MinuteBucket::unpack(get(at), get(at + 1))
             })
             .collect();
+        let named = usize::try_from(self.words[header::GROUPS].load(Ordering::Acquire))
+            .unwrap_or(0)
+            .min(MAX_GROUPS);
+        let g = self.groups_words();
+        let groups = (0..named)
+            .map(|i| {
+                let at = i * GROUP_WORDS;
+                let len = usize::try_from(g[at + group::NAME_LEN].load(Ordering::Acquire))
+                    .unwrap_or(0)
+                    .min(GROUP_NAME_BYTES);
+                let mut name = [0u8; GROUP_NAME_BYTES];
+                for (chunk, word) in name.chunks_exact_mut(8).zip(&g[at + group::NAME..]) {
+                    chunk.copy_from_slice(&word.load(Ordering::Relaxed).to_le_bytes());
+                }
+                GroupCounters {
+                    name: String::from_utf8_lossy(&name[..len]).into_owned(),
+                    queries: g[at + group::QUERIES].load(Ordering::Relaxed),
+                    blocked: g[at + group::BLOCKED].load(Ordering::Relaxed),
+                }
+            })
+            .collect();
         Counters {
             outcomes,
             qtypes,
             protocols,
+            groups,
             ring_dropped: get(counter::RING_DROPPED),
             rate_limited_refused: get(counter::RATE_LIMITED_REFUSED),
             rate_limited_dropped: get(counter::RATE_LIMITED_DROPPED),
@@ -373,6 +447,12 @@ impl<'a> View<'a> {
             upstreams,
             minutes,
         }
+    }
+
+    /// The names of the serving image's groups, in its order (`default`
+    /// first); empty before a server named them.
+    pub fn group_names(&self) -> Vec<String> {
+        self.counters().groups.into_iter().map(|g| g.name).collect()
     }
 
     /// The ring of recent queries.
@@ -394,15 +474,17 @@ mod tests {
     fn sizes_follow_the_documented_table() {
         let layout = Layout::new(8192).unwrap();
         assert_eq!(layout.counters_at(), 64);
-        assert_eq!(layout.ring_at(), 496);
-        assert_eq!(layout.words(), 496 + 8 + 8192 * 24);
-        assert_eq!(layout.bytes(), 1_576_896);
+        assert_eq!(layout.groups_at(), 496);
+        assert_eq!(layout.ring_at(), 1264);
+        assert_eq!(layout.words(), 1264 + 8 + 8192 * 32);
+        assert_eq!(layout.bytes(), 2_107_328);
     }
 
     #[test]
     fn the_documented_table_matches_the_constants() {
         let doc = include_str!("layout.rs");
-        let ring_at = HEADER_WORDS + COUNTER_WORDS;
+        let groups_at = HEADER_WORDS + COUNTER_WORDS;
+        let ring_at = groups_at + GROUPS_WORDS;
         for needle in [
             format!("| 1 | layout version, `{VERSION}` |"),
             format!("**Header** ({HEADER_WORDS} words at word 0)"),
@@ -411,6 +493,10 @@ mod tests {
                 "where the counters start ({HEADER_WORDS}) and how many words they take ({COUNTER_WORDS})"
             ),
             format!("where the ring starts ({ring_at})"),
+            format!("where the groups start ({groups_at})"),
+            format!("**Groups** ({GROUPS_WORDS} words at word {groups_at}): {GROUP_WORDS} words"),
+            format!("at most {GROUP_NAME_BYTES} bytes (little-endian"),
+            format!("number of groups in the image serving (at most {MAX_GROUPS})"),
             format!("words per slot ({SLOT_WORDS})"),
             format!("**Ring** (at word {ring_at})"),
             format!("the slots start at word {RING_HEAD_WORDS}, {SLOT_WORDS} words each"),

@@ -91,27 +91,27 @@ mod tests {
 
     use super::*;
     use crate::telemetry::Telemetry;
-    use crate::telemetry::layout::header;
+    use crate::telemetry::layout::{VERSION, header};
     use crate::telemetry::writer::tests::segment;
 
     #[test]
     fn newer_layout_version_is_refused_with_a_clear_message() {
         let (dir, telemetry, _segment) = segment(64);
-        telemetry.words()[header::VERSION].store(3, Ordering::Relaxed);
+        telemetry.words()[header::VERSION].store(VERSION + 1, Ordering::Relaxed);
         let err = Segment::open(telemetry.path()).unwrap_err();
         assert!(
             matches!(
                 err,
                 Error::Version {
-                    found: 3,
-                    supported: 2,
+                    found: 4,
+                    supported: 3,
                     ..
                 }
             ),
             "{err:?}"
         );
         let text = err.to_string();
-        assert!(text.contains("version 3"), "{text}");
+        assert!(text.contains("version 4"), "{text}");
         assert!(text.contains("newer than this ralo"), "{text}");
         drop(dir);
     }

@@ -35,7 +35,7 @@ use crate::vocab::{Outcome, Protocol};
 /// Data words per slot (all but the sequence word).
 pub(super) const DATA_WORDS: usize = SLOT_WORDS - 1;
 /// Bytes of the name kept.
-pub(super) const NAME_BYTES: usize = 112;
+pub(super) const NAME_BYTES: usize = 168;
 /// Bytes of the list name kept.
 pub(super) const LIST_BYTES: usize = 32;
 /// Data word indexes (slot word minus one).
@@ -43,7 +43,8 @@ const TIME: usize = 0;
 const CLIENT: usize = 1;
 const META: usize = 3;
 const LATENCY: usize = 4;
-const NAME: usize = 5;
+const GROUPS: usize = 5;
+const NAME: usize = 6;
 const LIST: usize = NAME + NAME_BYTES / 8;
 const _: () = assert!(LIST + LIST_BYTES / 8 == DATA_WORDS);
 
@@ -77,6 +78,9 @@ pub struct Event {
     pub list: Option<String>,
     /// Time from question to answer (µs).
     pub latency_us: u32,
+    /// The client's groups: bit `g` for the image's group `g` (`default`
+    /// is 0).
+    pub groups: u64,
 }
 
 /// One event as a JSON line (`ralo tail --json`, the query log).
@@ -95,6 +99,8 @@ struct JsonEvent<'a> {
     latency_us: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     device: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    groups: Vec<&'a str>,
 }
 
 impl Event {
@@ -102,12 +108,15 @@ impl Event {
     /// `name`, `name_truncated`, `type`, `outcome`, `protocol`, `list`,
     /// `latency_us`.
     pub fn to_json(&self) -> String {
-        self.to_json_as(None)
+        self.to_json_as(None, &[])
     }
 
     /// [`to_json`](Self::to_json) with a `device` key, the name of the
-    /// household device the client is, when given.
-    pub fn to_json_as(&self, device: Option<&str>) -> String {
+    /// household device the client is, when given, and a `groups` key, the
+    /// names of the client's groups, when `group_names` (the serving
+    /// image's groups in order, [`View::group_names`](super::View::group_names))
+    /// are.
+    pub fn to_json_as(&self, device: Option<&str>, group_names: &[String]) -> String {
         let record = JsonEvent {
             number: self.number,
             time_unix_ms: self.time_unix_ms,
@@ -120,9 +129,21 @@ impl Event {
             list: self.list.as_deref(),
             latency_us: self.latency_us,
             device,
+            groups: self.group_names(group_names),
         };
         // Strings and numbers only: serializing cannot fail.
         serde_json::to_string(&record).unwrap_or_default()
+    }
+
+    /// The names of the client's groups among `names` (the serving image's
+    /// groups, in order); a group past them is left out.
+    pub fn group_names<'n>(&self, names: &'n [String]) -> Vec<&'n str> {
+        names
+            .iter()
+            .enumerate()
+            .filter(|&(g, _)| g < 64 && self.groups & (1 << g) != 0)
+            .map(|(_, name)| name.as_str())
+            .collect()
     }
 }
 
@@ -173,6 +194,7 @@ impl Encoded {
             | (len as u64) << 32
             | flags << 40
             | (list_len as u64) << 48;
+        words[GROUPS] = query.groups;
         words[LATENCY] = u64::try_from(query.latency.as_micros())
             .unwrap_or(u64::MAX)
             .min(u64::from(u32::MAX));
@@ -210,6 +232,7 @@ impl Encoded {
             protocol,
             list: (list_len > 0).then(|| String::from_utf8_lossy(&list[..list_len]).into_owned()),
             latency_us: words[LATENCY] as u32,
+            groups: words[GROUPS],
         })
     }
 }
@@ -255,8 +278,10 @@ pub struct Ring<'a> {
     count: u64,
 }
 
-/// What a reader found in a slot.
+/// What a reader found in a slot. The copy stays on the stack: a reader
+/// reads slots in a loop, and boxing each would allocate per event.
 #[derive(Debug, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)]
 pub(super) enum SlotRead {
     /// A consistent copy of the event asked for.
     Ready([u64; DATA_WORDS]),
@@ -441,7 +466,12 @@ mod tests {
         let (_dir, telemetry, segment) = segment(64);
         let blocked = name("Ads.Example.COM.");
         telemetry.record(&query(&blocked, Outcome::Blocked, RecordType::AAAA));
-        let long = name(&format!("{}.{}.example.", "a".repeat(63), "b".repeat(63)));
+        let long = name(&format!(
+            "{}.{}.{}.example.",
+            "a".repeat(63),
+            "b".repeat(63),
+            "c".repeat(63)
+        ));
         let mut q = query(&long, Outcome::Forwarded, RecordType::TXT);
         q.client = "2001:db8::7".parse().unwrap();
         q.protocol = Protocol::Tcp;

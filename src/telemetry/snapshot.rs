@@ -31,6 +31,20 @@ pub struct Counters {
     pub upstreams: Vec<UpstreamCounters>,
     /// Minute buckets, in slot order.
     pub minutes: Vec<MinuteBucket>,
+    /// Per group of the image serving, in the image's order (`default`
+    /// first).
+    pub groups: Vec<GroupCounters>,
+}
+
+/// One group's counters: a query counts in every group its client is in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupCounters {
+    /// The group's name.
+    pub name: String,
+    /// Queries from its clients.
+    pub queries: u64,
+    /// Of those, blocked.
+    pub blocked: u64,
 }
 
 /// One upstream's counters.
@@ -199,6 +213,7 @@ mod tests {
             rate_limited_dropped: 0,
             upstream_overload: 0,
             upstreams: Vec::new(),
+            groups: Vec::new(),
             minutes,
         }
     }

@@ -32,7 +32,10 @@ use tracing::warn;
 
 use super::Error;
 use super::kinds::{LATENCY_BUCKETS, QType, latency_bucket};
-use super::layout::{Layout, MAGIC, MAX_UPSTREAMS, MINUTES, View, counter, header};
+use super::layout::{
+    GROUP_NAME_BYTES, GROUP_WORDS, Layout, MAGIC, MAX_GROUPS, MAX_UPSTREAMS, MINUTES, View,
+    counter, group, header,
+};
 use super::ring::Encoded;
 use crate::exchange::SharedWords;
 use crate::vocab::{Admission, Outcome, Protocol, unix_ms};
@@ -57,6 +60,8 @@ pub struct Query<'a> {
     pub list: Option<&'a str>,
     /// Time from question to answer.
     pub latency: Duration,
+    /// The client's groups: bit `g` for the image's group `g`.
+    pub groups: u64,
 }
 
 /// The server's telemetry segment, mapped read-write.
@@ -169,8 +174,21 @@ impl Telemetry {
         let minute = now / 60_000;
         let bucket = counter::MINUTES + 2 * (minute % MINUTES as u64) as usize;
         bump_minute(&c[bucket], minute);
-        if query.outcome == Outcome::Blocked {
+        let blocked = query.outcome == Outcome::Blocked;
+        if blocked {
             bump_minute(&c[bucket + 1], minute);
+        }
+        let g = self.view().groups_words();
+        let mut groups = query.groups;
+        while groups != 0 {
+            let at = groups.trailing_zeros() as usize * GROUP_WORDS;
+            groups &= groups - 1;
+            if let Some(word) = g.get(at + group::QUERIES) {
+                word.fetch_add(1, Ordering::Relaxed);
+            }
+            if blocked && let Some(word) = g.get(at + group::BLOCKED) {
+                word.fetch_add(1, Ordering::Relaxed);
+            }
         }
         let encoded = Encoded::new(now, query);
         if !self.view().ring().push(&encoded) {
@@ -217,6 +235,41 @@ impl Telemetry {
     /// cap was reached.
     pub fn upstream_overloaded(&self) {
         self.counters()[counter::UPSTREAM_OVERLOAD].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Publishes the names of the serving image's groups, in its order;
+    /// a group whose name changed starts its counters from zero.
+    pub fn set_groups<'n>(&self, names: impl IntoIterator<Item = &'n str>) {
+        let view = self.view();
+        let g = view.groups_words();
+        let mut count = 0;
+        for (i, name) in names.into_iter().take(MAX_GROUPS).enumerate() {
+            count = i + 1;
+            let at = i * GROUP_WORDS;
+            let bytes = &name.as_bytes()[..name.len().min(GROUP_NAME_BYTES)];
+            let mut padded = [0u8; GROUP_NAME_BYTES];
+            padded[..bytes.len()].copy_from_slice(bytes);
+            let words: Vec<u64> = padded
+                .chunks_exact(8)
+                .map(|chunk| u64::from_le_bytes(chunk.try_into().unwrap_or_default()))
+                .collect();
+            let same = g[at + group::NAME_LEN].load(Ordering::Relaxed) == bytes.len() as u64
+                && words
+                    .iter()
+                    .zip(&g[at + group::NAME..])
+                    .all(|(w, cell)| cell.load(Ordering::Relaxed) == *w);
+            if same {
+                continue;
+            }
+            g[at + group::QUERIES].store(0, Ordering::Relaxed);
+            g[at + group::BLOCKED].store(0, Ordering::Relaxed);
+            for (w, cell) in words.iter().zip(&g[at + group::NAME..]) {
+                cell.store(*w, Ordering::Relaxed);
+            }
+            g[at + group::NAME_LEN].store(bytes.len() as u64, Ordering::Release);
+        }
+        view.header_word(header::GROUPS)
+            .store(count as u64, Ordering::Release);
     }
 
     /// Publishes the image generation now serving (generations only go up).
@@ -283,7 +336,7 @@ pub(super) mod tests {
     use std::net::Ipv4Addr;
 
     use super::*;
-    use crate::telemetry::Segment;
+    use crate::telemetry::{Counters, Cursor, Segment};
 
     /// A fresh segment in a temporary folder, with its reader.
     pub(crate) fn segment(slots: usize) -> (tempfile::TempDir, Telemetry, Segment) {
@@ -308,6 +361,7 @@ pub(super) mod tests {
             protocol: Protocol::Udp,
             list: (outcome == Outcome::Blocked).then_some("household"),
             latency: Duration::from_micros(250),
+            groups: 1,
         }
     }
 
@@ -345,6 +399,54 @@ pub(super) mod tests {
         assert_eq!(c.protocols, [13, 4]);
         assert_eq!(c.recent(unix_ms(), 60), (17, 7));
         assert_eq!(segment.view().ring().head(), 17);
+    }
+
+    #[test]
+    fn a_query_counts_in_each_of_its_groups() {
+        let (_dir, telemetry, segment) = segment(64);
+        telemetry.set_groups(["default", "kids", "tv"]);
+        let q = |outcome, groups| Query {
+            groups,
+            ..query("ads.example.com", outcome, RecordType::A)
+        };
+        telemetry.record(&q(Outcome::Blocked, 0b110));
+        telemetry.record(&q(Outcome::Forwarded, 0b010));
+        telemetry.record(&q(Outcome::Cached, 0b001));
+        let names = |c: &Counters| -> Vec<(String, u64, u64)> {
+            let g = c.groups.iter();
+            g.map(|g| (g.name.clone(), g.queries, g.blocked)).collect()
+        };
+        let c = segment.view().counters();
+        assert_eq!(
+            names(&c),
+            [
+                ("default".to_owned(), 1, 0),
+                ("kids".to_owned(), 2, 1),
+                ("tv".to_owned(), 1, 1)
+            ]
+        );
+        let mut events = Vec::new();
+        segment
+            .view()
+            .ring()
+            .read(&mut Cursor::at(0), 10, &mut events);
+        let groups: Vec<u64> = events.iter().map(|e| e.groups).collect();
+        assert_eq!(groups, [0b110, 0b010, 0b001]);
+
+        // The same names keep their counts; a renamed group starts again,
+        // and a group no longer in the image is no longer shown.
+        telemetry.set_groups(["default", "kids"]);
+        assert_eq!(names(&segment.view().counters()).len(), 2);
+        telemetry.set_groups(["default", "teens", "tv"]);
+        let c = segment.view().counters();
+        assert_eq!(
+            names(&c),
+            [
+                ("default".to_owned(), 1, 0),
+                ("teens".to_owned(), 0, 0),
+                ("tv".to_owned(), 1, 1)
+            ]
+        );
     }
 
     #[test]

@@ -128,3 +128,51 @@ async fn clients_shows_the_servers_groups_for_the_addresses_it_saw() {
     assert_eq!(row(1).device, None);
     ralo.stop().await;
 }
+
+#[tokio::test]
+async fn the_ring_and_the_counters_record_each_clients_groups() {
+    let (_up, ralo) = two_groups().await;
+    let client = Client::new(ralo.addr);
+    for from in [1, 2, 3, 3] {
+        client
+            .udp_from(addr(from), TRACKER, RecordType::A)
+            .await
+            .expect("an answer");
+    }
+    let telemetry = ralo.handler.telemetry().expect("telemetry");
+    let view = telemetry.view();
+    let names = view.group_names();
+    assert_eq!(names, ["default", "kids", "tv"]);
+    let mut events = Vec::new();
+    view.ring()
+        .read(&mut Cursor::at(0), usize::MAX, &mut events);
+    let groups: Vec<(IpAddr, Vec<&str>)> = events
+        .iter()
+        .map(|e| (e.client, e.group_names(&names)))
+        .collect();
+    assert_eq!(
+        groups,
+        [
+            (addr(1), vec!["default"]),
+            (addr(2), vec!["kids", "tv"]),
+            (addr(3), vec!["tv"]),
+            (addr(3), vec!["tv"]),
+        ]
+    );
+    let counts: Vec<(String, u64, u64)> = view
+        .counters()
+        .groups
+        .into_iter()
+        .map(|g| (g.name, g.queries, g.blocked))
+        .collect();
+    // The tracker is blocked for kids only: the tablet's one query.
+    assert_eq!(
+        counts,
+        [
+            ("default".to_owned(), 1, 0),
+            ("kids".to_owned(), 1, 1),
+            ("tv".to_owned(), 3, 1),
+        ]
+    );
+    ralo.stop().await;
+}

@@ -139,7 +139,7 @@ async fn start(config: Config, dir: tempfile::TempDir, telemetry: bool) -> Ralo 
         let segment =
             Telemetry::create(&dir.path().join("telemetry"), 64, &config.upstream.addrs())
                 .expect("telemetry segment");
-        segment.set_generation(image.generation());
+        ralo::intake::show_serving(&segment, &image);
         Arc::new(segment)
     });
     let resolver = Arc::new(Resolver::new(&config, image));

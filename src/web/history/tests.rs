@@ -42,6 +42,7 @@ fn event(time_ms: u64, client: &str, name: &str, qtype: RecordType, outcome: Out
         protocol: Protocol::Udp,
         list: (outcome == Outcome::Blocked).then(|| "hagezi".to_owned()),
         latency_us: 1200,
+        groups: 1,
     }
 }
 
