@@ -217,6 +217,13 @@ impl Collector for TelemetryCollector {
             MetricType::Counter,
         )?;
         ConstCounter::new(counters.upstream_overload).encode(metric)?;
+        let metric = encoder.encode_descriptor(
+            "ralo_cache_refetched",
+            "Cache entries fetched again in the background before anyone waited for them ([cache] prefetch, optimistic).",
+            None,
+            MetricType::Counter,
+        )?;
+        ConstCounter::new(counters.refetched).encode(metric)?;
         let now_ms = crate::vocab::unix_ms();
         let gauges = [
             (
@@ -344,6 +351,7 @@ mod tests {
         telemetry.rate_limited(crate::vocab::Admission::Drop);
         telemetry.rate_limited(crate::vocab::Admission::Drop);
         telemetry.upstream_overloaded();
+        telemetry.refetched();
         let text = render(&registry(telemetry));
         for line in [
             "# TYPE ralo_queries_total counter",
@@ -361,6 +369,7 @@ mod tests {
             "ralo_rate_limited_total{action=\"refuse\"} 1",
             "ralo_rate_limited_total{action=\"drop\"} 2",
             "ralo_upstream_overload_total 1",
+            "ralo_cache_refetched_total 1",
             "ralo_blocking_enabled 1",
             "ralo_group_queries_total{group=\"default\"} 3",
             "ralo_group_queries_total{group=\"kids\"} 3",

@@ -213,7 +213,7 @@ pub fn describe(
         }
         Decision::Cached { .. }
         | Decision::Forwarded { .. }
-        | Decision::Stale(_)
+        | Decision::Stale { .. }
         | Decision::Failed => {
             text.push_str(&format!("{domain}: not blocked; answered from upstream\n"));
             Outcome::Forwarded

@@ -188,6 +188,9 @@ pub struct Limits {
     /// max_inflight` upstream queries were already in flight (counted as
     /// queries too, as stale or failed).
     pub upstream_overload: u64,
+    /// Cache entries fetched again in the background, before anyone waited
+    /// for them (`[cache] prefetch`, `optimistic`).
+    pub refetched: u64,
 }
 
 /// The ring of recent queries.
@@ -316,6 +319,7 @@ impl Report {
                 rate_limited_refused: counters.rate_limited_refused,
                 rate_limited_dropped: counters.rate_limited_dropped,
                 upstream_overload: counters.upstream_overload,
+                refetched: counters.refetched,
             },
             recent: Recent {
                 slots: ring.slots(),
@@ -411,8 +415,8 @@ impl Report {
         out += &format!("by protocol: {}\n", list(&t.by_protocol, &["udp", "tcp"]));
         let l = &self.limits;
         out += &format!(
-            "rate limited: {} refused, {} dropped (not counted above)\nover the upstream in-flight cap: {}\n",
-            l.rate_limited_refused, l.rate_limited_dropped, l.upstream_overload
+            "rate limited: {} refused, {} dropped (not counted above)\nover the upstream in-flight cap: {}\nfetched again before expiry: {}\n",
+            l.rate_limited_refused, l.rate_limited_dropped, l.upstream_overload, l.refetched
         );
         for (title, ranked) in [
             ("top blocked names", &self.top_blocked),

@@ -23,6 +23,27 @@ pub struct Cache {
     pub serve_stale: bool,
     /// How long after expiry an entry may still be served stale (seconds).
     pub stale_max_age: u32,
+    /// Refresh a popular answer in the background before it expires, so
+    /// that nobody waits for it (unbound's `prefetch`): an entry asked at
+    /// least `prefetch_after` times is asked upstream again when a question
+    /// finds less than a tenth of its TTL left. The question is answered
+    /// from the cache at once.
+    pub prefetch: bool,
+    /// How many times an entry must have been asked (the question that
+    /// brought it counts) before it is prefetched (1–255).
+    pub prefetch_after: u32,
+    /// At most this many background refreshes (prefetches and optimistic
+    /// answers' refreshes) at once (1–256); none start while the upstream
+    /// queries in flight are at half of `[upstream] max_inflight`, so
+    /// refreshes never take the place of a client's question.
+    pub prefetch_inflight: usize,
+    /// Answer an expired entry at once, with TTL 30 and Extended DNS Error
+    /// 3 "Stale Answer", and refresh it in the background (RFC 8767's
+    /// stale-while-refreshing, AdGuard Home's "optimistic cache"), for up to
+    /// `stale_max_age` after it expired. Off: an expired entry waits for the
+    /// upstream like a miss (and is served stale only when every upstream
+    /// fails).
+    pub optimistic: bool,
 }
 
 impl Default for Cache {
@@ -34,12 +55,16 @@ impl Default for Cache {
             negative_max_ttl: 3_600,
             serve_stale: true,
             stale_max_age: 86_400,
+            prefetch: true,
+            prefetch_after: 2,
+            prefetch_inflight: 8,
+            optimistic: false,
         }
     }
 }
 
 impl Cache {
-    /// Checks that the TTL clamp is ordered.
+    /// Checks that the TTL clamp is ordered, and the prefetch bounds.
     pub(super) fn check(&self) -> Result<(), BadValue> {
         if self.min_ttl > self.max_ttl {
             return Err(BadValue::new(
@@ -47,7 +72,8 @@ impl Cache {
                 "must not be larger than cache.max_ttl",
             ));
         }
-        Ok(())
+        BadValue::unless_in("cache.prefetch_after", self.prefetch_after, 1..=255)?;
+        BadValue::unless_in("cache.prefetch_inflight", self.prefetch_inflight, 1..=256)
     }
 }
 
@@ -61,6 +87,22 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("entries"), "{err}");
+    }
+
+    #[test]
+    fn prefetch_bounds_are_checked() {
+        let cache = parse("").unwrap().cache;
+        assert!(cache.prefetch && !cache.optimistic);
+        assert_eq!((cache.prefetch_after, cache.prefetch_inflight), (2, 8));
+        assert_eq!(
+            refused_key("[cache]\nprefetch_after = 0\n"),
+            "cache.prefetch_after"
+        );
+        assert_eq!(
+            refused_key("[cache]\nprefetch_inflight = 1000\n"),
+            "cache.prefetch_inflight"
+        );
+        assert!(parse("[cache]\noptimistic = true\nprefetch = false\n").is_ok());
     }
 
     #[test]

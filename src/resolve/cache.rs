@@ -120,6 +120,15 @@ impl Cache {
         (Instant::now() <= entry.expired_at() + self.stale_max_age).then_some(entry)
     }
 
+    /// An expired entry for `key` no longer ago than `stale_max_age`, to
+    /// answer at once while it is refreshed (`[cache] optimistic`).
+    pub fn expired(&self, key: &KeyRef<'_>) -> Option<Arc<Entry>> {
+        let entry = self.entries.as_ref()?.get(key)?;
+        let expired_at = entry.expired_at();
+        let now = Instant::now();
+        (expired_at <= now && now <= expired_at + self.stale_max_age).then_some(entry)
+    }
+
     /// Stores `entry` under `key`, if it may be cached at all.
     pub fn insert(&self, key: Key, entry: Arc<Entry>) {
         let Some(entries) = &self.entries else { return };

@@ -38,7 +38,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use arc_swap::{ArcSwap, Guard};
 use hickory_proto::rr::{DNSClass, Name, RecordType};
@@ -46,7 +46,7 @@ use tracing::info;
 
 use super::access::Access;
 use super::block::{Allowed, Block, Screen, blocked_target, screen_for};
-use super::cache::{Cache, KeyRef};
+use super::cache::{Cache, Key, KeyRef};
 use super::entry::Entry;
 use super::forward::{self, Forwarder, Try};
 use super::local::{Local, LocalAnswer};
@@ -121,7 +121,7 @@ pub enum Refusal {
 }
 
 /// What a question gets, and why.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub enum Decision<'r> {
     /// Refused.
     Refused(Refusal),
@@ -137,6 +137,9 @@ pub enum Decision<'r> {
         age: u32,
         /// An allow rule beat a block rule of a CNAME target.
         allowed: bool,
+        /// The entry is popular and nearly expired: after answering, fetch
+        /// it again in the background ([`Resolver::refetch_of`]).
+        refetch: Option<Claim<'r>>,
     },
     /// Needs upstream ([`Resolver::forward`]); `allowed` is the allow rule
     /// that let it through, if one did. Rendered, it is a failure.
@@ -151,8 +154,19 @@ pub enum Decision<'r> {
         /// An allow rule beat a block rule, of the name or a CNAME target.
         allowed: bool,
     },
-    /// Every upstream failed; answered from an expired entry.
-    Stale(Arc<Entry>),
+    /// Answered from an expired entry: every upstream failed, or
+    /// `[cache] optimistic` answers it at once while it is refetched.
+    Stale {
+        /// The entry.
+        entry: Arc<Entry>,
+        /// Answered at once by `[cache] optimistic`, not because every
+        /// upstream failed.
+        optimistic: bool,
+        /// Optimistic: after answering, fetch it again in the background
+        /// ([`Resolver::refetch_of`]); `None` when a refetch already runs
+        /// (or there is no room for one).
+        refetch: Option<Claim<'r>>,
+    },
     /// Every upstream failed and nothing was cached: SERVFAIL.
     Failed,
 }
@@ -167,7 +181,7 @@ impl Decision<'_> {
             Decision::Cached { .. } => Outcome::Cached,
             Decision::Forwarded { allowed: true, .. } => Outcome::Allowed,
             Decision::Forwarded { allowed: false, .. } => Outcome::Forwarded,
-            Decision::Stale(_) => Outcome::Stale,
+            Decision::Stale { .. } => Outcome::Stale,
             Decision::Forward { .. } | Decision::Failed => Outcome::Failed,
         }
     }
@@ -228,8 +242,54 @@ pub struct Resolver {
     cache: Cache,
     cache_config: config::Cache,
     forwarder: Forwarder,
+    /// `[upstream] max_inflight`.
+    upstream_cap: usize,
+    /// Background refetches claimed and not yet done.
+    refetches: AtomicUsize,
     /// Blocking is off until this time (ms since the Unix epoch); 0: on.
     disabled_until_ms: AtomicU64,
+}
+
+/// A claimed background refetch of a cache entry, in a decision; dropped
+/// unused (a decision that is only looked at), it gives the claim back.
+#[derive(Debug)]
+pub struct Claim<'r> {
+    refetches: &'r AtomicUsize,
+    /// The entry; taken by [`Resolver::refetch_of`].
+    entry: Option<Arc<Entry>>,
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        if let Some(entry) = self.entry.take() {
+            entry.release_refetch();
+            self.refetches.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A background fetch of a cache entry's question (a prefetch, or the
+/// refresh behind an optimistic answer) that a decision claimed
+/// ([`Decision::Cached`] or [`Decision::Stale`] with a [`Claim`]);
+/// dropping it, run or not, gives the claim back.
+pub struct Refetch {
+    resolver: Arc<Resolver>,
+    key: Key,
+    /// The name as the client wrote it.
+    wire: Box<[u8]>,
+    qtype: RecordType,
+    qclass: DNSClass,
+    dnssec_ok: bool,
+    checking_disabled: bool,
+    /// The entry being refetched.
+    entry: Arc<Entry>,
+}
+
+impl Drop for Refetch {
+    fn drop(&mut self) {
+        self.entry.release_refetch();
+        self.resolver.refetches.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Resolver {
@@ -252,6 +312,8 @@ impl Resolver {
             cache: Cache::new(&config.cache),
             cache_config: config.cache.clone(),
             forwarder: Forwarder::new(&config.upstream),
+            upstream_cap: config.upstream.max_inflight,
+            refetches: AtomicUsize::new(0),
             disabled_until_ms: AtomicU64::new(0),
         }
     }
@@ -274,7 +336,8 @@ impl Resolver {
     /// Replaces the image; decisions in flight finish on the old one.
     pub fn swap_image(&self, image: ServedImage) {
         let pauses = self.pauses();
-        let served = Self::serve(image, &self.zone, jiff::Timestamp::now(), &pauses);
+        let mut served = Self::serve(image, &self.zone, jiff::Timestamp::now(), &pauses);
+        served.policy = served.policy.with_devices(&self.devices.load());
         self.served.store(Arc::new(served));
     }
 
@@ -324,7 +387,8 @@ impl Resolver {
     pub fn refresh_policy(&self, now: jiff::Timestamp) -> u64 {
         let (day, minute, wait_ms) = super::policy::local_minute(now, &self.zone);
         let served = self.served.load_full();
-        let policy = Policy::new(&*served.image, day, minute, &self.pauses());
+        let policy = Policy::new(&*served.image, day, minute, &self.pauses())
+            .with_devices(&self.devices.load());
         let fresh = Served {
             image: served.image.clone(),
             policy,
@@ -343,15 +407,20 @@ impl Resolver {
     /// The devices the network knows now (read outside the query path).
     pub fn set_devices(&self, devices: Devices) {
         self.devices.store(Arc::new(devices));
+        // Fold them into the serving policy; an image or minute swapped in
+        // meanwhile read the new devices already.
+        let served = self.served.load_full();
+        let fresh = Served {
+            image: served.image.clone(),
+            policy: served.policy.clone().with_devices(&self.devices.load()),
+        };
+        let _ = self.served.compare_and_swap(&served, Arc::new(fresh));
     }
 
     /// The groups of `client` (with the MAC address a forwarder gave) now,
     /// as the server would use them.
     pub fn groups_of(&self, client: IpAddr, mac: Option<crate::groups::Mac>) -> u64 {
-        self.served
-            .load()
-            .policy
-            .groups_of(client, mac, &self.devices.load())
+        self.served.load().policy.groups_now(client, mac)
     }
 
     /// The devices the network knows, as last set.
@@ -449,9 +518,7 @@ impl Resolver {
         if served.policy.recognises_nobody() {
             return DEFAULT_GROUPS;
         }
-        served
-            .policy
-            .groups_of(q.client, q.mac, &self.devices.load())
+        served.policy.groups_now(q.client, q.mac)
     }
 
     fn decision(&self, q: &Question<'_>, served: &Served, groups: u64) -> Decision<'_> {
@@ -472,10 +539,12 @@ impl Resolver {
         let generation = image.generation();
         let cached = match self.cache.fresh(&q.key()) {
             Some((entry, age)) if !blocking || entry.is_clear_in(generation) => {
+                let refetch = self.prefetch_due(&entry);
                 return Decision::Cached {
                     entry,
                     age,
                     allowed: false,
+                    refetch,
                 };
             }
             other => other,
@@ -507,15 +576,124 @@ impl Resolver {
                     if !listed && !target_listed {
                         entry.mark_clear_in(generation);
                     }
+                    let refetch = self.prefetch_due(&entry);
                     Decision::Cached {
                         entry,
                         age,
                         allowed: beaten,
+                        refetch,
                     }
                 }
             },
-            None => Decision::Forward { allowed },
+            None => match self.optimistic(q) {
+                Some(entry) => match self.chain(blocking, image, &entry, allowed, lists) {
+                    Chain::Blocked(m) => Decision::Blocked(Block::Cname(m)),
+                    Chain::Pass { .. } => {
+                        let refetch = self.claim(&entry);
+                        Decision::Stale {
+                            entry,
+                            optimistic: true,
+                            refetch,
+                        }
+                    }
+                },
+                None => Decision::Forward { allowed },
+            },
         }
+    }
+
+    /// Whether a cache hit on `entry` should fetch it again in the
+    /// background (`[cache] prefetch`): asked often enough, less than a
+    /// tenth of its lifetime left, room for one more refetch, and nobody
+    /// fetching it yet. A `true` claims the refetch.
+    fn prefetch_due(&self, entry: &Arc<Entry>) -> Option<Claim<'_>> {
+        let due = self.cache_config.prefetch
+            && entry.asked() >= self.cache_config.prefetch_after
+            && entry.nearly_expired(tokio::time::Instant::now());
+        if due { self.claim(entry) } else { None }
+    }
+
+    /// Claims the background refetch of `entry`, if there is room for one
+    /// and nobody fetches it yet.
+    fn claim(&self, entry: &Arc<Entry>) -> Option<Claim<'_>> {
+        if !self.may_refetch() || !entry.claim_refetch() {
+            return None;
+        }
+        self.refetches.fetch_add(1, Ordering::Relaxed);
+        Some(Claim {
+            refetches: &self.refetches,
+            entry: Some(entry.clone()),
+        })
+    }
+
+    /// An expired entry to answer at once under `[cache] optimistic`.
+    fn optimistic(&self, q: &Question<'_>) -> Option<Arc<Entry>> {
+        if !self.cache_config.optimistic {
+            return None;
+        }
+        self.cache.expired(&q.key())
+    }
+
+    /// Whether one more background refetch may start: fewer than
+    /// `[cache] prefetch_inflight` running, and the upstream queries in
+    /// flight below half their cap, so that clients' questions keep it.
+    fn may_refetch(&self) -> bool {
+        self.refetches.load(Ordering::Relaxed) < self.cache_config.prefetch_inflight
+            && self.forwarder.inflight() < self.upstream_cap / 2
+    }
+
+    /// The background refetch of the entry that answers `q`, from the
+    /// decision's claim; hand it to [`Resolver::refetch`] (or drop it: that
+    /// gives the claim back).
+    pub fn refetch_of(self: &Arc<Self>, q: &Question<'_>, mut claim: Claim<'_>) -> Option<Refetch> {
+        let entry = claim.entry.take()?;
+        Some(Refetch {
+            resolver: self.clone(),
+            key: q.key().to_key(),
+            wire: q.name.into(),
+            qtype: q.qtype,
+            qclass: q.qclass,
+            dnssec_ok: q.dnssec_ok,
+            checking_disabled: q.checking_disabled,
+            entry,
+        })
+    }
+
+    /// Asks upstream again for the question of `refetch` and puts the
+    /// answer in the cache: whether it did, and the upstream tries it took,
+    /// for the counters.
+    pub async fn refetch(refetch: Refetch) -> (bool, Vec<Try>) {
+        let Ok(name) = Name::from_labels(Labels::new(&refetch.wire)) else {
+            return (false, Vec::new());
+        };
+        let resolver = &refetch.resolver;
+        let request = forward::Request {
+            name: &name,
+            qtype: refetch.qtype,
+            qclass: refetch.qclass,
+            dnssec_ok: refetch.dnssec_ok,
+            checking_disabled: refetch.checking_disabled,
+        };
+        let encode = |message: &_| {
+            Entry::encode(
+                &refetch.wire,
+                refetch.qtype,
+                message,
+                &resolver.cache_config,
+            )
+        };
+        let flight = resolver
+            .forwarder
+            .forward(refetch.key.clone(), request, encode)
+            .await;
+        let stored = match (flight.result, flight.leader) {
+            (Ok(entry), true) => {
+                resolver.cache.insert(refetch.key.clone(), entry);
+                true
+            }
+            _ => false,
+        };
+        (stored, flight.tries)
     }
 
     /// Asks upstream for `q`, which [`Resolver::decide`] said to forward
@@ -553,7 +731,11 @@ impl Resolver {
         };
         let decision = match self.chain(blocking, &served.image, &entry, allowed, lists) {
             Chain::Blocked(m) => Decision::Blocked(Block::Cname(m)),
-            Chain::Pass { .. } if stale => Decision::Stale(entry),
+            Chain::Pass { .. } if stale => Decision::Stale {
+                entry,
+                optimistic: false,
+                refetch: None,
+            },
             Chain::Pass { beaten, .. } => Decision::Forwarded {
                 entry,
                 allowed: beaten || allowed.is_some_and(|a| a.overrides.is_some()),

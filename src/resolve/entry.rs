@@ -16,7 +16,7 @@
 //! (CNAME, NS, PTR, MX, SOA); other types are written by hickory, names in
 //! full.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
@@ -53,7 +53,17 @@ pub struct Entry {
     /// One more than the image generation in which neither the question's
     /// name nor a CNAME target was found listed; 0 until then.
     clear_in: AtomicU64,
+    /// Times it was asked, the question that brought it included; counted
+    /// up to [`MAX_ASKED`] only, so a popular entry's count is read, not
+    /// written, on every hit.
+    asked: AtomicU32,
+    /// A background fetch of its question was claimed
+    /// ([`Entry::claim_refetch`]).
+    refetching: AtomicBool,
 }
+
+/// The most [`Entry::asked`] counts to: above any `[cache] prefetch_after`.
+const MAX_ASKED: u32 = 255;
 
 impl Entry {
     /// The answer in `message` to the question `name` (wire form, as the
@@ -108,6 +118,8 @@ impl Entry {
             stored: Instant::now(),
             lifetime,
             clear_in: AtomicU64::new(0),
+            asked: AtomicU32::new(1),
+            refetching: AtomicBool::new(false),
         })
     }
 
@@ -177,6 +189,36 @@ impl Entry {
     /// When it stopped being fresh.
     pub fn expired_at(&self) -> Instant {
         self.stored + std::time::Duration::from_secs(u64::from(self.lifetime))
+    }
+
+    /// Counts one more question answered from it; the count so far (the
+    /// question that brought it was the first), at most [`MAX_ASKED`].
+    pub fn asked(&self) -> u32 {
+        let asked = self.asked.load(Ordering::Relaxed);
+        if asked >= MAX_ASKED {
+            return asked;
+        }
+        self.asked.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Whether less than a tenth of its lifetime is left (unbound's
+    /// prefetch rule), at `now`.
+    pub fn nearly_expired(&self, now: Instant) -> bool {
+        let lifetime_ms = u64::from(self.lifetime) * 1000;
+        let left = self.expired_at().saturating_duration_since(now);
+        left.as_millis() as u64 * 10 <= lifetime_ms
+    }
+
+    /// Claims the one background fetch of this entry's question: `true`
+    /// for the first caller only.
+    pub fn claim_refetch(&self) -> bool {
+        !self.refetching.swap(true, Ordering::Relaxed)
+    }
+
+    /// Gives a claimed refetch back (done, failed or never started), so a
+    /// later question may claim it again.
+    pub fn release_refetch(&self) {
+        self.refetching.store(false, Ordering::Relaxed);
     }
 }
 

@@ -13,5 +13,5 @@ pub mod policy;
 pub mod ratelimit;
 pub mod refresh;
 
-pub use decide::{Decided, Decision, Question, Refusal, Resolver, ServedImage};
+pub use decide::{Decided, Decision, Question, Refetch, Refusal, Resolver, ServedImage};
 pub use entry::Entry;

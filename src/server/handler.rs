@@ -22,7 +22,7 @@ use crate::config::Config;
 use crate::domain::wire::TextBuffer;
 use crate::resolve::block::Allowed;
 use crate::resolve::forward::Try;
-use crate::resolve::{Decided, Decision, Question, Refusal, Resolver};
+use crate::resolve::{Decided, Decision, Question, Refetch, Refusal, Resolver};
 use crate::telemetry::{self, Telemetry};
 use crate::vocab::{Admission, Protocol};
 
@@ -66,6 +66,9 @@ pub struct Handler {
     /// Forwarders whose EDNS Client Subnet and add-mac options name the
     /// client (`[client_lookup] trusted_forwarders`).
     trusted: Vec<IpNet>,
+    /// Where background refetches of cache entries run: the runtime the
+    /// handler was made in.
+    runtime: Option<tokio::runtime::Handle>,
 }
 
 impl Handler {
@@ -84,6 +87,7 @@ impl Handler {
                 ttl: config.blocking.ttl,
             },
             trusted: config.client_lookup.trusted_forwarders.clone(),
+            runtime: tokio::runtime::Handle::try_current().ok(),
         }
     }
 
@@ -154,7 +158,7 @@ impl Handler {
         let mut text = TextBuffer::new();
         let question = self.question(&query, arrival, &mut text);
         let decided = self.resolver.forward(&question, later.allowed).await;
-        self.finish(&query, &question, &decided, arrival, out);
+        self.finish(&query, &question, decided, arrival, out);
         true
     }
 
@@ -185,16 +189,17 @@ impl Handler {
         if let Decision::Forward { allowed } = decided.decision {
             return Some(allowed);
         }
-        self.finish(query, &question, &decided, arrival, out);
+        self.finish(query, &question, decided, arrival, out);
         None
     }
 
-    /// Writes the answer and records it.
+    /// Writes the answer, records it, and starts the background refetch
+    /// the decision claimed, if it did.
     fn finish(
         &self,
         query: &Query<'_>,
         question: &Question<'_>,
-        decided: &Decided<'_>,
+        decided: Decided<'_>,
         arrival: Arrival,
         out: &mut Vec<u8>,
     ) {
@@ -202,17 +207,28 @@ impl Handler {
             Protocol::Udp => query.udp_limit(),
             Protocol::Tcp => usize::from(u16::MAX),
         };
-        render(out, query, decided, self.sinkhole, limit);
+        render(out, query, &decided, self.sinkhole, limit);
+        self.record(question, &decided, arrival);
+        if let Decision::Cached {
+            refetch: Some(claim),
+            ..
+        }
+        | Decision::Stale {
+            refetch: Some(claim),
+            ..
+        } = decided.decision
+            && let Some(refetch) = self.resolver.refetch_of(question, claim)
+        {
+            self.spawn_refetch(refetch);
+        }
+    }
+
+    /// Counts the answer and its upstream tries, and puts it in the ring.
+    fn record(&self, question: &Question<'_>, decided: &Decided<'_>, arrival: Arrival) {
         let Some(telemetry) = &self.telemetry else {
             return;
         };
-        for t in &decided.tries {
-            match *t {
-                Try::Answered { index, latency } => telemetry.upstream_answered(index, latency),
-                Try::Failed { index } => telemetry.upstream_failed(index),
-                Try::TurnedAway => telemetry.upstream_overloaded(),
-            }
-        }
+        count_tries(telemetry, &decided.tries);
         // Rate-limited messages have counters of their own.
         if matches!(decided.decision, Decision::Refused(Refusal::RateLimited)) {
             return;
@@ -230,7 +246,37 @@ impl Handler {
     }
 }
 
+/// Counts upstream tries in `telemetry`.
+fn count_tries(telemetry: &Telemetry, tries: &[Try]) {
+    for t in tries {
+        match *t {
+            Try::Answered { index, latency } => telemetry.upstream_answered(index, latency),
+            Try::Failed { index } => telemetry.upstream_failed(index),
+            Try::TurnedAway => telemetry.upstream_overloaded(),
+        }
+    }
+}
+
 impl Handler {
+    /// Runs `refetch` as a task of its own (its tries counted like a
+    /// client's); without a runtime it is dropped, which gives its claim
+    /// back.
+    fn spawn_refetch(&self, refetch: Refetch) {
+        let Some(runtime) = &self.runtime else {
+            return;
+        };
+        let telemetry = self.telemetry.clone();
+        runtime.spawn(async move {
+            let (stored, tries) = Resolver::refetch(refetch).await;
+            if let Some(telemetry) = telemetry {
+                count_tries(&telemetry, &tries);
+                if stored {
+                    telemetry.refetched();
+                }
+            }
+        });
+    }
+
     /// The resolver's question for `query`, its text written into `text`;
     /// a trusted forwarder's client subnet and MAC address stand for the
     /// client.

@@ -158,7 +158,12 @@ fn ede<'d>(decided: &'d Decided<'_>) -> Option<Ede<'d>> {
             };
             (EDE_BLOCKED, [b"blocked by list ", list, tail])
         }
-        Decision::Stale(_) => (EDE_STALE, text("stale answer: upstream unreachable")),
+        Decision::Stale {
+            optimistic: false, ..
+        } => (EDE_STALE, text("stale answer: upstream unreachable")),
+        Decision::Stale {
+            optimistic: true, ..
+        } => (EDE_STALE, text("stale answer: being refreshed")),
         Decision::Forward { .. } | Decision::Failed => {
             (EDE_NO_REACHABLE_AUTHORITY, text("no upstream answered"))
         }
@@ -186,7 +191,7 @@ fn write(
             let age = entry.age();
             records(out, query, entry, |ttl| ttl.saturating_sub(age))
         }
-        Decision::Stale(entry) => records(out, query, entry, |_| STALE_TTL),
+        Decision::Stale { entry, .. } => records(out, query, entry, |_| STALE_TTL),
         Decision::Forward { .. } | Decision::Failed => start(out, query, Head::empty(2)),
     }
 }
@@ -665,6 +670,7 @@ mod tests {
             entry: entry.clone(),
             age: 100,
             allowed: false,
+            refetch: None,
         };
         let full = rendered(&query(16, EDNS), cached(), SINKHOLE, 65_535);
         assert_eq!(full.answers.len(), 12);
@@ -683,6 +689,7 @@ mod tests {
             entry: entry.clone(),
             age: 0,
             allowed: false,
+            refetch: None,
         };
         let plain = rendered(&query(16, EDNS), cached(), SINKHOLE, 65_535);
         assert!(!plain.metadata.authentic_data);
@@ -712,6 +719,7 @@ mod tests {
                 entry,
                 age: 0,
                 allowed: false,
+                refetch: None,
             },
             SINKHOLE,
             65_535,
@@ -723,7 +731,11 @@ mod tests {
     fn a_stale_answer_has_ttl_30_and_says_so() {
         let m = rendered(
             &query(16, EDNS),
-            Decision::Stale(big_entry()),
+            Decision::Stale {
+                entry: big_entry(),
+                optimistic: false,
+                refetch: None,
+            },
             SINKHOLE,
             65_535,
         );

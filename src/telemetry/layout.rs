@@ -41,6 +41,7 @@
 //! | 160 | ring events dropped because a slot was still being written (a producer a whole lap behind) |
 //! | 161, 162 | messages of rate-limited clients refused, and dropped unanswered (`[access] rate_limit_*`); they are not queries above |
 //! | 163 | questions turned away by the forwarder because `[upstream] max_inflight` upstream queries were already in flight (answered stale or SERVFAIL, and counted as such above) |
+//! | 164 | cache entries fetched again in the background (`[cache] prefetch`, `optimistic`) with a new answer stored |
 //! | 168 + 16i … | upstream i: tries, failures, answer latency sum (µs), then 11 latency buckets (≤ 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000 ms, more) |
 //! | 296 + 2m … | minute bucket m (of 64; the minute since the epoch mod 64): queries, then blocked, each packed as `minute << 32 \| count` |
 //!
@@ -150,6 +151,7 @@ pub(super) mod counter {
     pub(crate) const RATE_LIMITED_REFUSED: usize = 161;
     pub(crate) const RATE_LIMITED_DROPPED: usize = 162;
     pub(crate) const UPSTREAM_OVERLOAD: usize = 163;
+    pub(crate) const REFETCHED: usize = 164;
     pub(crate) const UPSTREAMS: usize = 168;
     pub(crate) const UPSTREAM_WORDS: usize = 16;
     /// Within one upstream's block.
@@ -169,7 +171,8 @@ pub(super) mod counter {
 const _: () = {
     assert!(counter::QUERIES + counter::QUERY_CELLS <= counter::RING_DROPPED);
     assert!(counter::RING_DROPPED < counter::RATE_LIMITED_REFUSED);
-    assert!(counter::UPSTREAM_OVERLOAD < counter::UPSTREAMS);
+    assert!(counter::UPSTREAM_OVERLOAD < counter::REFETCHED);
+    assert!(counter::REFETCHED < counter::UPSTREAMS);
     assert!(counter::LATENCY_BUCKETS + LATENCY_BUCKETS <= counter::UPSTREAM_WORDS);
     assert!(counter::UPSTREAMS + MAX_UPSTREAMS * counter::UPSTREAM_WORDS <= counter::MINUTES);
     assert!(counter::MINUTES + MINUTES * 2 <= COUNTER_WORDS);
@@ -444,6 +447,7 @@ impl<'a> View<'a> {
             rate_limited_refused: get(counter::RATE_LIMITED_REFUSED),
             rate_limited_dropped: get(counter::RATE_LIMITED_DROPPED),
             upstream_overload: get(counter::UPSTREAM_OVERLOAD),
+            refetched: get(counter::REFETCHED),
             upstreams,
             minutes,
         }
@@ -508,6 +512,7 @@ mod tests {
                 counter::RATE_LIMITED_DROPPED
             ),
             format!("| {} | questions turned away", counter::UPSTREAM_OVERLOAD),
+            format!("| {} | cache entries fetched again", counter::REFETCHED),
             format!(
                 "| {} + {}i … | upstream i",
                 counter::UPSTREAMS,

@@ -27,6 +27,9 @@ pub struct Counters {
     /// Questions turned away at the forwarder's in-flight cap (also in
     /// `outcomes`, as stale or failed).
     pub upstream_overload: u64,
+    /// Cache entries fetched again in the background with a new answer
+    /// stored (`[cache] prefetch`, `optimistic`).
+    pub refetched: u64,
     /// Per upstream, in configured order.
     pub upstreams: Vec<UpstreamCounters>,
     /// Minute buckets, in slot order.
@@ -212,6 +215,7 @@ mod tests {
             rate_limited_refused: 0,
             rate_limited_dropped: 0,
             upstream_overload: 0,
+            refetched: 0,
             upstreams: Vec::new(),
             groups: Vec::new(),
             minutes,

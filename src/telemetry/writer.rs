@@ -237,6 +237,12 @@ impl Telemetry {
         self.counters()[counter::UPSTREAM_OVERLOAD].fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts a cache entry fetched again in the background, its new
+    /// answer stored.
+    pub fn refetched(&self) {
+        self.counters()[counter::REFETCHED].fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Publishes the names of the serving image's groups, in its order;
     /// a group whose name changed starts its counters from zero.
     pub fn set_groups<'n>(&self, names: impl IntoIterator<Item = &'n str>) {

@@ -22,6 +22,7 @@ mod household;
 mod hygiene;
 mod limits;
 mod malformed;
+mod prefetch;
 mod process;
 mod qemu;
 mod ralo;
