@@ -56,7 +56,7 @@ pub async fn serve(path: Option<&Path>) -> anyhow::Result<()> {
     let telemetry = Arc::new(Telemetry::create(
         &config.paths.telemetry_file(),
         config.telemetry.ring_slots,
-        &config.upstream.addrs(),
+        &crate::resolve::route::Routes::upstream_addrs(&config),
     )?);
     intake::show_serving(&telemetry, &image);
     let resolver = Arc::new(Resolver::new(&config, image));

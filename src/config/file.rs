@@ -73,6 +73,10 @@ pub struct Config {
     /// How the asking client is found: DHCP leases, trusted forwarders.
     #[serde(default)]
     pub client_lookup: ClientLookup,
+    /// Conditional forwarding: domains (and the LAN's reverse zones) asked
+    /// of other resolvers, such as the router.
+    #[serde(default)]
+    pub forward: Vec<super::Forward>,
     /// The folder relative list paths resolve against: the config file's
     /// folder, or the working directory for the embedded defaults.
     #[serde(skip)]
@@ -128,6 +132,7 @@ impl Config {
         self.telemetry.check()?;
         self.web.check()?;
         self.client_lookup.check()?;
+        super::forward::check(&self.forward)?;
         let sources = self.lists.len() + self.allowlists.len();
         if sources > MAX_SOURCES {
             return Err(BadValue::new(

@@ -1,6 +1,8 @@
 //! Domain names: the normalized text that lists, the image and the tools
-//! agree on ([`text`]), and names as they travel in DNS messages ([`wire`]).
+//! agree on ([`text`]), names as they travel in DNS messages ([`wire`]),
+//! and reverse-lookup names and zones ([`reverse`]).
 
+pub mod reverse;
 mod text;
 pub mod wire;
 

@@ -73,7 +73,7 @@ pub fn config_text(data: &[u8]) {
     let _ = Cache::new(&config.cache);
     let _ = Forwarder::new(&config.upstream);
     let _ = config.tcp_idle();
-    let local = Local::new(&config.local, &config.access.allow);
+    let local = Local::new(&config.local, &config.access.allow, &config.forward);
     for (name, addrs) in &config.local.records {
         let lower = crate::domain::Domain::parse(name)
             .unwrap_or_else(|e| panic!("accepted local name `{name}`: {e}"));

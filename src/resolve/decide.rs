@@ -52,6 +52,7 @@ use super::forward::{self, Forwarder, Try};
 use super::local::{Local, LocalAnswer};
 use super::policy::{DEFAULT_GROUPS, Devices, Lists, Policy};
 use super::ratelimit::RateLimiter;
+use super::route::Routes;
 use crate::config::{self, Config};
 use crate::domain::wire::Labels;
 use crate::image::{Image, Match};
@@ -241,7 +242,9 @@ pub struct Resolver {
     group_pauses: std::sync::Mutex<HashMap<String, u64>>,
     cache: Cache,
     cache_config: config::Cache,
-    forwarder: Forwarder,
+    /// `cache_config` without `min_ttl`, for `[[forward]]` zones.
+    local_cache_config: config::Cache,
+    routes: Routes,
     /// `[upstream] max_inflight`.
     upstream_cap: usize,
     /// Background refetches claimed and not yet done.
@@ -303,7 +306,7 @@ impl Resolver {
         Resolver {
             limiter: RateLimiter::new(&config.access),
             access: Access::new(config.access.allow.clone()),
-            local: Local::new(&config.local, &config.access.allow),
+            local: Local::new(&config.local, &config.access.allow, &config.forward),
             check_cnames: config.blocking.check_cnames,
             served: ArcSwap::from_pointee(served),
             devices: ArcSwap::from_pointee(Devices::default()),
@@ -311,7 +314,11 @@ impl Resolver {
             group_pauses: std::sync::Mutex::new(HashMap::new()),
             cache: Cache::new(&config.cache),
             cache_config: config.cache.clone(),
-            forwarder: Forwarder::new(&config.upstream),
+            local_cache_config: config::Cache {
+                min_ttl: 0,
+                ..config.cache.clone()
+            },
+            routes: Routes::new(config),
             upstream_cap: config.upstream.max_inflight,
             refetches: AtomicUsize::new(0),
             disabled_until_ms: AtomicU64::new(0),
@@ -441,15 +448,15 @@ impl Resolver {
             .recognised(client, mac, &self.devices.load())
     }
 
-    /// The forwarder's counters.
+    /// The counters of the forwarder of `[upstream] servers`.
     pub fn forward_counters(&self) -> &forward::Counters {
-        &self.forwarder.counters
+        &self.routes.default_forwarder().counters
     }
 
-    /// Distinct questions waiting for upstream answers now (at most
-    /// `[upstream] max_inflight`).
+    /// Distinct questions waiting for upstream answers now, of every
+    /// forwarder (each at most `[upstream] max_inflight`).
     pub fn upstream_inflight(&self) -> usize {
-        self.forwarder.inflight()
+        self.routes.all().map(Forwarder::inflight).sum()
     }
 
     /// Answers held in the cache now (at most `[cache] entries`).
@@ -639,7 +646,7 @@ impl Resolver {
     /// flight below half their cap, so that clients' questions keep it.
     fn may_refetch(&self) -> bool {
         self.refetches.load(Ordering::Relaxed) < self.cache_config.prefetch_inflight
-            && self.forwarder.inflight() < self.upstream_cap / 2
+            && self.routes.default_forwarder().inflight() < self.upstream_cap / 2
     }
 
     /// The background refetch of the entry that answers `q`, from the
@@ -674,15 +681,10 @@ impl Resolver {
             dnssec_ok: refetch.dnssec_ok,
             checking_disabled: refetch.checking_disabled,
         };
-        let encode = |message: &_| {
-            Entry::encode(
-                &refetch.wire,
-                refetch.qtype,
-                message,
-                &resolver.cache_config,
-            )
-        };
-        let flight = resolver
+        let route = resolver.routes.route(&refetch.key.name);
+        let config = resolver.entry_config(route.local);
+        let encode = |message: &_| Entry::encode(&refetch.wire, refetch.qtype, message, config);
+        let flight = route
             .forwarder
             .forward(refetch.key.clone(), request, encode)
             .await;
@@ -711,8 +713,10 @@ impl Resolver {
             dnssec_ok: q.dnssec_ok,
             checking_disabled: q.checking_disabled,
         };
-        let encode = |message: &_| Entry::encode(q.name, q.qtype, message, &self.cache_config);
-        let flight = self.forwarder.forward(key.to_key(), request, encode).await;
+        let route = self.routes.route(q.lower);
+        let config = self.entry_config(route.local);
+        let encode = |message: &_| Entry::encode(q.name, q.qtype, message, config);
+        let flight = route.forwarder.forward(key.to_key(), request, encode).await;
         let served = self.served.load();
         let groups = self.groups(&served, q);
         let lists = served.policy.lists_of_groups(groups);
@@ -746,6 +750,16 @@ impl Resolver {
             served,
             tries: flight.tries,
             groups,
+        }
+    }
+
+    /// How answers are kept: `[cache]`, and for the household's own
+    /// `[[forward]]` zones no longer than their TTL (no `min_ttl`).
+    fn entry_config(&self, local: bool) -> &config::Cache {
+        if local {
+            &self.local_cache_config
+        } else {
+            &self.cache_config
         }
     }
 

@@ -139,6 +139,8 @@ pub struct Forwarder {
     deadline: Duration,
     max_tries: u8,
     max_inflight: usize,
+    /// The counters' number of the first upstream ([`Try`] indexes).
+    first_index: usize,
     preferred: AtomicUsize,
     /// When `preferred` last moved away from 0, in ms since `epoch`.
     demoted_ms: AtomicU64,
@@ -171,12 +173,21 @@ impl Forwarder {
             deadline: Duration::from_millis(config.deadline_ms),
             max_tries: config.max_tries,
             max_inflight: config.max_inflight,
+            first_index: 0,
             preferred: AtomicUsize::new(0),
             demoted_ms: AtomicU64::new(0),
             epoch: Instant::now(),
             inflight: Mutex::new(HashMap::new()),
             counters: Counters::default(),
         }
+    }
+
+    /// This forwarder with its upstreams numbered from `first` in the
+    /// [`Try`]s it reports (the counters number every forwarder's
+    /// upstreams in one sequence).
+    pub fn numbered_from(mut self, first: usize) -> Forwarder {
+        self.first_index = first;
+        self
     }
 
     /// The upstream answer for `request`, written by `encode`, sharing one
@@ -293,7 +304,10 @@ impl Forwarder {
             tokio::select! {
                 Some((index, sent, answer)) = pending.next() => match answer {
                     Some(answer) => {
-                        log.push(Try::Answered { index, latency: sent.elapsed() });
+                        log.push(Try::Answered {
+                            index: self.first_index + index,
+                            latency: sent.elapsed(),
+                        });
                         self.remember(index);
                         return Ok(answer);
                     }
@@ -319,7 +333,9 @@ impl Forwarder {
 
     fn failed(&self, index: usize, log: &mut Vec<Try>) {
         self.counters.failures.fetch_add(1, Ordering::Relaxed);
-        log.push(Try::Failed { index });
+        log.push(Try::Failed {
+            index: self.first_index + index,
+        });
     }
 
     fn first_choice(&self) -> usize {

@@ -20,6 +20,7 @@ use hickory_proto::rr::RecordType;
 use ipnet::IpNet;
 
 use crate::config;
+use crate::domain::reverse::{reverse_name, reverse_zones};
 use crate::domain::wire;
 
 /// TTL of local answers (seconds).
@@ -72,12 +73,15 @@ pub struct Local {
     reverse: HashMap<String, Box<[u8]>>,
     /// Reverse zones answered here (subtrees).
     zones: HashSet<String>,
+    /// Zones of `[[forward]]` tables: names under them that would be
+    /// answered here as special are forwarded instead.
+    forwarded: HashSet<String>,
 }
 
 impl Local {
-    /// Builds the tables from `[local]` and the `[access] allow` ranges.
-    /// Names were validated with the config.
-    pub fn new(config: &config::Local, allow: &[IpNet]) -> Local {
+    /// Builds the tables from `[local]`, the `[access] allow` ranges and
+    /// the `[[forward]]` zones. Names were validated with the config.
+    pub fn new(config: &config::Local, allow: &[IpNet], forwards: &[config::Forward]) -> Local {
         let mut local = Local::default();
         let mut target = Vec::new();
         let loopback = [
@@ -110,9 +114,15 @@ impl Local {
         // The config refuses a name given twice.
         local.records.dedup_by(|a, b| a.0 == b.0);
         let fixed = LOCAL_RANGES.iter().filter_map(|r| r.parse::<IpNet>().ok());
-        for net in fixed.chain(allow.iter().copied()) {
-            reverse_zones(net, &mut local.zones);
+        // A wide-open range in `allow` must not swallow the public tree.
+        let narrow = |net: &IpNet| match net {
+            IpNet::V4(v4) => v4.prefix_len() >= 8,
+            IpNet::V6(v6) => v6.prefix_len() >= 7,
+        };
+        for net in fixed.chain(allow.iter().copied()).filter(narrow) {
+            local.zones.extend(reverse_zones(net));
         }
+        local.forwarded = forwards.iter().flat_map(config::Forward::zones).collect();
         local
     }
 
@@ -133,7 +143,7 @@ impl Local {
                 "localhost" => Some(LocalAnswer::Addresses(&LOOPBACK)),
                 "local" | "invalid" | "onion" => negative(true),
                 "" => None,
-                _ if infrastructure => None,
+                _ if infrastructure || self.forwarded.contains(name) => None,
                 // A single label: never sent to the internet.
                 _ => negative(true),
             };
@@ -154,6 +164,11 @@ impl Local {
             && let Some(target) = self.reverse.get(name)
         {
             return Some(LocalAnswer::Pointer(target));
+        }
+        // A zone the household forwards (the router's reverse zone) is
+        // asked there, not answered here.
+        if !self.forwarded.is_empty() && suffixes(name).any(|zone| self.forwarded.contains(zone)) {
+            return None;
         }
         if in_zone(name, "home.arpa") {
             return negative(true);
@@ -191,87 +206,6 @@ fn suffixes(name: &str) -> impl Iterator<Item = &str> {
     )
 }
 
-/// Adds the reverse zones covering `net` (one per octet or nibble value
-/// where the prefix does not end on a boundary). IPv4 nets wider than /8
-/// and IPv6 nets wider than /7 are left out.
-fn reverse_zones(net: IpNet, zones: &mut HashSet<String>) {
-    match net {
-        IpNet::V4(v4) => {
-            let prefix = usize::from(v4.prefix_len());
-            if prefix < 8 {
-                return;
-            }
-            let octets = v4.network().octets();
-            digits_zones(&octets, 8, prefix, "in-addr.arpa", zones);
-        }
-        IpNet::V6(v6) => {
-            let prefix = usize::from(v6.prefix_len());
-            if prefix < 7 {
-                return;
-            }
-            let nibbles: Vec<u8> = v6
-                .network()
-                .octets()
-                .iter()
-                .flat_map(|b| [b >> 4, b & 0xf])
-                .collect();
-            digits_zones(&nibbles, 4, prefix, "ip6.arpa", zones);
-        }
-    }
-}
-
-/// The zones of a prefix of `prefix` bits over `digits` of `width` bits
-/// each (octets or nibbles), leftmost digit last in the name.
-fn digits_zones(
-    digits: &[u8],
-    width: usize,
-    prefix: usize,
-    top: &str,
-    zones: &mut HashSet<String>,
-) {
-    let whole = prefix / width;
-    let rest = prefix % width;
-    let format = |digit: u8| match width {
-        4 => format!("{digit:x}"),
-        _ => digit.to_string(),
-    };
-    let tail: Vec<String> = digits[..whole].iter().rev().map(|&d| format(d)).collect();
-    let join = |head: Option<String>| {
-        let mut labels: Vec<String> = head.into_iter().collect();
-        labels.extend(tail.iter().cloned());
-        labels.push(top.to_owned());
-        labels.join(".")
-    };
-    if rest == 0 || whole == digits.len() {
-        zones.insert(join(None));
-        return;
-    }
-    let free = width - rest;
-    let base = digits[whole] >> free << free;
-    for value in 0..(1u16 << free) {
-        // `base | value` stays within one digit of `width` bits.
-        zones.insert(join(Some(format(base | value as u8))));
-    }
-}
-
-/// The reverse-lookup name of an address, without trailing dot.
-fn reverse_name(addr: IpAddr) -> String {
-    match addr {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            format!("{}.{}.{}.{}.in-addr.arpa", o[3], o[2], o[1], o[0])
-        }
-        IpAddr::V6(v6) => {
-            let mut out = String::with_capacity(72);
-            for byte in v6.octets().iter().rev() {
-                out.push_str(&format!("{:x}.{:x}.", byte & 0xf, byte >> 4));
-            }
-            out.push_str("ip6.arpa");
-            out
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -282,7 +216,7 @@ mod tests {
             "nas.home.arpa".into(),
             vec!["192.168.1.10".parse().unwrap(), "fd00::10".parse().unwrap()],
         );
-        Local::new(&cfg, &config::Access::default().allow)
+        Local::new(&cfg, &config::Access::default().allow, &[])
     }
 
     fn nx(answer: Option<LocalAnswer<'_>>) -> bool {
@@ -356,6 +290,37 @@ mod tests {
     }
 
     #[test]
+    fn forwarded_zones_are_not_answered_here() {
+        let forward = config::Forward {
+            domains: vec!["192.168.178.0/24".into(), "lan".into()],
+            servers: vec!["192.168.178.1:53".parse().unwrap()],
+        };
+        let l = Local::new(
+            &config::Local::default(),
+            &config::Access::default().allow,
+            &[forward],
+        );
+        // The router's reverse zone and its domain go to the router ...
+        assert!(
+            l.answer("7.178.168.192.in-addr.arpa", RecordType::PTR)
+                .is_none()
+        );
+        assert!(
+            l.answer("178.168.192.in-addr.arpa", RecordType::SOA)
+                .is_none()
+        );
+        assert!(l.answer("lan", RecordType::A).is_none());
+        // ... the house's other private zones and single labels stay here.
+        assert!(nx(l.answer("7.1.168.192.in-addr.arpa", RecordType::PTR)));
+        assert!(nx(l.answer("nas", RecordType::A)));
+        // A loopback PTR is still answered here.
+        assert!(matches!(
+            l.answer("1.0.0.127.in-addr.arpa", RecordType::PTR),
+            Some(LocalAnswer::Pointer(_))
+        ));
+    }
+
+    #[test]
     fn access_ranges_bring_their_reverse_zones_but_wide_ones_do_not() {
         let allow: Vec<IpNet> = [
             "198.18.0.0/15",
@@ -366,7 +331,7 @@ mod tests {
         .iter()
         .map(|n| n.parse().unwrap())
         .collect();
-        let l = Local::new(&config::Local::default(), &allow);
+        let l = Local::new(&config::Local::default(), &allow, &[]);
         assert!(nx(l.answer("9.9.19.198.in-addr.arpa", RecordType::PTR)));
         assert!(
             l.answer("9.9.20.198.in-addr.arpa", RecordType::PTR)

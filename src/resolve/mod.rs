@@ -12,6 +12,7 @@ pub mod local;
 pub mod policy;
 pub mod ratelimit;
 pub mod refresh;
+pub mod route;
 
 pub use decide::{Decided, Decision, Question, Refetch, Refusal, Resolver, ServedImage};
 pub use entry::Entry;

@@ -136,9 +136,12 @@ async fn start(config: Config, dir: tempfile::TempDir, telemetry: bool) -> Ralo 
     let listeners = Listeners::bind(&config.server.listen).expect("bind loopback port 0");
     let addr = listeners.udp_addrs()[0];
     let segment = telemetry.then(|| {
-        let segment =
-            Telemetry::create(&dir.path().join("telemetry"), 64, &config.upstream.addrs())
-                .expect("telemetry segment");
+        let segment = Telemetry::create(
+            &dir.path().join("telemetry"),
+            64,
+            &ralo::resolve::route::Routes::upstream_addrs(&config),
+        )
+        .expect("telemetry segment");
         ralo::intake::show_serving(&segment, &image);
         Arc::new(segment)
     });
