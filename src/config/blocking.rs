@@ -1,6 +1,8 @@
 //! `[blocking]`: how `resolve::block` answers a blocked name ([`Mode`]) and
 //! for how long.
 
+use std::net::{Ipv4Addr, Ipv6Addr};
+
 use serde::Deserialize;
 
 use super::error::BadValue;
@@ -18,14 +20,23 @@ pub enum Mode {
     Nodata,
     /// REFUSED.
     Refused,
+    /// The addresses `ipv4` (for A) and `ipv6` (for AAAA), such as a block
+    /// page's on the LAN (Pi-hole's `IP` mode); NODATA for every other type
+    /// and for a family without an address.
+    Ip,
 }
 
 /// `[blocking]`: how blocked names are answered.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Blocking {
-    /// `"null"` (default), `"nxdomain"`, `"nodata"` or `"refused"`.
+    /// `"null"` (default), `"nxdomain"`, `"nodata"`, `"refused"` or `"ip"`
+    /// (answer with `ipv4` / `ipv6`).
     pub mode: Mode,
+    /// The IPv4 address blocked A questions get in mode `"ip"`.
+    pub ipv4: Option<Ipv4Addr>,
+    /// The IPv6 address blocked AAAA questions get in mode `"ip"`.
+    pub ipv6: Option<Ipv6Addr>,
     /// TTL of blocked answers (seconds, at most 3600). Short, so that an
     /// allowlist edit takes effect on clients quickly.
     pub ttl: u32,
@@ -37,6 +48,8 @@ impl Default for Blocking {
     fn default() -> Self {
         Blocking {
             mode: Mode::Null,
+            ipv4: None,
+            ipv6: None,
             ttl: 10,
             check_cnames: true,
         }
@@ -44,8 +57,27 @@ impl Default for Blocking {
 }
 
 impl Blocking {
-    /// Checks the TTL of blocked answers.
+    /// Checks the TTL of blocked answers, and that mode `"ip"` has an
+    /// address to answer with (and only it).
     pub(super) fn check(&self) -> Result<(), BadValue> {
+        let addressed = self.ipv4.is_some() || self.ipv6.is_some();
+        if self.mode == Mode::Ip && !addressed {
+            return Err(BadValue::new(
+                "blocking.mode",
+                "\"ip\" answers with blocking.ipv4 and blocking.ipv6: give at least one, e.g. ipv4 = \"192.168.1.2\"",
+            ));
+        }
+        if self.mode != Mode::Ip && addressed {
+            let key = if self.ipv4.is_some() {
+                "blocking.ipv4"
+            } else {
+                "blocking.ipv6"
+            };
+            return Err(BadValue::new(
+                key,
+                "is used only with mode = \"ip\"; set the mode or remove the address",
+            ));
+        }
         if self.ttl > 3_600 {
             return Err(BadValue::new(
                 "blocking.ttl",
@@ -60,6 +92,20 @@ impl Blocking {
 mod tests {
     use super::Mode;
     use crate::config::file::{parse_test as parse, refused_key};
+
+    #[test]
+    fn ip_mode_needs_an_address_and_addresses_need_ip_mode() {
+        let config = parse("[blocking]\nmode = \"ip\"\nipv4 = \"192.168.1.2\"\n").unwrap();
+        assert_eq!(config.blocking.mode, Mode::Ip);
+        assert_eq!(config.blocking.ipv4, Some("192.168.1.2".parse().unwrap()));
+        assert!(parse("[blocking]\nmode = \"ip\"\nipv6 = \"fd00::2\"\n").is_ok());
+        assert_eq!(refused_key("[blocking]\nmode = \"ip\"\n"), "blocking.mode");
+        assert_eq!(
+            refused_key("[blocking]\nipv6 = \"fd00::2\"\n"),
+            "blocking.ipv6"
+        );
+        assert!(parse("[blocking]\nmode = \"ip\"\nipv4 = \"fd00::2\"\n").is_err());
+    }
 
     #[test]
     fn bad_mode_is_refused() {

@@ -82,10 +82,7 @@ impl Handler {
         Handler {
             resolver,
             telemetry,
-            sinkhole: Sinkhole {
-                mode: config.blocking.mode,
-                ttl: config.blocking.ttl,
-            },
+            sinkhole: Sinkhole::new(&config.blocking),
             trusted: config.client_lookup.trusted_forwarders.clone(),
             runtime: tokio::runtime::Handle::try_current().ok(),
         }

@@ -67,6 +67,21 @@ const HINFO_DATA: &[u8] = b"\x07RFC8482\x00";
 pub(crate) struct Sinkhole {
     pub(crate) mode: Mode,
     pub(crate) ttl: u32,
+    /// Mode `ip`'s addresses (`[blocking] ipv4`, `ipv6`).
+    pub(crate) ipv4: Option<[u8; 4]>,
+    pub(crate) ipv6: Option<[u8; 16]>,
+}
+
+impl Sinkhole {
+    /// The sinkhole `[blocking]` describes.
+    pub(crate) fn new(config: &crate::config::Blocking) -> Sinkhole {
+        Sinkhole {
+            mode: config.mode,
+            ttl: config.ttl,
+            ipv4: config.ipv4.map(|a| a.octets()),
+            ipv6: config.ipv6.map(|a| a.octets()),
+        }
+    }
 }
 
 /// An Extended DNS Error: info-code and text, in parts.
@@ -254,6 +269,8 @@ fn blocked(out: &mut Vec<u8>, query: &Query<'_>, block: Block, sinkhole: Sinkhol
     let address: Option<(u16, &[u8])> = match (sinkhole.mode, query.qtype) {
         (Mode::Null, TYPE_A) => Some((TYPE_A, &[0; 4])),
         (Mode::Null, TYPE_AAAA) => Some((TYPE_AAAA, &[0; 16])),
+        (Mode::Ip, TYPE_A) => sinkhole.ipv4.as_ref().map(|a| (TYPE_A, &a[..])),
+        (Mode::Ip, TYPE_AAAA) => sinkhole.ipv6.as_ref().map(|a| (TYPE_AAAA, &a[..])),
         _ => None,
     };
     match (sinkhole.mode, address) {
@@ -268,7 +285,7 @@ fn blocked(out: &mut Vec<u8>, query: &Query<'_>, block: Block, sinkhole: Sinkhol
         }
         (Mode::Refused, None) => start(out, query, Head::empty(5)),
         (Mode::Nxdomain, None) => negative(out, query, 3, ttl),
-        (Mode::Null | Mode::Nodata, None) => negative(out, query, 0, ttl),
+        (Mode::Null | Mode::Nodata | Mode::Ip, None) => negative(out, query, 0, ttl),
     }
 }
 
@@ -452,6 +469,8 @@ mod tests {
     });
 
     const SINKHOLE: Sinkhole = Sinkhole {
+        ipv4: None,
+        ipv6: None,
         mode: Mode::Null,
         ttl: 10,
     };
@@ -537,6 +556,51 @@ mod tests {
     }
 
     #[test]
+    fn ip_mode_answers_its_address_of_the_family_asked() {
+        let sinkhole = Sinkhole {
+            mode: Mode::Ip,
+            ipv4: Some([192, 168, 1, 2]),
+            ..SINKHOLE
+        };
+        let a = rendered(
+            &query(TYPE_A, EDNS),
+            Decision::Blocked(rule()),
+            sinkhole,
+            1232,
+        );
+        assert_eq!(
+            a.answers[0].data,
+            RData::A(A(Ipv4Addr::new(192, 168, 1, 2)))
+        );
+        assert_eq!(a.answers[0].ttl, SINKHOLE.ttl);
+        // No IPv6 address given: AAAA gets NODATA, as every other type.
+        for qtype in [TYPE_AAAA, 65] {
+            let m = rendered(
+                &query(qtype, EDNS),
+                Decision::Blocked(rule()),
+                sinkhole,
+                1232,
+            );
+            assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+            assert!(m.answers.is_empty());
+        }
+        let both = Sinkhole {
+            ipv6: Some("fd00::2".parse::<std::net::Ipv6Addr>().unwrap().octets()),
+            ..sinkhole
+        };
+        let aaaa = rendered(
+            &query(TYPE_AAAA, EDNS),
+            Decision::Blocked(rule()),
+            both,
+            1232,
+        );
+        assert_eq!(
+            aaaa.answers[0].data,
+            RData::AAAA(hickory_proto::rr::rdata::AAAA("fd00::2".parse().unwrap()))
+        );
+    }
+
+    #[test]
     fn every_mode_answers_every_type_with_no_record_leading_around_the_block() {
         for (mode, qtype, rcode, answers) in [
             (Mode::Null, TYPE_AAAA, ResponseCode::NoError, 1),
@@ -546,7 +610,11 @@ mod tests {
             (Mode::Nxdomain, TYPE_A, ResponseCode::NXDomain, 0),
             (Mode::Refused, TYPE_A, ResponseCode::Refused, 0),
         ] {
-            let sinkhole = Sinkhole { mode, ttl: 7 };
+            let sinkhole = Sinkhole {
+                mode,
+                ttl: 7,
+                ..SINKHOLE
+            };
             let m = rendered(
                 &query(qtype, EDNS),
                 Decision::Blocked(rule()),

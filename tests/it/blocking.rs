@@ -188,6 +188,29 @@ async fn null_mode_answers_each_query_type() {
 }
 
 #[tokio::test]
+async fn ip_mode_answers_the_block_page_address() {
+    let up = Upstream::standard().await;
+    let ralo = Setup::new(up.addr())
+        .list("ads", "||tracker.test^\n", "")
+        .start_with("[blocking]\nmode = \"ip\"\nipv4 = \"192.168.1.2\"\nipv6 = \"fd00::2\"\n")
+        .await;
+    let client = Client::new(ralo.addr);
+    let a = client.udp("ads.tracker.test", RecordType::A).await;
+    assert_eq!(answers_a(&a), vec![Ipv4Addr::new(192, 168, 1, 2)]);
+    assert_eq!(ede(&a).map(|e| e.0), Some(15), "still says blocked");
+    let aaaa = client.udp("ads.tracker.test", RecordType::AAAA).await;
+    assert_eq!(
+        answers_aaaa(&aaaa),
+        vec!["fd00::2".parse::<Ipv6Addr>().unwrap()]
+    );
+    let https = client.udp("ads.tracker.test", RecordType::HTTPS).await;
+    assert_eq!(https.metadata.response_code, ResponseCode::NoError);
+    assert!(https.answers.is_empty(), "other types: NODATA");
+    assert_eq!(up.queries(), 0);
+    ralo.stop().await;
+}
+
+#[tokio::test]
 async fn blocked_answer_carries_ede_naming_the_list() {
     let up = Upstream::standard().await;
     let ralo = Setup::new(up.addr())
