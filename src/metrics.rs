@@ -169,6 +169,17 @@ impl Collector for TelemetryCollector {
             "group",
             &group_blocked,
         )?;
+        let firsts: Vec<(&str, u64)> = names
+            .iter()
+            .zip(&counters.upstreams)
+            .map(|(n, u)| (n.as_str(), u.first))
+            .collect();
+        family(
+            "ralo_upstream_first_choice",
+            "Questions that asked this upstream first (the lowest smoothed round-trip time, others now and then).",
+            "upstream",
+            &firsts,
+        )?;
         family(
             "ralo_rate_limited",
             "Messages from clients over their rate limit, by what they got (not counted as queries).",
@@ -201,6 +212,18 @@ impl Collector for TelemetryCollector {
                     &buckets,
                     None,
                 )?;
+        }
+
+        let mut metric = encoder.encode_descriptor(
+            "ralo_upstream_srtt_seconds",
+            "Smoothed round-trip time of each upstream, as the forwarder chooses by (0 while unknown).",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (name, upstream) in names.iter().zip(&counters.upstreams) {
+            let labels = [("upstream", name.as_str())];
+            ConstGauge::new(upstream.srtt_us as f64 / 1e6)
+                .encode(metric.encode_family(&labels)?)?;
         }
 
         let metric = encoder.encode_descriptor(
@@ -346,6 +369,7 @@ mod tests {
             });
         }
         telemetry.upstream_answered(0, Duration::from_millis(3));
+        telemetry.upstream_rtt(0, 3_000, true);
         telemetry.set_generation(7);
         telemetry.rate_limited(crate::vocab::Admission::Refuse);
         telemetry.rate_limited(crate::vocab::Admission::Drop);
@@ -370,6 +394,8 @@ mod tests {
             "ralo_rate_limited_total{action=\"drop\"} 2",
             "ralo_upstream_overload_total 1",
             "ralo_cache_refetched_total 1",
+            "ralo_upstream_srtt_seconds{upstream=\"127.0.0.1:5300\"} 0.003",
+            "ralo_upstream_first_choice_total{upstream=\"127.0.0.1:5300\"} 1",
             "ralo_blocking_enabled 1",
             "ralo_group_queries_total{group=\"default\"} 3",
             "ralo_group_queries_total{group=\"kids\"} 3",

@@ -173,6 +173,12 @@ pub struct Upstream {
     pub latency_p90_ms: Option<f64>,
     /// 99th percentile.
     pub latency_p99_ms: Option<f64>,
+    /// Smoothed round-trip time the forwarder chooses by (ms); none while
+    /// unknown.
+    pub srtt_ms: Option<f64>,
+    /// Questions that asked it first: the fastest is asked first, the
+    /// others now and then.
+    pub first_choice: u64,
 }
 
 /// What the limits turned away since the server started.
@@ -303,6 +309,8 @@ impl Report {
                     latency_p50_ms: u.latency_quantile_ms(0.5),
                     latency_p90_ms: u.latency_quantile_ms(0.9),
                     latency_p99_ms: u.latency_quantile_ms(0.99),
+                    srtt_ms: (u.srtt_us > 0).then(|| u.srtt_us as f64 / 1000.0),
+                    first_choice: u.first,
                 })
                 .collect(),
             groups: counters
@@ -435,19 +443,21 @@ impl Report {
             }
         }
         out += &format!(
-            "\n{:<28}{:>9}{:>10}{:>10}{:>10}{:>10}\n",
-            "upstream", "tries", "failed", "p50 ms", "p90 ms", "p99 ms"
+            "\n{:<28}{:>9}{:>10}{:>10}{:>10}{:>10}{:>10}{:>8}\n",
+            "upstream", "tries", "failed", "p50 ms", "p90 ms", "p99 ms", "srtt ms", "first"
         );
         let ms = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.1}"));
         for u in &self.upstreams {
             out += &format!(
-                "{:<28}{:>9}{:>10}{:>10}{:>10}{:>10}\n",
+                "{:<28}{:>9}{:>10}{:>10}{:>10}{:>10}{:>10}{:>8}\n",
                 u.address,
                 u.tries,
                 u.failures,
                 ms(u.latency_p50_ms),
                 ms(u.latency_p90_ms),
-                ms(u.latency_p99_ms)
+                ms(u.latency_p99_ms),
+                ms(u.srtt_ms),
+                u.first_choice
             );
         }
         out

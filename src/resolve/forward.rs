@@ -16,12 +16,13 @@
 //! until the deadline, so a slow upstream's late answer is still taken. Identical
 //! questions asked while one is in flight share that one upstream query.
 //!
-//! The upstream that answered last is asked first; after [`REPROBE`] the
-//! configured order is tried again, so a recovered first choice is used.
+//! The upstream asked first is the one with the lowest smoothed round-trip
+//! time, now and then another ([`super::choice`]); the rest follow in the
+//! configured order.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -34,11 +35,10 @@ use tokio::sync::watch;
 use tokio::time::{Instant, sleep_until, timeout_at};
 
 use super::cache::Key;
+use super::choice::Choice;
 use super::entry::Entry;
 use crate::config;
 
-/// How long a demoted first-choice upstream is passed over.
-const REPROBE: Duration = Duration::from_secs(30);
 /// EDNS payload size advertised upstream (DNS flag day 2020).
 const UPSTREAM_PAYLOAD: u16 = 1232;
 /// The largest upstream datagram read: well above the payload advertised.
@@ -80,11 +80,19 @@ pub enum Try {
         index: usize,
         /// Time from sending to the accepted answer.
         latency: Duration,
+        /// Its smoothed round-trip time now (µs).
+        srtt_us: u32,
+        /// It was the question's first choice.
+        first: bool,
     },
     /// Upstream `index` failed: timeout, error, SERVFAIL, REFUSED.
     Failed {
         /// The upstream's index.
         index: usize,
+        /// Its smoothed round-trip time now (µs).
+        srtt_us: u32,
+        /// It was the question's first choice.
+        first: bool,
     },
     /// None was made: `max_inflight` questions were already in flight.
     TurnedAway,
@@ -141,10 +149,8 @@ pub struct Forwarder {
     max_inflight: usize,
     /// The counters' number of the first upstream ([`Try`] indexes).
     first_index: usize,
-    preferred: AtomicUsize,
-    /// When `preferred` last moved away from 0, in ms since `epoch`.
-    demoted_ms: AtomicU64,
-    epoch: Instant,
+    /// Which upstream to ask first.
+    choice: Choice,
     inflight: Mutex<HashMap<Key, Arc<Shared>>>,
     /// Counters.
     pub counters: Counters,
@@ -174,9 +180,10 @@ impl Forwarder {
             max_tries: config.max_tries,
             max_inflight: config.max_inflight,
             first_index: 0,
-            preferred: AtomicUsize::new(0),
-            demoted_ms: AtomicU64::new(0),
-            epoch: Instant::now(),
+            choice: Choice::new(
+                config.servers.len(),
+                Duration::from_millis(config.timeout_ms),
+            ),
             inflight: Mutex::new(HashMap::new()),
             counters: Counters::default(),
         }
@@ -264,7 +271,7 @@ impl Forwarder {
     async fn resolve(&self, request: Request<'_>, log: &mut Vec<Try>) -> Result<Message, Error> {
         let deadline = Instant::now() + self.deadline;
         let count = self.upstreams.len();
-        let start = self.first_choice();
+        let first = self.choice.first();
         let mut tries = 0u8;
         // Tries overlap: a new one starts when the last has had `timeout`
         // without an answer (or failed outright), but every try keeps
@@ -282,7 +289,7 @@ impl Forwarder {
                 break;
             }
             if tries < self.max_tries && now >= next_try {
-                let index = (start + usize::from(tries)) % count;
+                let index = self.choice.nth(first, usize::from(tries));
                 let upstream = self.upstreams[index];
                 tries += 1;
                 self.counters.tries.fetch_add(1, Ordering::Relaxed);
@@ -304,18 +311,20 @@ impl Forwarder {
             tokio::select! {
                 Some((index, sent, answer)) = pending.next() => match answer {
                     Some(answer) => {
+                        let latency = sent.elapsed();
                         log.push(Try::Answered {
                             index: self.first_index + index,
-                            latency: sent.elapsed(),
+                            latency,
+                            srtt_us: self.choice.answered(index, latency),
+                            first: index == first,
                         });
-                        self.remember(index);
                         return Ok(answer);
                     }
                     None => {
                         if let Some(at) = outstanding.iter().position(|&i| i == index) {
                             outstanding.swap_remove(at);
                         }
-                        self.failed(index, log);
+                        self.failed(index, index == first, log);
                         // Failed outright (refused, unreachable, SERVFAIL):
                         // the next try need not wait.
                         next_try = Instant::now();
@@ -326,39 +335,18 @@ impl Forwarder {
         }
         // Tries still unanswered at the deadline failed too.
         for index in outstanding {
-            self.failed(index, log);
+            self.failed(index, index == first, log);
         }
         Err(Error::Exhausted { tries })
     }
 
-    fn failed(&self, index: usize, log: &mut Vec<Try>) {
+    fn failed(&self, index: usize, first: bool, log: &mut Vec<Try>) {
         self.counters.failures.fetch_add(1, Ordering::Relaxed);
         log.push(Try::Failed {
             index: self.first_index + index,
+            srtt_us: self.choice.failed(index),
+            first,
         });
-    }
-
-    fn first_choice(&self) -> usize {
-        let preferred = self.preferred.load(Ordering::Relaxed);
-        if preferred == 0 {
-            return 0;
-        }
-        let since = self.demoted_ms.load(Ordering::Relaxed);
-        let now = self.epoch.elapsed().as_millis() as u64;
-        if now.saturating_sub(since) > REPROBE.as_millis() as u64 {
-            // Give the configured first choice another chance.
-            self.preferred.store(0, Ordering::Relaxed);
-            return 0;
-        }
-        preferred
-    }
-
-    fn remember(&self, index: usize) {
-        let old = self.preferred.swap(index, Ordering::Relaxed);
-        if old == 0 && index != 0 {
-            let now = self.epoch.elapsed().as_millis() as u64;
-            self.demoted_ms.store(now, Ordering::Relaxed);
-        }
     }
 
     /// One try: UDP, then TCP if truncated. `None` when this upstream failed.

@@ -5,6 +5,7 @@
 pub mod access;
 pub mod block;
 pub mod cache;
+pub mod choice;
 pub mod decide;
 pub mod entry;
 pub mod forward;

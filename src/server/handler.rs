@@ -247,8 +247,23 @@ impl Handler {
 fn count_tries(telemetry: &Telemetry, tries: &[Try]) {
     for t in tries {
         match *t {
-            Try::Answered { index, latency } => telemetry.upstream_answered(index, latency),
-            Try::Failed { index } => telemetry.upstream_failed(index),
+            Try::Answered {
+                index,
+                latency,
+                srtt_us,
+                first,
+            } => {
+                telemetry.upstream_answered(index, latency);
+                telemetry.upstream_rtt(index, srtt_us, first);
+            }
+            Try::Failed {
+                index,
+                srtt_us,
+                first,
+            } => {
+                telemetry.upstream_failed(index);
+                telemetry.upstream_rtt(index, srtt_us, first);
+            }
             Try::TurnedAway => telemetry.upstream_overloaded(),
         }
     }

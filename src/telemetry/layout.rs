@@ -42,7 +42,7 @@
 //! | 161, 162 | messages of rate-limited clients refused, and dropped unanswered (`[access] rate_limit_*`); they are not queries above |
 //! | 163 | questions turned away by the forwarder because `[upstream] max_inflight` upstream queries were already in flight (answered stale or SERVFAIL, and counted as such above) |
 //! | 164 | cache entries fetched again in the background (`[cache] prefetch`, `optimistic`) with a new answer stored |
-//! | 168 + 16i … | upstream i: tries, failures, answer latency sum (µs), then 11 latency buckets (≤ 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000 ms, more) |
+//! | 168 + 16i … | upstream i: tries, failures, answer latency sum (µs), then 11 latency buckets (≤ 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000 ms, more), its smoothed round-trip time (µs, as last set; 0 unknown), and how many questions asked it first |
 //! | 296 + 2m … | minute bucket m (of 64; the minute since the epoch mod 64): queries, then blocked, each packed as `minute << 32 \| count` |
 //!
 //! **Groups** (768 words at word 496): 12 words for each group `g` of the
@@ -159,6 +159,8 @@ pub(super) mod counter {
     pub(crate) const FAILURES: usize = 1;
     pub(crate) const LATENCY_SUM_US: usize = 2;
     pub(crate) const LATENCY_BUCKETS: usize = 3;
+    pub(crate) const SRTT_US: usize = 14;
+    pub(crate) const FIRST: usize = 15;
     pub(crate) const MINUTES: usize = 296;
 
     /// The word counting queries with these indexes.
@@ -173,7 +175,8 @@ const _: () = {
     assert!(counter::RING_DROPPED < counter::RATE_LIMITED_REFUSED);
     assert!(counter::UPSTREAM_OVERLOAD < counter::REFETCHED);
     assert!(counter::REFETCHED < counter::UPSTREAMS);
-    assert!(counter::LATENCY_BUCKETS + LATENCY_BUCKETS <= counter::UPSTREAM_WORDS);
+    assert!(counter::LATENCY_BUCKETS + LATENCY_BUCKETS <= counter::SRTT_US);
+    assert!(counter::FIRST < counter::UPSTREAM_WORDS);
     assert!(counter::UPSTREAMS + MAX_UPSTREAMS * counter::UPSTREAM_WORDS <= counter::MINUTES);
     assert!(counter::MINUTES + MINUTES * 2 <= COUNTER_WORDS);
     assert!(header::UPSTREAM_ADDRS + MAX_UPSTREAMS * 3 <= HEADER_WORDS);
@@ -408,6 +411,8 @@ impl<'a> View<'a> {
                     failures: get(at + counter::FAILURES),
                     latency_sum_us: get(at + counter::LATENCY_SUM_US),
                     buckets: std::array::from_fn(|b| get(at + counter::LATENCY_BUCKETS + b)),
+                    srtt_us: get(at + counter::SRTT_US),
+                    first: get(at + counter::FIRST),
                 }
             })
             .collect();

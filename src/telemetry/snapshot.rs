@@ -64,6 +64,11 @@ pub struct UpstreamCounters {
     /// Answered tries by latency, per [`LATENCY_BOUNDS_MS`] plus one
     /// unbounded bucket (not cumulative).
     pub buckets: [u64; LATENCY_BUCKETS],
+    /// Its smoothed round-trip time (µs) as the forwarder last estimated
+    /// it; 0 while unknown.
+    pub srtt_us: u64,
+    /// Questions that asked it first.
+    pub first: u64,
 }
 
 /// The queries and blocked queries of one minute.

@@ -210,6 +210,19 @@ impl Telemetry {
         c[at + counter::LATENCY_BUCKETS + bucket].fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Records upstream `index`'s smoothed round-trip time after a try,
+    /// and counts the try if it was the question's first choice.
+    pub fn upstream_rtt(&self, index: usize, srtt_us: u32, first: bool) {
+        let Some(at) = upstream_at(index) else {
+            return;
+        };
+        let c = self.counters();
+        c[at + counter::SRTT_US].store(u64::from(srtt_us), Ordering::Relaxed);
+        if first {
+            c[at + counter::FIRST].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     /// Counts an upstream try that failed (timeout, error, SERVFAIL, REFUSED).
     pub fn upstream_failed(&self, index: usize) {
         let Some(at) = upstream_at(index) else {
@@ -464,6 +477,9 @@ pub(super) mod tests {
         telemetry.upstream_failed(0);
         telemetry.upstream_failed(1);
         telemetry.upstream_failed(8); // past the 8th: ignored, no panic
+        telemetry.upstream_rtt(0, 2_500, true);
+        telemetry.upstream_rtt(0, 2_400, false);
+        telemetry.upstream_rtt(9, 1, true);
         let c = segment.view().counters();
         let first = &c.upstreams[0];
         assert_eq!(first.addr, "127.0.0.1:5300".parse().unwrap());
@@ -472,6 +488,7 @@ pub(super) mod tests {
         assert_eq!(first.buckets[0], 1);
         assert_eq!(first.buckets[3], 1);
         assert_eq!(first.buckets[10], 1);
+        assert_eq!((first.srtt_us, first.first), (2_400, 1));
         assert_eq!(first.latency_sum_us, 800 + 7_000 + 3_000_000);
         assert_eq!((c.upstreams[1].tries, c.upstreams[1].failures), (1, 1));
     }

@@ -384,3 +384,47 @@ async fn wrong_id_before_the_real_answer_is_skipped() {
 async fn wrong_question_before_the_real_answer_is_skipped() {
     decoy_then_real_answer(Decoy::WrongQuestion).await;
 }
+
+/// Asks `count` distinct names (cache misses) from `prefix`, one at a time.
+async fn ask_distinct(client: &Client, prefix: &str, count: usize) {
+    for i in 0..count {
+        let (msg, _) = ask(client, &format!("{prefix}-{i}.example")).await;
+        assert_eq!(answers_a(&msg), vec![REAL]);
+    }
+}
+
+#[tokio::test]
+async fn the_faster_upstream_is_asked_first_and_a_recovered_one_found_again() {
+    let slow = Scripted::start(Script::answer().delay(Duration::from_millis(60))).await;
+    let fast = Scripted::start(Script::answer()).await;
+    // The slow one is listed first: order alone would ask it every time.
+    let ralo = Setup::new(slow.addr())
+        .upstreams(&[slow.addr(), fast.addr()])
+        .telemetry()
+        .start()
+        .await;
+    let client = Client::new(ralo.addr);
+    ask_distinct(&client, "speed", 64).await;
+    // One question each to learn both, then the fast one, but for one in
+    // 32 asked of the other.
+    assert!(slow.count() <= 4, "slow asked {} times", slow.count());
+    assert!(fast.count() >= 60, "fast asked {} times", fast.count());
+    let upstreams = ralo.counters().upstreams;
+    assert!(upstreams[1].first > upstreams[0].first);
+    assert!(upstreams[1].srtt_us < upstreams[0].srtt_us, "{upstreams:?}");
+
+    // The fast one goes silent: its questions fail over, it falls behind.
+    fast.set(Script::reply(Reply::Silent));
+    ask_distinct(&client, "outage", 4).await;
+    let before = slow.count();
+    ask_distinct(&client, "after", 8).await;
+    assert_eq!(slow.count() - before, 8, "the slow one is asked first now");
+
+    // Back and fast: exploration finds it, and it is first again.
+    fast.set(Script::answer());
+    ask_distinct(&client, "recovered", 64).await;
+    let fast_before = fast.count();
+    ask_distinct(&client, "settled", 16).await;
+    assert!(fast.count() - fast_before >= 15, "fast is first again");
+    ralo.stop().await;
+}
