@@ -108,6 +108,7 @@ impl Config {
         })?;
         config.paths.resolve_against(&base_dir);
         config.client_lookup.resolve_against(&base_dir);
+        config.upstream.resolve_against(&base_dir);
         config.base_dir = base_dir;
         config.add_implicit_household_lists();
         config.check().map_err(|bad| bad.in_origin(origin))?;
@@ -121,6 +122,7 @@ impl Config {
         self.server.check()?;
         self.access.check()?;
         self.upstream.check()?;
+        self.upstream.check_bootstrap_is_not(&self.server.listen)?;
         self.cache.check()?;
         self.blocking.check()?;
         self.local.check()?;
