@@ -1,17 +1,23 @@
 //! The path of one query: [`decide`] says what a question gets — access,
 //! rate limit, local names, blocking, cache — in one function, and forwards
-//! the ones that need upstream.
+//! the ones that need upstream ([`forward`]: plain, or over the kept DoT and
+//! DoH connections of `encrypted`, trusting the CAs of `trust`, with DoH
+//! hosts found by `bootstrap`).
 
 pub mod access;
 pub mod block;
+mod bootstrap;
 pub mod cache;
 pub mod decide;
+mod encrypted;
 pub mod entry;
 pub mod forward;
 pub mod local;
 pub mod policy;
 pub mod ratelimit;
 pub mod refresh;
+mod trust;
 
 pub use decide::{Decided, Decision, Question, Refusal, Resolver, ServedImage};
+pub use encrypted::{DOWN, IDLE};
 pub use entry::Entry;
