@@ -380,4 +380,24 @@ mod tests {
         );
         assert!(matches!(c.upstream.servers[0], UpstreamSpec::Tls { .. }));
     }
+
+    #[test]
+    fn packaged_config_asks_quad9_and_cloudflare_over_tls() {
+        let text = include_str!("../../deploy/ralo.toml");
+        let c = super::super::Config::parse(text, "deploy/ralo.toml", "/etc/ralo".into()).unwrap();
+        let servers: Vec<String> = c.upstream.servers.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            servers,
+            [
+                "tls://9.9.9.9:853#dns.quad9.net",
+                "tls://149.112.112.112:853#dns.quad9.net",
+                "tls://1.1.1.1:853#cloudflare-dns.com"
+            ]
+        );
+        // The commented fallbacks parse too.
+        for line in text.lines().filter(|l| l.starts_with("# servers = ")) {
+            let entry = format!("[upstream]\n{}\n", line.trim_start_matches("# "));
+            parse(&entry).unwrap_or_else(|e| panic!("{line}: {e}"));
+        }
+    }
 }
