@@ -35,6 +35,6 @@ pub use paths::Paths;
 pub use server::Server;
 pub use telemetry::Telemetry;
 pub use update::Update;
-pub use upstream::Upstream;
+pub use upstream::{CaFileError, Upstream};
 pub use upstream_spec::{DOH_PORT, DOT_PORT, HttpsSpec, UpstreamSpec, UpstreamSpecError};
 pub use web::Web;

@@ -104,18 +104,18 @@ impl Upstream {
     }
 
     /// The certificates of `tls_ca_file` (none without one).
-    pub fn extra_cas(&self) -> Result<Vec<CertificateDer<'static>>, String> {
+    pub fn extra_cas(&self) -> Result<Vec<CertificateDer<'static>>, CaFileError> {
         let Some(path) = &self.tls_ca_file else {
             return Ok(Vec::new());
         };
         let cas = CertificateDer::pem_file_iter(path)
             .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| format!("cannot read CA certificates from {}: {e}", path.display()))?;
+            .map_err(|source| CaFileError::Read {
+                path: path.clone(),
+                source,
+            })?;
         if cas.is_empty() {
-            return Err(format!(
-                "{} holds no certificate; write PEM blocks (-----BEGIN CERTIFICATE-----)",
-                path.display()
-            ));
+            return Err(CaFileError::Empty { path: path.clone() });
         }
         Ok(cas)
     }
@@ -167,7 +167,7 @@ impl Upstream {
         }
         if self.tls_ca_file.is_some() {
             self.extra_cas()
-                .map_err(|message| BadValue::new("upstream.tls_ca_file", message))?;
+                .map_err(|e| BadValue::new("upstream.tls_ca_file", e.to_string()))?;
         }
         BadValue::unless_in("upstream.timeout_ms", self.timeout_ms, 50..=2_500)?;
         if !(self.timeout_ms..=2_500).contains(&self.deadline_ms) {
@@ -182,6 +182,27 @@ impl Upstream {
         BadValue::unless_in("upstream.max_tries", self.max_tries, 1..=3)?;
         BadValue::unless_in("upstream.max_inflight", self.max_inflight, 1..=4096)
     }
+}
+
+/// Why the CA certificates of `[upstream] tls_ca_file` cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum CaFileError {
+    /// The file cannot be read or holds a broken PEM block.
+    #[error(
+        "cannot read CA certificates from {path}: {source}; write the path of a PEM file of CA certificates"
+    )]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: rustls::pki_types::pem::Error,
+    },
+    /// The file holds no certificate.
+    #[error("{path} holds no certificate; write PEM blocks (-----BEGIN CERTIFICATE-----)")]
+    Empty {
+        /// The file.
+        path: PathBuf,
+    },
 }
 
 /// Reads `bootstrap` entries as `ip` or `ip:port`, port 53 by default.

@@ -288,36 +288,46 @@ impl Channel {
         })
     }
 
-    /// Spawns the task that drives a connection until it ends or has been
-    /// idle for [`IDLE`], then marks it closed (dropping the driver closes
-    /// the socket).
+    /// Spawns the task that drives a connection; see [`drive`].
     fn drive(
         &self,
         background: impl Future<Output = ()> + Send + 'static,
         closed: &Arc<AtomicBool>,
         last_used: &Arc<AtomicU64>,
     ) {
-        let (closed, last_used, epoch) = (closed.clone(), last_used.clone(), self.epoch);
-        tokio::spawn(async move {
-            let idle = async {
-                loop {
-                    let now = u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
-                    let idle = Duration::from_millis(
-                        now.saturating_sub(last_used.load(Ordering::Relaxed)),
-                    );
-                    if idle >= IDLE {
-                        return;
-                    }
-                    tokio::time::sleep(IDLE - idle).await;
-                }
-            };
-            tokio::select! {
-                () = background => {}
-                () = idle => {}
-            }
-            closed.store(true, Ordering::Relaxed);
-        });
+        tokio::spawn(drive(
+            background,
+            closed.clone(),
+            last_used.clone(),
+            self.epoch,
+        ));
     }
+}
+
+/// Drives a connection (`background`, hickory-net's I/O future) until it
+/// ends or has been idle for [`IDLE`] since `last_used` (ms since
+/// `epoch`), then marks it closed; dropping `background` closes the socket.
+async fn drive(
+    background: impl Future<Output = ()>,
+    closed: Arc<AtomicBool>,
+    last_used: Arc<AtomicU64>,
+    epoch: Instant,
+) {
+    let idle = async {
+        loop {
+            let now = u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+            let idle = Duration::from_millis(now.saturating_sub(last_used.load(Ordering::Relaxed)));
+            if idle >= IDLE {
+                return;
+            }
+            tokio::time::sleep(IDLE - idle).await;
+        }
+    };
+    tokio::select! {
+        () = background => {}
+        () = idle => {}
+    }
+    closed.store(true, Ordering::Relaxed);
 }
 
 /// Retires the connection when a question on it is given up (its try
@@ -335,5 +345,53 @@ impl Drop for Unanswered<'_> {
         if !self.answered && self.sent.elapsed() >= self.stall {
             self.connection.closed.store(true, Ordering::Relaxed);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::time::Duration;
+
+    use tokio::time::{Instant, advance};
+
+    use super::{IDLE, drive};
+
+    #[tokio::test(start_paused = true)]
+    async fn a_connection_is_closed_after_idle_time_counted_from_its_last_question() {
+        let epoch = Instant::now();
+        let closed = Arc::new(AtomicBool::new(false));
+        let last_used = Arc::new(AtomicU64::new(0));
+        let (ended_tx, ended) = tokio::sync::oneshot::channel::<()>();
+        let background = async move {
+            std::future::pending::<()>().await;
+            drop(ended_tx);
+        };
+        let task = tokio::spawn(drive(background, closed.clone(), last_used.clone(), epoch));
+        advance(IDLE - Duration::from_secs(5)).await;
+        tokio::task::yield_now().await;
+        assert!(!closed.load(Ordering::Relaxed));
+        // A question now: idle counts again from here.
+        last_used.store(
+            u64::try_from(epoch.elapsed().as_millis()).unwrap(),
+            Ordering::Relaxed,
+        );
+        advance(Duration::from_secs(10)).await;
+        tokio::task::yield_now().await;
+        assert!(!closed.load(Ordering::Relaxed), "used 10 s ago");
+        advance(IDLE).await;
+        task.await.unwrap();
+        assert!(closed.load(Ordering::Relaxed), "closed after 30 s idle");
+        // Dropping the driver dropped the connection's I/O future.
+        assert!(ended.await.is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_connection_that_ends_is_marked_closed_at_once() {
+        let closed = Arc::new(AtomicBool::new(false));
+        let last_used = Arc::new(AtomicU64::new(0));
+        drive(async {}, closed.clone(), last_used, Instant::now()).await;
+        assert!(closed.load(Ordering::Relaxed));
     }
 }
