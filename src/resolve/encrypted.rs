@@ -18,7 +18,8 @@
 //! asks again — this upstream on a new connection, or the next one —
 //! within the query's deadline and tries. A connection that cannot be made
 //! (refused, unreachable, a certificate for another name) fails every try
-//! for [`DOWN`] at once, so the next upstream is asked without waiting.
+//! for [`DOWN`] at once, so the next upstream is asked without waiting; the
+//! cause is logged once per outage (warn), and the recovery (info).
 //! Answers are never truncated here, so the TCP retry of plain DNS never
 //! applies.
 
@@ -28,6 +29,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use hickory_net::NetError;
 use hickory_net::h2::HttpsClientStream;
 use hickory_net::runtime::TokioRuntimeProvider;
 use hickory_net::tls::tls_client_connect;
@@ -103,6 +105,39 @@ struct State {
     connection: Option<Arc<Connection>>,
     /// No new connection is tried before this.
     down_until: Option<Instant>,
+    /// The last connection tried could not be made.
+    failing: bool,
+}
+
+/// Why a connection could not be made, for the log.
+#[derive(Debug, thiserror::Error)]
+enum ConnectError {
+    /// No bootstrap resolver gave the DoH host's address.
+    #[error(
+        "no [upstream] bootstrap resolver gave the host's address; check bootstrap, or write the address after # in the URL"
+    )]
+    NoAddress,
+    /// TCP, TLS (a certificate for another name, an unknown CA) or HTTP/2.
+    #[error(
+        "{addr}: {error}; check the address, the name after # (it must be on the certificate), and [upstream] tls_ca_file for a private CA"
+    )]
+    Connect {
+        /// Where.
+        addr: SocketAddr,
+        /// hickory-net's error.
+        error: NetError,
+    },
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Kind::Tls { addr, name } => write!(f, "tls://{addr}#{}", name.to_str()),
+            Kind::Https {
+                host, port, path, ..
+            } => write!(f, "https://{host}:{port}{path}"),
+        }
+    }
 }
 
 /// One open connection.
@@ -210,15 +245,26 @@ impl Channel {
             return None;
         }
         match self.connect().await {
-            Some(connection) => {
+            Ok(connection) => {
+                if state.failing {
+                    tracing::info!(upstream = %self.kind, "encrypted upstream connected again");
+                }
                 connection.last_used.store(self.now_ms(), Ordering::Relaxed);
                 let connection = Arc::new(connection);
                 state.connection = Some(connection.clone());
                 state.down_until = None;
+                state.failing = false;
                 Some(connection)
             }
-            None => {
+            Err(error) => {
+                // Once per outage at warn level, not every DOWN.
+                if state.failing {
+                    tracing::debug!(upstream = %self.kind, %error, "encrypted upstream still cannot be reached");
+                } else {
+                    tracing::warn!(upstream = %self.kind, %error, "cannot connect to an encrypted upstream; the next upstream is asked meanwhile");
+                }
                 state.down_until = Some(Instant::now() + DOWN);
+                state.failing = true;
                 None
             }
         }
@@ -229,7 +275,7 @@ impl Channel {
     }
 
     /// Opens a connection and starts the task that drives it.
-    async fn connect(&self) -> Option<Connection> {
+    async fn connect(&self) -> Result<Connection, ConnectError> {
         let provider = TokioRuntimeProvider::new();
         let closed = Arc::new(AtomicBool::new(false));
         let last_used = Arc::new(AtomicU64::new(self.now_ms()));
@@ -239,10 +285,7 @@ impl Channel {
                     tls_client_connect(*addr, name.clone(), self.trust.dot.clone(), provider);
                 let stream = stream
                     .await
-                    .inspect_err(
-                        |error| tracing::warn!(%addr, %error, "DNS-over-TLS connection failed"),
-                    )
-                    .ok()?;
+                    .map_err(|error| ConnectError::Connect { addr: *addr, error })?;
                 let multiplexer = DnsMultiplexer::new(stream, handle)
                     .with_timeout(self.deadline)
                     .with_max_active_requests(MAX_PIPELINED);
@@ -259,7 +302,9 @@ impl Channel {
             } => {
                 let ip = match place {
                     Place::Fixed(ip) => *ip,
-                    Place::Found(bootstrap) => bootstrap.addr().await?,
+                    Place::Found(bootstrap) => {
+                        bootstrap.addr().await.ok_or(ConnectError::NoAddress)?
+                    }
                 };
                 let addr = SocketAddr::new(ip, *port);
                 let stream = HttpsClientStream::builder(self.trust.doh.clone(), provider)
@@ -268,11 +313,10 @@ impl Channel {
                 let stream = match stream {
                     Ok(stream) => stream,
                     Err(error) => {
-                        tracing::warn!(%addr, %host, %error, "DNS-over-HTTPS connection failed");
                         if let Place::Found(bootstrap) = place {
                             bootstrap.failed();
                         }
-                        return None;
+                        return Err(ConnectError::Connect { addr, error });
                     }
                 };
                 let (exchange, background) =
@@ -281,7 +325,7 @@ impl Channel {
                 exchange
             }
         };
-        Some(Connection {
+        Ok(Connection {
             exchange,
             closed,
             last_used,
