@@ -46,8 +46,9 @@ use crate::config::UpstreamSpec;
 
 /// A connection without a question for this long is closed. Public
 /// resolvers close theirs after 10–60 s themselves; keeping one longer
-/// only holds memory on both ends, and a new handshake costs one round
-/// trip more than a reused connection.
+/// only holds memory on both ends (about 16 KiB of heap here for DoT,
+/// 50 KiB for DoH: `benches/upstream.rs`), and a new connection costs two
+/// round trips (TCP, then TLS 1.3) before its first question.
 pub const IDLE: Duration = Duration::from_secs(30);
 /// A connection idle for `IDLE` less this is not given to a new question,
 /// so none is sent on a connection about to be closed.
