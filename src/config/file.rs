@@ -112,6 +112,7 @@ impl Config {
         })?;
         config.paths.resolve_against(&base_dir);
         config.client_lookup.resolve_against(&base_dir);
+        config.upstream.resolve_against(&base_dir);
         config.base_dir = base_dir;
         config.add_implicit_household_lists();
         config.check().map_err(|bad| bad.in_origin(origin))?;
@@ -125,6 +126,7 @@ impl Config {
         self.server.check()?;
         self.access.check()?;
         self.upstream.check()?;
+        self.upstream.check_bootstrap_is_not(&self.server.listen)?;
         self.cache.check()?;
         self.blocking.check()?;
         self.local.check()?;
@@ -132,7 +134,7 @@ impl Config {
         self.telemetry.check()?;
         self.web.check()?;
         self.client_lookup.check()?;
-        super::forward::check(&self.forward)?;
+        super::forward::check(&self.forward, &self.upstream.bootstrap)?;
         let sources = self.lists.len() + self.allowlists.len();
         if sources > MAX_SOURCES {
             return Err(BadValue::new(

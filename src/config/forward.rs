@@ -9,7 +9,7 @@ use ipnet::IpNet;
 use serde::Deserialize;
 
 use super::error::BadValue;
-use super::upstream::UpstreamSpec;
+use super::upstream_spec::UpstreamSpec;
 use crate::domain::reverse::reverse_zones;
 use crate::domain::{Domain, DomainError};
 
@@ -58,9 +58,13 @@ fn zone_name(domain: &str) -> Result<String, DomainError> {
     Ok(under.as_str()[2..].to_owned())
 }
 
-/// Checks each table: zones that parse, at least one server, and no more
-/// tables than [`MAX_FORWARDS`].
-pub(super) fn check(forwards: &[Forward]) -> Result<(), BadValue> {
+/// Checks each table: zones that parse, at least one server (a DoH host by
+/// name only with an address or `[upstream] bootstrap`), and no more tables
+/// than [`MAX_FORWARDS`].
+pub(super) fn check(
+    forwards: &[Forward],
+    bootstrap: &[std::net::SocketAddr],
+) -> Result<(), BadValue> {
     if forwards.len() > MAX_FORWARDS {
         return Err(BadValue::new(
             "forward",
@@ -81,6 +85,18 @@ pub(super) fn check(forwards: &[Forward]) -> Result<(), BadValue> {
             return Err(BadValue::new(
                 "forward.servers",
                 "give at least one resolver, e.g. [\"192.168.178.1\"] (the router)",
+            ));
+        }
+        let unfound = forward
+            .servers
+            .iter()
+            .find(|spec| matches!(spec, UpstreamSpec::Https(https) if https.needs_bootstrap()));
+        if let (Some(spec), true) = (unfound, bootstrap.is_empty()) {
+            return Err(BadValue::new(
+                "forward.servers",
+                format!(
+                    "`{spec}` names its host, whose address ralo must find first: write the address after # or set [upstream] bootstrap"
+                ),
             ));
         }
         for domain in &forward.domains {
@@ -169,6 +185,16 @@ mod tests {
                 "{text}"
             );
         }
+        assert_eq!(
+            refused_key(
+                "[[forward]]\ndomains = [\"lan\"]\nservers = [\"https://router.lan/dns-query\"]\n"
+            ),
+            "forward.servers"
+        );
+        assert!(
+            parse("[[forward]]\ndomains = [\"lan\"]\nservers = [\"https://router.lan/dns-query#192.168.1.1\", \"tls://192.168.1.1#router.lan\"]\n")
+                .is_ok()
+        );
         let err = parse("[[forward]]\ndomains = [\"lan\"]\nservers = [\"router\"]\n")
             .unwrap_err()
             .to_string();

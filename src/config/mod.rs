@@ -20,6 +20,7 @@ mod server;
 mod telemetry;
 mod update;
 mod upstream;
+mod upstream_spec;
 mod web;
 
 pub use access::{Access, RateLimitAction};
@@ -36,5 +37,6 @@ pub use paths::Paths;
 pub use server::Server;
 pub use telemetry::Telemetry;
 pub use update::Update;
-pub use upstream::{Upstream, UpstreamSpec, UpstreamSpecError};
+pub use upstream::{CaFileError, Upstream};
+pub use upstream_spec::{DOH_PORT, DOT_PORT, HttpsSpec, UpstreamSpec, UpstreamSpecError};
 pub use web::Web;

@@ -19,6 +19,11 @@
 //! The upstream asked first is the one with the lowest smoothed round-trip
 //! time, now and then another ([`super::choice`]); the rest follow in the
 //! configured order.
+//!
+//! An encrypted upstream (DoT, DoH) is asked through its
+//! `resolve::encrypted` channel instead of a fresh socket: one kept
+//! connection carries many questions at once; its answers are matched the
+//! same way. Upstreams of every kind take turns in one failover order.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -36,8 +41,10 @@ use tokio::time::{Instant, sleep_until, timeout_at};
 
 use super::cache::Key;
 use super::choice::Choice;
+use super::encrypted::Channel;
 use super::entry::Entry;
-use crate::config;
+use super::trust::Trust;
+use crate::config::{self, UpstreamSpec};
 
 /// EDNS payload size advertised upstream (DNS flag day 2020).
 const UPSTREAM_PAYLOAD: u16 = 1232;
@@ -140,9 +147,18 @@ pub struct Counters {
     pub overloaded: AtomicU64,
 }
 
+/// How one upstream is asked.
+#[derive(Debug)]
+enum Link {
+    /// A fresh UDP socket per try (TCP when truncated).
+    Plain(SocketAddr),
+    /// A kept, shared TLS or HTTPS connection.
+    Encrypted(Box<Channel>),
+}
+
 /// Sends questions upstream.
 pub struct Forwarder {
-    upstreams: Vec<SocketAddr>,
+    upstreams: Vec<Link>,
     timeout: Duration,
     deadline: Duration,
     max_tries: u8,
@@ -173,10 +189,30 @@ impl Drop for FlightGuard<'_> {
 impl Forwarder {
     /// A forwarder for `[upstream]`.
     pub fn new(config: &config::Upstream) -> Forwarder {
+        let timeout = Duration::from_millis(config.timeout_ms);
+        let deadline = Duration::from_millis(config.deadline_ms);
+        let trust = config
+            .servers
+            .iter()
+            .any(UpstreamSpec::is_encrypted)
+            .then(|| Trust::new(config));
+        let upstreams = config
+            .servers
+            .iter()
+            .map(|spec| {
+                let channel = trust.as_ref().and_then(|trust| {
+                    Channel::new(spec, trust, &config.bootstrap, timeout, deadline)
+                });
+                match channel {
+                    Some(channel) => Link::Encrypted(Box::new(channel)),
+                    None => Link::Plain(spec.addr()),
+                }
+            })
+            .collect();
         Forwarder {
-            upstreams: config.addrs(),
-            timeout: Duration::from_millis(config.timeout_ms),
-            deadline: Duration::from_millis(config.deadline_ms),
+            upstreams,
+            timeout,
+            deadline,
             max_tries: config.max_tries,
             max_inflight: config.max_inflight,
             first_index: 0,
@@ -290,7 +326,7 @@ impl Forwarder {
             }
             if tries < self.max_tries && now >= next_try {
                 let index = self.choice.nth(first, usize::from(tries));
-                let upstream = self.upstreams[index];
+                let upstream = &self.upstreams[index];
                 tries += 1;
                 self.counters.tries.fetch_add(1, Ordering::Relaxed);
                 outstanding.push(index);
@@ -349,13 +385,24 @@ impl Forwarder {
         });
     }
 
-    /// One try: UDP, then TCP if truncated. `None` when this upstream failed.
+    /// One try: UDP, then TCP if truncated, or one question on an
+    /// encrypted connection. `None` when this upstream failed.
     async fn try_upstream(
         &self,
-        upstream: SocketAddr,
+        upstream: &Link,
         request: Request<'_>,
         deadline: Instant,
     ) -> Option<Message> {
+        let upstream = match upstream {
+            Link::Plain(addr) => *addr,
+            Link::Encrypted(channel) => {
+                let query = query_message(rand::random(), request);
+                return match timeout_at(deadline, channel.exchange(query, request)).await {
+                    Ok(Some(message)) => usable(message),
+                    Ok(None) | Err(_) => None,
+                };
+            }
+        };
         let (id, bytes) = encode_query(request)?;
         let message = match timeout_at(deadline, udp_exchange(upstream, id, &bytes, request)).await
         {
@@ -397,8 +444,18 @@ pub fn usable(message: Message) -> Option<Message> {
     }
 }
 
-fn encode_query(request: Request<'_>) -> Option<(u16, Vec<u8>)> {
+/// A fresh random ID and the query for `request`, encoded.
+pub(super) fn encode_query(request: Request<'_>) -> Option<(u16, Vec<u8>)> {
     let id: u16 = rand::random();
+    query_message(id, request)
+        .to_vec()
+        .ok()
+        .map(|bytes| (id, bytes))
+}
+
+/// The query upstream for `request`: RD, CD as the client asked, EDNS with
+/// our payload size and the client's DO bit.
+fn query_message(id: u16, request: Request<'_>) -> Message {
     let mut message = Message::new(id, MessageType::Query, OpCode::Query);
     message.metadata.recursion_desired = true;
     message.metadata.checking_disabled = request.checking_disabled;
@@ -409,13 +466,18 @@ fn encode_query(request: Request<'_>) -> Option<(u16, Vec<u8>)> {
     edns.set_max_payload(UPSTREAM_PAYLOAD);
     edns.set_dnssec_ok(request.dnssec_ok);
     message.set_edns(edns);
-    message.to_vec().ok().map(|bytes| (id, bytes))
+    message
 }
 
 /// Whether `message` is the answer to the query with `id` for `request`.
 fn matches(message: &Message, id: u16, request: Request<'_>) -> bool {
-    message.metadata.id == id
-        && message.metadata.message_type == MessageType::Response
+    message.metadata.id == id && matches_question(message, request)
+}
+
+/// Whether `message` is an answer (QR, opcode QUERY) to exactly the
+/// question of `request`, whatever its ID.
+pub(super) fn matches_question(message: &Message, request: Request<'_>) -> bool {
+    message.metadata.message_type == MessageType::Response
         && message.metadata.op_code == OpCode::Query
         && message.queries.len() == 1
         && message.queries[0].name() == request.name
@@ -423,7 +485,9 @@ fn matches(message: &Message, id: u16, request: Request<'_>) -> bool {
         && message.queries[0].query_class() == request.qclass
 }
 
-async fn udp_exchange(
+/// One query over a fresh UDP socket connected to `upstream`: the first
+/// datagram that [`accept`]s, `None` on a socket error.
+pub(super) async fn udp_exchange(
     upstream: SocketAddr,
     id: u16,
     bytes: &[u8],

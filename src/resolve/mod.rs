@@ -1,12 +1,17 @@
 //! The path of one query: [`decide`] says what a question gets — access,
 //! rate limit, local names, blocking, cache — in one function, and forwards
-//! the ones that need upstream.
+//! the ones that need upstream ([`forward`]: plain, or over the kept DoT and
+//! DoH connections of `encrypted`, trusting the CAs of `trust`, with DoH
+//! hosts found by `bootstrap`; the fastest upstream first, [`choice`]; the
+//! router's zones to their own resolvers, [`route`]).
 
 pub mod access;
 pub mod block;
+mod bootstrap;
 pub mod cache;
 pub mod choice;
 pub mod decide;
+mod encrypted;
 pub mod entry;
 pub mod forward;
 pub mod local;
@@ -14,6 +19,8 @@ pub mod policy;
 pub mod ratelimit;
 pub mod refresh;
 pub mod route;
+mod trust;
 
 pub use decide::{Decided, Decision, Question, Refetch, Refusal, Resolver, ServedImage};
+pub use encrypted::{DOWN, IDLE};
 pub use entry::Entry;

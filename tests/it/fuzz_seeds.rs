@@ -358,7 +358,8 @@ fn configs() -> BTreeMap<String, Vec<u8>> {
 listen = ["127.0.0.1:5353"]
 
 [upstream]
-servers = ["192.0.2.53", "[2001:db8::53]:5353"]
+servers = ["192.0.2.53", "[2001:db8::53]:5353", "tls://192.0.2.53#dns.example", "https://dns.example/dns-query"]
+bootstrap = ["192.0.2.53"]
 timeout_ms = 400
 deadline_ms = 1500
 max_tries = 2

@@ -16,6 +16,7 @@ mod exchange;
 mod faults;
 mod forgery;
 mod forwarding;
+mod forwarding_encrypted;
 mod fuzz_replay;
 mod fuzz_seeds;
 mod groups;

@@ -31,7 +31,7 @@ pub struct Ralo {
 
 /// Builds a config around an upstream and some list files.
 pub struct Setup {
-    upstreams: Vec<SocketAddr>,
+    upstreams: Vec<String>,
     files: Vec<(String, String)>,
     server: String,
     extra: String,
@@ -42,7 +42,7 @@ impl Setup {
     /// Forward to `upstream`.
     pub fn new(upstream: SocketAddr) -> Setup {
         Setup {
-            upstreams: vec![upstream],
+            upstreams: vec![upstream.to_string()],
             files: Vec::new(),
             server: String::new(),
             extra: String::new(),
@@ -59,7 +59,14 @@ impl Setup {
 
     /// Forward to these upstreams, in order.
     pub fn upstreams(mut self, upstreams: &[SocketAddr]) -> Setup {
-        self.upstreams = upstreams.to_vec();
+        self.upstreams = upstreams.iter().map(ToString::to_string).collect();
+        self
+    }
+
+    /// Forward to these `[upstream] servers` entries, as written in the
+    /// config (`"tls://…"`, `"https://…"`, plain addresses), in order.
+    pub fn servers(mut self, servers: &[&str]) -> Setup {
+        self.upstreams = servers.iter().map(|s| (*s).to_owned()).collect();
         self
     }
 

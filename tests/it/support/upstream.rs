@@ -1,6 +1,8 @@
 //! A real upstream DNS server for the tests: hickory's authoritative `Catalog`
 //! holding one in-memory zone, served over UDP and TCP on `127.0.0.1`, same
-//! port number for both.
+//! port number for both, and when asked ([`Builder::tls`],
+//! [`Builder::https`]) over DNS over TLS and DNS over HTTPS (HTTP/2, path
+//! `/dns-query`) on ports of their own, with hickory-server's listeners.
 //!
 //! The zone is the root zone `.`, so the server is authoritative for every
 //! name: a name that is not in it gets NXDOMAIN with the root SOA in the
@@ -51,6 +53,7 @@ use hickory_server::zone_handler::{
     AxfrPolicy, Catalog, MessageResponse, MessageResponseBuilder, ZoneType,
 };
 use tokio::net::{TcpListener, UdpSocket};
+use tokio_rustls::rustls::ServerConfig;
 
 use super::client::{Transport, fqdn};
 
@@ -96,6 +99,8 @@ pub struct Builder {
     records: Vec<Record>,
     ttl: u32,
     negative_ttl: u32,
+    tls: Option<Arc<ServerConfig>>,
+    https: Option<Arc<ServerConfig>>,
 }
 
 /// A running upstream server; dropping it stops the server too.
@@ -108,6 +113,8 @@ pub struct Builder {
 /// header with TC=1, the question and the OPT record, like BIND and Unbound.
 pub struct Upstream {
     addr: SocketAddr,
+    tls_addr: Option<SocketAddr>,
+    https_addr: Option<SocketAddr>,
     state: Arc<State>,
     server: Mutex<Option<Server<Counting>>>,
 }
@@ -119,11 +126,18 @@ impl Upstream {
             records: Vec::new(),
             ttl: 300,
             negative_ttl: 60,
+            tls: None,
+            https: None,
         }
     }
 
     /// The standard zone described in the module docs, started.
     pub async fn standard() -> Upstream {
+        Upstream::standard_builder().start().await
+    }
+
+    /// The standard zone described in the module docs, to add to.
+    pub fn standard_builder() -> Builder {
         let mut builder = Upstream::builder()
             .a("allowed.example.com", "192.0.2.1")
             .aaaa("allowed.example.com", "2001:db8::1")
@@ -135,11 +149,7 @@ impl Upstream {
         for i in 0..40 {
             builder = builder.txt("big.example.com", &big_txt(i));
         }
-        builder
-            .ttl(2)
-            .a("short.example.com", "192.0.2.2")
-            .start()
-            .await
+        builder.ttl(2).a("short.example.com", "192.0.2.2")
     }
 
     /// Where the server listens (UDP and TCP share this address).
@@ -165,6 +175,27 @@ impl Upstream {
     /// Queries received over TCP.
     pub fn tcp_queries(&self) -> u64 {
         self.state.tcp.load(Ordering::SeqCst)
+    }
+
+    /// Where DNS over TLS is served; panics unless built with [`Builder::tls`].
+    pub fn tls_addr(&self) -> SocketAddr {
+        self.tls_addr.expect("built with Builder::tls")
+    }
+
+    /// Where DNS over HTTPS is served (path `/dns-query`); panics unless
+    /// built with [`Builder::https`].
+    pub fn https_addr(&self) -> SocketAddr {
+        self.https_addr.expect("built with Builder::https")
+    }
+
+    /// Queries received over TLS.
+    pub fn tls_queries(&self) -> u64 {
+        self.state.tls.load(Ordering::SeqCst)
+    }
+
+    /// Queries received over HTTPS.
+    pub fn https_queries(&self) -> u64 {
+        self.state.https.load(Ordering::SeqCst)
     }
 
     /// Queries received for `name` (any type; case and trailing dot ignored).
@@ -195,6 +226,8 @@ impl Upstream {
         self.state.total.store(0, Ordering::SeqCst);
         self.state.udp.store(0, Ordering::SeqCst);
         self.state.tcp.store(0, Ordering::SeqCst);
+        self.state.tls.store(0, Ordering::SeqCst);
+        self.state.https.store(0, Ordering::SeqCst);
     }
 
     /// Shuts the server down and closes its sockets: afterwards UDP queries
@@ -258,6 +291,19 @@ impl Builder {
         self.rdata(name, RData::MX(MX::new(preference, fqdn(exchange))))
     }
 
+    /// Serves DNS over TLS too, on a port of its own, with `config`.
+    pub fn tls(mut self, config: Arc<ServerConfig>) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
+    /// Serves DNS over HTTPS too (HTTP/2, `/dns-query`), on a port of its
+    /// own, with `config` (whose ALPN must offer `h2`).
+    pub fn https(mut self, config: Arc<ServerConfig>) -> Self {
+        self.https = Some(config);
+        self
+    }
+
     /// Adds any record as it is (its own TTL included).
     pub fn record(mut self, record: Record) -> Self {
         self.records.push(record);
@@ -270,7 +316,8 @@ impl Builder {
     }
 
     /// Binds UDP and TCP on `127.0.0.1` (same port) and starts serving.
-    pub async fn start(self) -> Upstream {
+    pub async fn start(mut self) -> Upstream {
+        let (tls, https) = (self.tls.take(), self.https.take());
         let catalog = self.catalog();
         let (udp, tcp) = bind_pair().await;
         let addr = udp.local_addr().expect("a bound socket has an address");
@@ -280,6 +327,8 @@ impl Builder {
             total: AtomicU64::new(0),
             udp: AtomicU64::new(0),
             tcp: AtomicU64::new(0),
+            tls: AtomicU64::new(0),
+            https: AtomicU64::new(0),
             seen: Mutex::new(Vec::new()),
         });
         let handler = Counting {
@@ -289,9 +338,45 @@ impl Builder {
         let mut server = Server::new(handler);
         server.register_socket(udp);
         server.register_listener(tcp, Duration::from_secs(10), 64);
+        let mut tls_addr = None;
+        if let Some(config) = tls {
+            let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+                .await
+                .expect("bind TLS 127.0.0.1:0");
+            tls_addr = Some(
+                listener
+                    .local_addr()
+                    .expect("a bound socket has an address"),
+            );
+            server
+                .register_tls_listener_with_tls_config(listener, Duration::from_secs(30), config)
+                .expect("TLS listener");
+        }
+        let mut https_addr = None;
+        if let Some(config) = https {
+            let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+                .await
+                .expect("bind HTTPS 127.0.0.1:0");
+            https_addr = Some(
+                listener
+                    .local_addr()
+                    .expect("a bound socket has an address"),
+            );
+            server
+                .register_https_listener_with_tls_config(
+                    listener,
+                    Duration::from_secs(30),
+                    config,
+                    None,
+                    "/dns-query".to_owned(),
+                )
+                .expect("HTTPS listener");
+        }
 
         Upstream {
             addr,
+            tls_addr,
+            https_addr,
             state,
             server: Mutex::new(Some(server)),
         }
@@ -356,6 +441,8 @@ struct State {
     total: AtomicU64,
     udp: AtomicU64,
     tcp: AtomicU64,
+    tls: AtomicU64,
+    https: AtomicU64,
     seen: Mutex<Vec<SeenQuery>>,
 }
 
@@ -365,6 +452,15 @@ impl State {
         let transport = match request.protocol() {
             Protocol::Tcp => {
                 self.tcp.fetch_add(1, Ordering::SeqCst);
+                Transport::Tcp
+            }
+            // Both are streams: seen as TCP, counted apart.
+            Protocol::Tls => {
+                self.tls.fetch_add(1, Ordering::SeqCst);
+                Transport::Tcp
+            }
+            Protocol::Https => {
+                self.https.fetch_add(1, Ordering::SeqCst);
                 Transport::Tcp
             }
             _ => {
