@@ -249,6 +249,11 @@ mod tests {
             let mut frame = b"RALO\x01\x00\x05\x00\x08\x00\x00\x00\x00\x00\x00\x00".to_vec();
             frame.extend_from_slice(&9u64.to_le_bytes());
             std::io::Write::write_all(&mut stream, &frame).unwrap();
+            // Read the request out before closing: closing with it unread
+            // would reset the connection, and the client might see the
+            // reset rather than the reply.
+            let _ = stream.shutdown(std::net::Shutdown::Write);
+            let _ = std::io::Read::read_to_end(&mut stream, &mut Vec::new());
         });
         let err = state(&path, WAIT).unwrap_err();
         old_server.join().unwrap();
