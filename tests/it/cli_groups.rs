@@ -106,12 +106,7 @@ async fn clients_shows_the_servers_groups_for_the_addresses_it_saw() {
             .await
             .expect("an answer");
     }
-    let telemetry = ralo.handler.telemetry().expect("telemetry");
-    let mut events = Vec::new();
-    telemetry
-        .view()
-        .ring()
-        .read(&mut Cursor::at(0), usize::MAX, &mut events);
+    let events = ralo.events();
     let seen = Seen::from_events(&events, &ralo.config, Some(&ralo.resolver));
     let row = |from: u8| {
         seen.iter()

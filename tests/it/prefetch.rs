@@ -12,7 +12,6 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use hickory_proto::rr::RecordType;
-use ralo::telemetry::Cursor;
 use ralo::vocab::Outcome;
 
 use crate::ralo::{Ralo, Setup};
@@ -24,13 +23,7 @@ const SHORT: &str = "short.example.com";
 
 /// The outcomes of every query the server recorded, in order.
 fn outcomes(ralo: &Ralo) -> Vec<Outcome> {
-    let telemetry = ralo.handler.telemetry().expect("telemetry");
-    let mut events = Vec::new();
-    telemetry
-        .view()
-        .ring()
-        .read(&mut Cursor::at(0), usize::MAX, &mut events);
-    events.iter().map(|e| e.outcome).collect()
+    ralo.events().iter().map(|e| e.outcome).collect()
 }
 
 /// Asks for [`SHORT`] every 60 ms for 3.3 s (across its expiry at 2 s;

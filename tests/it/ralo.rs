@@ -196,6 +196,21 @@ impl Ralo {
             .counters()
     }
 
+    /// Every query recorded in the ring so far, oldest first; panics unless
+    /// started with [`Setup::telemetry`].
+    pub fn events(&self) -> Vec<ralo::telemetry::Event> {
+        let telemetry = self
+            .handler
+            .telemetry()
+            .expect("started with Setup::telemetry");
+        let mut events = Vec::new();
+        telemetry
+            .view()
+            .ring()
+            .read(&mut Cursor::at(0), usize::MAX, &mut events);
+        events
+    }
+
     /// The outcome of the last query recorded; panics unless started with
     /// [`Setup::telemetry`] and asked something.
     pub fn last_outcome(&self) -> Outcome {

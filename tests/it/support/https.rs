@@ -1,7 +1,7 @@
 //! A real HTTPS server for the list-source tests, on `127.0.0.1`, port 0.
 //!
 //! [`HttpsServer::start`] makes a throw-away certificate authority and a
-//! server certificate for `localhost` and `127.0.0.1` with `rcgen`, and serves
+//! server certificate for `localhost` and `127.0.0.1` (`super::pki`), and serves
 //! TLS with `tokio-rustls` (ring provider). HTTP is a tiny hand-written
 //! HTTP/1.1 responder: one request per connection, answered with
 //! `Connection: close`. The fetcher under test trusts the CA through
@@ -25,17 +25,12 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
-};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{AbortHandle, JoinSet};
 use tokio_rustls::TlsAcceptor;
-use tokio_rustls::rustls::ServerConfig;
-use tokio_rustls::rustls::crypto::ring;
-use tokio_rustls::rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+
+use super::pki::TestCa;
 
 /// The largest request head read.
 const MAX_HEAD: usize = 16 * 1024;
@@ -149,8 +144,10 @@ impl HttpsServer {
     /// Makes a CA and a server certificate, binds `127.0.0.1:0`, and starts
     /// serving with no routes.
     pub async fn start() -> HttpsServer {
-        let (config, ca_pem) = tls_config();
-        let acceptor = TlsAcceptor::from(Arc::new(config));
+        let ca = TestCa::new();
+        let config = ca.server(&["localhost", "127.0.0.1"], &[b"http/1.1"]);
+        let ca_pem = ca.pem().to_owned();
+        let acceptor = TlsAcceptor::from(config);
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .await
             .expect("bind 127.0.0.1:0");
@@ -223,44 +220,6 @@ impl Drop for HttpsServer {
 /// half-written state here).
 fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
     state.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// A server TLS config for `localhost` / `127.0.0.1`, and its CA as PEM.
-fn tls_config() -> (ServerConfig, String) {
-    let ca_key = KeyPair::generate().expect("CA key");
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "ralo test CA");
-    ca_params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let ca_cert = ca_params.self_signed(&ca_key).expect("CA certificate");
-    let issuer = Issuer::new(ca_params, ca_key);
-
-    let key = KeyPair::generate().expect("server key");
-    let mut params = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-        .expect("server params");
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "localhost");
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    let cert = params.signed_by(&key, &issuer).expect("server certificate");
-
-    let mut config = ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .expect("TLS versions")
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![cert.der().clone(), ca_cert.der().clone()],
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
-        )
-        .expect("server TLS config");
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    (config, ca_cert.pem())
 }
 
 /// Accepts connections until aborted; dropping the set aborts them all.
