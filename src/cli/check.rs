@@ -220,6 +220,15 @@ pub fn describe(
         }
     };
     let asked = !matches!(decided.decision, Decision::Refused(_) | Decision::Local(_));
+    if asked
+        && outcome != Outcome::Blocked
+        && let Some((zone, servers)) = resolver.forward_zone(domain.as_str())
+    {
+        text.push_str(&format!(
+            "  asked of {} ([[forward]] for `{zone}`)\n",
+            servers.join(", ")
+        ));
+    }
     if asked && (image.group_count() > 1 || !client.is_loopback()) {
         let ids = resolver.recognised(client, mac);
         text.push_str(&who::client_text(image, client, groups, &ids));

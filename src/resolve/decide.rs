@@ -448,6 +448,12 @@ impl Resolver {
             .recognised(client, mac, &self.devices.load())
     }
 
+    /// The `[[forward]]` zone the name `lower` falls in, and its table's
+    /// servers; `None` for names asked of `[upstream] servers`.
+    pub fn forward_zone(&self, lower: &str) -> Option<(&str, &[String])> {
+        self.routes.route(lower).zone
+    }
+
     /// The counters of the forwarder of `[upstream] servers`.
     pub fn forward_counters(&self) -> &forward::Counters {
         &self.routes.default_forwarder().counters

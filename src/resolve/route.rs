@@ -18,6 +18,8 @@ pub struct Routes {
     default: Forwarder,
     /// One per `[[forward]]` table, in order.
     tables: Vec<Forwarder>,
+    /// Each table's servers, as written.
+    servers: Vec<Vec<String>>,
     /// Zone (lower-case, no trailing dot) → its table; a zone named by two
     /// tables goes to the first.
     zones: HashMap<String, usize>,
@@ -31,6 +33,8 @@ pub struct Route<'a> {
     /// A `[[forward]]` zone: the household's own names, whose answers are
     /// kept no longer than their TTL.
     pub local: bool,
+    /// That zone, and its table's servers as written.
+    pub zone: Option<(&'a str, &'a [String])>,
 }
 
 impl Routes {
@@ -38,6 +42,7 @@ impl Routes {
     pub fn new(config: &Config) -> Routes {
         let mut first = config.upstream.servers.len();
         let mut tables = Vec::with_capacity(config.forward.len());
+        let mut servers = Vec::with_capacity(config.forward.len());
         let mut zones = HashMap::new();
         for (i, table) in config.forward.iter().enumerate() {
             let upstream = config::Upstream {
@@ -45,6 +50,7 @@ impl Routes {
                 ..config.upstream.clone()
             };
             tables.push(Forwarder::new(&upstream).numbered_from(first));
+            servers.push(table.servers.iter().map(ToString::to_string).collect());
             first += table.servers.len();
             for zone in table.zones() {
                 zones.entry(zone).or_insert(i);
@@ -53,6 +59,7 @@ impl Routes {
         Routes {
             default: Forwarder::new(&config.upstream),
             tables,
+            servers,
             zones,
         }
     }
@@ -63,10 +70,11 @@ impl Routes {
         if !self.zones.is_empty() {
             let mut rest = lower;
             loop {
-                if let Some(&table) = self.zones.get(rest) {
+                if let Some((zone, &table)) = self.zones.get_key_value(rest) {
                     return Route {
                         forwarder: &self.tables[table],
                         local: true,
+                        zone: Some((zone.as_str(), self.servers[table].as_slice())),
                     };
                 }
                 match rest.split_once('.') {
@@ -78,6 +86,7 @@ impl Routes {
         Route {
             forwarder: &self.default,
             local: false,
+            zone: None,
         }
     }
 
@@ -139,6 +148,11 @@ mod tests {
         assert_eq!(which(&r, "printer.fritz.box"), (1, true));
         assert_eq!(which(&r, "fritz.box"), (1, true));
         assert_eq!(which(&r, "nas.fritz.box"), (2, true));
+        let zone = r.route("disk.nas.fritz.box").zone;
+        assert_eq!(
+            zone,
+            Some(("nas.fritz.box", &["192.168.178.9:53".to_owned()][..]))
+        );
         assert_eq!(which(&r, "disk.nas.fritz.box"), (2, true));
         assert_eq!(which(&r, "7.178.168.192.in-addr.arpa"), (1, true));
         assert_eq!(which(&r, "7.1.168.192.in-addr.arpa"), (0, false));

@@ -10,6 +10,8 @@ use std::str::FromStr;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::PTR;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
+use ralo::cli::check::describe;
+use ralo::domain::Domain;
 
 use crate::ralo::Setup;
 use crate::support::client::{Client, answers_a};
@@ -138,5 +140,26 @@ async fn the_routers_answers_are_kept_no_longer_than_their_ttl() {
     // A public answer is raised to min_ttl, as configured.
     let public_answer = client.udp("short.example.com", RecordType::A).await;
     assert_eq!(public_answer.answers[0].ttl, 600);
+    ralo.stop().await;
+}
+
+#[tokio::test]
+async fn check_says_which_resolvers_a_forwarded_zone_asks() {
+    let public = Upstream::standard().await;
+    let router = router().await;
+    let ralo = Setup::new(public.addr())
+        .toml(&forward_table(&router))
+        .start()
+        .await;
+    let describe = |name: &str| {
+        let domain = Domain::parse(name).expect("a name");
+        let client = "127.0.0.1".parse().expect("an address");
+        describe(&ralo.config, &ralo.resolver, &domain, client, None, None).text
+    };
+    let printer = describe("printer.fritz.box");
+    let line = format!("asked of {} ([[forward]] for `fritz.box`)", router.addr());
+    assert!(printer.contains(&line), "{printer}");
+    let public_name = describe("allowed.example.com");
+    assert!(!public_name.contains("[[forward]]"), "{public_name}");
     ralo.stop().await;
 }
