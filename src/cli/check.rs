@@ -4,7 +4,9 @@
 //! switched off. It asks the server's own decision ([`Resolver::decide`])
 //! on the persisted image (the one the server serves), so the two cannot
 //! disagree, and it works while the server is down; the rule's line comes
-//! from the list file or, for a downloaded list, its last good copy.
+//! from the list file or, for a downloaded list, its last good copy. A
+//! regex rule is quoted from the image, which carries each pattern with
+//! its list and line (the server matches with the DFA alone).
 //! For one client (`--client ADDR`, `--mac MAC`; loopback by default) it
 //! names the client's groups and the ids that recognised it, the groups and
 //! schedule of the list that decided, and the lists that have the name but
@@ -25,8 +27,9 @@ use crate::control::{self, Reply};
 use crate::domain::Domain;
 use crate::domain::wire;
 use crate::groups::Mac;
-use crate::image::{Image, Match};
+use crate::image::{Image, ImageBytes, Match};
 use crate::lists::{self, ParseOptions};
+use crate::querytypes::QueryTypes;
 use crate::resolve::block::Block;
 use crate::resolve::local::LocalAnswer;
 use crate::resolve::{Decision, Question, Resolver};
@@ -43,6 +46,9 @@ pub struct Located {
     pub subtree: bool,
     /// Line number and text in the list, when the list could be read.
     pub line: Option<(u32, String)>,
+    /// For a regex rule: which regex of its list it is (from 1) and the
+    /// query types it applies to; `name` is then the pattern.
+    pub regex: Option<(u32, QueryTypes)>,
 }
 
 /// Runs `ralo check` for a question from `client` (loopback when `None`),
@@ -243,6 +249,18 @@ pub fn describe(
 }
 
 fn rule_line(rule: &Located) -> String {
+    if let Some((nth, types)) = rule.regex {
+        let line = rule.line.as_ref().map_or(0, |(line, _)| *line);
+        let only = if types == QueryTypes::ALL {
+            String::new()
+        } else {
+            format!(" (for {types} questions only)")
+        };
+        return format!(
+            "  rule: regex {nth} of list `{}`, line {line}: `{}`{only}\n",
+            rule.list, rule.name
+        );
+    }
     let scope = if rule.subtree {
         "and its subdomains"
     } else {
@@ -258,7 +276,7 @@ fn rule_line(rule: &Located) -> String {
 }
 
 /// The list and line of the rule `m` matched for `domain`.
-pub fn locate<B: AsRef<[u8]>>(
+pub fn locate<B: ImageBytes>(
     config: &Config,
     image: &Image<B>,
     domain: &Domain,
@@ -266,6 +284,15 @@ pub fn locate<B: AsRef<[u8]>>(
     allow: bool,
 ) -> Located {
     let list = image.list_name(m.list).unwrap_or("?").to_owned();
+    if let Some(rule) = m.regex.and_then(|p| image.regex(p)) {
+        return Located {
+            list,
+            name: rule.pattern.to_owned(),
+            subtree: false,
+            line: Some((rule.line, rule.pattern.to_owned())),
+            regex: Some((rule.nth, rule.types)),
+        };
+    }
     let labels: Vec<&str> = domain.labels().collect();
     let keep = usize::from(m.labels).min(labels.len());
     let name = labels[labels.len() - keep..].join(".");
@@ -285,6 +312,7 @@ pub fn locate<B: AsRef<[u8]>>(
         name,
         subtree: m.subtree,
         line,
+        regex: None,
     }
 }
 
@@ -321,7 +349,12 @@ fn find_line(
 ) -> Option<(u32, String)> {
     let mut found = None;
     lists::parse(text, options, |rule| {
-        if found.is_none() && rule.name == name && rule.subtree == subtree && rule.allow == allow {
+        if found.is_none()
+            && rule.regex.is_none()
+            && rule.name == name
+            && rule.subtree == subtree
+            && rule.allow == allow
+        {
             found = Some(rule.line);
         }
     });

@@ -497,6 +497,7 @@ mod tests {
             list: 0,
             subtree: true,
             labels: 2,
+            regex: None,
         })
     }
 
@@ -526,6 +527,7 @@ mod tests {
                 list: 0,
                 subtree: true,
                 labels: 2,
+                regex: None,
             })),
             SINKHOLE,
             1232,

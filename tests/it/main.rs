@@ -26,6 +26,7 @@ mod prefetch;
 mod process;
 mod qemu;
 mod ralo;
+mod regex;
 mod sources;
 mod support;
 mod support_selftest;
