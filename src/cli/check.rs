@@ -453,6 +453,64 @@ clients = ["kids-tablet", "192.168.1.64/28"]
     }
 
     #[test]
+    fn a_regex_decision_names_the_regex_its_list_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("hosts.txt"), "0.0.0.0 ok1.example\n").unwrap();
+        std::fs::write(
+            dir.path().join("regex.txt"),
+            "# ads\n^x\\.\n(unclosed\n\n^ads?[0-9]*\\.;querytype=A,AAAA\n\
+             ^banner\\.\n^adv[0-9]+\\.\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("allow.txt"), "^ok[0-9]\\.\n").unwrap();
+        let config = Config::parse(
+            "[[lists]]\nname = \"hosts\"\npath = \"hosts.txt\"\n\
+             [[lists]]\nname = \"regex\"\npath = \"regex.txt\"\nformat = \"regex\"\n\
+             [[allowlists]]\nname = \"allow\"\npath = \"allow.txt\"\nformat = \"regex\"\n",
+            "test",
+            dir.path().into(),
+        )
+        .unwrap();
+        let compiled = crate::compile::compile_local(&config, 1);
+        let image = Image::open(
+            SealedImage::create(&compiled.image, "t")
+                .unwrap()
+                .map()
+                .unwrap(),
+        );
+        let resolver = Resolver::new(&config, image.unwrap());
+        let out = said(&config, &resolver, "adv7.example.com", "127.0.0.1");
+        assert!(out.blocked_now, "{}", out.text);
+        assert!(
+            out.text
+                .contains("  rule: regex 4 of list `regex`, line 7: `^adv[0-9]+\\.`\n"),
+            "{}",
+            out.text
+        );
+        let out = said(&config, &resolver, "ads.example.com", "127.0.0.1");
+        assert!(
+            out.text.contains(
+                "  rule: regex 2 of list `regex`, line 5: `^ads?[0-9]*\\.` (for A,AAAA questions only)\n"
+            ),
+            "{}",
+            out.text
+        );
+        let out = said(&config, &resolver, "ok1.example", "127.0.0.1");
+        assert_eq!(out.outcome, Outcome::Allowed, "{}", out.text);
+        assert!(
+            out.text
+                .contains("  rule: regex 1 of list `allow`, line 1: `^ok[0-9]\\.`\n"),
+            "{}",
+            out.text
+        );
+        assert!(
+            out.text.contains("ok1.example exactly, line 1"),
+            "{}",
+            out.text
+        );
+    }
+
+    #[test]
     fn a_client_is_named_with_its_groups_and_the_id_that_recognised_it() {
         let (_dir, config, resolver) = household();
         let out = said(&config, &resolver, "ads.example.com", "192.168.1.50");
