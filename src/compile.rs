@@ -14,7 +14,9 @@
 //! ([`ImageBuilder::compile_regexes`]). A regex refused at either step —
 //! its state machine too big alone, or no room left in the DFA of all —
 //! is counted as skipped in its list's report, with its line, before the
-//! reports are logged; the other rules are unaffected.
+//! reports are logged; the other rules are unaffected. When the image
+//! serving before holds the same patterns, its DFA is taken over instead
+//! of built again.
 //!
 //! The compile streams: each text is read one line at a time from its file
 //! ([`ListText`]), each rule becomes 16 bytes in the builder, and a list's
@@ -245,8 +247,8 @@ pub fn compile<B: ImageBytes>(
         }
         reports.push(report);
     }
+    let refused = builder.compile_regexes_after(previous.as_ref());
     drop(previous);
-    let refused = builder.compile_regexes();
     if !refused.is_empty() {
         warn!(
             regexes = refused.len(),
@@ -578,6 +580,42 @@ mod tests {
                 .contains("No such file")
         );
         assert_eq!(compiled.rules, 1);
+    }
+
+    #[test]
+    fn a_regex_refused_for_its_size_is_reported_with_its_line_and_the_rest_compiles() {
+        let mut a = source("a");
+        a.format = lists::Format::Regex;
+        let mut all_bad = source("c");
+        all_bad.format = lists::Format::Regex;
+        let b = source("b");
+        let compiled = compile_with(
+            &[
+                (&a, "(a|b)*a(a|b){20}\n^ads\\.\n(x\n^ads\\.\n"),
+                (&all_bad, "(a|b)*a(a|b){20}\n"),
+                (&b, "b.example\n"),
+            ],
+            big(),
+        );
+        let stats = compiled.reports[0].stats.as_ref().unwrap();
+        assert_eq!(
+            (
+                stats.accepted,
+                stats.duplicate,
+                stats.skipped,
+                stats.invalid
+            ),
+            (1, 1, 1, 1)
+        );
+        let too_big = stats.examples.iter().find(|e| e.line == 1).unwrap();
+        assert!(too_big.reason.contains("256 KiB"), "{}", too_big.reason);
+        let stats = compiled.reports[1].stats.as_ref().unwrap();
+        assert_eq!((stats.accepted, stats.skipped), (0, 1));
+        let image = Image::open(compiled.image).unwrap();
+        assert_eq!(image.regex_count(), 1);
+        assert!(matches!(image.lookup("ads.example"), Verdict::Blocked(_)));
+        assert!(matches!(image.lookup("b.example"), Verdict::Blocked(_)));
+        assert_eq!(image.lookup("abab.example"), Verdict::NotListed);
     }
 
     fn big() -> Caps {

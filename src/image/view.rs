@@ -476,6 +476,28 @@ impl<B: ImageBytes> Image<B> {
         })
     }
 
+    /// The regex DFA's bytes when the image's patterns are `patterns`, in
+    /// that order (for the builder of the next image to take over).
+    pub(crate) fn regex_dfa_for<'p>(
+        &self,
+        mut patterns: impl ExactSizeIterator<Item = &'p str>,
+    ) -> Option<&[u8]> {
+        if patterns.len() != self.layout.regexes || self.layout.regexes == 0 {
+            return None;
+        }
+        let same = (0..self.layout.regexes).all(|i| {
+            let b = self.as_bytes();
+            let rec = self.layout.regexes_at + i * REGEX_RECORD;
+            let text = self.string(
+                read_u32(b, rec + 12) as usize,
+                read_u32(b, rec + 16) as usize,
+            );
+            text.is_some() && text == patterns.next()
+        });
+        let dfa = self.layout.dfa_at..self.layout.dfa_at + self.layout.dfa_len;
+        same.then(|| self.as_bytes().get(dfa)).flatten()
+    }
+
     /// List, allow and query types of regex rule `i`, if it is one.
     #[inline]
     fn regex_head(&self, i: usize) -> Option<(ListId, bool, QueryTypes)> {
