@@ -8,9 +8,12 @@
 //! pass over the name's text says every pattern that matches anywhere in
 //! it, as an overlapping search would, and a pattern's index names its
 //! rule (list, line, query types) in the pattern table. Dense, not sparse:
-//! measured on 200 Pi-hole-style regexes (`benches/README.md`, "Regex
-//! rules"), the dense DFA takes some 3.5 MB and 45 ns per name, the sparse
-//! one a third of the bytes but 7× the time per name.
+//! for the 200 Pi-hole-style regexes of `benches/regex.sh`
+//! (`benches/README.md`, "Regex rules") the dense DFA takes 3.2 MB and
+//! some 31 ns per name, the sparse one a third of the bytes (1.05 MB) but
+//! two orders of magnitude more time per name (3.3 µs; each step searches
+//! the state's transitions). Either way the DFA runs only for names the
+//! rules on names did not decide.
 //!
 //! # Caps
 //!
@@ -30,7 +33,7 @@ use regex_automata::{Anchored, MatchKind};
 /// Pi-hole regex takes 2 to 40 KiB).
 pub const MAX_PATTERN_DFA: usize = 256 << 10;
 /// The most bytes the DFA of all patterns may take (16 MiB: 200 typical
-/// Pi-hole regexes take some 3.5 MB).
+/// Pi-hole regexes take 3.2 MB).
 pub const MAX_SET_DFA: usize = 16 << 20;
 
 /// The DFA as the server holds it: its transition table borrowed from the
