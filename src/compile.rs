@@ -8,6 +8,16 @@
 //! a cap are left out, counted in the report and warned about, so a
 //! runaway list cannot take the updater's memory.
 //!
+//! Regex rules (a `format = "regex"` list, an adblock `/regex/`) go to the
+//! image builder apart, which checks each one alone; once every list is
+//! read, all of them are compiled into the image's one DFA
+//! ([`ImageBuilder::compile_regexes`]). A regex refused at either step —
+//! its state machine too big alone, or no room left in the DFA of all —
+//! is counted as skipped in its list's report, with its line, before the
+//! reports are logged; the other rules are unaffected. When the image
+//! serving before holds the same patterns, its DFA is taken over instead
+//! of built again.
+//!
 //! The compile streams: each text is read one line at a time from its file
 //! ([`ListText`]), each rule becomes 16 bytes in the builder, and a list's
 //! duplicates and its rules past a cap are dropped by sorting its rules when
@@ -20,7 +30,7 @@
 use tracing::{info, warn};
 
 use crate::config::{self, Config, ListSource};
-use crate::image::{Image, ImageBuilder, name_hash};
+use crate::image::{Image, ImageBuilder, ImageBytes, ListId, name_hash};
 use crate::lists::{self, ParseOptions, Stats};
 use crate::sources::{ListText, LocalError};
 
@@ -211,7 +221,7 @@ pub fn sources(config: &Config) -> impl Iterator<Item = (&ListSource, bool)> {
 /// source; `previous` (the image serving now) is compared for the report,
 /// and dropped before the new image is written. At most `caps` rules are
 /// taken, in list and line order.
-pub fn compile<B: AsRef<[u8]>>(
+pub fn compile<B: ImageBytes>(
     loaded: &[Loaded<'_>],
     audience: &Audience,
     previous: Option<Image<B>>,
@@ -228,12 +238,32 @@ pub fn compile<B: AsRef<[u8]>>(
     }
     let mut reports = Vec::with_capacity(loaded.len());
     let mut taken = 0u64;
+    // Per list id, the report it files under.
+    let mut report_of = Vec::new();
     for item in loaded {
-        let report = add(&mut builder, item, previous.as_ref(), caps, &mut taken);
-        log(&report, item.allow);
+        let (report, list) = add(&mut builder, item, previous.as_ref(), caps, &mut taken);
+        if list.is_some() {
+            report_of.push(reports.len());
+        }
         reports.push(report);
     }
+    let refused = builder.compile_regexes_after(previous.as_ref());
     drop(previous);
+    if !refused.is_empty() {
+        warn!(
+            regexes = refused.len(),
+            "the regex rules of all lists need a state machine past the image's cap; the last ones are left out"
+        );
+    }
+    for regex in refused {
+        let report = report_of.get(usize::from(regex.list)).copied();
+        if let Some(stats) = report.and_then(|r| reports[r].stats.as_mut()) {
+            stats.refused(regex.line, &regex.pattern, &regex.error);
+        }
+    }
+    for (report, item) in reports.iter().zip(loaded) {
+        log(report, item.allow);
+    }
     let rules = builder.len();
     let crowded = builder.crowded();
     if crowded > 0 {
@@ -250,13 +280,14 @@ pub fn compile<B: AsRef<[u8]>>(
 }
 
 /// Adds one source's rules; `taken` counts the rules of every list so far.
-fn add<B: AsRef<[u8]>>(
+/// The list's id, when it has a text.
+fn add<B: ImageBytes>(
     builder: &mut ImageBuilder,
     item: &Loaded<'_>,
     previous: Option<&Image<B>>,
     caps: Caps,
     taken: &mut u64,
-) -> SourceReport {
+) -> (SourceReport, Option<ListId>) {
     let mut report = SourceReport {
         name: item.source.name.clone(),
         stats: None,
@@ -275,11 +306,11 @@ fn add<B: AsRef<[u8]>>(
         Ok(Ok(reader)) => reader,
         Ok(Err(error)) => {
             unread(&mut report, &NoText::Read(error));
-            return report;
+            return (report, None);
         }
         Err(error) => {
             unread(&mut report, error);
-            return report;
+            return (report, None);
         }
     };
     let list = builder.add_list(&item.source.name, item.allow);
@@ -290,7 +321,16 @@ fn add<B: AsRef<[u8]>>(
         subdomains: item.source.subdomains,
         format: item.source.format,
     };
+    let (mut refused, mut regex_copies) = (Vec::new(), 0u64);
     let parsed = lists::parse_reader(reader, options, |rule| {
+        if let Some(types) = rule.regex {
+            match builder.add_regex(list, rule.name, rule.allow, types, rule.line) {
+                Ok(true) => {}
+                Ok(false) => regex_copies += 1,
+                Err(error) => refused.push((rule.line, rule.name.to_owned(), error)),
+            }
+            return;
+        }
         builder.add_rule(list, rule.name, rule.subtree, rule.allow);
         let Some(previous) = previous else { return };
         if report.added_examples.len() < EXAMPLES
@@ -304,11 +344,16 @@ fn add<B: AsRef<[u8]>>(
         Ok(stats) => stats,
         Err(error) => {
             builder.discard(mark);
+            builder.discard_regexes(list);
             report.added_examples.clear();
             unread(&mut report, &NoText::Read(LocalError::Io(error)));
-            return report;
+            return (report, Some(list));
         }
     };
+    stats.found_duplicates(regex_copies);
+    for (line, pattern, error) in refused {
+        stats.refused(line, &pattern, &error);
+    }
     let room = caps.total.saturating_sub(*taken);
     let settled = builder.settle(mark, caps.per_list.min(room));
     stats.found_duplicates(settled.duplicates);
@@ -335,11 +380,11 @@ fn add<B: AsRef<[u8]>>(
         report.removed = previous_count(Some(previous), &item.source.name).saturating_sub(had);
     }
     report.stats = Some(stats);
-    report
+    (report, Some(list))
 }
 
 /// Rules the previous image attributes to the list called `name`.
-fn previous_count<B: AsRef<[u8]>>(previous: Option<&Image<B>>, name: &str) -> u64 {
+fn previous_count<B: ImageBytes>(previous: Option<&Image<B>>, name: &str) -> u64 {
     let Some(image) = previous else { return 0 };
     (0..image.list_count())
         .filter_map(|i| u16::try_from(i).ok())
@@ -535,6 +580,42 @@ mod tests {
                 .contains("No such file")
         );
         assert_eq!(compiled.rules, 1);
+    }
+
+    #[test]
+    fn a_regex_refused_for_its_size_is_reported_with_its_line_and_the_rest_compiles() {
+        let mut a = source("a");
+        a.format = lists::Format::Regex;
+        let mut all_bad = source("c");
+        all_bad.format = lists::Format::Regex;
+        let b = source("b");
+        let compiled = compile_with(
+            &[
+                (&a, "(a|b)*a(a|b){20}\n^ads\\.\n(x\n^ads\\.\n"),
+                (&all_bad, "(a|b)*a(a|b){20}\n"),
+                (&b, "b.example\n"),
+            ],
+            big(),
+        );
+        let stats = compiled.reports[0].stats.as_ref().unwrap();
+        assert_eq!(
+            (
+                stats.accepted,
+                stats.duplicate,
+                stats.skipped,
+                stats.invalid
+            ),
+            (1, 1, 1, 1)
+        );
+        let too_big = stats.examples.iter().find(|e| e.line == 1).unwrap();
+        assert!(too_big.reason.contains("256 KiB"), "{}", too_big.reason);
+        let stats = compiled.reports[1].stats.as_ref().unwrap();
+        assert_eq!((stats.accepted, stats.skipped), (0, 1));
+        let image = Image::open(compiled.image).unwrap();
+        assert_eq!(image.regex_count(), 1);
+        assert!(matches!(image.lookup("ads.example"), Verdict::Blocked(_)));
+        assert!(matches!(image.lookup("b.example"), Verdict::Blocked(_)));
+        assert_eq!(image.lookup("abab.example"), Verdict::NotListed);
     }
 
     fn big() -> Caps {

@@ -4,6 +4,8 @@
 //!
 //! - [`vocab`]: the shared words — `Outcome`, `ListId`, `Protocol`,
 //!   `Admission` — that everything else imports and that imports nothing.
+//! - [`querytypes`]: the query types a rule is restricted to (Pi-hole's
+//!   `;querytype=`), a mask that imports nothing either.
 //! - [`config`]: `ralo.toml`, every key documented and checked.
 //! - [`domain`]: names — normalized text (lower-case, punycode, validated)
 //!   and wire form (the one label walk and lower-casing).
@@ -53,6 +55,7 @@ pub mod intake;
 pub mod lists;
 pub mod metrics;
 pub mod notify;
+pub mod querytypes;
 pub mod resolve;
 pub mod server;
 pub mod sources;

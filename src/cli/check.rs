@@ -4,7 +4,9 @@
 //! switched off. It asks the server's own decision ([`Resolver::decide`])
 //! on the persisted image (the one the server serves), so the two cannot
 //! disagree, and it works while the server is down; the rule's line comes
-//! from the list file or, for a downloaded list, its last good copy.
+//! from the list file or, for a downloaded list, its last good copy. A
+//! regex rule is quoted from the image, which carries each pattern with
+//! its list and line (the server matches with the DFA alone).
 //! For one client (`--client ADDR`, `--mac MAC`; loopback by default) it
 //! names the client's groups and the ids that recognised it, the groups and
 //! schedule of the list that decided, and the lists that have the name but
@@ -25,8 +27,9 @@ use crate::control::{self, Reply};
 use crate::domain::Domain;
 use crate::domain::wire;
 use crate::groups::Mac;
-use crate::image::{Image, Match};
+use crate::image::{Image, ImageBytes, Match};
 use crate::lists::{self, ParseOptions};
+use crate::querytypes::QueryTypes;
 use crate::resolve::block::Block;
 use crate::resolve::local::LocalAnswer;
 use crate::resolve::{Decision, Question, Resolver};
@@ -43,6 +46,9 @@ pub struct Located {
     pub subtree: bool,
     /// Line number and text in the list, when the list could be read.
     pub line: Option<(u32, String)>,
+    /// For a regex rule: which regex of its list it is (from 1) and the
+    /// query types it applies to; `name` is then the pattern.
+    pub regex: Option<(u32, QueryTypes)>,
 }
 
 /// Runs `ralo check` for a question from `client` (loopback when `None`),
@@ -252,6 +258,18 @@ pub fn describe(
 }
 
 fn rule_line(rule: &Located) -> String {
+    if let Some((nth, types)) = rule.regex {
+        let line = rule.line.as_ref().map_or(0, |(line, _)| *line);
+        let only = if types == QueryTypes::ALL {
+            String::new()
+        } else {
+            format!(" (for {types} questions only)")
+        };
+        return format!(
+            "  rule: regex {nth} of list `{}`, line {line}: `{}`{only}\n",
+            rule.list, rule.name
+        );
+    }
     let scope = if rule.subtree {
         "and its subdomains"
     } else {
@@ -267,7 +285,7 @@ fn rule_line(rule: &Located) -> String {
 }
 
 /// The list and line of the rule `m` matched for `domain`.
-pub fn locate<B: AsRef<[u8]>>(
+pub fn locate<B: ImageBytes>(
     config: &Config,
     image: &Image<B>,
     domain: &Domain,
@@ -275,6 +293,15 @@ pub fn locate<B: AsRef<[u8]>>(
     allow: bool,
 ) -> Located {
     let list = image.list_name(m.list).unwrap_or("?").to_owned();
+    if let Some(rule) = m.regex.and_then(|p| image.regex(p)) {
+        return Located {
+            list,
+            name: rule.pattern.to_owned(),
+            subtree: false,
+            line: Some((rule.line, rule.pattern.to_owned())),
+            regex: Some((rule.nth, rule.types)),
+        };
+    }
     let labels: Vec<&str> = domain.labels().collect();
     let keep = usize::from(m.labels).min(labels.len());
     let name = labels[labels.len() - keep..].join(".");
@@ -294,6 +321,7 @@ pub fn locate<B: AsRef<[u8]>>(
         name,
         subtree: m.subtree,
         line,
+        regex: None,
     }
 }
 
@@ -330,7 +358,12 @@ fn find_line(
 ) -> Option<(u32, String)> {
     let mut found = None;
     lists::parse(text, options, |rule| {
-        if found.is_none() && rule.name == name && rule.subtree == subtree && rule.allow == allow {
+        if found.is_none()
+            && rule.regex.is_none()
+            && rule.name == name
+            && rule.subtree == subtree
+            && rule.allow == allow
+        {
             found = Some(rule.line);
         }
     });
@@ -426,6 +459,64 @@ clients = ["kids-tablet", "192.168.1.64/28"]
             None,
             None,
         )
+    }
+
+    #[test]
+    fn a_regex_decision_names_the_regex_its_list_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("hosts.txt"), "0.0.0.0 ok1.example\n").unwrap();
+        std::fs::write(
+            dir.path().join("regex.txt"),
+            "# ads\n^x\\.\n(unclosed\n\n^ads?[0-9]*\\.;querytype=A,AAAA\n\
+             ^banner\\.\n^adv[0-9]+\\.\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("allow.txt"), "^ok[0-9]\\.\n").unwrap();
+        let config = Config::parse(
+            "[[lists]]\nname = \"hosts\"\npath = \"hosts.txt\"\n\
+             [[lists]]\nname = \"regex\"\npath = \"regex.txt\"\nformat = \"regex\"\n\
+             [[allowlists]]\nname = \"allow\"\npath = \"allow.txt\"\nformat = \"regex\"\n",
+            "test",
+            dir.path().into(),
+        )
+        .unwrap();
+        let compiled = crate::compile::compile_local(&config, 1);
+        let image = Image::open(
+            SealedImage::create(&compiled.image, "t")
+                .unwrap()
+                .map()
+                .unwrap(),
+        );
+        let resolver = Resolver::new(&config, image.unwrap());
+        let out = said(&config, &resolver, "adv7.example.com", "127.0.0.1");
+        assert!(out.blocked_now, "{}", out.text);
+        assert!(
+            out.text
+                .contains("  rule: regex 4 of list `regex`, line 7: `^adv[0-9]+\\.`\n"),
+            "{}",
+            out.text
+        );
+        let out = said(&config, &resolver, "ads.example.com", "127.0.0.1");
+        assert!(
+            out.text.contains(
+                "  rule: regex 2 of list `regex`, line 5: `^ads?[0-9]*\\.` (for A,AAAA questions only)\n"
+            ),
+            "{}",
+            out.text
+        );
+        let out = said(&config, &resolver, "ok1.example", "127.0.0.1");
+        assert_eq!(out.outcome, Outcome::Allowed, "{}", out.text);
+        assert!(
+            out.text
+                .contains("  rule: regex 1 of list `allow`, line 1: `^ok[0-9]\\.`\n"),
+            "{}",
+            out.text
+        );
+        assert!(
+            out.text.contains("ok1.example exactly, line 1"),
+            "{}",
+            out.text
+        );
     }
 
     #[test]

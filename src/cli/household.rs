@@ -187,7 +187,9 @@ pub fn household_rules(text: &str, allow: bool) -> Vec<(String, bool, u32)> {
         ..ParseOptions::default()
     };
     lists::parse(text, options, |rule| {
-        rules.push((rule.name.to_string(), rule.subtree, rule.line));
+        if rule.regex.is_none() {
+            rules.push((rule.name.to_string(), rule.subtree, rule.line));
+        }
     });
     rules
 }
@@ -216,7 +218,7 @@ pub fn add_rule(text: &str, domain: &Domain, subtree: bool, allow: bool) -> Opti
         ..ParseOptions::default()
     };
     lists::parse(text, options, |rule| {
-        present |= rule.name == domain.as_str() && rule.subtree == subtree
+        present |= rule.regex.is_none() && rule.name == domain.as_str() && rule.subtree == subtree
     });
     if present {
         return None;
@@ -265,7 +267,7 @@ fn rule_lines(text: &str, domain: &Domain, allow: bool) -> Vec<u32> {
         ..ParseOptions::default()
     };
     lists::parse(text, options, |rule| {
-        if rule.name == domain.as_str() {
+        if rule.regex.is_none() && rule.name == domain.as_str() {
             lines.push(rule.line);
         }
     });
@@ -351,7 +353,7 @@ fn still_blocked_note(config: &Config, domain: &Domain) {
     let Ok(bytes) = std::fs::read(config.paths.image_file()) else {
         return;
     };
-    let Ok(image) = crate::image::Image::open(bytes.as_slice()) else {
+    let Ok(image) = crate::image::Image::open(bytes) else {
         return;
     };
     if let crate::image::Verdict::Blocked(m) = image.lookup(domain.as_str()) {

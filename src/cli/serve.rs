@@ -33,7 +33,7 @@ pub fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
 pub fn check(path: Option<&Path>) -> anyhow::Result<()> {
     let config = load_config(path)?;
     let compiled = compile::compile_local(&config, 0);
-    Image::open(compiled.image.as_slice())
+    Image::open(compiled.image)
         .and_then(|image| image.verify())
         .context("the compiled image does not verify")?;
     #[allow(clippy::print_stdout)]

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use crate::config::Config;
 use crate::groups::ClientId;
-use crate::image::{GroupId, Image, ListId};
+use crate::image::{GroupId, Image, ImageBytes, ListId};
 use crate::resolve::Resolver;
 use crate::resolve::policy::{Devices, Lists, Policy};
 
@@ -33,7 +33,7 @@ pub fn read_devices(config: &Config, resolver: &Resolver) {
 }
 
 /// The names of the groups in `groups` (bit `g` for group `g`).
-pub fn group_list<B: AsRef<[u8]>>(image: &Image<B>, groups: u64) -> Vec<&str> {
+pub fn group_list<B: ImageBytes>(image: &Image<B>, groups: u64) -> Vec<&str> {
     (0..u64::BITS)
         .filter(|g| groups & (1 << g) != 0)
         .filter_map(|g| GroupId::try_from(g).ok())
@@ -43,7 +43,7 @@ pub fn group_list<B: AsRef<[u8]>>(image: &Image<B>, groups: u64) -> Vec<&str> {
 
 /// The names of the groups in `groups`, e.g. `kids, tv`; `none` for no
 /// group.
-pub fn group_names<B: AsRef<[u8]>>(image: &Image<B>, groups: u64) -> String {
+pub fn group_names<B: ImageBytes>(image: &Image<B>, groups: u64) -> String {
     let names = group_list(image, groups);
     if names.is_empty() {
         "none".to_owned()
@@ -53,7 +53,7 @@ pub fn group_names<B: AsRef<[u8]>>(image: &Image<B>, groups: u64) -> String {
 }
 
 /// `group kids`, `groups kids, tv`, `every group`, `no group`.
-pub fn groups_phrase<B: AsRef<[u8]>>(image: &Image<B>, groups: u64) -> String {
+pub fn groups_phrase<B: ImageBytes>(image: &Image<B>, groups: u64) -> String {
     let every = u64::MAX >> (64 - image.group_count().clamp(1, 64));
     match groups & every {
         0 => "no group".to_owned(),
@@ -76,13 +76,13 @@ pub fn id_text(id: &ClientId) -> String {
 }
 
 /// The `[[clients]]` name the image records for `id`, if any.
-pub fn id_owner<'i, B: AsRef<[u8]>>(image: &'i Image<B>, id: &ClientId) -> Option<&'i str> {
+pub fn id_owner<'i, B: ImageBytes>(image: &'i Image<B>, id: &ClientId) -> Option<&'i str> {
     image.clients().find(|c| c.id == *id).and_then(|c| c.name)
 }
 
 /// The device name of the first of `ids` that belongs to a `[[clients]]`
 /// entry.
-pub fn device_of<'i, B: AsRef<[u8]>>(
+pub fn device_of<'i, B: ImageBytes>(
     image: &'i Image<B>,
     ids: &[(ClientId, u64)],
 ) -> Option<&'i str> {
@@ -95,7 +95,7 @@ pub fn device_of<'i, B: AsRef<[u8]>>(
 /// client 192.168.1.65: group kids
 ///   recognised by range 192.168.1.64/28 (client `kids-room`): group kids
 /// ```
-pub fn client_text<B: AsRef<[u8]>>(
+pub fn client_text<B: ImageBytes>(
     image: &Image<B>,
     client: IpAddr,
     groups: u64,
@@ -120,7 +120,7 @@ pub fn client_text<B: AsRef<[u8]>>(
 
 /// The schedule of `list` as text (`mon-fri 21:00-07:00, sat 10:00-12:00`),
 /// or `None` when it applies at all times.
-pub fn schedule_text<B: AsRef<[u8]>>(image: &Image<B>, list: ListId) -> Option<String> {
+pub fn schedule_text<B: ImageBytes>(image: &Image<B>, list: ListId) -> Option<String> {
     let windows: Vec<String> = image.list_windows(list).map(|w| w.to_string()).collect();
     (!windows.is_empty()).then(|| windows.join(", "))
 }
@@ -128,7 +128,7 @@ pub fn schedule_text<B: AsRef<[u8]>>(image: &Image<B>, list: ListId) -> Option<S
 /// For whom and when `list` applies, as a line under the rule, e.g.
 /// `  list `social`: for group kids; schedule mon-fri 21:00-07:00, active now`;
 /// `None` for a list with neither groups nor a schedule to speak of.
-pub fn list_reach<B: AsRef<[u8]>>(
+pub fn list_reach<B: ImageBytes>(
     image: &Image<B>,
     policy: &Policy,
     list: ListId,
@@ -155,7 +155,7 @@ pub fn list_reach<B: AsRef<[u8]>>(
 /// The lists that have a rule for `name` but do not apply to a client in
 /// `groups` now, one line each saying why: another group's list, or one
 /// whose schedule is off.
-pub fn passed_over<B: AsRef<[u8]>>(
+pub fn passed_over<B: ImageBytes>(
     image: &Image<B>,
     groups: u64,
     lists: Lists<'_>,

@@ -42,7 +42,10 @@ pub struct ListSource {
     /// `household` (`household-allow`).
     #[serde(default)]
     pub household: bool,
-    /// `"auto"` (default: decided per line), `"hosts"`, `"domains"` or `"adblock"`.
+    /// `"auto"` (default: decided per line), `"hosts"`, `"domains"`,
+    /// `"adblock"` or `"regex"` (Pi-hole's regex list: one regular
+    /// expression a line, matched against the query name, with
+    /// `;querytype=` options).
     #[serde(default = "default_format", deserialize_with = "format_from_str")]
     pub format: Format,
     /// Hosts and plain entries also cover their subdomains (adblock `||x^`
@@ -93,8 +96,9 @@ fn format_from_str<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Format, D::
         "hosts" => Ok(Format::Hosts),
         "domains" => Ok(Format::Domains),
         "adblock" => Ok(Format::Adblock),
+        "regex" => Ok(Format::Regex),
         other => Err(serde::de::Error::custom(format!(
-            "unknown format `{other}`, expected one of `auto`, `hosts`, `domains`, `adblock`"
+            "unknown format `{other}`, expected one of `auto`, `hosts`, `domains`, `adblock`, `regex`"
         ))),
     }
 }

@@ -13,8 +13,9 @@ const CHECKSUM_AT: usize = 16;
 /// Bytes before the first one the checksum covers.
 const CHECKED_FROM: usize = 24;
 /// Names always looked up.
-const NAMES: [&str; 6] = [
+const NAMES: [&str; 7] = [
     "a.tracker.example",
+    "ads1.telemetry-x.example",
     "ok.example.net",
     "x",
     "",
@@ -33,7 +34,7 @@ const NAMES: [&str; 6] = [
 ///   image, and
 ///   every match names a list of the image (one that applies, when only
 ///   some do) and covers no more labels than the query has (exactly as many
-///   for an exact rule).
+///   for an exact rule); a regex match names a pattern of that list.
 pub fn image_bytes(data: &[u8]) {
     exercise(data);
     if data.len() > CHECKED_FROM {
@@ -45,7 +46,7 @@ pub fn image_bytes(data: &[u8]) {
 }
 
 fn exercise(bytes: &[u8]) {
-    let Ok(image) = Image::open(bytes) else {
+    let Ok(image) = Image::open(bytes.to_vec()) else {
         return;
     };
     let verified = image.verify().is_ok();
@@ -157,7 +158,7 @@ fn matched(verdict: Verdict) -> impl Iterator<Item = Match> {
 }
 
 /// A verified image's verdict for a query of `labels` labels.
-fn check_verdict(image: &Image<&[u8]>, verdict: Verdict, labels: usize) {
+fn check_verdict(image: &Image<Vec<u8>>, verdict: Verdict, labels: usize) {
     for m in matched(verdict) {
         assert!(
             usize::from(m.list) < image.list_count(),
@@ -174,5 +175,12 @@ fn check_verdict(image: &Image<&[u8]>, verdict: Verdict, labels: usize) {
             m.subtree || covered == labels,
             "an exact rule matched a suffix"
         );
+        if let Some(pattern) = m.regex {
+            let rule = image.regex(pattern);
+            assert!(
+                rule.is_some_and(|r| r.list == m.list),
+                "a regex match names pattern {pattern}, which is not the list's"
+            );
+        }
     }
 }

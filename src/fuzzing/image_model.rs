@@ -139,6 +139,7 @@ fn verdict(model: &Model, labels: &[Vec<u8>], applies: &dyn Fn(ListId) -> bool) 
                 best = Some(Match {
                     list,
                     subtree,
+                    regex: None,
                     labels: u8::try_from(lower.len() - start).unwrap_or(u8::MAX),
                 });
             }

@@ -2,7 +2,7 @@
 //!
 //! The first input byte gives the parse options: bits 0–1 the format
 //! (auto, hosts, domains, adblock), bit 2 an allowlist, bit 3
-//! `subdomains`. The rest is the list, read as the updater reads a file
+//! `subdomains`, bit 4 the regex format (bits 0–1 then unused). The rest is the list, read as the updater reads a file
 //! (lossy UTF-8).
 
 use std::collections::HashSet;
@@ -15,7 +15,8 @@ use crate::lists::{Format, ParseOptions, Stats, parse};
 /// broken:
 ///
 /// - every accepted name is a valid normalized domain (it parses as a
-///   [`Domain`] and reads the same afterwards); no rule is passed on twice;
+///   [`Domain`] and reads the same afterwards), every accepted regex
+///   parses; no rule is passed on twice;
 ///   line numbers ascend within the text; an allowlist yields only allows;
 /// - the counts add up as `stats.rs` says: `lines` is the number of lines,
 ///   and the five counts add up to it plus, for each hosts line, its names
@@ -27,12 +28,16 @@ pub fn list_text(data: &[u8]) {
         return;
     };
     let options = ParseOptions {
-        format: [
-            Format::Auto,
-            Format::Hosts,
-            Format::Domains,
-            Format::Adblock,
-        ][usize::from(flags & 3)],
+        format: if flags & 16 != 0 {
+            Format::Regex
+        } else {
+            [
+                Format::Auto,
+                Format::Hosts,
+                Format::Domains,
+                Format::Adblock,
+            ][usize::from(flags & 3)]
+        },
         allow: flags & 4 != 0,
         subdomains: flags & 8 != 0,
     };
@@ -41,6 +46,27 @@ pub fn list_text(data: &[u8]) {
     let mut seen = HashSet::new();
     let mut last_line = 0;
     let stats = parse(&text, options, |rule| {
+        assert!(rule.line >= last_line, "line numbers go back");
+        last_line = rule.line;
+        if let Some(types) = rule.regex {
+            assert!(
+                regex_automata::util::syntax::parse_with(rule.name, &crate::lists::regex_syntax())
+                    .is_ok(),
+                "accepted regex `{}` does not parse",
+                rule.name
+            );
+            assert!(
+                seen.insert((
+                    format!("{}\0{}", rule.name, types.bits()),
+                    false,
+                    rule.allow
+                )),
+                "regex `{}` passed on twice",
+                rule.name
+            );
+            assert!(rule.allow || !options.allow, "an allowlist yields a block");
+            return;
+        }
         let normalized = Domain::parse(rule.name)
             .unwrap_or_else(|e| panic!("accepted `{}` is not a domain: {e}", rule.name));
         assert_eq!(
@@ -53,8 +79,6 @@ pub fn list_text(data: &[u8]) {
             "rule `{}` passed on twice",
             rule.name
         );
-        assert!(rule.line >= last_line, "line numbers go back");
-        last_line = rule.line;
         assert!(rule.allow || !options.allow, "an allowlist yields a block");
     });
     assert_eq!(

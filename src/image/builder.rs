@@ -11,21 +11,31 @@
 //! which covers the name itself too. Each list keeps its groups and
 //! schedule, so the server can tell for every client which lists apply.
 //!
+//! Regex rules are kept apart, each with its list, line and query types
+//! (at most [`MAX_REGEXES`](super::MAX_REGEXES)), checked one by one as
+//! they come ([`ImageBuilder::add_regex`]) and compiled together into one
+//! DFA before the image is written ([`ImageBuilder::compile_regexes`],
+//! `regex.rs`).
+//!
 //! A list's own duplicates are dropped the same way, by sorting, when the
 //! list is [settled](ImageBuilder::settle): the rules a list added are the
 //! tail of the vector, so no per-list hash set is needed (for a million
 //! names that set took more memory than the rules themselves).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::format::{
     self, BUILD_BUCKET_BITS, CLIENT_RECORD, ENTRY, FORMAT_VERSION, GROUP_RECORD, HEADER_LEN,
-    KEY_MASK, LIST_FLAG_ALLOW, LIST_RECORD, MAGIC, MAX_GROUPS, MAX_LIST_NAME, MAX_LISTS, MAX_SETS,
-    PAYLOAD_ALLOW, PAYLOAD_SET, PAYLOAD_SUBTREE, Section, WINDOW, field, name_hash, write_u16,
+    KEY_MASK, LIST_FLAG_ALLOW, LIST_RECORD, MAGIC, MAX_GROUPS, MAX_LIST_NAME, MAX_LISTS,
+    MAX_REGEXES, MAX_SETS, PAYLOAD_ALLOW, PAYLOAD_SET, PAYLOAD_SUBTREE, REGEX_FLAG_ALLOW,
+    REGEX_RECORD, REGEXES_ALLOW, Section, WINDOW, field, name_hash, regex_checksum, write_u16,
     write_u32, write_u64,
 };
+use super::regex::{self, RegexError};
+use super::view::{Image, ImageBytes};
 use crate::groups::{ClientId, Window};
+use crate::querytypes::QueryTypes;
 
 /// Identifies a list within one image: its position in
 /// [`ImageBuilder::add_list`] order, from 0.
@@ -53,6 +63,29 @@ struct ListInfo {
     allow: bool,
     groups: u64,
     windows: Vec<Window>,
+}
+
+/// One regex rule.
+#[derive(Clone, Debug)]
+struct RegexRule {
+    list: ListId,
+    allow: bool,
+    types: QueryTypes,
+    line: u32,
+    pattern: String,
+}
+
+/// A regex rule the DFA of all patterns had no room for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefusedRegex {
+    /// Its list.
+    pub list: ListId,
+    /// Its line in the list.
+    pub line: u32,
+    /// The pattern.
+    pub pattern: String,
+    /// Why.
+    pub error: RegexError,
 }
 
 /// Collects lists and rules and compiles them into an image.
@@ -85,6 +118,12 @@ pub struct ImageBuilder {
     next_seq: u64,
     /// Whether `rules` is sorted and merged.
     merged: bool,
+    /// Regex rules, in list and line order.
+    regexes: Vec<RegexRule>,
+    /// (list, allow, types, pattern) of each regex rule, to drop copies.
+    regex_seen: HashSet<(ListId, bool, u16, String)>,
+    /// The serialized DFA of `regexes`, once compiled.
+    regex_dfa: Option<Vec<u8>>,
 }
 
 impl Default for ImageBuilder {
@@ -98,6 +137,9 @@ impl Default for ImageBuilder {
             crowded: 0,
             next_seq: 0,
             merged: false,
+            regexes: Vec::new(),
+            regex_seen: HashSet::new(),
+            regex_dfa: None,
         }
     }
 }
@@ -218,6 +260,103 @@ impl ImageBuilder {
         let allow = if allow { RAW_ALLOW } else { 0 };
         self.rules.push((name_hash(name), allow | seq | payload));
         self.merged = false;
+    }
+
+    /// Adds a regex rule of `list`, written on `line`, for queries of
+    /// `types`; `Ok(false)` when the list has it already (same pattern,
+    /// types and allow). The pattern is checked alone here: that it parses
+    /// and that its DFA fits [`MAX_PATTERN_DFA`](super::MAX_PATTERN_DFA).
+    ///
+    /// # Panics
+    ///
+    /// If `list` was not returned by [`add_list`](Self::add_list) on this
+    /// builder.
+    pub fn add_regex(
+        &mut self,
+        list: ListId,
+        pattern: &str,
+        allow: bool,
+        types: QueryTypes,
+        line: u32,
+    ) -> Result<bool, RegexError> {
+        assert!(
+            usize::from(list) < self.lists.len(),
+            "list id {list} was not registered with add_list"
+        );
+        if self.regexes.len() >= MAX_REGEXES {
+            return Err(RegexError::TooMany);
+        }
+        let key = (list, allow, types.bits(), pattern.to_owned());
+        if self.regex_seen.contains(&key) {
+            return Ok(false);
+        }
+        regex::check_one(pattern)?;
+        self.regex_seen.insert(key);
+        self.regexes.push(RegexRule {
+            list,
+            allow,
+            types,
+            line,
+            pattern: pattern.to_owned(),
+        });
+        self.regex_dfa = None;
+        Ok(true)
+    }
+
+    /// Drops the regex rules of `list` (a list whose text failed part way).
+    pub fn discard_regexes(&mut self, list: ListId) {
+        self.regexes.retain(|r| r.list != list);
+        self.regex_seen.retain(|(l, ..)| *l != list);
+        self.regex_dfa = None;
+    }
+
+    /// Regex rules held (after [`compile_regexes`](Self::compile_regexes),
+    /// those that fit).
+    pub fn regex_count(&self) -> usize {
+        self.regexes.len()
+    }
+
+    /// Compiles the regex rules into one DFA (once; adding one compiles
+    /// again). Rules past [`MAX_SET_DFA`](super::MAX_SET_DFA) together are
+    /// dropped, the last in list and line order first, and returned.
+    pub fn compile_regexes(&mut self) -> Vec<RefusedRegex> {
+        if self.regex_dfa.is_some() {
+            return Vec::new();
+        }
+        self.regexes.sort_by_key(|r| (r.list, r.line));
+        let patterns: Vec<&str> = self.regexes.iter().map(|r| r.pattern.as_str()).collect();
+        let (bytes, kept) = regex::compile_set(&patterns);
+        let refused = self
+            .regexes
+            .split_off(kept)
+            .into_iter()
+            .map(|r| RefusedRegex {
+                list: r.list,
+                line: r.line,
+                pattern: r.pattern,
+                error: RegexError::SetTooBig,
+            })
+            .collect();
+        self.regex_dfa = Some(bytes);
+        refused
+    }
+
+    /// [`compile_regexes`](Self::compile_regexes), taking the DFA of
+    /// `previous` (the image serving before) when it holds the same
+    /// patterns in the same order: an update that changes no regex builds
+    /// no DFA (some seconds for 200 regexes, `benches/README.md`).
+    pub fn compile_regexes_after<B: ImageBytes>(
+        &mut self,
+        previous: Option<&Image<B>>,
+    ) -> Vec<RefusedRegex> {
+        if self.regex_dfa.is_none() && !self.regexes.is_empty() {
+            self.regexes.sort_by_key(|r| (r.list, r.line));
+            let patterns = self.regexes.iter().map(|r| r.pattern.as_str());
+            if let Some(dfa) = previous.and_then(|image| image.regex_dfa_for(patterns)) {
+                self.regex_dfa = Some(dfa.to_vec());
+            }
+        }
+        self.compile_regexes()
     }
 
     /// Where the next rule goes: pass it to [`settle`](Self::settle) or
@@ -394,6 +533,9 @@ impl ImageBuilder {
     /// inputs give equal bytes.
     pub(crate) fn build_at(mut self, generation: u64, created: u64) -> Vec<u8> {
         self.merge();
+        // Refusals are the caller's to report, by compiling first.
+        let _ = self.compile_regexes();
+        let dfa = self.regex_dfa.take().unwrap_or_default();
         let n = self.rules.len();
         assert!(
             u32::try_from(n).is_ok(),
@@ -436,7 +578,8 @@ impl ImageBuilder {
         let mut names = Vec::new();
         let mut span = |name: &str| {
             // At most MAX_LISTS + MAX_GROUPS names of at most MAX_LIST_NAME
-            // bytes: < 2^25.
+            // bytes, and MAX_REGEXES patterns of at most a list line
+            // (4096 bytes): < 2^29.
             let at = (names.len() as u32, name.len() as u32);
             names.extend_from_slice(name.as_bytes());
             at
@@ -454,6 +597,7 @@ impl ImageBuilder {
                 (name.as_deref().map_or((0, 0), &mut span), host)
             })
             .collect();
+        let regex_spans: Vec<Span> = self.regexes.iter().map(|r| span(&r.pattern)).collect();
         let windows: usize = self.lists.iter().map(|l| l.windows.len()).sum();
         let members: usize = all_sets.iter().map(Vec::len).sum();
 
@@ -467,14 +611,17 @@ impl ImageBuilder {
             windows * WINDOW,
             self.groups.len() * GROUP_RECORD,
             self.clients.len() * CLIENT_RECORD,
+            self.regexes.len() * REGEX_RECORD,
+            dfa.len(),
         ];
-        let mut offsets = [0usize; 9];
+        let mut offsets = [0usize; Section::ALL.len()];
         let mut at = HEADER_LEN;
         for (offset, size) in offsets.iter_mut().zip(sizes) {
             *offset = at;
             at = (at + size).next_multiple_of(8);
         }
-        let total = offsets[8] + sizes[8];
+        let last = Section::ALL.len() - 1;
+        let total = offsets[last] + sizes[last];
         let mut out = vec![0u8; total];
 
         out[..8].copy_from_slice(&MAGIC);
@@ -486,6 +633,15 @@ impl ImageBuilder {
         write_u64(&mut out, field::RULE_COUNT, n as u64);
         write_u32(&mut out, field::LIST_COUNT, self.lists.len() as u32);
         write_u32(&mut out, field::BUCKET_BITS, bits);
+        // At most MAX_REGEXES, which fits a u32.
+        write_u32(&mut out, field::REGEX_COUNT, self.regexes.len() as u32);
+        let any_allow = self.regexes.iter().any(|r| r.allow);
+        write_u32(
+            &mut out,
+            field::REGEX_FLAGS,
+            if any_allow { REGEXES_ALLOW } else { 0 },
+        );
+        write_u64(&mut out, field::REGEX_SUM, regex_checksum(&dfa));
         for (section, (offset, size)) in Section::ALL.into_iter().zip(offsets.iter().zip(sizes)) {
             write_u64(&mut out, section.field(), *offset as u64);
             write_u64(&mut out, section.field() + 8, size as u64);
@@ -583,6 +739,20 @@ impl ImageBuilder {
             }
         }
 
+        let patterns = offsets[Section::RegexPatterns as usize];
+        for (i, (rule, (text_at, text_len))) in self.regexes.iter().zip(regex_spans).enumerate() {
+            let rec = patterns + i * REGEX_RECORD;
+            write_u16(&mut out, rec, rule.list);
+            let flags = if rule.allow { REGEX_FLAG_ALLOW } else { 0 };
+            write_u16(&mut out, rec + 2, flags);
+            write_u32(&mut out, rec + 4, u32::from(rule.types.bits()));
+            write_u32(&mut out, rec + 8, rule.line);
+            write_u32(&mut out, rec + 12, text_at);
+            write_u32(&mut out, rec + 16, text_len);
+        }
+        let dfa_at = offsets[Section::RegexDfa as usize];
+        out[dfa_at..dfa_at + dfa.len()].copy_from_slice(&dfa);
+
         let sum = format::checksum(&out);
         write_u64(&mut out, field::CHECKSUM, sum);
         out
@@ -599,6 +769,7 @@ fn bucket_bits(n: usize) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::image::Verdict;
 
     #[test]
     fn len_counts_rules_after_merging() {
@@ -677,6 +848,37 @@ mod tests {
         b.add_rule(a, "x.com", false, false);
         b.discard(mark);
         assert!(b.is_empty());
+    }
+
+    #[test]
+    fn the_dfa_of_an_image_with_the_same_patterns_is_taken_over() {
+        let make = |patterns: &[&str]| {
+            let mut b = ImageBuilder::new();
+            let l = b.add_list("l", false);
+            for (line, p) in patterns.iter().enumerate() {
+                b.add_regex(l, p, false, QueryTypes::ALL, line as u32 + 1)
+                    .unwrap();
+            }
+            b
+        };
+        let before = Image::open(make(&["^a", "b$"]).build_at(1, 1)).unwrap();
+        let mut same = make(&["^a", "b$"]);
+        assert!(same.compile_regexes_after(Some(&before)).is_empty());
+        let taken = Image::open(same.build_at(1, 1)).unwrap();
+        assert_eq!(taken.as_bytes(), before.as_bytes());
+        // Other patterns, or the same in another order: built anew.
+        for patterns in [["^a", "c$"], ["b$", "^a"]] {
+            let mut other = make(&patterns);
+            other.compile_regexes_after(Some(&before));
+            let image = Image::open(other.build_at(1, 1)).unwrap();
+            let rule = |p| image.regex(p).unwrap().pattern;
+            assert_eq!((rule(0), rule(1)), (patterns[0], patterns[1]));
+            assert!(matches!(image.lookup("xa"), Verdict::NotListed));
+            assert!(matches!(
+                image.lookup(patterns[0].trim_matches(['^', '$'])),
+                Verdict::Blocked(_)
+            ));
+        }
     }
 
     #[test]

@@ -8,13 +8,13 @@
 //! the CLI rely on the header table below; any change to it, to the entry
 //! encoding or to the hash is a new [`FORMAT_VERSION`].
 //!
-//! # Layout (format version 2, all integers little-endian)
+//! # Layout (format version 3, all integers little-endian)
 //!
 //! | offset | size | field |
 //! |-------:|-----:|-------|
 //! | 0   | 8  | magic `b"RALOIMG\0"` |
-//! | 8   | 4  | format version, `u32` (= 2) |
-//! | 12  | 4  | header length in bytes, `u32` (= 208) |
+//! | 8   | 4  | format version, `u32` (= 3) |
+//! | 12  | 4  | header length in bytes, `u32` (= 256) |
 //! | 16  | 8  | checksum: xxh3-64 (seed 0) of bytes `24..image_len` |
 //! | 24  | 8  | image length in bytes, `u64` (the whole buffer) |
 //! | 32  | 8  | generation, `u64` (given by the updater, monotonic) |
@@ -31,6 +31,11 @@
 //! | 160 | 16 | schedule windows section |
 //! | 176 | 16 | group table section |
 //! | 192 | 16 | client table section |
+//! | 208 | 16 | regex pattern table section |
+//! | 224 | 16 | regex DFA section |
+//! | 240 | 8  | regex DFA checksum: xxh3-64 (seed 0) of the DFA section |
+//! | 248 | 4  | regex pattern count `P`, `u32` (≤ [`MAX_REGEXES`]) |
+//! | 252 | 4  | regex flags `u32`: bit 0, some pattern allows |
 //!
 //! Sections follow the header in that order, each starting on an 8-byte
 //! boundary (zero padding between them); readers use the section table, not
@@ -75,6 +80,20 @@
 //!   value bytes: the range's address (IPv4 in the first 4), the MAC in the
 //!   first 6, or a host name's offset `u32` and length `u32` in the string
 //!   table; unused value bytes are zero.
+//! - **Regex pattern table**: 24 bytes per regex rule, in pattern order
+//!   (list id, then line): list id `u16`, flags `u16` (bit 0 allow), query
+//!   types `u32` (the `QueryTypes` mask in the low 16 bits, not zero),
+//!   line `u32` in the list, the pattern's offset `u32` and length `u32`
+//!   in the string table, zero `u32`. The texts are there for `ralo check`
+//!   to quote; the server matches with the DFA only.
+//! - **Regex DFA**: empty when `P = 0`; else one dense DFA of all `P`
+//!   patterns (`regex-automata` 0.4, serialized little-endian, match kind
+//!   *all*, unanchored), whose pattern `i` is the table's pattern `i`. It
+//!   starts on an 8-byte boundary of the image, which keeps the `u32`
+//!   alignment `DFA::from_bytes` needs when the image itself lies at an
+//!   aligned address (a mapping, an allocation). `open` checks the regex
+//!   checksum, then deserializes the DFA in place (validating it); a DFA
+//!   that does not validate, or has another pattern count, is refused.
 //!
 //! # Why this layout
 //!
@@ -122,9 +141,11 @@ use xxhash_rust::xxh3::xxh3_64;
 /// The eight bytes every image starts with.
 pub const MAGIC: [u8; 8] = *b"RALOIMG\0";
 /// The format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 2;
-/// Length of the version-2 header in bytes.
-pub const HEADER_LEN: usize = 208;
+pub const FORMAT_VERSION: u32 = 3;
+/// Length of the version-3 header in bytes.
+pub const HEADER_LEN: usize = 256;
+/// Most regex rules one image holds.
+pub const MAX_REGEXES: usize = 1 << 16;
 /// Most groups one image can name (a list's groups are a `u64` mask).
 pub const MAX_GROUPS: usize = 64;
 /// Most list sets one image can hold (set ids are 14 bits in an entry).
@@ -148,6 +169,9 @@ pub(crate) mod field {
     pub(crate) const LIST_COUNT: usize = 56;
     pub(crate) const BUCKET_BITS: usize = 60;
     pub(crate) const SECTIONS: usize = 64;
+    pub(crate) const REGEX_SUM: usize = 240;
+    pub(crate) const REGEX_COUNT: usize = 248;
+    pub(crate) const REGEX_FLAGS: usize = 252;
 }
 
 /// The sections, in section-table order.
@@ -162,10 +186,12 @@ pub(crate) enum Section {
     Windows = 6,
     Groups = 7,
     Clients = 8,
+    RegexPatterns = 9,
+    RegexDfa = 10,
 }
 
 impl Section {
-    pub(crate) const ALL: [Section; 9] = [
+    pub(crate) const ALL: [Section; 11] = [
         Section::Buckets,
         Section::Entries,
         Section::Lists,
@@ -175,6 +201,8 @@ impl Section {
         Section::Windows,
         Section::Groups,
         Section::Clients,
+        Section::RegexPatterns,
+        Section::RegexDfa,
     ];
 
     /// Header offset of this section's (offset, length) pair.
@@ -193,6 +221,8 @@ impl Section {
             Section::Windows => "schedule windows",
             Section::Groups => "group table",
             Section::Clients => "client table",
+            Section::RegexPatterns => "regex pattern table",
+            Section::RegexDfa => "regex DFA",
         }
     }
 }
@@ -211,6 +241,12 @@ pub(crate) const CLIENT_NET: u8 = 1;
 pub(crate) const CLIENT_MAC: u8 = 2;
 /// Client record kind: a host name.
 pub(crate) const CLIENT_NAME: u8 = 3;
+/// Bytes per regex pattern record.
+pub(crate) const REGEX_RECORD: usize = 24;
+/// Regex pattern record flags: an allow rule.
+pub(crate) const REGEX_FLAG_ALLOW: u16 = 1;
+/// Regex header flags: some pattern allows.
+pub(crate) const REGEXES_ALLOW: u32 = 1;
 /// Bytes per entry.
 pub(crate) const ENTRY: usize = 8;
 /// Fewest and most bucket bits a reader accepts.
@@ -398,6 +434,33 @@ pub enum Error {
         /// The list id.
         list: u64,
     },
+    /// The regex DFA's own checksum does not match its bytes.
+    #[error(
+        "image regex DFA checksum mismatch (header {stored:#018x}, computed {computed:#018x}): the bytes changed after the updater wrote them; run the updater again"
+    )]
+    RegexChecksumMismatch {
+        /// Checksum in the header.
+        stored: u64,
+        /// Checksum of the bytes.
+        computed: u64,
+    },
+    /// The regex DFA does not deserialize, or disagrees with the pattern
+    /// table.
+    #[error(
+        "image regex DFA is unusable ({reason}): the image was not written by a correct builder or for another machine; run the updater again to rebuild it"
+    )]
+    BadRegexDfa {
+        /// What is wrong.
+        reason: String,
+    },
+    /// A regex pattern record is malformed.
+    #[error(
+        "image regex pattern {pattern} is malformed (its list, flags, query types or text): the image is corrupt; run the updater again to rebuild it"
+    )]
+    BadRegexPattern {
+        /// The pattern's index.
+        pattern: u64,
+    },
     /// A list's rule count disagrees with its entries.
     #[error(
         "image list {list} claims {stored} rules but {counted} entries name it: the image is corrupt; run the updater again to rebuild it"
@@ -448,6 +511,13 @@ pub(crate) struct Layout {
     pub(crate) groups_at: usize,
     pub(crate) clients: usize,
     pub(crate) clients_at: usize,
+    /// Regex patterns.
+    pub(crate) regexes: usize,
+    pub(crate) regexes_at: usize,
+    pub(crate) dfa_at: usize,
+    pub(crate) dfa_len: usize,
+    /// Some regex pattern allows.
+    pub(crate) regexes_allow: bool,
 }
 
 impl Layout {
@@ -515,8 +585,8 @@ impl Layout {
             return Err(bad_header("list count", lists));
         }
 
-        let mut at = [0usize; 9];
-        let mut len = [0usize; 9];
+        let mut at = [0usize; Section::ALL.len()];
+        let mut len = [0usize; Section::ALL.len()];
         for section in Section::ALL {
             let offset = read_u64(b, section.field());
             let size = read_u64(b, section.field() + 8);
@@ -574,6 +644,36 @@ impl Layout {
             return Err(bad_header("group count", groups as u64));
         }
         let clients = records(Section::Clients, CLIENT_RECORD, 0)?;
+        let regexes = read_u32(b, field::REGEX_COUNT) as usize;
+        if regexes > MAX_REGEXES {
+            return Err(bad_header("regex pattern count", regexes as u64));
+        }
+        let flags = read_u32(b, field::REGEX_FLAGS);
+        if flags & !REGEXES_ALLOW != 0 {
+            return Err(bad_header("regex flags", flags.into()));
+        }
+        if records(Section::RegexPatterns, REGEX_RECORD, 0)? != regexes {
+            return Err(Error::SectionSize {
+                section: Section::RegexPatterns.name(),
+                expected: (regexes * REGEX_RECORD) as u64,
+                found: len[Section::RegexPatterns as usize] as u64,
+            });
+        }
+        let (dfa_at, dfa_len) = (
+            at[Section::RegexDfa as usize],
+            len[Section::RegexDfa as usize],
+        );
+        if (regexes == 0) != (dfa_len == 0) || dfa_at % 8 != 0 {
+            return Err(Error::SectionSize {
+                section: Section::RegexDfa.name(),
+                expected: if regexes == 0 {
+                    0
+                } else {
+                    dfa_len.max(1) as u64
+                },
+                found: dfa_len as u64,
+            });
+        }
 
         Ok(Layout {
             bits,
@@ -595,6 +695,11 @@ impl Layout {
             groups_at: at[Section::Groups as usize],
             clients,
             clients_at: at[Section::Clients as usize],
+            regexes,
+            regexes_at: at[Section::RegexPatterns as usize],
+            dfa_at,
+            dfa_len,
+            regexes_allow: flags & REGEXES_ALLOW != 0,
         })
     }
 }
@@ -649,6 +754,11 @@ pub(crate) fn write_u32(out: &mut [u8], at: usize, value: u32) {
     if let Some(s) = out.get_mut(at..at + 4) {
         s.copy_from_slice(&value.to_le_bytes());
     }
+}
+
+/// The checksum of a regex DFA section's bytes.
+pub(crate) fn regex_checksum(dfa: &[u8]) -> u64 {
+    xxh3_64(dfa)
 }
 
 /// The checksum of an image: xxh3-64 of everything after the checksum field.
@@ -795,8 +905,8 @@ mod tests {
         assert!(matches!(
             err,
             Error::UnsupportedVersion {
-                found: 3,
-                supported: 2
+                found: 4,
+                supported: 3
             }
         ));
         assert!(err.to_string().contains("newer"), "{err}");

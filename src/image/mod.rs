@@ -1,19 +1,24 @@
 //! The compiled rule image: one immutable, pointer-free, little-endian byte
 //! buffer that the updater builds (`builder`) and the server maps and queries in
-//! place (`view`); `format` holds the layout, the name hash and the errors.
+//! place (`view`); `format` holds the layout, the name hash and the errors;
+//! `regex` compiles the regex rules into the DFA the image carries and runs it.
 
 mod builder;
 mod format;
 #[cfg(test)]
 mod model_tests;
+mod regex;
+#[cfg(test)]
+mod regex_model_tests;
 mod view;
 
-pub use builder::{GroupId, ImageBuilder, ListId, Settled};
+pub use builder::{GroupId, ImageBuilder, ListId, RefusedRegex, Settled};
 pub use format::{
-    Error, FORMAT_VERSION, HEADER_LEN, MAGIC, MAX_GROUPS, MAX_LIST_NAME, MAX_LISTS, MAX_SETS,
-    name_hash,
+    Error, FORMAT_VERSION, HEADER_LEN, MAGIC, MAX_GROUPS, MAX_LIST_NAME, MAX_LISTS, MAX_REGEXES,
+    MAX_SETS, name_hash,
 };
-pub use view::{ClientRecord, Image, Lookup, Match, Verdict};
+pub use regex::{MAX_PATTERN_DFA, MAX_SET_DFA, RegexError};
+pub use view::{ClientRecord, Image, ImageBytes, Lookup, Match, RegexRule, Verdict};
 
 /// The documented checksum (xxh3-64 of bytes 24..), for fuzzing a corrupt
 /// image past its checksum.

@@ -7,14 +7,36 @@
 //! image that passed `open` alone cannot make them panic or read outside the
 //! buffer; it can only make them give wrong answers, which `verify` rules out.
 //! The byte layout is documented in `format.rs`.
+//!
+//! The image's bytes are held together with what borrows them, the regex
+//! DFA deserialized in place (`regex.rs`), in one self-referential cell
+//! (`self_cell`); the owner is the buffer behind a `Box<dyn ImageBytes>`,
+//! so the cell is one type for every `B`.
+//!
+//! # Lookup order
+//!
+//! Rules on names first: the hash probes of the name's suffixes. The regex
+//! DFA runs over the name's text only when they did not decide it — no
+//! rule on the name, or only a block rule while some regex allows (an
+//! allow beats a block) — and then says every pattern that matches; of
+//! those for the question's type and a list that applies, the first allow
+//! and the first block (pattern order: list, then line) count.
+
+use std::any::Any;
 
 use super::builder::{GroupId, ListId};
 use super::format::{
     self, CLIENT_MAC, CLIENT_NAME, CLIENT_NET, CLIENT_RECORD, ENTRY, Error, GROUP_RECORD, KEY_MASK,
-    LIST_FLAG_ALLOW, LIST_RECORD, Layout, PAYLOAD_ALLOW, PAYLOAD_SET, PAYLOAD_SUBTREE, SuffixHash,
-    WINDOW, field, read_u16, read_u32, read_u64,
+    LIST_FLAG_ALLOW, LIST_RECORD, Layout, PAYLOAD_ALLOW, PAYLOAD_SET, PAYLOAD_SUBTREE,
+    REGEX_FLAG_ALLOW, REGEX_RECORD, SuffixHash, WINDOW, field, read_u16, read_u32, read_u64,
+    regex_checksum,
 };
+use super::regex::{self, Dfa};
 use crate::groups::{ClientId, Mac, Window};
+use crate::querytypes::QueryTypes;
+
+/// The record type number of A: what [`Image::lookup`] asks for.
+const TYPE_A: u16 = 1;
 
 /// Steps walked from an interpolated guess before binary search takes over.
 const WALK: usize = 8;
@@ -27,9 +49,57 @@ pub struct Match {
     pub list: ListId,
     /// Whether the rule covers subdomains.
     pub subtree: bool,
-    /// Labels in the matched rule name (its suffix of the query), at most 255.
+    /// Labels in the matched rule name (its suffix of the query), at most
+    /// 255; a regex covers the whole query.
     pub labels: u8,
+    /// For a regex rule, its pattern's index ([`Image::regex`]).
+    pub regex: Option<u32>,
 }
+
+/// A regex rule, as the image records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RegexRule<'a> {
+    /// Its list.
+    pub list: ListId,
+    /// Which regex of its list it is, from 1.
+    pub nth: u32,
+    /// Its line in the list.
+    pub line: u32,
+    /// An allow rule.
+    pub allow: bool,
+    /// The query types it applies to.
+    pub types: QueryTypes,
+    /// The pattern.
+    pub pattern: &'a str,
+}
+
+/// What an image may be read from: any owned byte buffer that can cross
+/// threads (`Vec<u8>`, a mapping).
+pub trait ImageBytes: AsRef<[u8]> + Send + Sync + Any {
+    /// The buffer, to give back from [`Image::into_inner`].
+    fn into_any(self: Box<Self>) -> Box<dyn Any>;
+}
+
+impl<T: AsRef<[u8]> + Send + Sync + Any> ImageBytes for T {
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+        self
+    }
+}
+
+/// What borrows the image's bytes: the bytes, and the regex DFA in them.
+struct Parts<'a> {
+    bytes: &'a [u8],
+    dfa: Option<Dfa<'a>>,
+}
+
+self_cell::self_cell!(
+    /// An image's buffer with the parts that borrow it.
+    struct Held {
+        owner: Box<dyn ImageBytes>,
+        #[covariant]
+        dependent: Parts,
+    }
+);
 
 /// One way to recognise a device, as the image records it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,31 +140,49 @@ pub struct Lookup {
 }
 
 /// A rule image read in place from `B`.
-#[derive(Clone)]
-pub struct Image<B: AsRef<[u8]>> {
-    bytes: B,
+pub struct Image<B: ImageBytes> {
+    held: Held,
     layout: Layout,
+    bytes: std::marker::PhantomData<fn() -> B>,
 }
 
-impl<B: AsRef<[u8]>> std::fmt::Debug for Image<B> {
+impl<B: ImageBytes> std::fmt::Debug for Image<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Image")
             .field("generation", &self.generation())
             .field("created_unix", &self.created_unix())
             .field("rules", &self.layout.rules)
             .field("lists", &self.layout.lists)
+            .field("regexes", &self.layout.regexes)
             .field("bytes", &self.as_bytes().len())
             .finish()
     }
 }
 
-impl<B: AsRef<[u8]>> Image<B> {
+impl<B: ImageBytes> Image<B> {
     /// Cheap structural check: magic, version (a newer format version gets an
     /// error that says so), header fields, every section inside the buffer,
-    /// section sizes consistent with the counts. Constant time; no checksum.
+    /// section sizes consistent with the counts; then, when the image has
+    /// regex rules, the regex DFA's own checksum and its deserialization in
+    /// place (`DFA::from_bytes`, which validates it). Constant time, plus
+    /// time linear in the DFA's bytes; the image's checksum is
+    /// [`verify`](Self::verify)'s.
     pub fn open(bytes: B) -> Result<Self, Error> {
         let layout = Layout::read(bytes.as_ref())?;
-        Ok(Image { bytes, layout })
+        let owner: Box<dyn ImageBytes> = Box::new(bytes);
+        let held = Held::try_new(owner, |owner| {
+            let bytes = AsRef::<[u8]>::as_ref(&**owner);
+            let dfa = match layout.regexes {
+                0 => None,
+                patterns => Some(open_dfa(bytes, &layout, patterns)?),
+            };
+            Ok::<_, Error>(Parts { bytes, dfa })
+        })?;
+        Ok(Image {
+            held,
+            layout,
+            bytes: std::marker::PhantomData,
+        })
     }
 
     /// Full check: checksum over the whole image, bucket index monotonic and
@@ -205,6 +293,32 @@ impl<B: AsRef<[u8]>> Image<B> {
                     });
                 }
             }
+        }
+        let mut any_allow = false;
+        for i in 0..self.layout.regexes {
+            let rec = self.layout.regexes_at + i * REGEX_RECORD;
+            let (list, flags, types) =
+                (read_u16(b, rec), read_u16(b, rec + 2), read_u32(b, rec + 4));
+            let text = self.string(
+                read_u32(b, rec + 12) as usize,
+                read_u32(b, rec + 16) as usize,
+            );
+            any_allow |= flags & REGEX_FLAG_ALLOW != 0;
+            if usize::from(list) >= self.layout.lists
+                || flags & !REGEX_FLAG_ALLOW != 0
+                || types == 0
+                || types > u32::from(u16::MAX)
+                || read_u32(b, rec + 20) != 0
+                || text.is_none_or(str::is_empty)
+            {
+                return Err(Error::BadRegexPattern { pattern: i as u64 });
+            }
+        }
+        if any_allow != self.layout.regexes_allow {
+            return Err(Error::BadHeader {
+                field: "regex flags",
+                value: u64::from(read_u32(b, field::REGEX_FLAGS)),
+            });
         }
         for (id, &counted) in counted.iter().enumerate() {
             let rec = self.layout.lists_at + id * LIST_RECORD;
@@ -318,17 +432,88 @@ impl<B: AsRef<[u8]>> Image<B> {
     }
 
     /// The whole image.
+    #[inline]
     pub fn as_bytes(&self) -> &[u8] {
-        self.bytes.as_ref()
+        self.held.borrow_dependent().bytes
     }
 
     /// Gives the buffer back.
     pub fn into_inner(self) -> B {
-        self.bytes
+        match self.held.into_owner().into_any().downcast::<B>() {
+            Ok(bytes) => *bytes,
+            // `open` boxed a `B`, and nothing else makes an `Image<B>`.
+            Err(_) => unreachable!("an Image<B> holds a B"),
+        }
+    }
+
+    /// Regex rules in the image.
+    pub fn regex_count(&self) -> usize {
+        self.layout.regexes
+    }
+
+    /// Regex rule `index`, or `None` past the last one or when its record
+    /// does not decode (`verify` refuses that).
+    pub fn regex(&self, index: u32) -> Option<RegexRule<'_>> {
+        let i = usize::try_from(index).ok()?;
+        let (list, allow, types) = self.regex_head(i)?;
+        let b = self.as_bytes();
+        let rec = self.layout.regexes_at + i * REGEX_RECORD;
+        let pattern = self.string(
+            read_u32(b, rec + 12) as usize,
+            read_u32(b, rec + 16) as usize,
+        )?;
+        let first = (0..i)
+            .rev()
+            .take_while(|&j| self.regex_head(j).is_some_and(|(l, ..)| l == list))
+            .count();
+        Some(RegexRule {
+            list,
+            nth: first as u32 + 1,
+            line: read_u32(b, rec + 8),
+            allow,
+            types,
+            pattern,
+        })
+    }
+
+    /// The regex DFA's bytes when the image's patterns are `patterns`, in
+    /// that order (for the builder of the next image to take over).
+    pub(crate) fn regex_dfa_for<'p>(
+        &self,
+        mut patterns: impl ExactSizeIterator<Item = &'p str>,
+    ) -> Option<&[u8]> {
+        if patterns.len() != self.layout.regexes || self.layout.regexes == 0 {
+            return None;
+        }
+        let same = (0..self.layout.regexes).all(|i| {
+            let b = self.as_bytes();
+            let rec = self.layout.regexes_at + i * REGEX_RECORD;
+            let text = self.string(
+                read_u32(b, rec + 12) as usize,
+                read_u32(b, rec + 16) as usize,
+            );
+            text.is_some() && text == patterns.next()
+        });
+        let dfa = self.layout.dfa_at..self.layout.dfa_at + self.layout.dfa_len;
+        same.then(|| self.as_bytes().get(dfa)).flatten()
+    }
+
+    /// List, allow and query types of regex rule `i`, if it is one.
+    #[inline]
+    fn regex_head(&self, i: usize) -> Option<(ListId, bool, QueryTypes)> {
+        if i >= self.layout.regexes {
+            return None;
+        }
+        let b = self.as_bytes();
+        let rec = self.layout.regexes_at + i * REGEX_RECORD;
+        let flags = read_u16(b, rec + 2);
+        let types = QueryTypes::from_bits(read_u32(b, rec + 4) as u16);
+        Some((read_u16(b, rec), flags & REGEX_FLAG_ALLOW != 0, types))
     }
 
     /// Looks up a dotted name ("ads.example.com", case-insensitive, a
-    /// trailing dot ignored) with every list applying. No allocation.
+    /// trailing dot ignored) with every list applying, for an A question.
+    /// No allocation.
     pub fn lookup(&self, name: &str) -> Verdict {
         self.lookup_for(name, |_| true)
     }
@@ -337,31 +522,43 @@ impl<B: AsRef<[u8]>> Image<B> {
     /// true: the rules of the others are passed over, so a less specific
     /// rule of a list that applies can match instead.
     pub fn lookup_for(&self, name: &str, applies: impl Fn(ListId) -> bool) -> Verdict {
-        self.lookup_with(name, applies).verdict
+        self.lookup_with(name, TYPE_A, applies).verdict
     }
 
-    /// [`lookup_for`](Self::lookup_for), also saying whether a rule of any
-    /// list matches (see [`lookup_labels_with`](Self::lookup_labels_with)).
-    pub fn lookup_with(&self, name: &str, applies: impl Fn(ListId) -> bool) -> Lookup {
+    /// [`lookup_for`](Self::lookup_for) for a question of record type
+    /// `qtype` (regex rules may be for some types only), also saying
+    /// whether a rule of any list matches (see
+    /// [`lookup_labels_with`](Self::lookup_labels_with)). The regexes see
+    /// the name lower-cased, without its trailing dot.
+    pub fn lookup_with(&self, name: &str, qtype: u16, applies: impl Fn(ListId) -> bool) -> Lookup {
         let name = name.strip_suffix('.').unwrap_or(name).as_bytes();
+        let found = self.names_with(name, &applies);
+        let text = name.iter().map(u8::to_ascii_lowercase);
+        self.with_regexes(found, text, qtype, &applies)
+    }
+
+    /// The rules on names alone for a dotted name without its trailing dot.
+    fn names_with(&self, name: &[u8], applies: &impl Fn(ListId) -> bool) -> (Lookup, u8) {
         let mut walk = Walk::new();
         if !name.is_empty() {
             let mut end = name.len();
             for (i, &byte) in name.iter().enumerate().rev() {
                 if byte == b'.' {
-                    self.push_label(&mut walk, &name[i + 1..end], false, &applies);
+                    self.push_label(&mut walk, &name[i + 1..end], false, applies);
                     end = i;
                 }
             }
-            self.push_label(&mut walk, &name[..end], true, &applies);
+            self.push_label(&mut walk, &name[..end], true, applies);
         }
-        walk.lookup()
+        let labels = walk.labels;
+        (walk.lookup(), labels)
     }
 
     /// Same, from DNS wire labels leftmost first (as hickory's `Name::iter()`
-    /// gives them); an empty rightmost label (the root) is ignored. No
-    /// allocation. A label containing a `.` byte is one label, so it never
-    /// matches a rule written with that dot as a separator.
+    /// gives them), for an A question; an empty rightmost label (the root)
+    /// is ignored. No allocation. A label containing a `.` byte is one
+    /// label, so it never matches a rule written with that dot as a
+    /// separator. The regexes see the labels lower-cased and joined by `.`.
     pub fn lookup_labels<'a, I>(&self, labels: I) -> Verdict
     where
         I: DoubleEndedIterator<Item = &'a [u8]>,
@@ -375,13 +572,48 @@ impl<B: AsRef<[u8]>> Image<B> {
     where
         I: DoubleEndedIterator<Item = &'a [u8]>,
     {
-        self.lookup_labels_with(labels, applies).verdict
+        // The text is gathered only when there are regexes to run over it.
+        let mut text = (self.layout.regexes > 0).then(JoinedText::new);
+        let labels = labels.inspect(|label| {
+            if let Some(text) = &mut text {
+                text.prepend(label);
+            }
+        });
+        let found = self.names_labels(labels, &applies);
+        match text.as_ref().and_then(JoinedText::get) {
+            Some(text) => {
+                let text = text.iter().map(u8::to_ascii_lowercase);
+                self.with_regexes(found, text, TYPE_A, &applies).verdict
+            }
+            // No regexes, or a text past any DNS name: rules on names only.
+            None => found.0.verdict,
+        }
     }
 
-    /// [`lookup_labels_for`](Self::lookup_labels_for), also saying whether a
-    /// rule of any list matches, whether it applies or not: a name that no
-    /// list has is clear for every client, what the answer cache keeps.
-    pub fn lookup_labels_with<'a, I>(&self, labels: I, applies: impl Fn(ListId) -> bool) -> Lookup
+    /// The verdict on the name with `labels` (as
+    /// [`lookup_labels`](Self::lookup_labels) takes them) and lower-case
+    /// text `text` (the server's: `domain::wire::lower_text`, which the
+    /// regexes match) for a question of record type `qtype` and the lists
+    /// for which `applies` is true; also whether a rule of any list
+    /// matches, whether it applies or not: a name that no list has is
+    /// clear for every client, what the answer cache keeps.
+    pub fn lookup_labels_with<'a, I>(
+        &self,
+        labels: I,
+        text: &str,
+        qtype: u16,
+        applies: impl Fn(ListId) -> bool,
+    ) -> Lookup
+    where
+        I: DoubleEndedIterator<Item = &'a [u8]>,
+    {
+        let found = self.names_labels(labels, &applies);
+        let text = text.bytes().map(|b| b.to_ascii_lowercase());
+        self.with_regexes(found, text, qtype, &applies)
+    }
+
+    /// The rules on names alone, from wire labels.
+    fn names_labels<'a, I>(&self, labels: I, applies: &impl Fn(ListId) -> bool) -> (Lookup, u8)
     where
         I: DoubleEndedIterator<Item = &'a [u8]>,
     {
@@ -392,9 +624,68 @@ impl<B: AsRef<[u8]>> Image<B> {
         let mut walk = Walk::new();
         while let Some(label) = labels.next() {
             let whole = labels.peek().is_none();
-            self.push_label(&mut walk, label, whole, &applies);
+            self.push_label(&mut walk, label, whole, applies);
         }
-        walk.lookup()
+        let count = walk.labels;
+        (walk.lookup(), count)
+    }
+
+    /// Completes the lookup of rules on names `found` (and the name's label
+    /// count) with the regex rules on the name's `text`, in the order of
+    /// the module docs.
+    #[inline]
+    fn with_regexes(
+        &self,
+        (found, labels): (Lookup, u8),
+        text: impl Iterator<Item = u8>,
+        qtype: u16,
+        applies: &impl Fn(ListId) -> bool,
+    ) -> Lookup {
+        let Some(dfa) = &self.held.borrow_dependent().dfa else {
+            return found;
+        };
+        match found.verdict {
+            Verdict::Allowed { .. } => return found,
+            Verdict::Blocked(_) if !self.layout.regexes_allow => return found,
+            Verdict::Blocked(_) | Verdict::NotListed => {}
+        }
+        let (mut allow, mut block, mut any) = (None, None, false);
+        regex::for_each_match(dfa, text, |pattern| {
+            any = true;
+            let Some((list, is_allow, types)) = self.regex_head(pattern) else {
+                return;
+            };
+            if !types.contains(qtype) || !applies(list) {
+                return;
+            }
+            let slot = if is_allow { &mut allow } else { &mut block };
+            if slot.is_none_or(|(p, _)| pattern < p) {
+                *slot = Some((pattern, list));
+            }
+        });
+        let matched = |(pattern, list): (usize, ListId)| Match {
+            list,
+            subtree: false,
+            labels,
+            // At most MAX_REGEXES patterns.
+            regex: Some(pattern as u32),
+        };
+        let verdict = match (found.verdict, allow, block) {
+            (Verdict::Blocked(by_name), Some(allow), _) => Verdict::Allowed {
+                allow: matched(allow),
+                overrides: Some(by_name),
+            },
+            (_, Some(allow), block) => Verdict::Allowed {
+                allow: matched(allow),
+                overrides: block.map(matched),
+            },
+            (Verdict::NotListed, None, Some(block)) => Verdict::Blocked(matched(block)),
+            (verdict, None, _) => verdict,
+        };
+        Lookup {
+            verdict,
+            listed: found.listed || any,
+        }
     }
 
     /// Whether a rule on exactly the name whose [`name_hash`](super::name_hash)
@@ -500,6 +791,7 @@ impl<B: AsRef<[u8]>> Image<B> {
                         list,
                         subtree,
                         labels,
+                        regex: None,
                     });
                 }
                 at += 1;
@@ -683,6 +975,28 @@ impl<B: AsRef<[u8]>> Image<B> {
     }
 }
 
+/// The regex DFA of an image whose layout `layout` read: its section's
+/// checksum checked, then deserialized in place and its pattern count
+/// compared with the table's.
+fn open_dfa<'a>(bytes: &'a [u8], layout: &Layout, patterns: usize) -> Result<Dfa<'a>, Error> {
+    let section = bytes
+        .get(layout.dfa_at..layout.dfa_at + layout.dfa_len)
+        .unwrap_or(&[]);
+    let stored = read_u64(bytes, field::REGEX_SUM);
+    let computed = regex_checksum(section);
+    if stored != computed {
+        return Err(Error::RegexChecksumMismatch { stored, computed });
+    }
+    let dfa = regex::deserialize(section).map_err(|reason| Error::BadRegexDfa { reason })?;
+    let held = regex_automata::dfa::Automaton::pattern_len(&dfa);
+    if held != patterns {
+        return Err(Error::BadRegexDfa {
+            reason: format!("it holds {held} patterns, the pattern table {patterns}"),
+        });
+    }
+    Ok(dfa)
+}
+
 /// Where `key` should sit in the entry range `lo..hi` if keys are uniform
 /// (they are the hash bits below the bucket bits); inside the range when it
 /// is not empty.
@@ -691,6 +1005,47 @@ fn interpolate((lo, hi): (usize, usize), key: u64) -> usize {
     let len = hi.saturating_sub(lo) as u128;
     // key < 2^64, so the offset is < len.
     lo + ((u128::from(key) * len) >> 64) as usize
+}
+
+/// The labels of a name joined by `.`, gathered right to left as the hash
+/// walk takes them, in a buffer on the stack: the text the regexes see
+/// when a lookup is given labels only. Empty labels (the root) are left
+/// out; a name past the buffer has no text.
+struct JoinedText {
+    buf: [u8; 512],
+    start: usize,
+    overflow: bool,
+}
+
+impl JoinedText {
+    fn new() -> JoinedText {
+        JoinedText {
+            buf: [0; 512],
+            start: 512,
+            overflow: false,
+        }
+    }
+
+    /// Puts `label` (and a dot, unless it is the first) before the text.
+    fn prepend(&mut self, label: &[u8]) {
+        if label.is_empty() {
+            return;
+        }
+        let dot = usize::from(self.start < self.buf.len());
+        let Some(at) = self.start.checked_sub(label.len() + dot) else {
+            self.overflow = true;
+            return;
+        };
+        self.buf[at..at + label.len()].copy_from_slice(label);
+        if dot == 1 {
+            self.buf[at + label.len()] = b'.';
+        }
+        self.start = at;
+    }
+
+    fn get(&self) -> Option<&[u8]> {
+        (!self.overflow).then(|| &self.buf[self.start..])
+    }
 }
 
 /// Suffixes probed together; names rarely have more labels.
@@ -781,6 +1136,7 @@ mod tests {
             list,
             subtree,
             labels,
+            regex: None,
         })
     }
 
@@ -858,11 +1214,13 @@ mod tests {
             list: 1,
             subtree: false,
             labels: 3,
+            regex: None,
         };
         let block = Match {
             list: 0,
             subtree: true,
             labels: 2,
+            regex: None,
         };
         assert_eq!(
             image.lookup("ok.example.net"),
@@ -882,11 +1240,13 @@ mod tests {
             list: 1,
             subtree: true,
             labels: 3,
+            regex: None,
         };
         let block = Match {
             list: 0,
             subtree: true,
             labels: 4,
+            regex: None,
         };
         assert_eq!(
             image.lookup("x.deep.good.example.net"),

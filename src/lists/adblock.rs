@@ -12,7 +12,10 @@
 //!   merely end in the same text (`xname`); it becomes a subtree rule, which
 //!   is the part DNS rules can express.
 //!
-//! Skipped (see [`super::reason::Reason`]): other modifiers, cosmetic, regex,
+//! - `/regex/` (and `@@/regex/`, `/regex/$important`): a regex rule on the
+//!   name, as in a regex list (`regex.rs`).
+//!
+//! Skipped (see [`super::reason::Reason`]): other modifiers, cosmetic,
 //! path and port rules, other URL schemes, `*` in the name, `.name^` (it
 //! covers subdomains but not the name itself) and `||name.` without `^` (it
 //! matches `name` under every top-level domain).
@@ -20,6 +23,42 @@
 use super::name::Candidate;
 use super::options::ParseOptions;
 use super::reason::Reason;
+use super::regex::{RegexCandidate, pattern_rule};
+use crate::querytypes::QueryTypes;
+
+/// The regex rule of a trimmed adblock line shaped `/re/`, `@@/re/` or
+/// either with `$modifiers` after the closing `/`; `None` when the line is
+/// no regex rule (`/path` without a closing `/` is a path rule).
+pub(super) fn regex(
+    line: &str,
+    options: ParseOptions,
+) -> Option<Result<RegexCandidate<'_>, Reason<'_>>> {
+    let (exception, body) = match line.strip_prefix("@@") {
+        Some(body) => (true, body),
+        None => (false, line),
+    };
+    let inner = body
+        .strip_prefix('/')
+        .filter(|inner| !inner.starts_with('/'))?;
+    // A regex may itself hold `$` and `/`: the modifiers follow the last `/$`.
+    let (pattern, modifiers) = match inner.strip_suffix('/') {
+        Some(pattern) => (pattern, None),
+        None => {
+            let at = inner.rfind("/$")?;
+            (&inner[..at], Some(&inner[at + 2..]))
+        }
+    };
+    if let Some(modifiers) = modifiers
+        && modifiers != "important"
+    {
+        return Some(Err(Reason::Modifier(modifiers)));
+    }
+    Some(pattern_rule(
+        pattern,
+        QueryTypes::ALL,
+        options.allow || exception,
+    ))
+}
 
 /// Whether a line is adblock syntax, judged by its first word: an anchor
 /// (`||`, `|`, `@@`, `/`, `://`, `http://`), a `^` or `$`, or a cosmetic
@@ -72,13 +111,8 @@ pub(super) fn rule<'a>(
     if let Some(inner) = body.strip_prefix('/')
         && !inner.starts_with('/')
     {
-        // `/re/` or `/re/$modifiers`; a regex may itself contain `$`.
-        let is_regex = inner.ends_with('/') || inner.contains("/$");
-        return Err(if is_regex {
-            Reason::Regex
-        } else {
-            Reason::Path
-        });
+        // `/re/` lines are taken by [`regex`] first.
+        return Err(Reason::Path);
     }
     let (pattern, modifiers) = match body.split_once('$') {
         Some((pattern, modifiers)) => (pattern, Some(modifiers)),
@@ -264,10 +298,36 @@ mod tests {
         }
     }
 
+    fn regex_of(line: &str) -> Option<Result<RegexCandidate<'_>, Reason<'_>>> {
+        regex(line, ParseOptions::default())
+    }
+
     #[test]
-    fn regex_rule_is_skipped() {
-        assert_eq!(parsed("/^ad[0-9]+\\.example\\.com$/"), Err(Reason::Regex));
-        assert_eq!(parsed("/banner[0-9]/$important"), Err(Reason::Regex));
+    fn slash_delimited_rule_is_a_regex_rule() {
+        let rule = regex_of("/^ad[0-9]+\\.example\\.com$/").unwrap().unwrap();
+        assert_eq!(rule.pattern, "^ad[0-9]+\\.example\\.com$");
+        assert!(!rule.allow);
+        let rule = regex_of("@@/banner[0-9]/$important").unwrap().unwrap();
+        assert_eq!((rule.pattern, rule.allow), ("banner[0-9]", true));
+        assert_eq!(rule.types, QueryTypes::ALL);
+        // `$` and `/` inside the pattern.
+        let rule = regex_of("/a\\/b$|c/").unwrap().unwrap();
+        assert_eq!(rule.pattern, "a\\/b$|c");
+    }
+
+    #[test]
+    fn regex_rule_with_another_modifier_is_skipped_and_a_bad_one_invalid() {
+        assert_eq!(
+            regex_of("/banner[0-9]/$dnstype=A"),
+            Some(Err(Reason::Modifier("dnstype=A")))
+        );
+        assert!(matches!(
+            regex_of("/(unclosed/"),
+            Some(Err(Reason::RegexSyntax(_)))
+        ));
+        assert_eq!(regex_of("//"), None);
+        assert_eq!(regex_of("/bidmatching.js"), None);
+        assert_eq!(regex_of("||x.com^"), None);
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! Sorting one trimmed line into comment, hosts line, rule or problem.
 //!
-//! Order of recognition (first match wins): comment (`#`, `!`, blank,
+//! A source declared `format = "regex"` is read apart: every line that is
+//! not blank or a `#` comment is a regex (`regex.rs`).
+//!
+//! Otherwise, order of recognition (first match wins): comment (`#`, `!`, blank,
 //! `[Adblock Plus 2.0]`), HTML (`<…`), hosts (first word is an IP address and
 //! more follows), adblock (judged by the first word, see `adblock.rs`), plain
 //! domain. Words are separated by ASCII whitespace (spaces and tabs in
@@ -15,6 +18,7 @@ use std::str::SplitAsciiWhitespace;
 use super::name::{self, Candidate};
 use super::options::{Format, ParseOptions};
 use super::reason::{Reason, Syntax};
+use super::regex::{self, RegexCandidate};
 use super::{adblock, hosts};
 
 /// What a line holds.
@@ -26,12 +30,23 @@ pub(super) enum Line<'a> {
     Hosts(SplitAsciiWhitespace<'a>),
     /// A line with one name.
     Rule(Candidate<'a>),
+    /// A regex rule.
+    Regex(RegexCandidate<'a>),
     /// A line that yields no rule.
     Issue(Reason<'a>),
 }
 
 /// Classifies a line already stripped of `\r` and surrounding whitespace.
 pub(super) fn classify(line: &str, options: ParseOptions) -> Line<'_> {
+    if options.format == Format::Regex {
+        if line.is_empty() || line.starts_with('#') {
+            return Line::Comment;
+        }
+        return match regex::line(line, options) {
+            Ok(candidate) => Line::Regex(candidate),
+            Err(reason) => Line::Issue(reason),
+        };
+    }
     if is_comment(line) {
         return Line::Comment;
     }
@@ -52,6 +67,14 @@ pub(super) fn classify(line: &str, options: ParseOptions) -> Line<'_> {
     };
     if let Err(reason) = admits(options.format, syntax) {
         return Line::Issue(reason);
+    }
+    if syntax == Syntax::Adblock
+        && let Some(parsed) = adblock::regex(line, options)
+    {
+        return match parsed {
+            Ok(candidate) => Line::Regex(candidate),
+            Err(reason) => Line::Issue(reason),
+        };
     }
     let parsed = match syntax {
         Syntax::Adblock => adblock::rule(line, first, options),
@@ -85,6 +108,8 @@ fn admits(format: Format, syntax: Syntax) -> Result<(), Reason<'static>> {
         Format::Hosts => syntax == Syntax::Hosts,
         Format::Domains => syntax == Syntax::Domain,
         Format::Adblock => matches!(syntax, Syntax::Adblock | Syntax::Domain),
+        // Read apart in `classify`.
+        Format::Regex => false,
     };
     if admitted {
         Ok(())
@@ -188,6 +213,37 @@ mod tests {
                 found: Syntax::Hosts,
                 ..
             })
+        ));
+    }
+
+    #[test]
+    fn a_regex_list_reads_every_line_but_comments_as_a_regex() {
+        let regex = |line| with_format(line, Format::Regex);
+        for line in ["", "# ads", "#^ad\\."] {
+            assert!(matches!(regex(line), Line::Comment), "{line:?}");
+        }
+        for line in [
+            "^ad[0-9]*\\.",
+            "||a.example^",
+            "a.example",
+            "[0-9]+\\.example$",
+            "!x",
+        ] {
+            assert!(matches!(regex(line), Line::Regex(_)), "{line:?}");
+        }
+        assert!(matches!(regex("(x"), Line::Issue(Reason::RegexSyntax(_))));
+    }
+
+    #[test]
+    fn an_adblock_slash_rule_is_a_regex_in_auto_and_adblock_sources() {
+        assert!(matches!(auto("/^ad[0-9]+\\./"), Line::Regex(_)));
+        assert!(matches!(
+            with_format("@@/^ok\\./", Format::Adblock),
+            Line::Regex(c) if c.allow
+        ));
+        assert!(matches!(
+            with_format("/^ad\\./", Format::Domains),
+            Line::Issue(Reason::WrongFormat { .. })
         ));
     }
 

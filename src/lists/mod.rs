@@ -1,6 +1,6 @@
-//! Parsing blocklist and allowlist text (hosts, plain domains, adblock) into
-//! rules with line numbers and per-source counts; free of server concerns so
-//! the updater can run it on its own.
+//! Parsing blocklist and allowlist text (hosts, plain domains, adblock,
+//! regex) into rules with line numbers and per-source counts; free of
+//! server concerns so the updater can run it on its own.
 
 mod adblock;
 mod hosts;
@@ -9,6 +9,7 @@ mod name;
 mod options;
 mod parse;
 mod reason;
+mod regex;
 mod stats;
 
 #[cfg(test)]
@@ -18,4 +19,5 @@ mod properties;
 
 pub use options::{Format, ParseOptions};
 pub use parse::{MAX_LINE_BYTES, Rule, parse, parse_reader};
+pub(crate) use regex::syntax_config as regex_syntax;
 pub use stats::{IssueKind, LineIssue, Stats};

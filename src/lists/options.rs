@@ -16,6 +16,9 @@ pub enum Format {
     /// Only adblock rules (`||name^`, `@@||name^`) and bare names, which are
     /// valid adblock patterns too; hosts lines are invalid.
     Adblock,
+    /// Pi-hole's regex list: one regular expression a line, with
+    /// `;querytype=` options; `#` comments and blank lines.
+    Regex,
 }
 
 impl fmt::Display for Format {
@@ -25,6 +28,7 @@ impl fmt::Display for Format {
             Format::Hosts => "hosts",
             Format::Domains => "domains",
             Format::Adblock => "adblock",
+            Format::Regex => "regex",
         })
     }
 }
@@ -62,10 +66,11 @@ mod tests {
             Format::Hosts,
             Format::Domains,
             Format::Adblock,
+            Format::Regex,
         ]
         .iter()
         .map(ToString::to_string)
         .collect();
-        assert_eq!(words, ["auto", "hosts", "domains", "adblock"]);
+        assert_eq!(words, ["auto", "hosts", "domains", "adblock", "regex"]);
     }
 }

@@ -19,7 +19,9 @@ use super::line::{Line, classify};
 use super::name::{self, Candidate};
 use super::options::ParseOptions;
 use super::reason::Reason;
+use super::regex::RegexCandidate;
 use super::stats::Stats;
+use crate::querytypes::QueryTypes;
 
 /// The longest line looked at (bytes, after trimming). A name is at most
 /// 253 bytes; this leaves room for a hosts line with a dozen names or an
@@ -27,13 +29,18 @@ use super::stats::Stats;
 /// minified page, a binary blob) from being scanned word by word.
 pub const MAX_LINE_BYTES: usize = 4096;
 
-/// One rule, borrowed from the parser's buffer for the duration of the callback.
+/// One rule, borrowed from the parser's buffer (or the line) for the
+/// duration of the callback.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rule<'a> {
-    /// The normalized name (see [`crate::domain::normalize_into`]).
+    /// The normalized name (see [`crate::domain::normalize_into`]); for a
+    /// regex rule, the pattern as written.
     pub name: &'a str,
-    /// The rule also covers every subdomain of `name`.
+    /// The rule also covers every subdomain of `name` (never for a regex).
     pub subtree: bool,
+    /// `Some` for a regex rule (a regex list's line or an adblock
+    /// `/regex/`): the query types it applies to.
+    pub regex: Option<QueryTypes>,
     /// The rule allows (allowlist source or adblock `@@`) rather than blocks.
     pub allow: bool,
     /// 1-based line number in the source.
@@ -134,6 +141,7 @@ impl State {
             Line::Comment => self.stats.comments += 1,
             Line::Issue(reason) => self.stats.note(number, line, &reason),
             Line::Rule(candidate) => self.add(candidate, number, line, sink),
+            Line::Regex(candidate) => self.add_regex(candidate, number, sink),
             Line::Hosts(words) => {
                 let mut any = false;
                 for word in words {
@@ -163,7 +171,12 @@ impl State {
             return;
         }
         if let Some(seen) = &mut self.seen
-            && !seen.insert(rule_key(&self.buf, candidate.subtree, candidate.allow))
+            && !seen.insert(rule_key(
+                &self.buf,
+                candidate.subtree,
+                candidate.allow,
+                None,
+            ))
         {
             self.stats.duplicate += 1;
             return;
@@ -172,6 +185,37 @@ impl State {
         sink(Rule {
             name: &self.buf,
             subtree: candidate.subtree,
+            regex: None,
+            allow: candidate.allow,
+            line: number,
+        });
+    }
+
+    /// Passes a regex rule on unless it is a duplicate (same pattern, query
+    /// types and allow).
+    fn add_regex(
+        &mut self,
+        candidate: RegexCandidate<'_>,
+        number: u32,
+        sink: &mut impl FnMut(Rule<'_>),
+    ) {
+        let key = rule_key(
+            candidate.pattern,
+            false,
+            candidate.allow,
+            Some(candidate.types),
+        );
+        if let Some(seen) = &mut self.seen
+            && !seen.insert(key)
+        {
+            self.stats.duplicate += 1;
+            return;
+        }
+        self.stats.accepted += 1;
+        sink(Rule {
+            name: candidate.pattern,
+            subtree: false,
+            regex: Some(candidate.types),
             allow: candidate.allow,
             line: number,
         });
@@ -180,10 +224,11 @@ impl State {
 
 /// A 64-bit hash of a rule, stored instead of the name to keep memory small.
 /// `DefaultHasher::new()` has fixed keys, so results do not vary between runs.
-fn rule_key(name: &str, subtree: bool, allow: bool) -> u64 {
+fn rule_key(name: &str, subtree: bool, allow: bool, regex: Option<QueryTypes>) -> u64 {
     let mut hasher = DefaultHasher::new();
     name.hash(&mut hasher);
     (u8::from(subtree) | (u8::from(allow) << 1)).hash(&mut hasher);
+    regex.hash(&mut hasher);
     hasher.finish()
 }
 
@@ -488,6 +533,46 @@ mod tests {
             |_| {},
         );
         assert_eq!((stats.accepted, stats.invalid), (1, 2));
+    }
+
+    #[test]
+    fn a_regex_list_yields_regex_rules_with_their_lines_and_counts() {
+        let options = ParseOptions {
+            format: Format::Regex,
+            ..ParseOptions::default()
+        };
+        let text = "# Pi-hole regex\n^ad[0-9]*\\.\n\n^ad[0-9]*\\.\n(x\nabc;invert\n\
+                    tiktok;querytype=A\n";
+        let mut found = Vec::new();
+        let stats = parse(text, options, |rule| {
+            found.push((rule.name.to_owned(), rule.regex, rule.line));
+        });
+        let a = QueryTypes::parse("A").unwrap();
+        assert_eq!(
+            found,
+            [
+                ("^ad[0-9]*\\.".to_owned(), Some(QueryTypes::ALL), 2),
+                ("tiktok".to_owned(), Some(a), 7),
+            ]
+        );
+        assert_eq!(
+            (
+                stats.accepted,
+                stats.duplicate,
+                stats.skipped,
+                stats.invalid
+            ),
+            (2, 1, 1, 1)
+        );
+        assert_eq!(stats.comments, 2);
+        assert_eq!((stats.examples[0].line, stats.examples[1].line), (5, 6));
+    }
+
+    #[test]
+    fn a_regex_and_a_name_of_the_same_text_are_no_duplicates() {
+        let (found, stats) = rules("/a\\.example/\na.example\n/a\\.example/$important\n");
+        assert_eq!(found.len(), 2);
+        assert_eq!(stats.duplicate, 1);
     }
 
     #[test]

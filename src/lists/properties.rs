@@ -41,7 +41,17 @@ fn extra_outcomes(raw: &str, format: Format) -> u64 {
 
 fn check_invariants(text: &str, options: ParseOptions) -> Result<(), TestCaseError> {
     let mut seen = Vec::new();
+    let mut regexes = 0u64;
     let stats = parse(text, options, |rule| {
+        if rule.regex.is_some() {
+            // A pattern, not a name: it parses as a regex.
+            regexes += 1;
+            assert!(
+                regex_automata::util::syntax::parse_with(rule.name, &crate::lists::regex_syntax())
+                    .is_ok()
+            );
+            return;
+        }
         seen.push((rule.name.to_owned(), rule.line));
     });
     let lines = text.split_terminator('\n');
@@ -50,7 +60,7 @@ fn check_invariants(text: &str, options: ParseOptions) -> Result<(), TestCaseErr
         stats.accepted + stats.duplicate + stats.skipped + stats.invalid + stats.comments;
     let extra: u64 = lines.map(|line| extra_outcomes(line, options.format)).sum();
     prop_assert_eq!(outcomes, stats.lines + extra);
-    prop_assert_eq!(seen.len() as u64, stats.accepted);
+    prop_assert_eq!(seen.len() as u64 + regexes, stats.accepted);
     prop_assert!(stats.examples.len() <= 5);
     prop_assert!(seen.windows(2).all(|pair| pair[0].1 <= pair[1].1));
     for (name, line) in &seen {
@@ -114,7 +124,8 @@ fn options_strategy() -> impl Strategy<Value = ParseOptions> {
         Just(Format::Auto),
         Just(Format::Hosts),
         Just(Format::Domains),
-        Just(Format::Adblock)
+        Just(Format::Adblock),
+        Just(Format::Regex)
     ];
     (any::<bool>(), any::<bool>(), format).prop_map(|(allow, subdomains, format)| ParseOptions {
         allow,

@@ -32,8 +32,16 @@ pub(super) enum Reason<'a> {
     Wildcard,
     /// Element hiding and other cosmetic rules (`##`, `#@#`, `#$#`, …).
     Cosmetic,
-    /// A `/regex/` rule.
-    Regex,
+    /// A regex rule's `;option` other than `querytype=`.
+    RegexOption(&'a str),
+    /// A regex rule's option given twice.
+    RegexOptionTwice(&'static str),
+    /// A `querytype=` list that names no type or an unknown one.
+    QueryType(crate::querytypes::Error),
+    /// A regex that does not parse: what is wrong.
+    RegexSyntax(String),
+    /// A regex rule with nothing before its options.
+    NoPattern,
     /// A rule with a URL path (`||name/…`, `/file.js`).
     Path,
     /// A rule with a port (`name:8040`).
@@ -75,7 +83,7 @@ impl Reason<'_> {
             | Reason::Ipv6Literal(_)
             | Reason::Wildcard
             | Reason::Cosmetic
-            | Reason::Regex
+            | Reason::RegexOption(_)
             | Reason::Path
             | Reason::Port
             | Reason::Modifier(_)
@@ -89,6 +97,10 @@ impl Reason<'_> {
             Reason::Html
             | Reason::TooLong(_)
             | Reason::NoName
+            | Reason::NoPattern
+            | Reason::RegexOptionTwice(_)
+            | Reason::QueryType(_)
+            | Reason::RegexSyntax(_)
             | Reason::ExtraText(_)
             | Reason::WrongFormat { .. }
             | Reason::Domain(_) => IssueKind::Invalid,
@@ -118,7 +130,17 @@ impl fmt::Display for Reason<'_> {
                 f.write_str("`*` inside a name is not supported (only a leading `*.`)")
             }
             Reason::Cosmetic => f.write_str("cosmetic rule; DNS cannot hide page elements"),
-            Reason::Regex => f.write_str("regular-expression rule; not supported"),
+            Reason::RegexOption(option) => write!(
+                f,
+                "regex option `;{}` is not supported (only `;querytype=`)",
+                cut(option)
+            ),
+            Reason::RegexOptionTwice(option) => {
+                write!(f, "regex option `;{option}=` given twice; keep one")
+            }
+            Reason::QueryType(error) => error.fmt(f),
+            Reason::RegexSyntax(error) => write!(f, "not a regular expression ralo takes: {error}"),
+            Reason::NoPattern => f.write_str("no regular expression before the `;` options"),
             Reason::Path => f.write_str("rule with a URL path; DNS sees only the name"),
             Reason::Port => f.write_str("rule with a port; DNS sees only the name"),
             Reason::Modifier(modifier) => write!(
@@ -195,7 +217,7 @@ mod tests {
     fn syntax_the_sinkhole_does_not_use_is_skipped() {
         for reason in [
             Reason::Cosmetic,
-            Reason::Regex,
+            Reason::RegexOption("invert"),
             Reason::Path,
             Reason::Port,
             Reason::Wildcard,

@@ -78,7 +78,18 @@ impl Stats {
     /// Counts a skipped or invalid entry and keeps it as an example while
     /// fewer than five are kept; only then is the reason formatted.
     pub(super) fn note(&mut self, line: u32, text: &str, reason: &Reason<'_>) {
-        let kind = reason.kind();
+        self.count(reason.kind(), line, text, reason);
+    }
+
+    /// Counts a rule that the parser accepted and the image then refused
+    /// (a regex whose state machine is too big): it moves from `accepted`
+    /// to `skipped`, and is kept as an example with `reason`.
+    pub fn refused(&mut self, line: u32, text: &str, reason: &dyn std::fmt::Display) {
+        self.accepted = self.accepted.saturating_sub(1);
+        self.count(IssueKind::Skipped, line, text, reason);
+    }
+
+    fn count(&mut self, kind: IssueKind, line: u32, text: &str, reason: &dyn std::fmt::Display) {
         match kind {
             IssueKind::Skipped => self.skipped += 1,
             IssueKind::Invalid => self.invalid += 1,

@@ -9,7 +9,7 @@
 
 use super::policy::Lists;
 use crate::domain::wire::Labels;
-use crate::image::{Image, Match, Verdict};
+use crate::image::{Image, ImageBytes, Match, Verdict};
 use crate::vocab::ListId;
 
 /// Names that tell software whether the network filters DNS. Answered
@@ -66,21 +66,28 @@ pub enum Screen {
 }
 
 /// The verdict on the name with `labels` (wire form) and lower-case text
-/// `lower`, with every list applying.
-pub fn screen<B: AsRef<[u8]>>(image: &Image<B>, labels: Labels<'_>, lower: &str) -> Screen {
-    screen_for(image, labels, lower, Lists::All).0
+/// `lower` (which regex rules match), asked with record type `qtype`, with
+/// every list applying.
+pub fn screen<B: ImageBytes>(
+    image: &Image<B>,
+    labels: Labels<'_>,
+    lower: &str,
+    qtype: u16,
+) -> Screen {
+    screen_for(image, labels, lower, qtype, Lists::All).0
 }
 
 /// The verdict on the name for a client to whom `lists` apply, and whether
 /// any list, applying or not, has a rule for it (a name no list has is
 /// clear for every client).
-pub fn screen_for<B: AsRef<[u8]>>(
+pub fn screen_for<B: ImageBytes>(
     image: &Image<B>,
     labels: Labels<'_>,
     lower: &str,
+    qtype: u16,
     lists: Lists<'_>,
 ) -> (Screen, bool) {
-    let found = image.lookup_labels_with(labels, |list| lists.applies(list));
+    let found = image.lookup_labels_with(labels, lower, qtype, |list| lists.applies(list));
     let screen = match found.verdict {
         Verdict::Allowed { allow, overrides } => Screen::Allowed(Allowed { allow, overrides }),
         _ if CANARY_NAMES.contains(&lower) => Screen::Blocked(Block::Canary),
@@ -91,16 +98,18 @@ pub fn screen_for<B: AsRef<[u8]>>(
 }
 
 /// The block rule of the first of `targets` (lower-case texts) that one
-/// of `lists` blocks (a target an allow rule covers is not blocked), and
-/// whether any list, applying or not, has a rule for one of them.
-pub fn blocked_target<'t, B: AsRef<[u8]>>(
+/// of `lists` blocks for a question of record type `qtype` (a target an
+/// allow rule covers is not blocked), and whether any list, applying or
+/// not, has a rule for one of them.
+pub fn blocked_target<'t, B: ImageBytes>(
     image: &Image<B>,
     targets: impl IntoIterator<Item = &'t str>,
+    qtype: u16,
     lists: Lists<'_>,
 ) -> (Option<Match>, bool) {
     let mut listed = false;
     for target in targets {
-        let found = image.lookup_with(target, |list| lists.applies(list));
+        let found = image.lookup_with(target, qtype, |list| lists.applies(list));
         listed |= found.listed;
         if let Verdict::Blocked(m) = found.verdict {
             return (Some(m), true);
@@ -128,7 +137,7 @@ mod tests {
     fn ask(image: &Image<Vec<u8>>, wire: &[u8]) -> Screen {
         let mut text = crate::domain::wire::TextBuffer::new();
         let lower = text.lower(wire);
-        screen(image, Labels::new(wire), lower)
+        screen(image, Labels::new(wire), lower, 1)
     }
 
     #[test]
@@ -170,10 +179,10 @@ mod tests {
     fn the_first_blocked_cname_target_is_found() {
         let image = image();
         let targets = ["cdn.example", "good.tracker.example", "t.tracker.example"];
-        let m = blocked_target(&image, targets, Lists::All).0.unwrap();
+        let m = blocked_target(&image, targets, 1, Lists::All).0.unwrap();
         assert_eq!(image.list_name(m.list), Some("ads"));
         assert_eq!(
-            blocked_target(&image, targets[..2].iter().copied(), Lists::All),
+            blocked_target(&image, targets[..2].iter().copied(), 1, Lists::All),
             (None, true)
         );
     }

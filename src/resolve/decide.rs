@@ -566,7 +566,8 @@ impl Resolver {
         let mut allowed = None;
         let mut listed = false;
         if blocking {
-            let (screen, any) = screen_for(image, Labels::new(q.name), q.lower, lists);
+            let qtype = u16::from(q.qtype);
+            let (screen, any) = screen_for(image, Labels::new(q.name), q.lower, qtype, lists);
             listed = any;
             match screen {
                 Screen::Blocked(block) => return Decision::Blocked(block),
@@ -578,7 +579,7 @@ impl Resolver {
             return Decision::Local(LocalAnswer::Hinfo);
         }
         match cached {
-            Some((entry, age)) => match self.chain(blocking, image, &entry, allowed, lists) {
+            Some((entry, age)) => match self.chain(blocking, image, &entry, q, allowed, lists) {
                 Chain::Blocked(m) => Decision::Blocked(Block::Cname(m)),
                 Chain::Pass {
                     beaten,
@@ -599,7 +600,7 @@ impl Resolver {
                 }
             },
             None => match self.optimistic(q) {
-                Some(entry) => match self.chain(blocking, image, &entry, allowed, lists) {
+                Some(entry) => match self.chain(blocking, image, &entry, q, allowed, lists) {
                     Chain::Blocked(m) => Decision::Blocked(Block::Cname(m)),
                     Chain::Pass { .. } => {
                         let refetch = self.claim(&entry);
@@ -739,7 +740,7 @@ impl Resolver {
                 None => return self.failed(flight.tries, groups),
             },
         };
-        let decision = match self.chain(blocking, &served.image, &entry, allowed, lists) {
+        let decision = match self.chain(blocking, &served.image, &entry, q, allowed, lists) {
             Chain::Blocked(m) => Decision::Blocked(Block::Cname(m)),
             Chain::Pass { .. } if stale => Decision::Stale {
                 entry,
@@ -778,14 +779,15 @@ impl Resolver {
         }
     }
 
-    /// The CNAME check of an answer for a client to whom `lists` apply: a
-    /// blocked target blocks it, unless blocking is off, the check is, or an
-    /// allow rule let the name through.
+    /// The CNAME check of the answer to `q` for a client to whom `lists`
+    /// apply: a blocked target blocks it, unless blocking is off, the check
+    /// is, or an allow rule let the name through.
     fn chain(
         &self,
         blocking: bool,
         image: &ServedImage,
         entry: &Entry,
+        q: &Question<'_>,
         allowed: Option<Allowed>,
         lists: Lists<'_>,
     ) -> Chain {
@@ -795,7 +797,11 @@ impl Resolver {
                 listed: false,
             };
         }
-        match (blocked_target(image, entry.cname_targets(), lists), allowed) {
+        let qtype = u16::from(q.qtype);
+        match (
+            blocked_target(image, entry.cname_targets(), qtype, lists),
+            allowed,
+        ) {
             ((Some(m), _), None) => Chain::Blocked(m),
             ((target, listed), _) => Chain::Pass {
                 beaten: target.is_some(),

@@ -21,7 +21,7 @@ use std::path::Path;
 use ipnet::IpNet;
 
 use crate::groups::{ClientId, MINUTES_PER_DAY, Mac, Weekday, canonical};
-use crate::image::{Image, ListId};
+use crate::image::{Image, ImageBytes, ListId};
 
 /// The group of every client that no group names.
 pub const DEFAULT_GROUPS: u64 = 1;
@@ -157,7 +157,7 @@ impl Policy {
     /// The policy of `image` on `day` at `minute` (local time), with the
     /// groups named in `pauses` (group name → paused until, Unix ms)
     /// paused.
-    pub fn new<B: AsRef<[u8]>>(
+    pub fn new<B: ImageBytes>(
         image: &Image<B>,
         day: Weekday,
         minute: u16,
@@ -640,6 +640,7 @@ mod model {
                         list: id as ListId,
                         subtree,
                         labels: (labels.len() - start) as u8,
+                        regex: None,
                     })
                 });
                 if hit.is_some() {

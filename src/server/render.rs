@@ -516,6 +516,7 @@ mod tests {
             list: 0,
             subtree: true,
             labels: 2,
+            regex: None,
         })
     }
 
@@ -545,6 +546,7 @@ mod tests {
                 list: 0,
                 subtree: true,
                 labels: 2,
+                regex: None,
             })),
             SINKHOLE,
             1232,

@@ -28,7 +28,7 @@ use crate::compile::{self, NoText};
 use crate::config::{Config, ListSource};
 use crate::control::{self, Reply};
 use crate::exchange::{self, SealedImage};
-use crate::image::Image;
+use crate::image::{Image, ImageBytes};
 use crate::sources::{Fetcher, Limits, ListText, Location, Origin, SourceSpec, stored_file};
 use crate::vocab::unix_ms;
 
@@ -231,7 +231,7 @@ impl Updater {
         let loaded = compile::borrow(&self.config, &texts);
         let audience = compile::Audience::of(&self.config);
         let caps = compile::Caps::of(&self.config.update);
-        let compiled = compile::compile(&loaded, &audience, previous, generation, caps);
+        let mut compiled = compile::compile(&loaded, &audience, previous, generation, caps);
         lists.extend(compiled.reports.iter().map(ListStatus::of));
         // Nothing to publish: every list failed, and the household's own
         // lists (always there, often empty) have no entry either.
@@ -247,7 +247,13 @@ impl Updater {
             return Err(Error::NoSources);
         }
         let dropped = match before {
-            Some(before) => self.guard(before, &compiled.image, force)?,
+            Some(before) => {
+                let image =
+                    Image::open(std::mem::take(&mut compiled.image)).map_err(Error::Built)?;
+                let dropped = self.guard(before, &image, force);
+                compiled.image = image.into_inner();
+                dropped?
+            }
             None => Vec::new(),
         };
         let sealed = SealedImage::create(&compiled.image, "ralo-image").map_err(Error::Store)?;
@@ -317,11 +323,10 @@ impl Updater {
     fn guard(
         &self,
         before: Vec<(String, u64)>,
-        new: &[u8],
+        new: &Image<Vec<u8>>,
         force: bool,
     ) -> Result<Vec<(String, u64)>, Error> {
-        let new = Image::open(new).map_err(Error::Built)?;
-        let now = list_counts(&new);
+        let now = list_counts(new);
         let household = |name: &str| {
             compile::sources(&self.config)
                 .any(|(source, _)| source.household && source.name == name)
@@ -427,7 +432,7 @@ impl Updater {
 }
 
 /// Each list of `image` with its rules.
-fn list_counts<B: AsRef<[u8]>>(image: &Image<B>) -> Vec<(String, u64)> {
+fn list_counts<B: ImageBytes>(image: &Image<B>) -> Vec<(String, u64)> {
     (0..image.list_count())
         .filter_map(|i| u16::try_from(i).ok())
         .filter_map(|id| Some((image.list_name(id)?.to_owned(), image.list_rule_count(id)?)))

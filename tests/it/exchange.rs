@@ -12,6 +12,7 @@ use hickory_proto::rr::RecordType;
 use ralo::control::{self, Reply};
 use ralo::exchange::{self, SealedImage};
 use ralo::image::ImageBuilder;
+use ralo::querytypes::QueryTypes;
 use tokio::task::block_in_place;
 
 use crate::process::Site;
@@ -303,6 +304,75 @@ fn mutate(mut bytes: Vec<u8>, kind: usize) -> Vec<u8> {
         _ => bytes[16..24].copy_from_slice(&[0; 8]),
     }
     bytes
+}
+
+/// An image whose one list blocks `r<n>.regex.test` by a regex.
+fn regex_image(generation: u64) -> Vec<u8> {
+    let mut builder = ImageBuilder::new();
+    let list = builder.add_list("regex", false);
+    builder
+        .add_regex(list, r"^r[0-9]+\.regex\.test$", false, QueryTypes::ALL, 1)
+        .expect("a small regex");
+    builder.build(generation)
+}
+
+/// Where the regex DFA section lies (header offsets 224 and 232).
+fn dfa_section(bytes: &[u8]) -> std::ops::Range<usize> {
+    let word = |at: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&bytes[at..at + 8]);
+        u64::from_le_bytes(w) as usize
+    };
+    word(224)..word(224) + word(232)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn images_with_a_bad_regex_section_are_refused_and_the_old_one_keeps_serving() {
+    let up = Upstream::standard().await;
+    let site = site_without_child(up.addr(), "");
+    let mut server = block_in_place(|| site.serve());
+    let client = Client::new(server.addr);
+    let publish = |bytes: &[u8], generation| {
+        let sealed = SealedImage::create(bytes, "regex").expect("memfd");
+        block_in_place(|| {
+            control::publish(&site.socket(), sealed, generation, Duration::from_secs(5))
+        })
+        .expect("publish")
+    };
+    assert_eq!(
+        publish(&regex_image(1), 1),
+        Reply::Accepted { generation: 1 }
+    );
+    assert!(blocked(&client.udp("r1.regex.test", RecordType::A).await));
+
+    // A changed byte in the DFA: its checksum refuses it.
+    let mut flipped = regex_image(2);
+    let dfa = dfa_section(&flipped);
+    flipped[dfa.start + dfa.len() / 2] ^= 0x20;
+    let Reply::Refused { generation, reason } = publish(&flipped, 2) else {
+        panic!("a corrupted regex section is refused");
+    };
+    assert_eq!(generation, 1);
+    assert!(reason.contains("checksum"), "{reason}");
+
+    // A DFA built wrong on purpose, both checksums right: the DFA's own
+    // validation refuses it.
+    let mut wrong = regex_image(2);
+    let dfa = dfa_section(&wrong);
+    wrong[dfa.start..dfa.start + 16].fill(0);
+    let sum = xxhash_rust::xxh3::xxh3_64(&wrong[dfa.clone()]);
+    wrong[240..248].copy_from_slice(&sum.to_le_bytes());
+    reseal(&mut wrong);
+    let Reply::Refused { generation, reason } = publish(&wrong, 2) else {
+        panic!("a DFA that does not validate is refused");
+    };
+    assert_eq!(generation, 1);
+    assert!(reason.contains("regex DFA"), "{reason}");
+
+    assert!(server.alive(), "server died; log:\n{}", server.log());
+    assert!(blocked(&client.udp("r7.regex.test", RecordType::A).await));
+    let msg = client.udp("allowed.example.com", RecordType::A).await;
+    assert_eq!(answers_a(&msg).len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,6 +13,7 @@ use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, SOA, TXT};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use ralo::fuzzing::{UPSTREAM_ID, UPSTREAM_QUESTIONS};
 use ralo::image::ImageBuilder;
+use ralo::querytypes::QueryTypes;
 
 /// Seeds by target, then by file name.
 type Seeds = BTreeMap<&'static str, BTreeMap<String, Vec<u8>>>;
@@ -236,6 +237,13 @@ fn list_texts() -> BTreeMap<String, Vec<u8>> {
              example.org##.banner\n/banner[0-9]+/\n||zoda.ru/\n||adsjudo.com.^\n.sub.example^\n",
         ),
         (
+            "regex",
+            "# Pi-hole regex list\n^ad[sxv]?[0-9]*\\.\n(^|\\.)tiktok(v|cdn)?\\.com$\n\
+             ^(.+[_.-])?telemetry[_.-];querytype=A,AAAA\nabc;querytype=!A\nabc;invert\n\
+             abc;reply=nxdomain\n(unclosed\n(a)\\1\nx;querytype=CNAMEX\n^[[:digit:]]{3,}\\.x$\n\
+             ^ad[sxv]?[0-9]*\\.\n;querytype=A\n",
+        ),
+        (
             "mixed",
             "0.0.0.0 a.example\nb.example\n||c.example^\n<p>html</p>\n1,google.com\n\
              ads.example\nads.example\n*\n",
@@ -243,8 +251,9 @@ fn list_texts() -> BTreeMap<String, Vec<u8>> {
     ];
     let mut out = BTreeMap::new();
     for (file, text) in texts {
-        // Flags: bits 0-1 format, bit 2 allowlist, bit 3 subdomains.
-        for flags in [0u8, 1, 2, 3, 4, 8] {
+        // Flags: bits 0-1 format, bit 2 allowlist, bit 3 subdomains, bit
+        // 4 the regex format.
+        for flags in [0u8, 1, 2, 3, 4, 8, 16, 20] {
             let mut data = vec![flags];
             data.extend_from_slice(text.as_bytes());
             out.insert(format!("seed-{file}-{flags}"), data);
@@ -315,6 +324,26 @@ fn images() -> BTreeMap<String, Vec<u8>> {
         grouped.add_client(id.parse().expect("a valid id"), groups, name);
     }
     out.insert("seed-grouped".to_owned(), fixed_image(grouped, 9));
+    // Regex rules of a block list, one for A questions, and an allow regex.
+    let mut regex = ImageBuilder::new();
+    let ads = regex.add_list("ads", false);
+    let patterns = regex.add_list("regex", false);
+    let allow = regex.add_list("allow-regex", true);
+    regex.add_rule(ads, "exact.example", false, false);
+    let a_only = QueryTypes::parse("A").expect("a type");
+    for (line, pattern, types) in [
+        (1, r"(^|\.)tracker\.example$", QueryTypes::ALL),
+        (2, r"^ad[sxv]?[0-9]*\.", QueryTypes::ALL),
+        (3, r"^(.+[_.-])?telemetry[_.-]", a_only),
+    ] {
+        regex
+            .add_regex(patterns, pattern, false, types, line)
+            .expect("a small regex");
+    }
+    regex
+        .add_regex(allow, r"^ok\.", true, QueryTypes::ALL, 1)
+        .expect("a small regex");
+    out.insert("seed-regex".to_owned(), fixed_image(regex, 11));
     out
 }
 

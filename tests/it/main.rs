@@ -28,6 +28,7 @@ mod prefetch;
 mod process;
 mod qemu;
 mod ralo;
+mod regex;
 mod sources;
 mod support;
 mod support_selftest;

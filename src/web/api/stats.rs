@@ -69,7 +69,7 @@ pub(super) fn gravity(app: &App) -> (u64, u64) {
     let Ok(bytes) = std::fs::read(app.config.paths.image_file()) else {
         return (0, 0);
     };
-    let Ok(image) = Image::open(bytes.as_slice()) else {
+    let Ok(image) = Image::open(bytes) else {
         return (0, 0);
     };
     let lists = u16::try_from(image.list_count()).unwrap_or(u16::MAX);
