@@ -266,6 +266,75 @@ fn read_names(path: &Path) -> anyhow::Result<(Vec<Name>, usize)> {
     Ok((names, skipped))
 }
 
+/// How an ideal cache would serve the trace.
+#[derive(Clone, Copy, PartialEq)]
+enum Ideal {
+    /// Fetches on a miss only.
+    Plain,
+    /// Also fetches again when a question (the second at least) finds less
+    /// than a tenth of the TTL left: unbound's and ralo's prefetch rule.
+    Prefetch,
+    /// Prefetch, and an expired entry answers at once and is fetched again.
+    Optimistic,
+}
+
+/// The measured repeats (not compulsory misses) an ideal cache must send
+/// upstream and wait for: exact TTLs from [`ttl_of`], each answer stored
+/// [`DELAY`] after its question, no eviction, no clock granularity, no
+/// scheduling; and how many of those came more than a TTL after the
+/// previous question for the name and type, which no prefetch can serve.
+fn ideal_waits(trace: &[Ask], names: &[Name], warmup: Duration, ideal: Ideal) -> (usize, usize) {
+    struct Slot {
+        stored: f64,
+        asked: u32,
+        refetched: Option<f64>,
+        last: f64,
+    }
+    let delay = DELAY.as_secs_f64();
+    let mut slots: HashMap<(usize, RecordType), Slot> = HashMap::new();
+    let (mut waits, mut beyond) = (0, 0);
+    for ask in trace {
+        let t = ask.at.as_secs_f64();
+        let ttl = f64::from(ttl_of(&names[ask.name]));
+        let slot = slots.entry((ask.name, ask.qtype)).or_insert(Slot {
+            stored: f64::INFINITY,
+            asked: 0,
+            refetched: None,
+            last: t,
+        });
+        if let Some(at) = slot.refetched.filter(|&at| t >= at) {
+            (slot.stored, slot.asked, slot.refetched) = (at, 1, None);
+        }
+        let wait = if slot.stored == f64::INFINITY || t < slot.stored {
+            true // never asked, or its first answer is on its way
+        } else if t < slot.stored + ttl {
+            slot.asked += 1;
+            let nearly_expired = (slot.stored + ttl - t) * 10.0 <= ttl;
+            if ideal != Ideal::Plain && slot.asked >= 2 && nearly_expired {
+                slot.refetched.get_or_insert(t + delay);
+            }
+            false
+        } else if ideal == Ideal::Optimistic {
+            slot.refetched.get_or_insert(t + delay);
+            false
+        } else {
+            true
+        };
+        // A question that waits fetches, unless a fetch is on its way.
+        if wait && (slot.stored == f64::INFINITY || slot.stored <= t) {
+            (slot.stored, slot.asked, slot.refetched) = (t + delay, 1, None);
+        }
+        if wait && !ask.first && ask.at >= warmup {
+            waits += 1;
+            if t - slot.last > ttl {
+                beyond += 1;
+            }
+        }
+        slot.last = t;
+    }
+    (waits, beyond)
+}
+
 // ------------------------------------------------------------------ replay
 
 /// What became of one question.
@@ -502,7 +571,17 @@ fn describe(trace: &[Ask], names: &[Name], skipped: usize, run: &Run) -> String 
     counts.sort_unstable_by(|a, b| b.cmp(a));
     let top10: usize = counts.iter().take(10).sum();
     let asked_once = counts.iter().filter(|&&c| c == 1).count();
-    format!(
+    let (plain, _) = ideal_waits(trace, names, warmup, Ideal::Plain);
+    let (prefetch, beyond) = ideal_waits(trace, names, warmup, Ideal::Prefetch);
+    let (optimistic, _) = ideal_waits(trace, names, warmup, Ideal::Optimistic);
+    let ideal = format!(
+        "An ideal cache (exact TTLs, no eviction, no stalls) waits on {plain} of the {} \
+         measured repeats without prefetch, {prefetch} with prefetch in the last tenth of the \
+         TTL ({beyond} of them come more than a TTL after the previous question for the name \
+         and type, which no prefetch can serve), {optimistic} answering expired entries.\n",
+        measured - compulsory,
+    );
+    let trace_line = format!(
         "Trace: {} queries in {} s (Poisson, {} /s, seed {}), Zipf exponent {} over {} names \
          ({} lines skipped); {} distinct names, {} asked once; the 10 most asked take {}; \
          AAAA {}. Measured: the {} queries after the first {} s, of which {} compulsory \
@@ -526,7 +605,8 @@ fn describe(trace: &[Ask], names: &[Name], skipped: usize, run: &Run) -> String 
         DELAY.as_millis(),
         TTL_MIN,
         TTL_MAX,
-    )
+    );
+    trace_line + &ideal
 }
 
 async fn household(run: Run) -> anyhow::Result<()> {

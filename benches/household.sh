@@ -27,10 +27,10 @@
 # exponents near 1, over thousands of users. A household is a handful of
 # devices whose apps and services keep asking the same names, so its head
 # is heavier: at 1.2 the ten most asked names take about half of the
-# questions and ten minutes hold about 2,300 distinct names, which is the
-# order of what a home resolver sees in a whole day. At 1.0 (a campus) the
-# same ten minutes hold twice the names and a third of the questions are
-# first questions. Set ZIPF to see another household.
+# questions and ten minutes hold about 2,200 distinct names, the order of
+# what a home network asks in a whole day. At 1.0 (a campus) the same ten
+# minutes hold about twice the names and over a third of the measured
+# questions are first questions. Set ZIPF to see another household.
 #
 # Warm-up: the first fifth of the trace (WARMUP, 120 s of 600) is sent but
 # not measured, so that the caches hold the popular names and the first
@@ -43,10 +43,10 @@
 # Env: DUR=600 WARMUP=DUR/5 QPS=20 ZIPF=1.2 SEED=1 SRV_CPU=1 CLI_CPU=0
 #      SERVERS="ralo-plain ralo-prefetch ralo-optimistic dnsmasq unbound"
 #      SHARED=../shared (beside the checkout)  SKIP_BUILD=1 (use the last build)
-# Output in target/bench/household/: summary.md (the trace and the table,
-# then each server's own counters), queries.tsv (every query: server,
-# time, name, type, TTL, first ask, measured, µs or failure), configs and
-# logs.
+# Output in target/bench/household/: summary.md (the trace, what an ideal
+# cache would do with it, the table, then each server's own counters),
+# queries.tsv (every query: server, time, name, type, TTL, first ask,
+# measured, µs or failure), configs and logs.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
