@@ -423,7 +423,7 @@ impl Report {
         out += &format!("by protocol: {}\n", list(&t.by_protocol, &["udp", "tcp"]));
         let l = &self.limits;
         out += &format!(
-            "rate limited: {} refused, {} dropped (not counted above)\nover the upstream in-flight cap: {}\nfetched again before expiry: {}\n",
+            "rate limited: {} refused, {} dropped (not counted above)\nover the upstream in-flight cap: {}\nfetched again in the background (prefetch, optimistic): {}\n",
             l.rate_limited_refused, l.rate_limited_dropped, l.upstream_overload, l.refetched
         );
         for (title, ranked) in [
