@@ -31,7 +31,7 @@ use tracing::{info, warn};
 
 use crate::config::{self, Config, ListSource};
 use crate::image::{Image, ImageBuilder, ImageBytes, ListId, name_hash};
-use crate::lists::{self, ParseOptions, Stats};
+use crate::lists::{self, Badfilters, ParseOptions, Stats};
 use crate::sources::{ListText, LocalError};
 
 /// How many added names a report keeps as examples.
@@ -236,12 +236,26 @@ pub fn compile<B: ImageBytes>(
     for entry in &audience.clients {
         builder.add_client(entry.id.clone(), entry.groups, entry.client.as_deref());
     }
+    let badfilters = badfilters(loaded);
+    if !badfilters.is_empty() {
+        info!(
+            rules = badfilters.len(),
+            "$badfilter rules cancel rules in every list"
+        );
+    }
     let mut reports = Vec::with_capacity(loaded.len());
     let mut taken = 0u64;
     // Per list id, the report it files under.
     let mut report_of = Vec::new();
     for item in loaded {
-        let (report, list) = add(&mut builder, item, previous.as_ref(), caps, &mut taken);
+        let (report, list) = add(
+            &mut builder,
+            item,
+            previous.as_ref(),
+            caps,
+            &badfilters,
+            &mut taken,
+        );
         if list.is_some() {
             report_of.push(reports.len());
         }
@@ -279,13 +293,29 @@ pub fn compile<B: ImageBytes>(
     }
 }
 
-/// Adds one source's rules; `taken` counts the rules of every list so far.
-/// The list's id, when it has a text.
+/// The rules the `$badfilter` lines of every list's text cancel: each text
+/// read once more, before the compile (a list that cannot be read adds
+/// none; its error is reported when it is compiled).
+fn badfilters(loaded: &[Loaded<'_>]) -> Badfilters {
+    let mut badfilters = Badfilters::new();
+    for item in loaded {
+        if let Ok(Ok(reader)) = item.text.map(ListText::reader)
+            && let Err(error) = badfilters.scan(reader)
+        {
+            warn!(list = %item.source.name, %error, "reading the list for $badfilter rules failed part way");
+        }
+    }
+    badfilters
+}
+
+/// Adds one source's rules, but those `badfilters` cancel; `taken` counts
+/// the rules of every list so far. The list's id, when it has a text.
 fn add<B: ImageBytes>(
     builder: &mut ImageBuilder,
     item: &Loaded<'_>,
     previous: Option<&Image<B>>,
     caps: Caps,
+    badfilters: &Badfilters,
     taken: &mut u64,
 ) -> (SourceReport, Option<ListId>) {
     let mut report = SourceReport {
@@ -322,7 +352,7 @@ fn add<B: ImageBytes>(
         format: item.source.format,
     };
     let (mut refused, mut regex_copies) = (Vec::new(), 0u64);
-    let parsed = lists::parse_reader(reader, options, |rule| {
+    let parsed = lists::parse_reader_with(reader, options, badfilters, |rule| {
         if let Some(types) = rule.regex {
             match builder.add_regex(list, rule.name, rule.allow, types, rule.line) {
                 Ok(true) => {}

@@ -14,6 +14,8 @@
 //!
 //! - `/regex/` (and `@@/regex/`, `/regex/$important`): a regex rule on the
 //!   name, as in a regex list (`regex.rs`).
+//! - `$badfilter` (with any other modifiers): cancels the same rule
+//!   without it, in every list (`badfilter.rs`); it adds no rule itself.
 //!
 //! Skipped (see [`super::reason::Reason`]): other modifiers, cosmetic,
 //! path and port rules, other URL schemes, `*` in the name, `.name^` (it
@@ -51,6 +53,9 @@ pub(super) fn regex(
     if let Some(modifiers) = modifiers
         && modifiers != "important"
     {
+        if is_badfilter(modifiers) {
+            return Some(Err(Reason::Badfilter));
+        }
         return Some(Err(Reason::Modifier(modifiers)));
     }
     Some(pattern_rule(
@@ -58,6 +63,11 @@ pub(super) fn regex(
         QueryTypes::ALL,
         options.allow || exception,
     ))
+}
+
+/// Whether `modifiers` (the text after `$`) hold `badfilter`.
+fn is_badfilter(modifiers: &str) -> bool {
+    modifiers.split(',').any(|m| m.trim() == "badfilter")
 }
 
 /// Whether a line is adblock syntax, judged by its first word: an anchor
@@ -121,6 +131,9 @@ pub(super) fn rule<'a>(
     if let Some(modifiers) = modifiers
         && modifiers != "important"
     {
+        if is_badfilter(modifiers) {
+            return Err(Reason::Badfilter);
+        }
         return Err(Reason::Modifier(modifiers));
     }
     let (rest, anchor) = anchor(pattern)?;

@@ -3,6 +3,7 @@
 //! server concerns so the updater can run it on its own.
 
 mod adblock;
+mod badfilter;
 mod hosts;
 mod line;
 mod name;
@@ -17,7 +18,8 @@ mod data_tests;
 #[cfg(test)]
 mod properties;
 
+pub use badfilter::Badfilters;
 pub use options::{Format, ParseOptions};
-pub use parse::{MAX_LINE_BYTES, Rule, parse, parse_reader};
+pub use parse::{MAX_LINE_BYTES, Rule, parse, parse_reader, parse_reader_with};
 pub(crate) use regex::syntax_config as regex_syntax;
 pub use stats::{IssueKind, LineIssue, Stats};

@@ -14,6 +14,7 @@ use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, DefaultHasher, Hash, Hasher};
 use std::io::{self, BufRead};
 
+use super::badfilter::Badfilters;
 use super::hosts;
 use super::line::{Line, classify};
 use super::name::{self, Candidate};
@@ -78,11 +79,27 @@ pub fn parse(text: &str, options: ParseOptions, mut sink: impl FnMut(Rule<'_>)) 
 ///
 /// A read error of `reader`; the rules passed on before it stay passed.
 pub fn parse_reader(
+    reader: impl BufRead,
+    options: ParseOptions,
+    sink: impl FnMut(Rule<'_>),
+) -> io::Result<Stats> {
+    parse_reader_with(reader, options, &Badfilters::new(), sink)
+}
+
+/// [`parse_reader`], skipping the rules `badfilters` cancel (counted as
+/// skipped, with the reason).
+///
+/// # Errors
+///
+/// A read error of `reader`; the rules passed on before it stay passed.
+pub fn parse_reader_with(
     mut reader: impl BufRead,
     options: ParseOptions,
+    badfilters: &Badfilters,
     mut sink: impl FnMut(Rule<'_>),
 ) -> io::Result<Stats> {
     let mut state = State::new(options, None);
+    state.badfilters = Some(badfilters).filter(|b| !b.is_empty());
     let mut bytes = Vec::with_capacity(256);
     let mut first = true;
     loop {
@@ -103,8 +120,10 @@ pub fn parse_reader(
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// Everything that lives across lines.
-struct State {
+struct State<'b> {
     options: ParseOptions,
+    /// The rules `$badfilter` lines cancel, when any do.
+    badfilters: Option<&'b Badfilters>,
     stats: Stats,
     /// Hashes of the rules accepted so far (see [`rule_key`]), when
     /// duplicates are dropped here.
@@ -113,13 +132,14 @@ struct State {
     buf: String,
 }
 
-impl State {
+impl State<'_> {
     fn new(
         options: ParseOptions,
         seen: Option<HashSet<u64, BuildHasherDefault<PassThrough>>>,
-    ) -> State {
+    ) -> Self {
         State {
             options,
+            badfilters: None,
             stats: Stats::default(),
             seen,
             buf: String::with_capacity(256),
@@ -134,6 +154,10 @@ impl State {
         let line = raw.strip_suffix('\r').unwrap_or(raw).trim();
         if line.len() > MAX_LINE_BYTES {
             self.stats.note(number, line, &Reason::TooLong(line.len()));
+            return;
+        }
+        if self.badfilters.is_some_and(|b| b.cancels(line)) {
+            self.stats.note(number, line, &Reason::Cancelled);
             return;
         }
         let options = self.options;

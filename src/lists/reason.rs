@@ -48,6 +48,10 @@ pub(super) enum Reason<'a> {
     Port,
     /// A `$modifier` other than `$important`.
     Modifier(&'a str),
+    /// A `$badfilter` rule: it cancels another, it blocks nothing itself.
+    Badfilter,
+    /// A rule a `$badfilter` rule of this compile cancels.
+    Cancelled,
     /// Text after `^` that is not `|`, e.g. `^popup,third-party`.
     AfterCaret(&'a str),
     /// `.name^`: it covers the subdomains of `name` but not `name` itself.
@@ -87,6 +91,8 @@ impl Reason<'_> {
             | Reason::Path
             | Reason::Port
             | Reason::Modifier(_)
+            | Reason::Badfilter
+            | Reason::Cancelled
             | Reason::AfterCaret(_)
             | Reason::SubdomainsOnly
             | Reason::AnyTld
@@ -148,6 +154,10 @@ impl fmt::Display for Reason<'_> {
                 "modifier `${}` is not supported (only `$important`)",
                 cut(modifier)
             ),
+            Reason::Badfilter => {
+                f.write_str("`$badfilter`: cancels the same rule without it, in every list")
+            }
+            Reason::Cancelled => f.write_str("cancelled by a `$badfilter` rule"),
             Reason::AfterCaret(rest) => write!(
                 f,
                 "unexpected `{}` after `^` (a modifier without `$`?)",

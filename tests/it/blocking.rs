@@ -188,6 +188,28 @@ async fn null_mode_answers_each_query_type() {
 }
 
 #[tokio::test]
+async fn a_badfilter_rule_cancels_the_same_rule_in_every_list() {
+    let up = Upstream::standard().await;
+    let ralo = Setup::new(up.addr())
+        .list("big", "||tracker.test^\n||example.com^$important\n", "")
+        .list(
+            "fixes",
+            "||tracker.test^$badfilter\n||example.com^$badfilter\n",
+            "",
+        )
+        .start()
+        .await;
+    let client = Client::new(ralo.addr);
+    // Cancelled: answered from upstream.
+    let tracker = client.udp("ads.tracker.test", RecordType::A).await;
+    assert_eq!(answers_a(&tracker), vec![Ipv4Addr::new(192, 0, 2, 66)]);
+    // Another rule (`$important`) than the one cancelled: still blocked.
+    let other = client.udp("allowed.example.com", RecordType::A).await;
+    assert_eq!(answers_a(&other), vec![Ipv4Addr::UNSPECIFIED]);
+    ralo.stop().await;
+}
+
+#[tokio::test]
 async fn ip_mode_answers_the_block_page_address() {
     let up = Upstream::standard().await;
     let ralo = Setup::new(up.addr())
