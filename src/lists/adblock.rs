@@ -16,6 +16,10 @@
 //!   name, as in a regex list (`regex.rs`).
 //! - `$badfilter` (with any other modifiers): cancels the same rule
 //!   without it, in every list (`badfilter.rs`); it adds no rule itself.
+//! - `$dnstype=AAAA|HTTPS` (or `~A|~AAAA`, every type but those): the rule
+//!   applies to those query types only. The parser turns such a rule into
+//!   a regex rule on the same name (`(^|\.)name$`), the kind of rule that
+//!   carries query types in the image.
 //!
 //! Skipped (see [`super::reason::Reason`]): other modifiers, cosmetic,
 //! path and port rules, other URL schemes, `*` in the name, `.name^` (it
@@ -128,14 +132,10 @@ pub(super) fn rule<'a>(
         Some((pattern, modifiers)) => (pattern, Some(modifiers)),
         None => (body, None),
     };
-    if let Some(modifiers) = modifiers
-        && modifiers != "important"
-    {
-        if is_badfilter(modifiers) {
-            return Err(Reason::Badfilter);
-        }
-        return Err(Reason::Modifier(modifiers));
-    }
+    let types = match modifiers {
+        Some(modifiers) => rule_modifiers(modifiers)?,
+        None => QueryTypes::ALL,
+    };
     let (rest, anchor) = anchor(pattern)?;
     let end = rest
         .find(|c: char| matches!(c, '^' | '/' | ':' | '?' | '|') || c.is_whitespace())
@@ -168,7 +168,46 @@ pub(super) fn rule<'a>(
         raw: host,
         subtree: anchor != Anchor::Exact,
         allow: options.allow || exception,
+        types,
     })
+}
+
+/// The query types a name rule's `modifiers` (the text after `$`) leave
+/// it: `important` (a plain rule: allows win over blocks in ralo) and
+/// `dnstype=` (AdGuard's: `AAAA|HTTPS`, or every type but some:
+/// `~A|~AAAA`) are taken; `badfilter` and every other modifier make the
+/// line no rule.
+fn rule_modifiers(modifiers: &str) -> Result<QueryTypes, Reason<'_>> {
+    if is_badfilter(modifiers) {
+        return Err(Reason::Badfilter);
+    }
+    let mut types = None;
+    for modifier in modifiers.split(',').map(str::trim) {
+        match modifier.split_once('=') {
+            None if modifier == "important" => {}
+            Some(("dnstype", list)) if types.is_none() => types = Some(dnstype(list)?),
+            _ => return Err(Reason::Modifier(modifiers)),
+        }
+    }
+    Ok(types.unwrap_or(QueryTypes::ALL))
+}
+
+/// A `$dnstype=` value: type names joined by `|`, all of them plain or all
+/// negated with `~`.
+fn dnstype(list: &str) -> Result<QueryTypes, Reason<'_>> {
+    let names: Vec<&str> = list.split('|').map(str::trim).collect();
+    let negated = names.iter().filter(|n| n.starts_with('~')).count();
+    let joined = names
+        .iter()
+        .map(|n| n.trim_start_matches('~'))
+        .collect::<Vec<_>>()
+        .join(",");
+    let text = match negated {
+        0 => joined,
+        n if n == names.len() => format!("!{joined}"),
+        _ => return Err(Reason::Modifier(list)),
+    };
+    QueryTypes::parse(&text).map_err(Reason::QueryType)
 }
 
 /// Splits the start anchor off a pattern (modifiers already removed).
@@ -225,6 +264,7 @@ mod tests {
             raw,
             subtree,
             allow: false,
+            types: QueryTypes::ALL,
         })
     }
 
@@ -273,8 +313,11 @@ mod tests {
         for (line, modifier) in [
             ("||example.com^$third-party", "third-party"),
             ("||example.com^$popup", "popup"),
-            ("||example.com^$dnstype=AAAA", "dnstype=AAAA"),
             ("||example.com^$client=127.0.0.1", "client=127.0.0.1"),
+            (
+                "||example.com^$dnstype=AAAA,dnstype=A",
+                "dnstype=AAAA,dnstype=A",
+            ),
             (
                 "||example.com^$important,third-party",
                 "important,third-party",
@@ -286,6 +329,35 @@ mod tests {
         ] {
             assert_eq!(parsed(line), Err(Reason::Modifier(modifier)), "{line}");
         }
+    }
+
+    #[test]
+    fn dnstype_limits_a_rule_to_some_query_types() {
+        let types = |line| parsed(line).map(|c| c.types);
+        let only = |list: &str| QueryTypes::parse(list).unwrap();
+        assert_eq!(types("||example.com^$dnstype=AAAA"), Ok(only("AAAA")));
+        assert_eq!(
+            types("||example.com^$dnstype=AAAA|HTTPS,important"),
+            Ok(only("AAAA,HTTPS"))
+        );
+        assert_eq!(
+            types("@@||example.com^$dnstype=~A|~AAAA"),
+            Ok(only("!A,AAAA"))
+        );
+        assert_eq!(types("||example.com^"), Ok(QueryTypes::ALL));
+        assert_eq!(
+            parsed("||example.com^$dnstype=A|~AAAA"),
+            Err(Reason::Modifier("A|~AAAA")),
+            "plain and negated types mixed"
+        );
+        assert!(matches!(
+            parsed("||example.com^$dnstype=BOGUS"),
+            Err(Reason::QueryType(_))
+        ));
+        assert_eq!(
+            parsed("||example.com^$dnstype=A,badfilter"),
+            Err(Reason::Badfilter)
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::str::SplitAsciiWhitespace;
 use super::name::Candidate;
 use super::options::ParseOptions;
 use super::reason::Reason;
+use crate::querytypes::QueryTypes;
 
 /// If a line split into its first word and the rest is a hosts line, the
 /// words naming hosts on it (which may be none, e.g. `0.0.0.0 # comment`). A
@@ -35,6 +36,7 @@ pub(super) fn candidate(word: &str, options: ParseOptions) -> Result<Candidate<'
         raw: word,
         subtree: options.subdomains,
         allow: options.allow,
+        types: QueryTypes::ALL,
     })
 }
 

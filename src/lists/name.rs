@@ -6,6 +6,7 @@
 use std::net::Ipv6Addr;
 
 use crate::domain::normalize_into;
+use crate::querytypes::QueryTypes;
 
 use super::options::ParseOptions;
 use super::reason::Reason;
@@ -38,6 +39,9 @@ pub(super) struct Candidate<'a> {
     pub(super) subtree: bool,
     /// The rule allows rather than blocks.
     pub(super) allow: bool,
+    /// The query types it applies to (adblock `$dnstype`; every type
+    /// otherwise).
+    pub(super) types: QueryTypes,
 }
 
 /// Parses a plain domain line, given as its first word and the rest: one
@@ -69,6 +73,7 @@ pub(super) fn domain_line<'a>(
         raw,
         subtree,
         allow: options.allow,
+        types: QueryTypes::ALL,
     })
 }
 

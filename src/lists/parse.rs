@@ -194,6 +194,17 @@ impl State<'_> {
             self.stats.note(number, line, &reason);
             return;
         }
+        if candidate.types != QueryTypes::ALL {
+            // Only regex rules carry query types: the same name as one.
+            let pattern = name_pattern(&self.buf, candidate.subtree);
+            let regex = RegexCandidate {
+                pattern: &pattern,
+                types: candidate.types,
+                allow: candidate.allow,
+            };
+            self.add_regex(regex, number, sink);
+            return;
+        }
         if let Some(seen) = &mut self.seen
             && !seen.insert(rule_key(
                 &self.buf,
@@ -243,6 +254,23 @@ impl State<'_> {
             allow: candidate.allow,
             line: number,
         });
+    }
+}
+
+/// The regex that matches the normalized `name` (and, for a subtree rule,
+/// its subdomains) as the DFA sees names: lower-case text without the
+/// trailing dot.
+fn name_pattern(name: &str, subtree: bool) -> String {
+    let mut escaped = String::with_capacity(name.len() * 2);
+    for c in name.chars() {
+        if "\\.+*?()|[]{}^$#&-~".contains(c) {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    match subtree {
+        true => format!("(^|\\.){escaped}$"),
+        false => format!("^{escaped}$"),
     }
 }
 
@@ -611,5 +639,33 @@ mod tests {
             "1 accepted, 1 duplicate, 1 skipped, 1 invalid"
         );
         assert_eq!(stats.comments, 1);
+    }
+
+    #[test]
+    fn a_dnstype_rule_becomes_a_regex_rule_on_its_name() {
+        let mut rules = Vec::new();
+        let options = ParseOptions::default();
+        let text = "||Ads.Example.com^$dnstype=AAAA\n|exact-host.example^$dnstype=~A\n";
+        let stats = parse(text, options, |rule| {
+            rules.push((rule.name.to_owned(), rule.regex, rule.allow, rule.line))
+        });
+        assert_eq!(stats.accepted, 2);
+        assert_eq!(
+            rules,
+            [
+                (
+                    "(^|\\.)ads\\.example\\.com$".to_owned(),
+                    Some(QueryTypes::parse("AAAA").unwrap()),
+                    false,
+                    1
+                ),
+                (
+                    "^exact\\-host\\.example$".to_owned(),
+                    Some(QueryTypes::parse("!A").unwrap()),
+                    false,
+                    2
+                ),
+            ]
+        );
     }
 }

@@ -210,6 +210,22 @@ async fn a_badfilter_rule_cancels_the_same_rule_in_every_list() {
 }
 
 #[tokio::test]
+async fn a_dnstype_rule_blocks_only_the_types_it_names() {
+    let up = Upstream::standard().await;
+    let ralo = Setup::new(up.addr())
+        .list("v6", "||allowed.example.com^$dnstype=AAAA\n", "")
+        .start()
+        .await;
+    let client = Client::new(ralo.addr);
+    let aaaa = client.udp("allowed.example.com", RecordType::AAAA).await;
+    assert_eq!(answers_aaaa(&aaaa), vec![Ipv6Addr::UNSPECIFIED]);
+    assert_eq!(ede(&aaaa).map(|e| e.0), Some(15));
+    let a = client.udp("allowed.example.com", RecordType::A).await;
+    assert_eq!(answers_a(&a), vec![Ipv4Addr::new(192, 0, 2, 1)]);
+    ralo.stop().await;
+}
+
+#[tokio::test]
 async fn ip_mode_answers_the_block_page_address() {
     let up = Upstream::standard().await;
     let ralo = Setup::new(up.addr())
