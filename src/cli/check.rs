@@ -226,6 +226,11 @@ pub fn describe(
         }
     };
     let asked = !matches!(decided.decision, Decision::Refused(_) | Decision::Local(_));
+    if asked && outcome != Outcome::Blocked {
+        for cancelled in cancelled_rules(config, domain) {
+            text.push_str(&cancelled);
+        }
+    }
     if asked
         && outcome != Outcome::Blocked
         && let Some((zone, servers)) = resolver.forward_zone(domain.as_str())
@@ -374,6 +379,60 @@ fn find_line(
         .trim()
         .to_owned();
     Some((line, text))
+}
+
+/// The rules covering `domain` that a `$badfilter` rule of some list
+/// cancels, one line of text each: the rule, where it is written, and the
+/// `$badfilter` line that cancels it.
+fn cancelled_rules(config: &Config, domain: &Domain) -> Vec<String> {
+    let texts: Vec<(&ListSource, bool, String)> = crate::compile::sources(config)
+        .filter_map(|(source, allow)| Some((source, allow, source_text(config, source)?)))
+        .collect();
+    let mut found = Vec::new();
+    for (source, _, text) in &texts {
+        for (number, line) in text.lines().enumerate() {
+            if !line.contains("badfilter") {
+                continue;
+            }
+            let Some(rule) = lists::Badfilters::cancelled_by(line) else {
+                continue;
+            };
+            if !covers(&rule, domain) {
+                continue;
+            }
+            let written = texts.iter().find_map(|(other, _, text)| {
+                let at = text.lines().position(|l| l.trim() == rule)?;
+                Some(format!("line {} of list `{}`", at + 1, other.name))
+            });
+            found.push(format!(
+                "  rule `{rule}` ({}) is cancelled by `{}`, line {} of list `{}`\n",
+                written.as_deref().unwrap_or("in no list"),
+                line.trim(),
+                number + 1,
+                source.name
+            ));
+        }
+    }
+    found
+}
+
+/// Whether the list rule `rule` (one line of a list) covers `domain`.
+fn covers(rule: &str, domain: &Domain) -> bool {
+    let mut hit = false;
+    lists::parse(rule, ParseOptions::default(), |r| {
+        let name = domain.as_str();
+        hit |= match r.regex {
+            Some(_) => false,
+            None => {
+                name == r.name
+                    || (r.subtree
+                        && name.len() > r.name.len()
+                        && name.ends_with(r.name)
+                        && name.as_bytes()[name.len() - r.name.len() - 1] == b'.')
+            }
+        };
+    });
+    hit
 }
 
 /// The server's blocking pause (Unix ms), when the server answers.

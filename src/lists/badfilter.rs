@@ -54,6 +54,18 @@ impl Badfilters {
         }
     }
 
+    /// The rule the `$badfilter` line `line` cancels, as a list would
+    /// write it (`||x^` for `||x^$badfilter`); `None` for any other line.
+    pub fn cancelled_by(line: &str) -> Option<String> {
+        match canonical(line.trim())? {
+            Rule {
+                text,
+                badfilter: true,
+            } => Some(text),
+            Rule { .. } => None,
+        }
+    }
+
     /// Whether no rule is cancelled.
     pub fn is_empty(&self) -> bool {
         self.cancelled.is_empty()
@@ -165,6 +177,21 @@ mod tests {
         let b = scanned("ads.example$badfilter\n");
         assert!(b.cancels("ads.example"));
         assert!(!b.cancels("0.0.0.0 ads.example"));
+    }
+
+    #[test]
+    fn the_rule_a_badfilter_line_cancels_is_written_as_lists_write_it() {
+        let cancelled = Badfilters::cancelled_by;
+        assert_eq!(
+            cancelled("||x.example^$badfilter").as_deref(),
+            Some("||x.example^")
+        );
+        assert_eq!(
+            cancelled(" ||x.example^$badfilter,important ").as_deref(),
+            Some("||x.example^$important")
+        );
+        assert_eq!(cancelled("||x.example^"), None);
+        assert_eq!(cancelled("! $badfilter"), None);
     }
 
     #[test]
