@@ -12,8 +12,14 @@
 //!    canaries; canaries beat block rules ([`super::block`]).
 //! 6. `ANY` gets the RFC 8482 answer.
 //! 7. **Cache**: a fresh entry — unless its CNAME chain leads to a blocked
-//!    name and no allow rule covers the question.
-//! 8. Otherwise the question needs upstream: [`Decision::Forward`].
+//!    name and no allow rule covers the question. A popular entry with less
+//!    than a tenth of its lifetime left also claims a background refetch
+//!    (`[cache] prefetch`); with `[cache] optimistic`, an expired entry is
+//!    answered at once ([`Decision::Stale`]) and claims one too. The server
+//!    runs a claimed refetch after answering ([`Resolver::refetch`]).
+//! 8. Otherwise the question needs upstream: [`Decision::Forward`], asked
+//!    of its `[[forward]]` zone's resolvers or `[upstream] servers`
+//!    ([`super::route`]).
 //!
 //! Blocking asks only the lists that apply to the client now (its groups,
 //! the lists' schedules: [`super::policy`]). A cache entry remembers the
