@@ -62,7 +62,7 @@ use super::frame::{Fds, FrameError, Kind, Reader, Writer};
 use crate::exchange::SealedImage;
 
 /// A request that reached the server's handler. Malformed frames, refused
-/// peers and bad fds never get this far: [`Request::decode`] and the
+/// peers and bad fds never get this far: `Request::decode` and the
 /// listener refuse them.
 #[derive(Debug)]
 pub enum Request {

@@ -1,5 +1,5 @@
 //! Domain names: the normalized text that lists, the image and the tools
-//! agree on ([`text`]), names as they travel in DNS messages ([`wire`]),
+//! agree on ([`Domain`]), names as they travel in DNS messages ([`wire`]),
 //! and reverse-lookup names and zones ([`reverse`]).
 
 pub mod reverse;

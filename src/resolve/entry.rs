@@ -54,7 +54,7 @@ pub struct Entry {
     /// name nor a CNAME target was found listed; 0 until then.
     clear_in: AtomicU64,
     /// Times it was asked, the question that brought it included; counted
-    /// up to [`MAX_ASKED`] only, so a popular entry's count is read, not
+    /// up to `MAX_ASKED` only, so a popular entry's count is read, not
     /// written, on every hit.
     asked: AtomicU32,
     /// A background fetch of its question was claimed
@@ -192,7 +192,7 @@ impl Entry {
     }
 
     /// Counts one more question answered from it; the count so far (the
-    /// question that brought it was the first), at most [`MAX_ASKED`].
+    /// question that brought it was the first), at most 255.
     pub fn asked(&self) -> u32 {
         let asked = self.asked.load(Ordering::Relaxed);
         if asked >= MAX_ASKED {

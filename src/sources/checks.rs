@@ -126,7 +126,7 @@ pub(crate) fn to_text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(strip_bom(bytes)).into_owned()
 }
 
-/// [`to_text`] taking the bytes: valid UTF-8 (the usual case) becomes the
+/// `to_text` taking the bytes: valid UTF-8 (the usual case) becomes the
 /// text in place, so a large list is never held twice.
 pub fn into_text(bytes: Vec<u8>) -> String {
     match String::from_utf8(bytes) {
