@@ -609,6 +609,16 @@ async fn allowing_a_blocked_name_through_the_api_is_live_in_dns_at_once() {
     );
     let listed = api.get("/api/domains/allow/exact").await;
     assert_eq!(listed["domains"][0]["domain"], "ads.example.com");
+    // The counts Pi-hole's clients read come from the image serving.
+    let counted = eventually(Duration::from_secs(5), || async {
+        let ftl = api.get("/api/info/ftl").await;
+        ftl["ftl"]["database"]["domains"]["allowed"]["total"] == 1
+    })
+    .await;
+    let ftl = api.get("/api/info/ftl").await;
+    assert!(counted, "{ftl}");
+    assert_eq!(ftl["ftl"]["database"]["groups"], 1, "{ftl}");
+    assert_eq!(ftl["ftl"]["database"]["regex"]["denied"]["total"], 0);
     let bad = api
         .call(
             "POST",

@@ -1,7 +1,8 @@
 //! `/api/domains/{allow|deny}/exact[/{domain}]`: the household's own
 //! allow and block entries, edited through the same call as `ralo allow`
 //! and `ralo block`, answered once the change is live in DNS. Pi-hole's
-//! regex kinds answer a clear 400: ralo has no regex rules.
+//! regex kinds answer a clear 400: ralo's regex rules come from lists
+//! (`format = "regex"`), which this API does not edit.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -60,7 +61,7 @@ fn side(kind: &str, reach: &str) -> Result<bool, Response> {
     match reach {
         "exact" => Ok(allow),
         "regex" => Err(bad_request(
-            "ralo has no regex rules yet: add the exact name (kind `exact`)",
+            "regex rules come from lists with format = \"regex\" in ralo.toml, which this API does not edit; add the exact name (kind `exact`), or edit the regex list's file",
         )),
         other => Err(bad_request(&format!(
             "unknown kind `{other}`: ralo has `exact` entries"

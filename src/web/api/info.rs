@@ -48,16 +48,18 @@ pub(super) async fn ftl(State(app): State<Arc<App>>) -> Reply {
     })
     .await?;
     let app2 = app.clone();
-    let (rules, _) = blocking(move || gravity(&app2)).await?;
+    let image = blocking(move || gravity(&app2)).await?;
     let lists = app.config.lists.len() + app.config.allowlists.len();
+    let groups = app.config.group_names().len();
+    let count = |n: u64| json!({"total": n, "enabled": n});
     ok(
         started,
         json!({"ftl": {
             "database": {
-                "gravity": rules, "groups": 1, "lists": lists,
+                "gravity": image.rules, "groups": groups, "lists": lists,
                 "clients": ever.unique_clients,
-                "domains": {"allowed": {"total": 0, "enabled": 0}, "denied": {"total": 0, "enabled": 0}},
-                "regex": {"allowed": {"total": 0, "enabled": 0}, "denied": {"total": 0, "enabled": 0}},
+                "domains": {"allowed": count(image.household_allow), "denied": count(image.household_deny)},
+                "regex": {"allowed": count(image.regex_allow), "denied": count(image.regex_deny)},
             },
             "privacy_level": 0,
             "query_frequency": day.total as f64 / (DAY_MS / 1000) as f64,

@@ -63,21 +63,58 @@ fn types_object(counts: &[(String, u64)]) -> Value {
     json!(out)
 }
 
-/// Rules on the block lists of the image serving (persisted copy), and
-/// when it was made (Unix s).
-pub(super) fn gravity(app: &App) -> (u64, u64) {
+/// What the image serving (its persisted copy) holds, for the API's
+/// counts; all zero without a usable image.
+#[derive(Debug, Default)]
+pub(super) struct Gravity {
+    /// Rules on its block lists.
+    pub(super) rules: u64,
+    /// When it was made (Unix s).
+    pub(super) created_unix: u64,
+    /// Regex rules that allow, and that block.
+    pub(super) regex_allow: u64,
+    pub(super) regex_deny: u64,
+    /// Entries of the household's own allow and block lists (Pi-hole's
+    /// exact domains).
+    pub(super) household_allow: u64,
+    pub(super) household_deny: u64,
+}
+
+/// What the image serving holds ([`Gravity`]).
+pub(super) fn gravity(app: &App) -> Gravity {
     let Ok(bytes) = std::fs::read(app.config.paths.image_file()) else {
-        return (0, 0);
+        return Gravity::default();
     };
     let Ok(image) = Image::open(bytes) else {
-        return (0, 0);
+        return Gravity::default();
     };
     let lists = u16::try_from(image.list_count()).unwrap_or(u16::MAX);
     let blocking: u64 = (0..lists)
         .filter(|&id| image.list_is_allow(id) == Some(false))
         .filter_map(|id| image.list_rule_count(id))
         .sum();
-    (blocking, image.created_unix())
+    let regex_allow = (0..image.regex_count())
+        .filter_map(|i| image.regex(u32::try_from(i).ok()?))
+        .filter(|rule| rule.allow)
+        .count() as u64;
+    let household = |sources: &[crate::config::ListSource]| -> u64 {
+        (0..lists)
+            .filter(|&id| {
+                image
+                    .list_name(id)
+                    .is_some_and(|name| sources.iter().any(|s| s.household && s.name == name))
+            })
+            .filter_map(|id| image.list_rule_count(id))
+            .sum()
+    };
+    Gravity {
+        rules: blocking,
+        created_unix: image.created_unix(),
+        regex_allow,
+        regex_deny: image.regex_count() as u64 - regex_allow,
+        household_allow: household(&app.config.allowlists),
+        household_deny: household(&app.config.lists),
+    }
 }
 
 /// `GET /api/stats/summary`.
@@ -120,7 +157,11 @@ pub(super) async fn summary(State(app): State<Arc<App>>) -> Reply {
             .or_default() += count(outcome);
     }
     let app2 = app.clone();
-    let (domains_blocked, last_update) = blocking(move || gravity(&app2)).await?;
+    let Gravity {
+        rules: domains_blocked,
+        created_unix: last_update,
+        ..
+    } = blocking(move || gravity(&app2)).await?;
     let percent = if total == 0 {
         0.0
     } else {
