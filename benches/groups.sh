@@ -50,23 +50,7 @@ for i in 1 2 3 4 5; do sed -n "$((i * 500)),$((i * 500 + 499))p" "$WORK/small.ho
 # config DIR PORT KIND: a config for KIND plain or grouped.
 config() {
   local dir=$1 port=$2 kind=$3
-  mkdir -p "$dir"
-  cat > "$dir/ralo.toml" <<EOF
-[server]
-listen = ["127.0.0.1:$port"]
-spawn_updater = false
-spawn_web = false
-[upstream]
-servers = ["127.0.0.1:$P_NSD"]
-[paths]
-state = "state"
-runtime = "run"
-[cache]
-entries = 20000
-[[lists]]
-name = "big"
-path = "$DATA/blocked-$N.hosts"
-EOF
+  bench_config "$dir" "$port" "$P_NSD" "$DATA/blocked-$N.hosts"
   if [ "$kind" = grouped ]; then
     cat >> "$dir/ralo.toml" <<EOF
 groups = ["default", "adults", "kids", "tv", "guests"]

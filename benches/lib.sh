@@ -144,3 +144,29 @@ ralo_udp_addr() {
 free_udp_port() {
   python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
+
+# bench_config DIR PORT UPSTREAM_PORT LIST: writes DIR/ralo.toml for a
+# server under test: 127.0.0.1:PORT, no updater or web child, forwarding to
+# 127.0.0.1:UPSTREAM_PORT, a 20,000-entry cache, state and runtime folders
+# in DIR, and LIST (a hosts file) as its one list, `big`. Scripts append
+# their own tables after it.
+bench_config() {
+  local dir=$1 port=$2 upstream=$3 list=$4
+  mkdir -p "$dir"
+  cat > "$dir/ralo.toml" <<EOF
+[server]
+listen = ["127.0.0.1:$port"]
+spawn_updater = false
+spawn_web = false
+[upstream]
+servers = ["127.0.0.1:$upstream"]
+[paths]
+state = "state"
+runtime = "run"
+[cache]
+entries = 20000
+[[lists]]
+name = "big"
+path = "$list"
+EOF
+}

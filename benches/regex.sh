@@ -88,23 +88,7 @@ start_nsd "$P_NSD" "$SHARED/bench/dnsprobe.py"
 # config DIR PORT KIND: a config for KIND plain or regex.
 config() {
   local dir=$1 port=$2 kind=$3
-  mkdir -p "$dir"
-  cat > "$dir/ralo.toml" <<EOF
-[server]
-listen = ["127.0.0.1:$port"]
-spawn_updater = false
-spawn_web = false
-[upstream]
-servers = ["127.0.0.1:$P_NSD"]
-[paths]
-state = "state"
-runtime = "run"
-[cache]
-entries = 20000
-[[lists]]
-name = "big"
-path = "$DATA/blocked-$N.hosts"
-EOF
+  bench_config "$dir" "$port" "$P_NSD" "$DATA/blocked-$N.hosts"
   if [ "$kind" = regex ]; then
     cat >> "$dir/ralo.toml" <<EOF
 [[lists]]
