@@ -106,8 +106,13 @@ impl Cache {
     /// A fresh entry for `key`, with its age in whole seconds (the clock
     /// is read once).
     pub fn fresh(&self, key: &KeyRef<'_>) -> Option<(Arc<Entry>, u32)> {
+        self.fresh_at(key, Instant::now())
+    }
+
+    /// [`fresh`](Self::fresh) at `now`, a clock read the caller reuses.
+    pub fn fresh_at(&self, key: &KeyRef<'_>, now: Instant) -> Option<(Arc<Entry>, u32)> {
         let entry = self.entries.as_ref()?.get(key)?;
-        let age = entry.age();
+        let age = entry.age_at(now);
         (age < entry.lifetime()).then_some((entry, age))
     }
 

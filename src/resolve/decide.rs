@@ -556,9 +556,11 @@ impl Resolver {
         }
         let blocking = self.blocking_enabled();
         let generation = image.generation();
-        let cached = match self.cache.fresh(&q.key()) {
+        // One clock read for the entry's age and its prefetch.
+        let now = tokio::time::Instant::now();
+        let cached = match self.cache.fresh_at(&q.key(), now) {
             Some((entry, age)) if !blocking || entry.is_clear_in(generation) => {
-                let refetch = self.prefetch_due(&entry);
+                let refetch = self.prefetch_due(&entry, now);
                 return Decision::Cached {
                     entry,
                     age,
@@ -596,7 +598,7 @@ impl Resolver {
                     if !listed && !target_listed {
                         entry.mark_clear_in(generation);
                     }
-                    let refetch = self.prefetch_due(&entry);
+                    let refetch = self.prefetch_due(&entry, now);
                     Decision::Cached {
                         entry,
                         age,
@@ -625,11 +627,11 @@ impl Resolver {
     /// Whether a cache hit on `entry` should fetch it again in the
     /// background (`[cache] prefetch`): asked often enough, less than a
     /// tenth of its lifetime left, room for one more refetch, and nobody
-    /// fetching it yet. A `true` claims the refetch.
-    fn prefetch_due(&self, entry: &Arc<Entry>) -> Option<Claim<'_>> {
+    /// fetching it yet, at `now`. A `Some` claims the refetch.
+    fn prefetch_due(&self, entry: &Arc<Entry>, now: tokio::time::Instant) -> Option<Claim<'_>> {
         let due = self.cache_config.prefetch
             && entry.asked() >= self.cache_config.prefetch_after
-            && entry.nearly_expired(tokio::time::Instant::now());
+            && entry.nearly_expired(now);
         if due { self.claim(entry) } else { None }
     }
 

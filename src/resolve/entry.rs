@@ -162,7 +162,13 @@ impl Entry {
 
     /// Whole seconds since it was stored; TTLs count down by this.
     pub fn age(&self) -> u32 {
-        u32::try_from(self.stored.elapsed().as_secs()).unwrap_or(u32::MAX)
+        self.age_at(Instant::now())
+    }
+
+    /// Whole seconds from when it was stored to `now`.
+    pub fn age_at(&self, now: Instant) -> u32 {
+        let age = now.saturating_duration_since(self.stored);
+        u32::try_from(age.as_secs()).unwrap_or(u32::MAX)
     }
 
     /// Seconds it may be answered from the cache after it was stored; 0
