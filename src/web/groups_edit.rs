@@ -17,7 +17,8 @@
 use toml_edit::{Array, ArrayOfTables, DocumentMut, Item, Table, Value};
 
 use super::lists_edit::decor::{
-    append_section, decor_prefix, keep_comments, kept_header_comments, remove_key, set_value,
+    append_section, decor_prefix, keep_comments, kept_header_comments, remove_key, set_or_remove,
+    set_value,
 };
 use super::lists_edit::names::checked_comment;
 use super::lists_edit::{self, Kind};
@@ -127,16 +128,11 @@ pub fn set_group(
 ) -> Result<String, Error> {
     let mut doc = parse(text)?;
     let index = group_index(&mut doc, name)?;
-    let table = entry_mut(&mut doc, GROUPS, index)?;
     if let Some(comment) = comment {
-        match checked_comment(Some(comment))? {
-            Some(comment) => set_value(table, "comment", Value::from(comment)),
-            None => {
-                let position = table.position();
-                if let Some(left) = remove_key(table, "comment") {
-                    keep_comments(&mut doc, left, position, false);
-                }
-            }
+        let comment = checked_comment(Some(comment))?.map(Value::from);
+        let table = entry_mut(&mut doc, GROUPS, index)?;
+        if let Some(left) = set_or_remove(table, "comment", comment) {
+            left.keep(&mut doc);
         }
     }
     let Some(new_name) = new_name.map(str::trim).filter(|n| *n != name) else {
@@ -179,10 +175,8 @@ pub fn remove_group(text: &str, name: &str) -> Result<String, Error> {
         }
     }
     for (kind, i) in emptied {
-        let table = entry_mut(&mut doc, kind.section(), i)?;
-        let position = table.position();
-        if let Some(left) = remove_key(table, GROUPS) {
-            keep_comments(&mut doc, left, position, false);
+        if let Some(left) = remove_key(entry_mut(&mut doc, kind.section(), i)?, GROUPS) {
+            left.keep(&mut doc);
         }
     }
     Ok(doc.to_string())
@@ -244,15 +238,10 @@ pub fn set_client(
         None => return Err(Error::NoSuchClient(id.trim().to_owned())),
     };
     if let Some(comment) = comment {
+        let comment = checked_comment(Some(comment))?.map(Value::from);
         let table = entry_mut(&mut doc, CLIENTS, index)?;
-        match checked_comment(Some(comment))? {
-            Some(comment) => set_value(table, "comment", Value::from(comment)),
-            None => {
-                let position = table.position();
-                if let Some(left) = remove_key(table, "comment") {
-                    keep_comments(&mut doc, left, position, false);
-                }
-            }
+        if let Some(left) = set_or_remove(table, "comment", comment) {
+            left.keep(&mut doc);
         }
     }
     if let Some(groups) = groups {

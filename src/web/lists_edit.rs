@@ -21,7 +21,7 @@ pub(in crate::web) mod names;
 mod tests;
 
 use decor::{
-    append_section, decor_prefix, keep_comments, kept_header_comments, remove_key, set_value,
+    append_section, decor_prefix, keep_comments, kept_header_comments, set_or_remove, set_value,
 };
 use names::{address_key, checked_comment, checked_name, derived_name, unique_name};
 
@@ -311,14 +311,8 @@ pub fn set_comment(
     let comment = checked_comment(comment)?;
     let entry = found(&doc, kind, address)?;
     let table = entry_mut(&mut doc, kind, entry.index)?;
-    match comment {
-        Some(comment) => set_value(table, "comment", Value::from(comment)),
-        None => {
-            let position = table.position();
-            if let Some(left) = remove_key(table, "comment") {
-                keep_comments(&mut doc, left, position, false);
-            }
-        }
+    if let Some(left) = set_or_remove(table, "comment", comment.map(Value::from)) {
+        left.keep(&mut doc);
     }
     Ok(doc.to_string())
 }
@@ -337,14 +331,10 @@ pub fn set_groups(
     let mut doc = parse(text)?;
     let entry = found(&doc, kind, address)?;
     let table = entry_mut(&mut doc, kind, entry.index)?;
-    if groups == [DEFAULT_GROUP] {
-        let position = table.position();
-        if let Some(left) = remove_key(table, "groups") {
-            keep_comments(&mut doc, left, position, false);
-        }
-    } else {
-        let names: toml_edit::Array = groups.iter().map(String::as_str).collect();
-        set_value(table, "groups", Value::Array(names));
+    let names = (groups != [DEFAULT_GROUP])
+        .then(|| Value::Array(groups.iter().map(String::as_str).collect()));
+    if let Some(left) = set_or_remove(table, "groups", names) {
+        left.keep(&mut doc);
     }
     Ok(doc.to_string())
 }

@@ -19,10 +19,47 @@ pub(in crate::web) fn set_value(table: &mut Table, key: &str, mut value: Value) 
     }
 }
 
+/// Comment lines a removed key leaves over, to put back after its table
+/// ([`Leftover::keep`]).
+#[must_use = "comment lines are lost unless kept"]
+pub(in crate::web) struct Leftover {
+    comments: String,
+    /// The table's position: the lines go before the next table.
+    after: Option<isize>,
+}
+
+impl Leftover {
+    /// Puts the lines in front of the table that follows ([`keep_comments`]).
+    pub(in crate::web) fn keep(self, doc: &mut DocumentMut) {
+        keep_comments(doc, self.comments, self.after, false);
+    }
+}
+
+/// Sets `key` to `value` ([`set_value`]), or with `None` removes it
+/// ([`remove_key`]).
+pub(in crate::web) fn set_or_remove(
+    table: &mut Table,
+    key: &str,
+    value: Option<Value>,
+) -> Option<Leftover> {
+    match value {
+        Some(value) => {
+            set_value(table, key, value);
+            None
+        }
+        None => remove_key(table, key),
+    }
+}
+
 /// Removes `key` from `table`. The comment lines above it move to the key
-/// after it; when it was the last key they are returned, for the text that
+/// after it; when it was the last key they are left over, for the text that
 /// follows the table.
-pub(in crate::web) fn remove_key(table: &mut Table, key: &str) -> Option<String> {
+pub(in crate::web) fn remove_key(table: &mut Table, key: &str) -> Option<Leftover> {
+    let after = table.position();
+    remove_key_lines(table, key).map(|comments| Leftover { comments, after })
+}
+
+fn remove_key_lines(table: &mut Table, key: &str) -> Option<String> {
     let keys: Vec<String> = table.iter().map(|(k, _)| k.to_owned()).collect();
     let at = keys.iter().position(|k| k == key)?;
     let (removed, _) = table.remove_entry(key)?;
