@@ -10,7 +10,8 @@ use crate::ralo::Setup;
 use crate::support::client::{Client, answers_a, answers_aaaa, ede};
 use crate::support::upstream::Upstream;
 
-fn is_null_a(msg: &hickory_proto::op::Message) -> bool {
+/// A NOERROR answer whose only A record is the sinkhole's `0.0.0.0`.
+pub fn is_null_a(msg: &hickory_proto::op::Message) -> bool {
     msg.metadata.response_code == ResponseCode::NoError
         && answers_a(msg) == vec![Ipv4Addr::UNSPECIFIED]
 }

@@ -33,6 +33,11 @@ async fn router() -> Upstream {
         .await
 }
 
+/// A ralo forwarding to `public`, with `router`'s zones forwarded to it.
+fn behind_router(public: &Upstream, router: &Upstream) -> Setup {
+    Setup::new(public.addr()).toml(&forward_table(router))
+}
+
 fn forward_table(router: &Upstream) -> String {
     format!(
         "[[forward]]\ndomains = [\"fritz.box\", \"lan\", \"192.168.178.0/24\"]\nservers = [\"{}\"]\n",
@@ -44,10 +49,7 @@ fn forward_table(router: &Upstream) -> String {
 async fn the_routers_names_and_reverse_zone_go_to_the_router() {
     let public = Upstream::standard().await;
     let router = router().await;
-    let ralo = Setup::new(public.addr())
-        .toml(&forward_table(&router))
-        .start()
-        .await;
+    let ralo = behind_router(&public, &router).start().await;
     let client = Client::new(ralo.addr);
 
     let printer = client.udp("printer.fritz.box", RecordType::A).await;
@@ -84,10 +86,7 @@ async fn the_routers_names_and_reverse_zone_go_to_the_router() {
 async fn other_private_reverse_zones_stay_at_home() {
     let public = Upstream::standard().await;
     let router = router().await;
-    let ralo = Setup::new(public.addr())
-        .toml(&forward_table(&router))
-        .start()
-        .await;
+    let ralo = behind_router(&public, &router).start().await;
     let client = Client::new(ralo.addr);
     let other = client
         .udp("7.1.168.192.in-addr.arpa", RecordType::PTR)
@@ -106,8 +105,7 @@ async fn the_most_specific_zone_picks_the_resolver() {
         .a("disk.nas.fritz.box", "192.168.178.31")
         .start()
         .await;
-    let ralo = Setup::new(public.addr())
-        .toml(&forward_table(&router))
+    let ralo = behind_router(&public, &router)
         .toml(&format!(
             "[[forward]]\ndomains = [\"nas.fritz.box\"]\nservers = [\"{}\"]\n",
             nas_box.addr()
@@ -128,8 +126,7 @@ async fn the_most_specific_zone_picks_the_resolver() {
 async fn the_routers_answers_are_kept_no_longer_than_their_ttl() {
     let public = Upstream::standard().await;
     let router = router().await;
-    let ralo = Setup::new(public.addr())
-        .toml(&forward_table(&router))
+    let ralo = behind_router(&public, &router)
         .start_with("[cache]\nmin_ttl = 600\n")
         .await;
     let client = Client::new(ralo.addr);
@@ -147,10 +144,7 @@ async fn the_routers_answers_are_kept_no_longer_than_their_ttl() {
 async fn check_says_which_resolvers_a_forwarded_zone_asks() {
     let public = Upstream::standard().await;
     let router = router().await;
-    let ralo = Setup::new(public.addr())
-        .toml(&forward_table(&router))
-        .start()
-        .await;
+    let ralo = behind_router(&public, &router).start().await;
     let describe = |name: &str| {
         let domain = Domain::parse(name).expect("a name");
         let client = "127.0.0.1".parse().expect("an address");

@@ -7,9 +7,10 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
+use crate::blocking::is_null_a;
 use crate::ralo::Setup;
 use crate::support::client::{Client, answers_a, ede};
 use crate::support::upstream::Upstream;
@@ -21,11 +22,6 @@ const REGEXES: &str = "# Pi-hole regex list\n\
                        (^|\\.)tiktokv?\\.com$\n\
                        (unclosed\n\
                        ^mx\\.example\\.com$;querytype=AAAA\n";
-
-fn is_null_a(msg: &Message) -> bool {
-    msg.metadata.response_code == ResponseCode::NoError
-        && answers_a(msg) == vec![Ipv4Addr::UNSPECIFIED]
-}
 
 #[tokio::test]
 async fn a_regex_list_blocks_matching_names_and_lets_the_others_through() {
