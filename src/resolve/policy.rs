@@ -344,15 +344,6 @@ impl Policy {
         }
     }
 
-    /// The lists that apply to `client` now.
-    #[inline]
-    pub fn lists_for(&self, client: IpAddr, mac: Option<Mac>, devices: &Devices) -> Lists<'_> {
-        if self.trivial {
-            return Lists::All;
-        }
-        self.lists_of_groups(self.groups_of(client, mac, devices))
-    }
-
     /// The groups `list` applies to at this minute: its groups while its
     /// schedule is on, else none (every group in a trivial policy).
     pub fn active_groups(&self, list: ListId) -> u64 {
@@ -534,7 +525,7 @@ mod tests {
         let policy = Policy::new(&image, Weekday::Mon, 0, &HashMap::new());
         assert!(policy.is_trivial() && !policy.needs_devices());
         assert!(matches!(
-            policy.lists_for("10.0.0.1".parse().unwrap(), None, &Devices::default()),
+            policy.lists_of_groups(policy.groups_now("10.0.0.1".parse().unwrap(), None)),
             Lists::All
         ));
     }
@@ -713,7 +704,8 @@ mod model {
                     list.groups & want_groups != 0
                         && (list.windows.is_empty() || list.windows.iter().any(|w| w.is_active(day, minute)))
                 };
-                let lists_now = policy.lists_for(client, None, &Devices::default());
+                // As the resolver asks: the client's groups, then their lists.
+                let lists_now = policy.lists_of_groups(policy.groups_now(client, None));
                 let got = image.lookup_for(query, |list| lists_now.applies(list));
                 prop_assert_eq!(got, naive_verdict(&lists, &active, query), "{} from {}", query, client);
             }

@@ -104,13 +104,9 @@ impl Routes {
     /// them: `[upstream] servers`, then each `[[forward]]` table's.
     pub fn upstream_addrs(config: &Config) -> Vec<SocketAddr> {
         let tables = config.forward.iter().flat_map(|t| &t.servers);
-        config
-            .upstream
-            .servers
-            .iter()
-            .chain(tables)
-            .map(config::UpstreamSpec::addr)
-            .collect()
+        let mut addrs = config.upstream.addrs();
+        addrs.extend(tables.map(config::UpstreamSpec::addr));
+        addrs
     }
 }
 
