@@ -88,8 +88,6 @@ EOF
   "$RALO" update --config "$dir/ralo.toml" >/dev/null 2>&1 || die "update failed in $dir"
 }
 
-ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
-HZ=$(getconf CLK_TCK)
 head -n 10000 "$DATA/q-blocked-$N.txt" > "$WORK/q-blocked.txt"
 cp "$DATA/q-allowed.txt" "$WORK/q-cached.txt"
 
@@ -100,20 +98,7 @@ for rep in $(seq "$REPS"); do
     rm -rf "$D"
     PORT=$(free_udp_port)
     config "$D" "$PORT" "$kind"
-    taskset -c "$SRV_CPU" "$RALO" serve --config "$D/ralo.toml" 2>"$D/serve.log" &
-    SPID=$!; PIDS+=("$SPID")
-    python3 "$SHARED/bench/dnsprobe.py" "$PORT" h00001.allowed.benchzone 30 >/dev/null || die "ralo ($kind) did not answer"
-    # Warm the cache with every allowed name.
-    taskset -c "$CLI_CPU" dnsperf -s 127.0.0.1 -p "$PORT" -d "$WORK/q-cached.txt" -n 1 -c 10 -q 200 >/dev/null 2>&1 || true
-    for mix in blocked cached; do
-      t0=$(ticks "$SPID")
-      taskset -c "$CLI_CPU" dnsperf -s 127.0.0.1 -p "$PORT" -d "$WORK/q-$mix.txt" -l "$DUR" -c 10 -q 200 > "$D/$mix.dnsperf" 2>&1
-      t1=$(ticks "$SPID")
-      answered=$(awk '/Queries completed/{print $3}' "$D/$mix.dnsperf")
-      us=$(echo "($t1 - $t0) * 1000000 / $HZ / $answered" | bc -l)
-      printf '%s\t%s\t%s\t%s\t%.3f\n' "$kind" "$mix" "$rep" "$answered" "$us" | tee -a "$WORK/groups.tsv"
-    done
-    stop_pid "$SPID"
+    cpu_per_answer "$kind" "$rep" "$D" "$PORT" "$WORK/groups.tsv"
   done
 done
 

@@ -170,3 +170,30 @@ name = "big"
 path = "$list"
 EOF
 }
+
+# ticks PID: the process's CPU time so far (utime + stime), in clock ticks.
+ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+
+# cpu_per_answer KIND REP DIR PORT TSV: starts `$RALO serve` on DIR's config
+# (pinned to $SRV_CPU), waits for its first answer, warms its cache with
+# every name of $WORK/q-cached.txt, then for each of the blocked and cached
+# mixes ($WORK/q-MIX.txt) runs dnsperf for $DUR s (pinned to $CLI_CPU) and
+# appends KIND, mix, REP, the answered queries and the server's CPU-µs per
+# answer to TSV; then stops the server.
+cpu_per_answer() {
+  local kind=$1 rep=$2 dir=$3 port=$4 tsv=$5 spid mix t0 t1 answered us hz
+  hz=$(getconf CLK_TCK)
+  taskset -c "$SRV_CPU" "$RALO" serve --config "$dir/ralo.toml" 2>"$dir/serve.log" &
+  spid=$!; PIDS+=("$spid")
+  python3 "$SHARED/bench/dnsprobe.py" "$port" h00001.allowed.benchzone 30 >/dev/null || die "ralo ($kind) did not answer"
+  taskset -c "$CLI_CPU" dnsperf -s 127.0.0.1 -p "$port" -d "$WORK/q-cached.txt" -n 1 -c 10 -q 200 >/dev/null 2>&1 || true
+  for mix in blocked cached; do
+    t0=$(ticks "$spid")
+    taskset -c "$CLI_CPU" dnsperf -s 127.0.0.1 -p "$port" -d "$WORK/q-$mix.txt" -l "$DUR" -c 10 -q 200 > "$dir/$mix.dnsperf" 2>&1
+    t1=$(ticks "$spid")
+    answered=$(awk '/Queries completed/{print $3}' "$dir/$mix.dnsperf")
+    us=$(echo "($t1 - $t0) * 1000000 / $hz / $answered" | bc -l)
+    printf '%s\t%s\t%s\t%s\t%.3f\n' "$kind" "$mix" "$rep" "$answered" "$us" | tee -a "$tsv"
+  done
+  stop_pid "$spid"
+}
