@@ -10,9 +10,11 @@
 # server on 127.0.0.1: every A/AAAA answer 30 ms late, TTL 10–300 s by a
 # hash of the name, the same for every server. The servers (each on its own
 # port, all at once, all on CPU $SRV_CPU; the program on CPU $CLI_CPU):
-#   ralo-plain       release ralo, [cache] prefetch = false
-#   ralo-prefetch    release ralo, defaults (prefetch, prefetch_after = 2)
-#   ralo-optimistic  release ralo, prefetch and [cache] optimistic = true
+#   ralo-plain       release ralo, [cache] prefetch = false, optimistic = false
+#   ralo-prefetch    release ralo, prefetch only (prefetch_after = 2,
+#                    optimistic = false)
+#   ralo-optimistic  release ralo, defaults: prefetch, and expired entries
+#                    answered at once for up to optimistic_max_age (1 h)
 #   dnsmasq          --cache-size=10000, no prefetch (it has none)
 #   unbound          prefetch: yes, "." forwarded to its upstream
 # No server has a blocklist, so every answer is a cache hit or a forward.

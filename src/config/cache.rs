@@ -1,5 +1,6 @@
 //! `[cache]`: the size of the answer cache `resolve::cache` keeps, its TTL
-//! clamp and how long it may serve stale answers.
+//! clamp and how long it may serve stale answers, and what it refreshes
+//! before anyone waits.
 
 use serde::Deserialize;
 
@@ -39,11 +40,19 @@ pub struct Cache {
     pub prefetch_inflight: usize,
     /// Answer an expired entry at once, with TTL 30 and Extended DNS Error
     /// 3 "Stale Answer", and refresh it in the background (RFC 8767's
-    /// stale-while-refreshing, AdGuard Home's "optimistic cache"), for up to
-    /// `stale_max_age` after it expired. Off: an expired entry waits for the
-    /// upstream like a miss (and is served stale only when every upstream
-    /// fails).
+    /// stale-while-refreshing; Pi-hole's cache optimizer, on there by
+    /// default for an hour; AdGuard Home's "optimistic cache"), for up to
+    /// `optimistic_max_age` after it expired. Most names a household asks
+    /// again come back after their TTL ran out, when no prefetch can have
+    /// renewed them: this is what keeps those from waiting. Never for the
+    /// names of a `[[forward]]` zone, which are kept no longer than their
+    /// TTL. Off: an expired entry waits for the upstream like a miss (and
+    /// is served stale only when every upstream fails, `serve_stale`).
     pub optimistic: bool,
+    /// How long after expiry an entry may still be answered at once by
+    /// `optimistic` (seconds, 1–259200: RFC 8767 advises at most 1 to 3
+    /// days). An entry expired longer ago waits for the upstream.
+    pub optimistic_max_age: u32,
 }
 
 impl Default for Cache {
@@ -58,7 +67,8 @@ impl Default for Cache {
             prefetch: true,
             prefetch_after: 2,
             prefetch_inflight: 8,
-            optimistic: false,
+            optimistic: true,
+            optimistic_max_age: 3_600,
         }
     }
 }
@@ -73,7 +83,12 @@ impl Cache {
             ));
         }
         BadValue::unless_in("cache.prefetch_after", self.prefetch_after, 1..=255)?;
-        BadValue::unless_in("cache.prefetch_inflight", self.prefetch_inflight, 1..=256)
+        BadValue::unless_in("cache.prefetch_inflight", self.prefetch_inflight, 1..=256)?;
+        BadValue::unless_in(
+            "cache.optimistic_max_age",
+            self.optimistic_max_age,
+            1..=259_200,
+        )
     }
 }
 
@@ -92,8 +107,13 @@ mod tests {
     #[test]
     fn prefetch_bounds_are_checked() {
         let cache = parse("").unwrap().cache;
-        assert!(cache.prefetch && !cache.optimistic);
+        assert!(cache.prefetch && cache.optimistic);
         assert_eq!((cache.prefetch_after, cache.prefetch_inflight), (2, 8));
+        assert_eq!(cache.optimistic_max_age, 3_600);
+        assert_eq!(
+            refused_key("[cache]\noptimistic_max_age = 0\n"),
+            "cache.optimistic_max_age"
+        );
         assert_eq!(
             refused_key("[cache]\nprefetch_after = 0\n"),
             "cache.prefetch_after"

@@ -90,6 +90,7 @@ pub struct Cache {
     entries: Option<quick_cache::sync::Cache<Key, Arc<Entry>>>,
     serve_stale: bool,
     stale_max_age: Duration,
+    optimistic_max_age: Duration,
 }
 
 impl Cache {
@@ -100,6 +101,7 @@ impl Cache {
             entries,
             serve_stale: config.serve_stale,
             stale_max_age: Duration::from_secs(u64::from(config.stale_max_age)),
+            optimistic_max_age: Duration::from_secs(u64::from(config.optimistic_max_age)),
         }
     }
 
@@ -125,13 +127,13 @@ impl Cache {
         (Instant::now() <= entry.expired_at() + self.stale_max_age).then_some(entry)
     }
 
-    /// An expired entry for `key` no longer ago than `stale_max_age`, to
-    /// answer at once while it is refreshed (`[cache] optimistic`).
+    /// An expired entry for `key` no longer ago than `optimistic_max_age`,
+    /// to answer at once while it is refreshed (`[cache] optimistic`).
     pub fn expired(&self, key: &KeyRef<'_>) -> Option<Arc<Entry>> {
         let entry = self.entries.as_ref()?.get(key)?;
         let expired_at = entry.expired_at();
         let now = Instant::now();
-        (expired_at <= now && now <= expired_at + self.stale_max_age).then_some(entry)
+        (expired_at <= now && now <= expired_at + self.optimistic_max_age).then_some(entry)
     }
 
     /// Stores `entry` under `key`, if it may be cached at all.
@@ -217,6 +219,27 @@ mod tests {
         off.insert(key("x").to_key(), entry(5, &cfg));
         tokio::time::advance(Duration::from_secs(6)).await;
         assert!(off.stale(&key("x")).is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_expired_entry_is_optimistic_only_until_its_own_max_age() {
+        let cfg = config::Cache {
+            optimistic_max_age: 10,
+            stale_max_age: 100,
+            ..config::Cache::default()
+        };
+        let cache = Cache::new(&cfg);
+        cache.insert(key("x").to_key(), entry(5, &cfg));
+        tokio::time::advance(Duration::from_secs(4)).await;
+        assert!(cache.expired(&key("x")).is_none(), "still fresh");
+        tokio::time::advance(Duration::from_secs(10)).await;
+        assert!(cache.expired(&key("x")).is_some());
+        tokio::time::advance(Duration::from_secs(2)).await;
+        assert!(cache.expired(&key("x")).is_none());
+        assert!(
+            cache.stale(&key("x")).is_some(),
+            "serve-stale keeps its own age"
+        );
     }
 
     #[tokio::test(start_paused = true)]

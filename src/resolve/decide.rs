@@ -648,12 +648,14 @@ impl Resolver {
         })
     }
 
-    /// An expired entry to answer at once under `[cache] optimistic`.
+    /// An expired entry to answer at once under `[cache] optimistic`; never
+    /// one of a `[[forward]]` zone, kept no longer than its TTL.
     fn optimistic(&self, q: &Question<'_>) -> Option<Arc<Entry>> {
         if !self.cache_config.optimistic {
             return None;
         }
-        self.cache.expired(&q.key())
+        let entry = self.cache.expired(&q.key())?;
+        (!self.routes.route(q.lower).local).then_some(entry)
     }
 
     /// Whether one more background refetch may start: fewer than

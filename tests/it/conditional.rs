@@ -6,12 +6,14 @@
 
 use std::net::Ipv4Addr;
 use std::str::FromStr;
+use std::time::Duration;
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::PTR;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use ralo::cli::check::describe;
 use ralo::domain::Domain;
+use ralo::vocab::Outcome;
 
 use crate::ralo::Setup;
 use crate::support::client::{Client, answers_a};
@@ -137,6 +139,35 @@ async fn the_routers_answers_are_kept_no_longer_than_their_ttl() {
     // A public answer is raised to min_ttl, as configured.
     let public_answer = client.udp("short.example.com", RecordType::A).await;
     assert_eq!(public_answer.answers[0].ttl, 600);
+    ralo.stop().await;
+}
+
+#[tokio::test]
+async fn an_expired_answer_of_the_router_is_asked_again_not_answered_optimistically() {
+    let public = Upstream::standard().await;
+    let router = Upstream::builder()
+        .ttl(1)
+        .a("printer.fritz.box", "192.168.178.20")
+        .start()
+        .await;
+    let ralo = behind_router(&public, &router).telemetry().start().await;
+    let client = Client::new(ralo.addr);
+    client.udp("printer.fritz.box", RecordType::A).await;
+    client.udp("short.example.com", RecordType::A).await;
+    // Both expired (TTL 1 and 2 s), well inside optimistic_max_age.
+    tokio::time::sleep(Duration::from_millis(2300)).await;
+
+    let public_again = client.udp("short.example.com", RecordType::A).await;
+    assert_eq!(ralo.last_outcome(), Outcome::Stale, "optimistic by default");
+    assert_eq!(public_again.answers[0].ttl, 30);
+    let router_again = client.udp("printer.fritz.box", RecordType::A).await;
+    assert_eq!(ralo.last_outcome(), Outcome::Forwarded);
+    assert!(
+        router_again.answers[0].ttl <= 1,
+        "{:?}",
+        router_again.answers
+    );
+    assert_eq!(router.queries_for("printer.fritz.box"), 2);
     ralo.stop().await;
 }
 

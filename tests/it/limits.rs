@@ -217,7 +217,8 @@ async fn questions_over_the_inflight_cap_get_servfail_or_stale_at_once() {
         .start()
         .await;
     // Continues the [upstream] table the setup writes.
-    let sections = "max_tries = 1\nmax_inflight = 4\n\n[cache]\nserve_stale = true\n";
+    let sections =
+        "max_tries = 1\nmax_inflight = 4\n\n[cache]\nserve_stale = true\noptimistic = false\n";
     let setup = Setup::new(up.addr()).telemetry();
     let ralo = setup.start_with(sections).await;
     let client = Client::new(ralo.addr);

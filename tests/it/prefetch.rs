@@ -68,7 +68,7 @@ async fn without_prefetch_the_question_after_expiry_waits_for_upstream() {
     let up = Upstream::standard().await;
     let ralo = Setup::new(up.addr())
         .telemetry()
-        .start_with("[cache]\nprefetch = false\n")
+        .start_with("[cache]\nprefetch = false\noptimistic = false\n")
         .await;
     ask_across_expiry(&ralo).await;
     let seen = outcomes(&ralo);
