@@ -335,11 +335,12 @@ fn source_of<'c>(config: &'c Config, list: &str) -> Option<(&'c ListSource, bool
 }
 
 fn source_options(config: &Config, list: &str, allow: bool) -> ParseOptions {
-    let source = source_of(config, list).map(|(s, _)| s);
-    ParseOptions {
-        allow,
-        subdomains: source.is_some_and(|s| s.subdomains),
-        format: source.map_or(lists::Format::Auto, |s| s.format),
+    match source_of(config, list) {
+        Some((source, _)) => source.parse_options(allow),
+        None => ParseOptions {
+            allow,
+            ..ParseOptions::default()
+        },
     }
 }
 
@@ -365,6 +366,7 @@ fn find_line(
     lists::parse(text, options, |rule| {
         if found.is_none()
             && rule.regex.is_none()
+            && rule.rewrite.is_none()
             && rule.name == name
             && rule.subtree == subtree
             && rule.allow == allow

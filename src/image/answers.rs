@@ -85,6 +85,17 @@ impl<B: ImageBytes> Image<B> {
         self.layout().answers
     }
 
+    /// Custom answers per list, by list id (one pass over the section).
+    pub fn rewrites_per_list(&self) -> Vec<u64> {
+        let mut counts = vec![0u64; self.list_count()];
+        for record in (0..self.layout().answers).filter_map(|at| self.answer(at)) {
+            if let Some(count) = counts.get_mut(usize::from(record.list)) {
+                *count += 1;
+            }
+        }
+        counts
+    }
+
     /// The rewrite for the name with `labels` (wire labels, leftmost first,
     /// as [`lookup_labels`](Self::lookup_labels) takes them) for the lists
     /// for which `applies` is true (see the module docs), and whether a
@@ -342,6 +353,8 @@ mod tests {
         assert_eq!(a, [&[10, 0, 0, 1][..], &[10, 0, 0, 2][..]]);
         assert_eq!(image.rewrite_records(&nas, 28).count(), 1);
         assert_eq!(image.rewrite_records(&nas, 16).count(), 0);
+        // Four records of `ads` (the copy on line 9 merged), one of `mine`.
+        assert_eq!(image.rewrites_per_list(), [4, 1]);
         assert_eq!(
             image.rewrite_for("www.nas.example", |_| true),
             (RewriteVerdict::None, false),
