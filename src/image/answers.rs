@@ -421,4 +421,21 @@ mod tests {
         image[len..len + 8].copy_from_slice(&(have - 1).to_le_bytes());
         assert!(matches!(Image::open(image), Err(Error::SectionSize { .. })));
     }
+
+    #[test]
+    fn a_list_keeps_its_first_answers_for_a_name_up_to_the_cap() {
+        let mut b = ImageBuilder::new();
+        let ads = b.add_list("ads", false);
+        for i in 0..40u8 {
+            b.add_rewrite(ads, "many.example", false, a(i), u32::from(i) + 1);
+        }
+        b.add_rewrite(ads, "many.example", true, a(200), 50);
+        let image = Image::open(b.build(1)).unwrap();
+        image.verify().unwrap();
+        let many = to(&image, "many.example");
+        let got: Vec<u8> = image.rewrite_records(&many, 1).map(|d| d[3]).collect();
+        let mut want: Vec<u8> = (0..32).collect();
+        want.push(200);
+        assert_eq!(got, want, "the first 32 lines, and the subtree form's own");
+    }
 }

@@ -85,6 +85,11 @@ struct RegexRule {
 /// ([`ImageBuilder::add_rewrite`]).
 pub const MAX_ANSWERS: usize = 1 << 20;
 
+/// Most custom answers one list keeps for one name and form (the first
+/// lines): more A records than fit a UDP answer anyway, and a bound on
+/// what one question reads, whatever a list says.
+pub const MAX_ANSWERS_PER_NAME: usize = 32;
+
 /// One custom answer, as its record's fields (`format.rs`, "Answers").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct AnswerRule {
@@ -366,7 +371,8 @@ impl ImageBuilder {
     /// `name` (normalized, as for [`add_rule`](Self::add_rule)) and, with
     /// `subtree`, its subdomains. `false` when the image holds
     /// [`MAX_ANSWERS`] already (or the name is empty): the rule is left
-    /// out.
+    /// out. Of one list's answers for one name and form, the image keeps
+    /// the first [`MAX_ANSWERS_PER_NAME`] lines.
     ///
     /// # Panics
     ///
@@ -700,6 +706,21 @@ impl ImageBuilder {
         answers.sort_unstable_by_key(|a| (a.what(), a.line));
         answers.dedup_by_key(|a| a.what());
         answers.sort_unstable_by_key(|a| (a.hash, a.list, a.line, a.what()));
+        let mut kept = 0usize;
+        let mut run = 0usize;
+        for i in 0..answers.len() {
+            let form = |a: &AnswerRule| (a.hash, a.list, a.flags & ANSWER_SUBTREE);
+            run = match kept.checked_sub(1) {
+                Some(last) if form(&answers[last]) == form(&answers[i]) => run + 1,
+                _ => 1,
+            };
+            // Past the cap, later lines of the same name, list and form go.
+            if run <= MAX_ANSWERS_PER_NAME || answers[i].flags & ANSWER_OFF != 0 {
+                answers[kept] = answers[i];
+                kept += 1;
+            }
+        }
+        answers.truncate(kept);
         let windows: usize = self.lists.iter().map(|l| l.windows.len()).sum();
         let members: usize = all_sets.iter().map(Vec::len).sum();
 

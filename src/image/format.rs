@@ -104,7 +104,9 @@
 //!   AAAA; A and AAAA only with rcode 0), zero `u16`, line `u32` in the
 //!   list, zero `u32`, then 16 data bytes: the A address in the first 4 or
 //!   the AAAA address; unused data bytes are zero, and an exception's
-//!   rcode, type and data are all zero. A lookup walks the name's suffixes
+//!   rcode, type and data are all zero. The builder keeps at most
+//!   `MAX_ANSWERS_PER_NAME` records of one list for one name and form.
+//!   A lookup walks the name's suffixes
 //!   as for entries and binary-searches each hash here, only when the
 //!   section is not empty.
 //!

@@ -17,7 +17,9 @@ mod regex_model_tests;
 mod view;
 
 pub use answers::{RewriteVerdict, Rewritten};
-pub use builder::{GroupId, ImageBuilder, ListId, MAX_ANSWERS, RefusedRegex, Settled};
+pub use builder::{
+    GroupId, ImageBuilder, ListId, MAX_ANSWERS, MAX_ANSWERS_PER_NAME, RefusedRegex, Settled,
+};
 pub use format::{
     Error, FORMAT_VERSION, HEADER_LEN, MAGIC, MAX_GROUPS, MAX_LIST_NAME, MAX_LISTS, MAX_REGEXES,
     MAX_SETS, name_hash,
