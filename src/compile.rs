@@ -18,6 +18,12 @@
 //! serving before holds the same patterns, its DFA is taken over instead
 //! of built again.
 //!
+//! Custom answers (`$dnsrewrite` rules, and hosts lines of a source with
+//! `hosts_addresses = "answer"`) go to the builder apart as well
+//! ([`ImageBuilder::add_rewrite`]), each with its list and line; they are
+//! not rules on names and take no part in the caps but their own
+//! ([`MAX_ANSWERS`](crate::image::MAX_ANSWERS) an image).
+//!
 //! The compile streams: each text is read one line at a time from its file
 //! ([`ListText`]), each rule becomes 16 bytes in the builder, and a list's
 //! duplicates and its rules past a cap are dropped by sorting its rules when
@@ -31,7 +37,7 @@ use tracing::{info, warn};
 
 use crate::config::{self, Config, ListSource};
 use crate::image::{Image, ImageBuilder, ImageBytes, ListId, name_hash};
-use crate::lists::{self, Badfilters, ParseOptions, Stats};
+use crate::lists::{self, Badfilters, Stats};
 use crate::sources::{ListText, LocalError};
 
 /// How many added names a report keeps as examples.
@@ -346,13 +352,15 @@ fn add<B: ImageBytes>(
     let list = builder.add_list(&item.source.name, item.allow);
     builder.set_policy(list, item.groups, item.source.schedule.windows());
     let mark = builder.mark();
-    let options = ParseOptions {
-        allow: item.allow,
-        subdomains: item.source.subdomains,
-        format: item.source.format,
-    };
-    let (mut refused, mut regex_copies) = (Vec::new(), 0u64);
+    let options = item.source.parse_options(item.allow);
+    let (mut refused, mut regex_copies, mut no_room) = (Vec::new(), 0u64, 0u64);
     let parsed = lists::parse_reader_with(reader, options, badfilters, |rule| {
+        if let Some(rewrite) = rule.rewrite {
+            if !builder.add_rewrite(list, rule.name, rule.subtree, rewrite, rule.line) {
+                no_room += 1;
+            }
+            return;
+        }
         if let Some(types) = rule.regex {
             match builder.add_regex(list, rule.name, rule.allow, types, rule.line) {
                 Ok(true) => {}
@@ -375,12 +383,21 @@ fn add<B: ImageBytes>(
         Err(error) => {
             builder.discard(mark);
             builder.discard_regexes(list);
+            builder.discard_rewrites(list);
             report.added_examples.clear();
             unread(&mut report, &NoText::Read(LocalError::Io(error)));
             return (report, Some(list));
         }
     };
     stats.found_duplicates(regex_copies);
+    if no_room > 0 {
+        warn!(
+            list = %item.source.name,
+            rules = no_room,
+            max = crate::image::MAX_ANSWERS,
+            "an image holds no more custom answers ($dnsrewrite, hosts addresses); these are left out"
+        );
+    }
     for (line, pattern, error) in refused {
         stats.refused(line, &pattern, &error);
     }
@@ -460,6 +477,7 @@ mod tests {
             household: false,
             format: lists::Format::Auto,
             subdomains: false,
+            hosts_addresses: config::HostsAddresses::Block,
             enabled: true,
             comment: None,
             groups: vec!["default".to_owned()],
@@ -718,6 +736,7 @@ mod unchanged {
                 household: false,
                 format: lists::Format::Auto,
                 subdomains: i == 3,
+                hosts_addresses: config::HostsAddresses::Block,
                 enabled: true,
                 comment: None,
                 groups: vec!["default".to_owned()],
@@ -740,11 +759,7 @@ mod unchanged {
         for (source, allow, text) in texts {
             let text = text.as_ref().unwrap().read_to_string().unwrap();
             let list = builder.add_list(&source.name, *allow);
-            let options = ParseOptions {
-                allow: *allow,
-                subdomains: source.subdomains,
-                format: source.format,
-            };
+            let options = source.parse_options(*allow);
             let (mut mine, mut capped) = (0u64, 0u64);
             let stats = lists::parse(&text, options, |rule| {
                 if mine >= caps.per_list || taken >= caps.total {

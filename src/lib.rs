@@ -6,6 +6,8 @@
 //!   `Admission` — that everything else imports and that imports nothing.
 //! - [`querytypes`]: the query types a rule is restricted to (Pi-hole's
 //!   `;querytype=`), a mask that imports nothing either.
+//! - [`answer`]: the custom answers a list may give (`$dnsrewrite`, hosts
+//!   addresses served), which import nothing either.
 //! - [`config`]: `ralo.toml`, every key documented and checked.
 //! - [`domain`]: names — normalized text (lower-case, punycode, validated)
 //!   and wire form (the one label walk and lower-casing).
@@ -40,6 +42,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod answer;
 pub mod cli;
 pub mod compile;
 pub mod config;

@@ -1,6 +1,8 @@
 //! `ralo check NAME`: what the server answers NAME with, and why — the
 //! list, rule (line number and text) that blocks it, the allow rule that
-//! lets it through, a local record, a canary — and whether blocking is
+//! lets it through, a list's custom answer (`$dnsrewrite`, a hosts address
+//! served: `answered.rs`) or the exception that turns it off, a local
+//! record, a canary — and whether blocking is
 //! switched off. It asks the server's own decision ([`Resolver::decide`])
 //! on the persisted image (the one the server serves), so the two cannot
 //! disagree, and it works while the server is down; the rule's line comes
@@ -20,6 +22,7 @@ use std::time::Duration;
 use anyhow::Context;
 use hickory_proto::rr::{DNSClass, RecordType};
 
+use super::answered;
 use super::serve::load_config;
 use super::who;
 use crate::config::{Config, ListSource};
@@ -27,7 +30,7 @@ use crate::control::{self, Reply};
 use crate::domain::Domain;
 use crate::domain::wire;
 use crate::groups::Mac;
-use crate::image::{Image, ImageBytes, Match};
+use crate::image::{Image, ImageBytes, Match, RewriteVerdict};
 use crate::lists::{self, ParseOptions};
 use crate::querytypes::QueryTypes;
 use crate::resolve::block::Block;
@@ -148,6 +151,11 @@ pub fn describe(
             text.push_str(&reach(m.list));
             outcome
         }
+        Decision::Rewritten(rewritten) => {
+            text.push_str(&answered::rewritten_text(config, image, domain, rewritten));
+            text.push_str(&reach(rewritten.list));
+            outcome
+        }
         Decision::Blocked(Block::Canary) => {
             text.push_str(&format!(
                 "{domain}: BLOCKED: a canary name, answered NXDOMAIN so that browsers and phones keep \
@@ -225,7 +233,16 @@ pub fn describe(
             Outcome::Forwarded
         }
     };
-    let asked = !matches!(decided.decision, Decision::Refused(_) | Decision::Local(_));
+    let asked = !matches!(
+        decided.decision,
+        Decision::Refused(_) | Decision::Local(_) | Decision::Rewritten(_)
+    );
+    if asked
+        && let (RewriteVerdict::Off { list, line }, _) =
+            image.rewrite_for(domain.as_str(), |l| lists.applies(l))
+    {
+        text.push_str(&answered::off_text(config, image, list, line));
+    }
     if asked && outcome != Outcome::Blocked {
         for cancelled in cancelled_rules(config, domain) {
             text.push_str(&cancelled);
@@ -335,15 +352,16 @@ fn source_of<'c>(config: &'c Config, list: &str) -> Option<(&'c ListSource, bool
 }
 
 fn source_options(config: &Config, list: &str, allow: bool) -> ParseOptions {
-    let source = source_of(config, list).map(|(s, _)| s);
-    ParseOptions {
-        allow,
-        subdomains: source.is_some_and(|s| s.subdomains),
-        format: source.map_or(lists::Format::Auto, |s| s.format),
+    match source_of(config, list) {
+        Some((source, _)) => source.parse_options(allow),
+        None => ParseOptions {
+            allow,
+            ..ParseOptions::default()
+        },
     }
 }
 
-fn source_text(config: &Config, source: &ListSource) -> Option<String> {
+pub(super) fn source_text(config: &Config, source: &ListSource) -> Option<String> {
     match (&source.url, source.resolved_path(&config.base_dir)) {
         (Some(url), _) => crate::sources::stored_text(&config.paths.state, &source.name, url),
         (None, Some(path)) => std::fs::read(path)
@@ -365,6 +383,7 @@ fn find_line(
     lists::parse(text, options, |rule| {
         if found.is_none()
             && rule.regex.is_none()
+            && rule.rewrite.is_none()
             && rule.name == name
             && rule.subtree == subtree
             && rule.allow == allow

@@ -1,5 +1,6 @@
 //! The person-facing commands, one file each.
 
+mod answered;
 pub mod check;
 pub mod clients;
 pub mod disable;

@@ -166,10 +166,12 @@ pub fn passed_over<B: ImageBytes>(
         if lists.applies(list) {
             continue;
         }
-        let verb = match image.lookup_for(name, |l| l == list) {
-            crate::image::Verdict::Blocked(_) => "lists it",
-            crate::image::Verdict::Allowed { .. } => "allows it",
-            crate::image::Verdict::NotListed => continue,
+        let rewrite = image.rewrite_for(name, |l| l == list).0;
+        let verb = match (rewrite, image.lookup_for(name, |l| l == list)) {
+            (crate::image::RewriteVerdict::To(_), _) => "answers it",
+            (_, crate::image::Verdict::Blocked(_)) => "lists it",
+            (_, crate::image::Verdict::Allowed { .. }) => "allows it",
+            (_, crate::image::Verdict::NotListed) => continue,
         };
         let list_groups = image.list_groups(list).unwrap_or(0);
         let why = if list_groups & groups == 0 {

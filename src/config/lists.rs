@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::clients::DEFAULT_GROUP;
 use super::error::BadValue;
 use crate::groups::Schedule;
-use crate::lists::Format;
+use crate::lists::{Format, ParseOptions};
 
 /// The most `[[lists]]` and `[[allowlists]]` entries together.
 pub const MAX_SOURCES: usize = 512;
@@ -52,6 +52,17 @@ pub struct ListSource {
     /// and `*.x` always do).
     #[serde(default)]
     pub subdomains: bool,
+    /// What the address on a hosts line does: `"block"` (default: every
+    /// hosts line blocks its names, whatever its address) or `"answer"`: a
+    /// line whose address is not `0.0.0.0`, `127.0.0.1`, `::` or `::1`
+    /// answers its names (exactly, not their subdomains) with that
+    /// address, as A or AAAA, for the groups and times the list applies
+    /// while blocking is on — so a local hosts file (`192.168.1.10
+    /// nas.lan`) becomes local records. A question of another type for
+    /// such a name gets an empty answer (NODATA), as AdGuard's
+    /// `$dnsrewrite` does; the answers carry `[blocking] ttl`.
+    #[serde(default)]
+    pub hosts_addresses: HostsAddresses,
     /// Compiled into the image (default). `false` keeps the entry in the
     /// config without using it, as the web page's switch does.
     #[serde(default = "enabled_by_default")]
@@ -69,6 +80,17 @@ pub struct ListSource {
     /// [`Schedule`]). Default `[]`: always.
     #[serde(default, deserialize_with = "schedule_from_strs")]
     pub schedule: Schedule,
+}
+
+/// What a hosts line's address does (`hosts_addresses`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HostsAddresses {
+    /// Every hosts line blocks its names.
+    #[default]
+    Block,
+    /// A line with an address other than a sink answers with it.
+    Answer,
 }
 
 /// The groups of a list that names none: `["default"]`.
@@ -115,12 +137,24 @@ impl ListSource {
             household: true,
             format: default_format(),
             subdomains: false,
+            hosts_addresses: HostsAddresses::Block,
             enabled: true,
             comment: Some(
                 "the household's own entries (ralo block / ralo allow), kept in the state folder: no list in the config is marked household = true".to_owned(),
             ),
             groups: default_groups(),
             schedule: Schedule::always(),
+        }
+    }
+
+    /// How its text is read: as an allowlist (`allow`) or not, with its
+    /// `format`, `subdomains` and `hosts_addresses`.
+    pub fn parse_options(&self, allow: bool) -> ParseOptions {
+        ParseOptions {
+            allow,
+            subdomains: self.subdomains,
+            format: self.format,
+            answer_hosts: self.hosts_addresses == HostsAddresses::Answer,
         }
     }
 
@@ -274,5 +308,18 @@ mod tests {
                         [[allowlists]]\nname = \"b\"\npath = \"b\"\nhousehold = true\n";
         let c = parse(one_each).unwrap();
         assert_eq!(c.household_file(true), Some(PathBuf::from("/etc/ralo/b")));
+    }
+
+    #[test]
+    fn hosts_addresses_block_by_default_and_may_answer() {
+        let c = parse("[[lists]]\nname = \"a\"\npath = \"a.txt\"\n").unwrap();
+        assert!(!c.lists[0].parse_options(false).answer_hosts);
+        let c = parse("[[lists]]\nname = \"a\"\npath = \"a.txt\"\nhosts_addresses = \"answer\"\n")
+            .unwrap();
+        assert!(c.lists[0].parse_options(false).answer_hosts);
+        assert!(
+            parse("[[lists]]\nname = \"a\"\npath = \"a.txt\"\nhosts_addresses = \"serve\"\n")
+                .is_err()
+        );
     }
 }

@@ -30,7 +30,7 @@ pub use clients::{Client, ClientEntry, ClientLookup, DEFAULT_GROUP, Group, MAX_C
 pub use error::Error;
 pub use file::{Config, EMBEDDED};
 pub use forward::{Forward, MAX_FORWARDS};
-pub use lists::{ListSource, MAX_SOURCES};
+pub use lists::{HostsAddresses, ListSource, MAX_SOURCES};
 pub use local::Local;
 pub use metrics::Metrics;
 pub use paths::Paths;

@@ -1,12 +1,13 @@
 //! Target (d): arbitrary bytes as a rule image → [`Image::open`],
-//! [`Image::verify`] and lookups.
+//! [`Image::verify`] and lookups, of rules and of custom answers (the
+//! answer section).
 //!
 //! Each input is tried as given and again with its checksum fixed up (the
 //! documented xxh3-64 of bytes 24..), so the checks behind the checksum are
 //! reached too. Names looked up: a fixed few, the image's own list names,
 //! and names cut from the input's last bytes.
 
-use crate::image::{Image, MAX_LISTS, Match, Verdict, checksum};
+use crate::image::{Image, MAX_LISTS, Match, RewriteVerdict, Verdict, checksum};
 
 /// Where the checksum sits in the header.
 const CHECKSUM_AT: usize = 16;
@@ -34,7 +35,11 @@ const NAMES: [&str; 7] = [
 ///   image, and
 ///   every match names a list of the image (one that applies, when only
 ///   some do) and covers no more labels than the query has (exactly as many
-///   for an exact rule); a regex match names a pattern of that list.
+///   for an exact rule); a regex match names a pattern of that list; a
+///   rewrite names a list of the image (one that applies) and covers no
+///   more labels than the query has (exactly as many unless it is for
+///   subdomains), and its records are 4 bytes for A, 16 for AAAA, none
+///   for a response code or another type.
 pub fn image_bytes(data: &[u8]) {
     exercise(data);
     if data.len() > CHECKED_FROM {
@@ -127,6 +132,10 @@ fn exercise(bytes: &[u8]) {
         if verified {
             check_verdict(&image, wire, count);
         }
+        let (rewrite, _) = image.rewrite_for(name, applies);
+        if verified {
+            check_rewrite(&image, rewrite, count, &applies);
+        }
         let some = image.lookup_for(name, applies);
         if verified {
             check_verdict(&image, some, count);
@@ -144,6 +153,37 @@ fn exercise(bytes: &[u8]) {
     if verified {
         let count = raw.len() - usize::from(raw.last().is_some_and(|l| l.is_empty()));
         check_verdict(&image, verdict, count);
+    }
+}
+
+/// A verified image's rewrite for a query of `labels` labels, for the
+/// lists `applies` accepts.
+fn check_rewrite(
+    image: &Image<Vec<u8>>,
+    verdict: RewriteVerdict,
+    labels: usize,
+    applies: &impl Fn(u16) -> bool,
+) {
+    let (list, rewritten) = match verdict {
+        RewriteVerdict::None => return,
+        RewriteVerdict::Off { list, .. } => (list, None),
+        RewriteVerdict::To(r) => (r.list, Some(r)),
+    };
+    assert!(
+        usize::from(list) < image.list_count() && applies(list),
+        "a rewrite names list {list}, which the image lacks or does not apply"
+    );
+    let Some(r) = rewritten else { return };
+    let covered = usize::from(r.labels);
+    assert!(
+        covered >= 1 && covered <= labels && (r.subtree || covered == labels),
+        "a rewrite of {covered} labels in a {labels}-label query"
+    );
+    for (qtype, len) in [(1, 4), (28, 16), (16, 0), (255, 0)] {
+        for data in image.rewrite_records(&r, qtype) {
+            assert_eq!(data.len(), len, "a record of type {qtype}");
+            assert!(r.rcode.is_none(), "records beside a response code");
+        }
     }
 }
 

@@ -2,8 +2,9 @@
 //!
 //! The first input byte gives the parse options: bits 0–1 the format
 //! (auto, hosts, domains, adblock), bit 2 an allowlist, bit 3
-//! `subdomains`, bit 4 the regex format (bits 0–1 then unused). The rest is the list, read as the updater reads a file
-//! (lossy UTF-8).
+//! `subdomains`, bit 4 the regex format (bits 0–1 then unused), bit 5
+//! `hosts_addresses = "answer"`. The rest is the list, read as the updater
+//! reads a file (lossy UTF-8).
 
 use std::collections::HashSet;
 use std::net::IpAddr;
@@ -40,6 +41,7 @@ pub fn list_text(data: &[u8]) {
         },
         allow: flags & 4 != 0,
         subdomains: flags & 8 != 0,
+        answer_hosts: flags & 32 != 0,
     };
     let text = String::from_utf8_lossy(text);
 
@@ -74,8 +76,12 @@ pub fn list_text(data: &[u8]) {
             rule.name,
             "accepted name is not normalized"
         );
+        let key = match rule.rewrite {
+            Some(rewrite) => format!("{}\0{rewrite:?}", rule.name),
+            None => rule.name.to_owned(),
+        };
         assert!(
-            seen.insert((rule.name.to_owned(), rule.subtree, rule.allow)),
+            seen.insert((key, rule.subtree, rule.allow)),
             "rule `{}` passed on twice",
             rule.name
         );

@@ -17,6 +17,11 @@
 //! DFA before the image is written ([`ImageBuilder::compile_regexes`],
 //! `regex.rs`).
 //!
+//! Custom answers (`$dnsrewrite` rules, hosts addresses served) are kept
+//! apart too, one record per rule with its list and line
+//! ([`ImageBuilder::add_rewrite`]); copies within a list are dropped when
+//! the image is built.
+//!
 //! A list's own duplicates are dropped the same way, by sorting, when the
 //! list is [settled](ImageBuilder::settle): the rules a list added are the
 //! tail of the vector, so no per-list hash set is needed (for a million
@@ -26,14 +31,15 @@ use std::collections::{HashMap, HashSet};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::format::{
-    self, BUILD_BUCKET_BITS, CLIENT_RECORD, ENTRY, FORMAT_VERSION, GROUP_RECORD, HEADER_LEN,
-    KEY_MASK, LIST_FLAG_ALLOW, LIST_RECORD, MAGIC, MAX_GROUPS, MAX_LIST_NAME, MAX_LISTS,
-    MAX_REGEXES, MAX_SETS, PAYLOAD_ALLOW, PAYLOAD_SET, PAYLOAD_SUBTREE, REGEX_FLAG_ALLOW,
-    REGEX_RECORD, REGEXES_ALLOW, Section, WINDOW, field, name_hash, regex_checksum, write_u16,
-    write_u32, write_u64,
+    self, ANSWER_OFF, ANSWER_RECORD, ANSWER_SUBTREE, BUILD_BUCKET_BITS, CLIENT_RECORD, ENTRY,
+    FORMAT_VERSION, GROUP_RECORD, HEADER_LEN, KEY_MASK, LIST_FLAG_ALLOW, LIST_RECORD, MAGIC,
+    MAX_GROUPS, MAX_LIST_NAME, MAX_LISTS, MAX_REGEXES, MAX_SETS, PAYLOAD_ALLOW, PAYLOAD_SET,
+    PAYLOAD_SUBTREE, REGEX_FLAG_ALLOW, REGEX_RECORD, REGEXES_ALLOW, Section, WINDOW, field,
+    name_hash, regex_checksum, write_u16, write_u32, write_u64,
 };
 use super::regex::{self, RegexError};
 use super::view::{Image, ImageBytes};
+use crate::answer::{Answer, Rewrite};
 use crate::groups::{ClientId, Window};
 use crate::querytypes::QueryTypes;
 
@@ -73,6 +79,61 @@ struct RegexRule {
     types: QueryTypes,
     line: u32,
     pattern: String,
+}
+
+/// Most custom answers one image holds; rules past it are refused
+/// ([`ImageBuilder::add_rewrite`]).
+pub const MAX_ANSWERS: usize = 1 << 20;
+
+/// Most custom answers one list keeps for one name and form (the first
+/// lines): more A records than fit a UDP answer anyway, and a bound on
+/// what one question reads, whatever a list says.
+pub const MAX_ANSWERS_PER_NAME: usize = 32;
+
+/// One custom answer, as its record's fields (`format.rs`, "Answers").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct AnswerRule {
+    hash: u64,
+    list: ListId,
+    flags: u8,
+    rcode: u8,
+    rtype: u16,
+    data: [u8; 16],
+    line: u32,
+}
+
+impl AnswerRule {
+    fn new(hash: u64, list: ListId, subtree: bool, rewrite: Rewrite, line: u32) -> AnswerRule {
+        let mut rule = AnswerRule {
+            hash,
+            list,
+            flags: if subtree { ANSWER_SUBTREE } else { 0 },
+            rcode: 0,
+            rtype: 0,
+            data: [0; 16],
+            line,
+        };
+        match rewrite {
+            Rewrite::Off => rule.flags |= ANSWER_OFF,
+            Rewrite::To(Answer::Rcode(rcode)) => rule.rcode = rcode.number(),
+            Rewrite::To(Answer::A(v4)) => {
+                rule.rtype = 1;
+                rule.data[..4].copy_from_slice(&v4.octets());
+            }
+            Rewrite::To(Answer::Aaaa(v6)) => {
+                rule.rtype = 28;
+                rule.data = v6.octets();
+            }
+        }
+        rule
+    }
+
+    /// Everything but the line: equal for copies of one rule.
+    fn what(&self) -> (u64, ListId, u8, u8, u16, [u8; 16]) {
+        (
+            self.hash, self.list, self.flags, self.rcode, self.rtype, self.data,
+        )
+    }
 }
 
 /// A regex rule the DFA of all patterns had no room for.
@@ -124,6 +185,8 @@ pub struct ImageBuilder {
     regex_seen: HashSet<(ListId, bool, u16, String)>,
     /// The serialized DFA of `regexes`, once compiled.
     regex_dfa: Option<Vec<u8>>,
+    /// Custom answers, in insertion order.
+    answers: Vec<AnswerRule>,
 }
 
 impl Default for ImageBuilder {
@@ -140,6 +203,7 @@ impl Default for ImageBuilder {
             regexes: Vec::new(),
             regex_seen: HashSet::new(),
             regex_dfa: None,
+            answers: Vec::new(),
         }
     }
 }
@@ -301,6 +365,45 @@ impl ImageBuilder {
         });
         self.regex_dfa = None;
         Ok(true)
+    }
+
+    /// Adds a custom answer of `list`, written on `line`: `rewrite` for
+    /// `name` (normalized, as for [`add_rule`](Self::add_rule)) and, with
+    /// `subtree`, its subdomains. `false` when the image holds
+    /// [`MAX_ANSWERS`] already (or the name is empty): the rule is left
+    /// out. Of one list's answers for one name and form, the image keeps
+    /// the first [`MAX_ANSWERS_PER_NAME`] lines.
+    ///
+    /// # Panics
+    ///
+    /// If `list` was not returned by [`add_list`](Self::add_list) on this
+    /// builder.
+    pub fn add_rewrite(
+        &mut self,
+        list: ListId,
+        name: &str,
+        subtree: bool,
+        rewrite: Rewrite,
+        line: u32,
+    ) -> bool {
+        assert!(
+            usize::from(list) < self.lists.len(),
+            "list id {list} was not registered with add_list"
+        );
+        let name = name.strip_suffix('.').unwrap_or(name);
+        if name.is_empty() || self.answers.len() >= MAX_ANSWERS {
+            return false;
+        }
+        let hash = name_hash(name);
+        self.answers
+            .push(AnswerRule::new(hash, list, subtree, rewrite, line));
+        true
+    }
+
+    /// Drops the custom answers of `list` (a list whose text failed part
+    /// way).
+    pub fn discard_rewrites(&mut self, list: ListId) {
+        self.answers.retain(|a| a.list != list);
     }
 
     /// Drops the regex rules of `list` (a list whose text failed part way).
@@ -598,6 +701,26 @@ impl ImageBuilder {
             })
             .collect();
         let regex_spans: Vec<Span> = self.regexes.iter().map(|r| span(&r.pattern)).collect();
+        // Copies of a rule within a list: the first line stays.
+        let mut answers = std::mem::take(&mut self.answers);
+        answers.sort_unstable_by_key(|a| (a.what(), a.line));
+        answers.dedup_by_key(|a| a.what());
+        answers.sort_unstable_by_key(|a| (a.hash, a.list, a.line, a.what()));
+        let mut kept = 0usize;
+        let mut run = 0usize;
+        for i in 0..answers.len() {
+            let form = |a: &AnswerRule| (a.hash, a.list, a.flags & ANSWER_SUBTREE);
+            run = match kept.checked_sub(1) {
+                Some(last) if form(&answers[last]) == form(&answers[i]) => run + 1,
+                _ => 1,
+            };
+            // Past the cap, later lines of the same name, list and form go.
+            if run <= MAX_ANSWERS_PER_NAME || answers[i].flags & ANSWER_OFF != 0 {
+                answers[kept] = answers[i];
+                kept += 1;
+            }
+        }
+        answers.truncate(kept);
         let windows: usize = self.lists.iter().map(|l| l.windows.len()).sum();
         let members: usize = all_sets.iter().map(Vec::len).sum();
 
@@ -613,6 +736,7 @@ impl ImageBuilder {
             self.clients.len() * CLIENT_RECORD,
             self.regexes.len() * REGEX_RECORD,
             dfa.len(),
+            answers.len() * ANSWER_RECORD,
         ];
         let mut offsets = [0usize; Section::ALL.len()];
         let mut at = HEADER_LEN;
@@ -752,6 +876,18 @@ impl ImageBuilder {
         }
         let dfa_at = offsets[Section::RegexDfa as usize];
         out[dfa_at..dfa_at + dfa.len()].copy_from_slice(&dfa);
+
+        let answers_at = offsets[Section::Answers as usize];
+        for (i, answer) in answers.iter().enumerate() {
+            let rec = answers_at + i * ANSWER_RECORD;
+            write_u64(&mut out, rec, answer.hash);
+            write_u16(&mut out, rec + 8, answer.list);
+            out[rec + 10] = answer.flags;
+            out[rec + 11] = answer.rcode;
+            write_u16(&mut out, rec + 12, answer.rtype);
+            write_u32(&mut out, rec + 16, answer.line);
+            out[rec + 24..rec + 40].copy_from_slice(&answer.data);
+        }
 
         let sum = format::checksum(&out);
         write_u64(&mut out, field::CHECKSUM, sum);

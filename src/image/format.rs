@@ -8,13 +8,13 @@
 //! the CLI rely on the header table below; any change to it, to the entry
 //! encoding or to the hash is a new [`FORMAT_VERSION`].
 //!
-//! # Layout (format version 3, all integers little-endian)
+//! # Layout (format version 4, all integers little-endian)
 //!
 //! | offset | size | field |
 //! |-------:|-----:|-------|
 //! | 0   | 8  | magic `b"RALOIMG\0"` |
-//! | 8   | 4  | format version, `u32` (= 3) |
-//! | 12  | 4  | header length in bytes, `u32` (= 256) |
+//! | 8   | 4  | format version, `u32` (= 4) |
+//! | 12  | 4  | header length in bytes, `u32` (= 272) |
 //! | 16  | 8  | checksum: xxh3-64 (seed 0) of bytes `24..image_len` |
 //! | 24  | 8  | image length in bytes, `u64` (the whole buffer) |
 //! | 32  | 8  | generation, `u64` (given by the updater, monotonic) |
@@ -36,6 +36,7 @@
 //! | 240 | 8  | regex DFA checksum: xxh3-64 (seed 0) of the DFA section |
 //! | 248 | 4  | regex pattern count `P`, `u32` (≤ [`MAX_REGEXES`]) |
 //! | 252 | 4  | regex flags `u32`: bit 0, some pattern allows |
+//! | 256 | 16 | answer section (since version 4) |
 //!
 //! Sections follow the header in that order, each starting on an 8-byte
 //! boundary (zero padding between them); readers use the section table, not
@@ -94,6 +95,20 @@
 //!   aligned address (a mapping, an allocation). `open` checks the regex
 //!   checksum, then deserializes the DFA in place (validating it); a DFA
 //!   that does not validate, or has another pattern count, is refused.
+//! - **Answers**: 40 bytes per custom answer (`$dnsrewrite`, a hosts
+//!   address served), ascending by (name hash, list id, line): the name's
+//!   full 64-bit hash `u64` (as for entries), list id `u16`, flags `u8`
+//!   (bit 0 subtree: the name's subdomains too; bit 1 off: an
+//!   `@@$dnsrewrite` exception, which turns the name's rewrites off), rcode
+//!   `u8` (0, 2, 3 or 5), record type `u16` (0: the rcode alone, 1 A, 28
+//!   AAAA; A and AAAA only with rcode 0), zero `u16`, line `u32` in the
+//!   list, zero `u32`, then 16 data bytes: the A address in the first 4 or
+//!   the AAAA address; unused data bytes are zero, and an exception's
+//!   rcode, type and data are all zero. The builder keeps at most
+//!   `MAX_ANSWERS_PER_NAME` records of one list for one name and form.
+//!   A lookup walks the name's suffixes
+//!   as for entries and binary-searches each hash here, only when the
+//!   section is not empty.
 //!
 //! # Why this layout
 //!
@@ -141,9 +156,9 @@ use xxhash_rust::xxh3::xxh3_64;
 /// The eight bytes every image starts with.
 pub const MAGIC: [u8; 8] = *b"RALOIMG\0";
 /// The format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 3;
-/// Length of the version-3 header in bytes.
-pub const HEADER_LEN: usize = 256;
+pub const FORMAT_VERSION: u32 = 4;
+/// Length of the version-4 header in bytes.
+pub const HEADER_LEN: usize = 272;
 /// Most regex rules one image holds.
 pub const MAX_REGEXES: usize = 1 << 16;
 /// Most groups one image can name (a list's groups are a `u64` mask).
@@ -172,6 +187,8 @@ pub(crate) mod field {
     pub(crate) const REGEX_SUM: usize = 240;
     pub(crate) const REGEX_COUNT: usize = 248;
     pub(crate) const REGEX_FLAGS: usize = 252;
+    /// The answer section's (offset, length), after the regex fields.
+    pub(crate) const ANSWERS: usize = 256;
 }
 
 /// The sections, in section-table order.
@@ -188,10 +205,11 @@ pub(crate) enum Section {
     Clients = 8,
     RegexPatterns = 9,
     RegexDfa = 10,
+    Answers = 11,
 }
 
 impl Section {
-    pub(crate) const ALL: [Section; 11] = [
+    pub(crate) const ALL: [Section; 12] = [
         Section::Buckets,
         Section::Entries,
         Section::Lists,
@@ -203,11 +221,15 @@ impl Section {
         Section::Clients,
         Section::RegexPatterns,
         Section::RegexDfa,
+        Section::Answers,
     ];
 
     /// Header offset of this section's (offset, length) pair.
     pub(crate) fn field(self) -> usize {
-        field::SECTIONS + 16 * self as usize
+        match self {
+            Section::Answers => field::ANSWERS,
+            _ => field::SECTIONS + 16 * self as usize,
+        }
     }
 
     pub(crate) fn name(self) -> &'static str {
@@ -223,6 +245,7 @@ impl Section {
             Section::Clients => "client table",
             Section::RegexPatterns => "regex pattern table",
             Section::RegexDfa => "regex DFA",
+            Section::Answers => "answer section",
         }
     }
 }
@@ -247,6 +270,12 @@ pub(crate) const REGEX_RECORD: usize = 24;
 pub(crate) const REGEX_FLAG_ALLOW: u16 = 1;
 /// Regex header flags: some pattern allows.
 pub(crate) const REGEXES_ALLOW: u32 = 1;
+/// Bytes per answer record.
+pub(crate) const ANSWER_RECORD: usize = 40;
+/// Answer record flags: the name's subdomains too.
+pub(crate) const ANSWER_SUBTREE: u8 = 1;
+/// Answer record flags: an exception, no rewrite for the name.
+pub(crate) const ANSWER_OFF: u8 = 2;
 /// Bytes per entry.
 pub(crate) const ENTRY: usize = 8;
 /// Fewest and most bucket bits a reader accepts.
@@ -461,6 +490,14 @@ pub enum Error {
         /// The pattern's index.
         pattern: u64,
     },
+    /// An answer record is malformed or out of order.
+    #[error(
+        "image answer {answer} is malformed or out of order (its list, flags, code, type or data): the image is corrupt; run the updater again to rebuild it"
+    )]
+    BadAnswer {
+        /// The record's index.
+        answer: u64,
+    },
     /// A list's rule count disagrees with its entries.
     #[error(
         "image list {list} claims {stored} rules but {counted} entries name it: the image is corrupt; run the updater again to rebuild it"
@@ -518,6 +555,9 @@ pub(crate) struct Layout {
     pub(crate) dfa_len: usize,
     /// Some regex pattern allows.
     pub(crate) regexes_allow: bool,
+    /// Answer records.
+    pub(crate) answers: usize,
+    pub(crate) answers_at: usize,
 }
 
 impl Layout {
@@ -644,6 +684,7 @@ impl Layout {
             return Err(bad_header("group count", groups as u64));
         }
         let clients = records(Section::Clients, CLIENT_RECORD, 0)?;
+        let answers = records(Section::Answers, ANSWER_RECORD, 0)?;
         let regexes = read_u32(b, field::REGEX_COUNT) as usize;
         if regexes > MAX_REGEXES {
             return Err(bad_header("regex pattern count", regexes as u64));
@@ -700,6 +741,8 @@ impl Layout {
             dfa_at,
             dfa_len,
             regexes_allow: flags & REGEXES_ALLOW != 0,
+            answers,
+            answers_at: at[Section::Answers as usize],
         })
     }
 }
@@ -905,8 +948,8 @@ mod tests {
         assert!(matches!(
             err,
             Error::UnsupportedVersion {
-                found: 4,
-                supported: 3
+                found: 5,
+                supported: 4
             }
         ));
         assert!(err.to_string().contains("newer"), "{err}");
@@ -1072,5 +1115,27 @@ mod tests {
         assert_eq!(read_u64(&b, 1), 0);
         assert_eq!(read_u32(&b, 6), 0);
         assert_eq!(read_u64(&b, usize::MAX), 0);
+    }
+
+    #[test]
+    fn the_layout_doc_agrees_with_the_constants() {
+        let doc = include_str!("format.rs");
+        let row = |offset: usize| {
+            let start = format!("//! | {offset:<3} | ");
+            doc.lines()
+                .find(|line| line.starts_with(&start))
+                .unwrap_or_else(|| panic!("no row for header offset {offset}"))
+        };
+        assert!(doc.contains(&format!("# Layout (format version {FORMAT_VERSION},")));
+        assert!(row(field::VERSION).contains(&format!("(= {FORMAT_VERSION})")));
+        assert!(row(field::HEADER_LEN).contains(&format!("(= {HEADER_LEN})")));
+        for section in Section::ALL {
+            let text = row(section.field());
+            assert!(text.contains("| 16 |"), "{text}");
+            let word = section.name().split(' ').next().unwrap_or_default();
+            assert!(text.contains(word), "{:?}: {text}", section);
+        }
+        let last = Section::ALL.iter().map(|s| s.field() + 16).max();
+        assert_eq!(last, Some(HEADER_LEN), "the section table ends the header");
     }
 }

@@ -1,8 +1,12 @@
 //! The compiled rule image: one immutable, pointer-free, little-endian byte
 //! buffer that the updater builds (`builder`) and the server maps and queries in
 //! place (`view`); `format` holds the layout, the name hash and the errors;
-//! `regex` compiles the regex rules into the DFA the image carries and runs it.
+//! `regex` compiles the regex rules into the DFA the image carries and runs it;
+//! `answers` reads the custom answers (`$dnsrewrite`) it carries.
 
+#[cfg(test)]
+mod answer_model_tests;
+mod answers;
 mod builder;
 mod format;
 #[cfg(test)]
@@ -12,7 +16,10 @@ mod regex;
 mod regex_model_tests;
 mod view;
 
-pub use builder::{GroupId, ImageBuilder, ListId, RefusedRegex, Settled};
+pub use answers::{RewriteVerdict, Rewritten};
+pub use builder::{
+    GroupId, ImageBuilder, ListId, MAX_ANSWERS, MAX_ANSWERS_PER_NAME, RefusedRegex, Settled,
+};
 pub use format::{
     Error, FORMAT_VERSION, HEADER_LEN, MAGIC, MAX_GROUPS, MAX_LIST_NAME, MAX_LISTS, MAX_REGEXES,
     MAX_SETS, name_hash,

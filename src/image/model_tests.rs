@@ -7,14 +7,16 @@
 //!   subtree hits and allow overrides are all common.
 //! - Hostile bytes: every truncation, every single-bit flip (with and
 //!   without a fixed-up checksum) and random buffers go through `open`,
-//!   `verify` and lookups, none of which may panic.
+//!   `verify` and lookups (of rules and of custom answers), none of which
+//!   may panic.
 
 use std::collections::{BTreeMap, HashMap};
 
 use proptest::prelude::*;
 
 use super::format::{checksum, field};
-use super::{Image, ImageBuilder, ListId, Match, Verdict};
+use super::{Image, ImageBuilder, ListId, Match, RewriteVerdict, Verdict};
+use crate::answer::{Answer, Rewrite};
 
 const LABELS: [&str; 5] = ["a", "b", "ab", "c", "xyz"];
 
@@ -223,6 +225,11 @@ fn sample() -> Vec<u8> {
     b.add_rule(ads, "exact.example", false, false);
     b.add_rule(ads, "example.net", true, false);
     b.add_rule(mine, "ok.example.net", false, true);
+    let to_a = Rewrite::To(Answer::A(std::net::Ipv4Addr::new(192, 168, 1, 10)));
+    b.add_rewrite(ads, "nas.example", false, to_a, 5);
+    let refused = Rewrite::To(Answer::Rcode(crate::answer::Rcode::Refused));
+    b.add_rewrite(ads, "r.example.net", true, refused, 6);
+    b.add_rewrite(mine, "x.r.example.net", true, Rewrite::Off, 2);
     b.build(7)
 }
 
@@ -242,6 +249,12 @@ fn exercise(bytes: &[u8]) {
             let _ = image.lookup_labels(name.split('.').map(str::as_bytes));
         }
         let _ = image.lookup(&"a.".repeat(300));
+        for name in ["nas.example", "y.x.r.example.net", "a.r.example.net"] {
+            if let (RewriteVerdict::To(r), _) = image.rewrite_for(name, |_| true) {
+                let _ = image.rewrite_records(&r, 1).count();
+                let _ = image.rewrite_records(&r, 28).count();
+            }
+        }
         for id in 0..4 {
             let _ = (image.list_name(id), image.list_rule_count(id));
             let _ = image.list_is_allow(id);

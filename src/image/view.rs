@@ -188,7 +188,8 @@ impl<B: ImageBytes> Image<B> {
     /// Full check: checksum over the whole image, bucket index monotonic and
     /// consistent, entries sorted within each bucket, list sets in range and
     /// well formed, reserved bits clear, list and group names valid UTF-8,
-    /// schedule windows valid, per-list counts right.
+    /// schedule windows valid, per-list counts right, answer records well
+    /// formed and in order.
     /// `open` followed by `verify` means safe to serve. Linear time.
     pub fn verify(&self) -> Result<(), Error> {
         let b = self.as_bytes();
@@ -320,6 +321,7 @@ impl<B: ImageBytes> Image<B> {
                 value: u64::from(read_u32(b, field::REGEX_FLAGS)),
             });
         }
+        self.verify_answers()?;
         for (id, &counted) in counted.iter().enumerate() {
             let rec = self.layout.lists_at + id * LIST_RECORD;
             if read_u32(b, rec + 16) & !LIST_FLAG_ALLOW != 0 || read_u32(b, rec + 36) != 0 {
@@ -349,6 +351,12 @@ impl<B: ImageBytes> Image<B> {
             }
         }
         Ok(())
+    }
+
+    /// Where the sections lie (for the answer section's reader,
+    /// `answers.rs`).
+    pub(super) fn layout(&self) -> &Layout {
+        &self.layout
     }
 
     /// The generation the updater gave this image.

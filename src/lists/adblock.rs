@@ -20,16 +20,22 @@
 //!   applies to those query types only. The parser turns such a rule into
 //!   a regex rule on the same name (`(^|\.)name$`), the kind of rule that
 //!   carries query types in the image.
+//! - `$dnsrewrite=…` (AdGuard's, with `$important` or alone): the rule
+//!   answers the name (and, as `||name^`, its subdomains) with records or
+//!   a response code instead of blocking it; `@@||name^$dnsrewrite` turns
+//!   rewrites of the name off. See `dnsrewrite.rs` for the values taken.
 //!
 //! Skipped (see [`super::reason::Reason`]): other modifiers, cosmetic,
 //! path and port rules, other URL schemes, `*` in the name, `.name^` (it
 //! covers subdomains but not the name itself) and `||name.` without `^` (it
 //! matches `name` under every top-level domain).
 
+use super::dnsrewrite;
 use super::name::Candidate;
 use super::options::ParseOptions;
 use super::reason::Reason;
 use super::regex::{RegexCandidate, pattern_rule};
+use crate::answer::Rewrite;
 use crate::querytypes::QueryTypes;
 
 /// The regex rule of a trimmed adblock line shaped `/re/`, `@@/re/` or
@@ -132,9 +138,9 @@ pub(super) fn rule<'a>(
         Some((pattern, modifiers)) => (pattern, Some(modifiers)),
         None => (body, None),
     };
-    let types = match modifiers {
-        Some(modifiers) => rule_modifiers(modifiers)?,
-        None => QueryTypes::ALL,
+    let (types, rewrite) = match modifiers {
+        Some(modifiers) => rule_modifiers(modifiers, exception)?,
+        None => (QueryTypes::ALL, None),
     };
     let (rest, anchor) = anchor(pattern)?;
     let end = rest
@@ -169,27 +175,40 @@ pub(super) fn rule<'a>(
         subtree: anchor != Anchor::Exact,
         allow: options.allow || exception,
         types,
+        rewrite,
     })
 }
 
 /// The query types a name rule's `modifiers` (the text after `$`) leave
-/// it: `important` (a plain rule: allows win over blocks in ralo) and
-/// `dnstype=` (AdGuard's: `AAAA|HTTPS`, or every type but some:
-/// `~A|~AAAA`) are taken; `badfilter` and every other modifier make the
-/// line no rule.
-fn rule_modifiers(modifiers: &str) -> Result<QueryTypes, Reason<'_>> {
+/// it, and the rewrite it asks for: `important` (a plain rule: allows win
+/// over blocks in ralo), `dnstype=` (AdGuard's: `AAAA|HTTPS`, or every
+/// type but some: `~A|~AAAA`) and `dnsrewrite` (not with `dnstype`) are
+/// taken; `badfilter` and every other modifier make the line no rule.
+fn rule_modifiers(
+    modifiers: &str,
+    exception: bool,
+) -> Result<(QueryTypes, Option<Rewrite>), Reason<'_>> {
     if is_badfilter(modifiers) {
         return Err(Reason::Badfilter);
     }
-    let mut types = None;
+    let (mut types, mut rewrite) = (None, None);
     for modifier in modifiers.split(',').map(str::trim) {
         match modifier.split_once('=') {
             None if modifier == "important" => {}
             Some(("dnstype", list)) if types.is_none() => types = Some(dnstype(list)?),
+            None if modifier == "dnsrewrite" && rewrite.is_none() => {
+                rewrite = Some(dnsrewrite::rewrite("", exception)?);
+            }
+            Some(("dnsrewrite", value)) if rewrite.is_none() => {
+                rewrite = Some(dnsrewrite::rewrite(value, exception)?);
+            }
             _ => return Err(Reason::Modifier(modifiers)),
         }
     }
-    Ok(types.unwrap_or(QueryTypes::ALL))
+    if types.is_some() && rewrite.is_some() {
+        return Err(Reason::Modifier(modifiers));
+    }
+    Ok((types.unwrap_or(QueryTypes::ALL), rewrite))
 }
 
 /// A `$dnstype=` value: type names joined by `|`, all of them plain or all
@@ -265,6 +284,7 @@ mod tests {
             subtree,
             allow: false,
             types: QueryTypes::ALL,
+            rewrite: None,
         })
     }
 
@@ -508,5 +528,41 @@ mod tests {
         assert!(looks_like("||example.com^"));
         assert!(looks_like("@@||example.com^"));
         assert!(looks_like("polezno-2012.info^"));
+    }
+
+    #[test]
+    fn dnsrewrite_rules_answer_their_name_and_subtree() {
+        use crate::answer::{Answer, Rcode};
+        let rewrite = |line| parsed(line).map(|c| (c.raw, c.subtree, c.allow, c.rewrite));
+        let to = |answer| Some(Rewrite::To(answer));
+        assert_eq!(
+            rewrite("||nas.example^$dnsrewrite=NOERROR;A;192.168.1.10"),
+            Ok((
+                "nas.example",
+                true,
+                false,
+                to(Answer::A("192.168.1.10".parse().unwrap()))
+            ))
+        );
+        assert_eq!(
+            rewrite("|x.example^$important,dnsrewrite=REFUSED"),
+            Ok(("x.example", false, false, to(Answer::Rcode(Rcode::Refused))))
+        );
+        assert_eq!(
+            rewrite("@@||x.example^$dnsrewrite"),
+            Ok(("x.example", true, true, Some(Rewrite::Off)))
+        );
+        assert_eq!(
+            parsed("||x.example^$dnsrewrite=x.example.org"),
+            Err(Reason::RewriteType("CNAME"))
+        );
+        assert_eq!(
+            parsed("||x.example^$dnstype=A,dnsrewrite=1.2.3.4"),
+            Err(Reason::Modifier("dnstype=A,dnsrewrite=1.2.3.4"))
+        );
+        assert_eq!(
+            parsed("||x.example^$dnsrewrite=1.2.3.4,dnsrewrite=1.2.3.5"),
+            Err(Reason::Modifier("dnsrewrite=1.2.3.4,dnsrewrite=1.2.3.5"))
+        );
     }
 }

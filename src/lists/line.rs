@@ -20,14 +20,17 @@ use super::options::{Format, ParseOptions};
 use super::reason::{Reason, Syntax};
 use super::regex::{self, RegexCandidate};
 use super::{adblock, hosts};
+use crate::answer::Answer;
 
 /// What a line holds.
 #[derive(Debug)]
 pub(super) enum Line<'a> {
     /// Comment, blank line or list header.
     Comment,
-    /// A hosts line: the words after the address (possibly none).
-    Hosts(SplitAsciiWhitespace<'a>),
+    /// A hosts line: the answer its names get, if they are answered
+    /// rather than blocked (`hosts::answer`), and the words after the
+    /// address (possibly none).
+    Hosts(Option<Answer>, SplitAsciiWhitespace<'a>),
     /// A line with one name.
     Rule(Candidate<'a>),
     /// A regex rule.
@@ -56,7 +59,7 @@ pub(super) fn classify(line: &str, options: ParseOptions) -> Line<'_> {
     let (first, rest) = split_first_word(line);
     if let Some(names) = hosts::names(first, rest) {
         return match admits(options.format, Syntax::Hosts) {
-            Ok(()) => Line::Hosts(names),
+            Ok(()) => Line::Hosts(hosts::answer(first, options), names),
             Err(reason) => Line::Issue(reason),
         };
     }
@@ -161,7 +164,7 @@ mod tests {
 
     #[test]
     fn auto_detects_each_syntax() {
-        assert!(matches!(auto("0.0.0.0 a.example"), Line::Hosts(_)));
+        assert!(matches!(auto("0.0.0.0 a.example"), Line::Hosts(..)));
         assert!(matches!(auto("||a.example^"), Line::Rule(c) if c.subtree));
         assert!(matches!(auto("a.example"), Line::Rule(c) if !c.subtree));
     }
@@ -184,7 +187,7 @@ mod tests {
         }
         assert!(matches!(
             with_format("0.0.0.0 a.example", Format::Hosts),
-            Line::Hosts(_)
+            Line::Hosts(..)
         ));
     }
 

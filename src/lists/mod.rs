@@ -4,6 +4,7 @@
 
 mod adblock;
 mod badfilter;
+mod dnsrewrite;
 mod hosts;
 mod line;
 mod name;

@@ -5,6 +5,7 @@
 
 use std::net::Ipv6Addr;
 
+use crate::answer::Rewrite;
 use crate::domain::normalize_into;
 use crate::querytypes::QueryTypes;
 
@@ -42,6 +43,9 @@ pub(super) struct Candidate<'a> {
     /// The query types it applies to (adblock `$dnstype`; every type
     /// otherwise).
     pub(super) types: QueryTypes,
+    /// What it answers instead (adblock `$dnsrewrite`, a hosts line whose
+    /// address is served), if it does.
+    pub(super) rewrite: Option<Rewrite>,
 }
 
 /// Parses a plain domain line, given as its first word and the rest: one
@@ -74,6 +78,7 @@ pub(super) fn domain_line<'a>(
         subtree,
         allow: options.allow,
         types: QueryTypes::ALL,
+        rewrite: None,
     })
 }
 

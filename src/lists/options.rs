@@ -45,6 +45,10 @@ pub struct ParseOptions {
     pub subdomains: bool,
     /// The syntax of the source.
     pub format: Format,
+    /// Hosts lines whose address is not a sink (`0.0.0.0`, `127.0.0.1`,
+    /// `::`, `::1`) answer their names with that address rather than
+    /// block them (config key `hosts_addresses = "answer"`).
+    pub answer_hosts: bool,
 }
 
 #[cfg(test)]

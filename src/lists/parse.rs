@@ -22,6 +22,7 @@ use super::options::ParseOptions;
 use super::reason::Reason;
 use super::regex::RegexCandidate;
 use super::stats::Stats;
+use crate::answer::Rewrite;
 use crate::querytypes::QueryTypes;
 
 /// The longest line looked at (bytes, after trimming). A name is at most
@@ -44,6 +45,11 @@ pub struct Rule<'a> {
     pub regex: Option<QueryTypes>,
     /// The rule allows (allowlist source or adblock `@@`) rather than blocks.
     pub allow: bool,
+    /// `Some` for a rule that answers the name rather than blocks or
+    /// allows it (adblock `$dnsrewrite`, a hosts line of a source that
+    /// answers with its addresses); `allow` is then only what the line
+    /// said, and the rewrite says the rest.
+    pub rewrite: Option<Rewrite>,
     /// 1-based line number in the source.
     pub line: u32,
 }
@@ -166,11 +172,11 @@ impl State<'_> {
             Line::Issue(reason) => self.stats.note(number, line, &reason),
             Line::Rule(candidate) => self.add(candidate, number, line, sink),
             Line::Regex(candidate) => self.add_regex(candidate, number, sink),
-            Line::Hosts(words) => {
+            Line::Hosts(answer, words) => {
                 let mut any = false;
                 for word in words {
                     any = true;
-                    match hosts::candidate(word, options) {
+                    match hosts::candidate(word, options, answer) {
                         Ok(candidate) => self.add(candidate, number, line, sink),
                         Err(reason) => self.stats.note(number, line, &reason),
                     }
@@ -211,6 +217,7 @@ impl State<'_> {
                 candidate.subtree,
                 candidate.allow,
                 None,
+                candidate.rewrite,
             ))
         {
             self.stats.duplicate += 1;
@@ -222,6 +229,7 @@ impl State<'_> {
             subtree: candidate.subtree,
             regex: None,
             allow: candidate.allow,
+            rewrite: candidate.rewrite,
             line: number,
         });
     }
@@ -239,6 +247,7 @@ impl State<'_> {
             false,
             candidate.allow,
             Some(candidate.types),
+            None,
         );
         if let Some(seen) = &mut self.seen
             && !seen.insert(key)
@@ -252,6 +261,7 @@ impl State<'_> {
             subtree: false,
             regex: Some(candidate.types),
             allow: candidate.allow,
+            rewrite: None,
             line: number,
         });
     }
@@ -276,11 +286,21 @@ fn name_pattern(name: &str, subtree: bool) -> String {
 
 /// A 64-bit hash of a rule, stored instead of the name to keep memory small.
 /// `DefaultHasher::new()` has fixed keys, so results do not vary between runs.
-fn rule_key(name: &str, subtree: bool, allow: bool, regex: Option<QueryTypes>) -> u64 {
+fn rule_key(
+    name: &str,
+    subtree: bool,
+    allow: bool,
+    regex: Option<QueryTypes>,
+    rewrite: Option<Rewrite>,
+) -> u64 {
     let mut hasher = DefaultHasher::new();
     name.hash(&mut hasher);
     (u8::from(subtree) | (u8::from(allow) << 1)).hash(&mut hasher);
     regex.hash(&mut hasher);
+    // Plain rules hash as they did before rewrites existed.
+    if let Some(rewrite) = rewrite {
+        rewrite.hash(&mut hasher);
+    }
     hasher.finish()
 }
 

@@ -127,11 +127,14 @@ fn options_strategy() -> impl Strategy<Value = ParseOptions> {
         Just(Format::Adblock),
         Just(Format::Regex)
     ];
-    (any::<bool>(), any::<bool>(), format).prop_map(|(allow, subdomains, format)| ParseOptions {
-        allow,
-        subdomains,
-        format,
-    })
+    (any::<bool>(), any::<bool>(), any::<bool>(), format).prop_map(
+        |(allow, subdomains, answer_hosts, format)| ParseOptions {
+            allow,
+            subdomains,
+            format,
+            answer_hosts,
+        },
+    )
 }
 
 proptest! {

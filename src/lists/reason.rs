@@ -46,10 +46,18 @@ pub(super) enum Reason<'a> {
     Path,
     /// A rule with a port (`name:8040`).
     Port,
-    /// A `$modifier` other than `$important`.
+    /// A `$modifier` other than `$important`, `$dnstype` and `$dnsrewrite`
+    /// (or those in a combination ralo does not take).
     Modifier(&'a str),
     /// A `$badfilter` rule: it cancels another, it blocks nothing itself.
     Badfilter,
+    /// A `$dnsrewrite` of a record type ralo does not answer (`CNAME`,
+    /// `MX`, `TXT`, …): the type.
+    RewriteType(&'a str),
+    /// A `$dnsrewrite` value that is not one: the value.
+    RewriteValue(&'a str),
+    /// `@@…$dnsrewrite=value`: an exception for one rewrite; the value.
+    RewriteExceptionValue(&'a str),
     /// A rule a `$badfilter` rule of this compile cancels.
     Cancelled,
     /// Text after `^` that is not `|`, e.g. `^popup,third-party`.
@@ -92,6 +100,8 @@ impl Reason<'_> {
             | Reason::Port
             | Reason::Modifier(_)
             | Reason::Badfilter
+            | Reason::RewriteType(_)
+            | Reason::RewriteExceptionValue(_)
             | Reason::Cancelled
             | Reason::AfterCaret(_)
             | Reason::SubdomainsOnly
@@ -107,6 +117,7 @@ impl Reason<'_> {
             | Reason::RegexOptionTwice(_)
             | Reason::QueryType(_)
             | Reason::RegexSyntax(_)
+            | Reason::RewriteValue(_)
             | Reason::ExtraText(_)
             | Reason::WrongFormat { .. }
             | Reason::Domain(_) => IssueKind::Invalid,
@@ -151,13 +162,28 @@ impl fmt::Display for Reason<'_> {
             Reason::Port => f.write_str("rule with a port; DNS sees only the name"),
             Reason::Modifier(modifier) => write!(
                 f,
-                "modifier `${}` is not supported (only `$important`)",
+                "modifier `${}` is not supported (only `$important`, `$dnstype`, `$dnsrewrite`)",
                 cut(modifier)
             ),
             Reason::Badfilter => {
                 f.write_str("`$badfilter`: cancels the same rule without it, in every list")
             }
             Reason::Cancelled => f.write_str("cancelled by a `$badfilter` rule"),
+            Reason::RewriteType(rtype) => write!(
+                f,
+                "`$dnsrewrite` to a {} record is not supported (only A, AAAA and a response code)",
+                cut(rtype)
+            ),
+            Reason::RewriteValue(value) => write!(
+                f,
+                "`$dnsrewrite={}` is not a rewrite: give an address, a response code, or `NOERROR;A;1.2.3.4`",
+                cut(value)
+            ),
+            Reason::RewriteExceptionValue(value) => write!(
+                f,
+                "`@@…$dnsrewrite={}` (an exception for one rewrite) is not supported; `@@||name^$dnsrewrite` turns off every rewrite of the name",
+                cut(value)
+            ),
             Reason::AfterCaret(rest) => write!(
                 f,
                 "unexpected `{}` after `^` (a modifier without `$`?)",
@@ -253,7 +279,7 @@ mod tests {
         let text = Reason::Modifier("third-party").to_string();
         assert_eq!(
             text,
-            "modifier `$third-party` is not supported (only `$important`)"
+            "modifier `$third-party` is not supported (only `$important`, `$dnstype`, `$dnsrewrite`)"
         );
     }
 

@@ -2,14 +2,25 @@
 //! targets of its answer — [`blocked_target`]. The server and `ralo check`
 //! both ask these, so they cannot disagree.
 //!
-//! The order: an allow rule beats everything (a block rule of the name, a
-//! canary, a block rule of a CNAME target); then the canary names; then the
-//! most specific block rule. The answer a blocked name gets is the
-//! renderer's business (`server`), by `[blocking] mode`.
+//! The order: a custom answer (`$dnsrewrite`, a hosts address served)
+//! beats everything, unless an `@@$dnsrewrite` exception turns the name's
+//! rewrites off; then an allow rule beats the rest (a block rule of the
+//! name, a canary, a block rule of a CNAME target); then the canary names;
+//! then the most specific block rule. The answer a blocked name gets is
+//! the renderer's business (`server`), by `[blocking] mode`.
+//!
+//! Rewrites first is AdGuard Home's order: its filter checks `$dnsrewrite`
+//! rules before any other, and only an exception with `$dnsrewrite`
+//! itself turns one off (urlfilter's `DNSResult::DNSRewrites`). So a plain
+//! allow rule (`@@||x^`, an allowlist) lets a blocked name through but does
+//! not undo a list's rewrite of it: a rewrite is an answer, not a block.
+//! Rewrites are rules of their lists: they apply to the lists' groups at
+//! their times, and not while blocking is switched off; a name that must
+//! always resolve belongs in `[local] records`.
 
 use super::policy::Lists;
 use crate::domain::wire::Labels;
-use crate::image::{Image, ImageBytes, Match, Verdict};
+use crate::image::{Image, ImageBytes, Match, RewriteVerdict, Rewritten, Verdict};
 use crate::vocab::ListId;
 
 /// Names that tell software whether the network filters DNS. Answered
@@ -63,6 +74,8 @@ pub enum Screen {
     Blocked(Block),
     /// Let through by an allow rule.
     Allowed(Allowed),
+    /// Answered as a list's custom answer says.
+    Rewritten(Rewritten),
 }
 
 /// The verdict on the name with `labels` (wire form) and lower-case text
@@ -87,6 +100,11 @@ pub fn screen_for<B: ImageBytes>(
     qtype: u16,
     lists: Lists<'_>,
 ) -> (Screen, bool) {
+    let (rewrite, rewrite_listed) =
+        image.rewrite_labels(labels.clone(), |list| lists.applies(list));
+    if let RewriteVerdict::To(rewritten) = rewrite {
+        return (Screen::Rewritten(rewritten), true);
+    }
     let found = image.lookup_labels_with(labels, lower, qtype, |list| lists.applies(list));
     let screen = match found.verdict {
         Verdict::Allowed { allow, overrides } => Screen::Allowed(Allowed { allow, overrides }),
@@ -94,7 +112,7 @@ pub fn screen_for<B: ImageBytes>(
         Verdict::Blocked(m) => Screen::Blocked(Block::Rule(m)),
         Verdict::NotListed => Screen::Clear,
     };
-    (screen, found.listed)
+    (screen, found.listed || rewrite_listed)
 }
 
 /// The block rule of the first of `targets` (lower-case texts) that one

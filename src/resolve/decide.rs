@@ -8,8 +8,10 @@
 //! 3. **Not served**: classes other than IN and zone transfers are refused.
 //! 4. **Local**: the household's records and special-use names
 //!    ([`super::local`]).
-//! 5. **Blocking** (unless switched off): allow rules beat block rules and
-//!    canaries; canaries beat block rules ([`super::block`]).
+//! 5. **Blocking** (unless switched off): a list's custom answer
+//!    (`$dnsrewrite`, a hosts address served) beats the rest; allow rules
+//!    beat block rules and canaries; canaries beat block rules
+//!    ([`super::block`]).
 //! 6. `ANY` gets the RFC 8482 answer.
 //! 7. **Cache**: a fresh entry — unless its CNAME chain leads to a blocked
 //!    name and no allow rule covers the question. A popular entry with less
@@ -61,7 +63,7 @@ use super::ratelimit::RateLimiter;
 use super::route::Routes;
 use crate::config::{self, Config};
 use crate::domain::wire::Labels;
-use crate::image::{Image, Match};
+use crate::image::{Image, Match, Rewritten};
 use crate::vocab::{Admission, Outcome, unix_ms};
 
 /// The image type the server answers from.
@@ -136,6 +138,11 @@ pub enum Decision<'r> {
     Local(LocalAnswer<'r>),
     /// Blocked.
     Blocked(Block),
+    /// Answered as a list's custom answer says (`$dnsrewrite`, a hosts
+    /// address served): counted as blocked when it answers a response code
+    /// alone, as local when it answers records (or NODATA for a type it
+    /// has none of).
+    Rewritten(Rewritten),
     /// Answered from a fresh cache entry.
     Cached {
         /// The entry.
@@ -185,6 +192,8 @@ impl Decision<'_> {
             Decision::Refused(_) => Outcome::Refused,
             Decision::Local(_) => Outcome::Local,
             Decision::Blocked(_) => Outcome::Blocked,
+            Decision::Rewritten(r) if r.rcode.is_some() => Outcome::Blocked,
+            Decision::Rewritten(_) => Outcome::Local,
             Decision::Cached { .. } => Outcome::Cached,
             Decision::Forwarded { allowed: true, .. } => Outcome::Allowed,
             Decision::Forwarded { allowed: false, .. } => Outcome::Forwarded,
@@ -214,10 +223,11 @@ impl Decided<'_> {
         &self.served.image
     }
 
-    /// The name of the list whose rule blocked, if one did.
+    /// The name of the list whose rule blocked or rewrote, if one did.
     pub fn list(&self) -> Option<&str> {
         match &self.decision {
             Decision::Blocked(block) => self.image().list_name(block.list()?),
+            Decision::Rewritten(rewritten) => self.image().list_name(rewritten.list),
             _ => None,
         }
     }
@@ -579,6 +589,7 @@ impl Resolver {
             listed = any;
             match screen {
                 Screen::Blocked(block) => return Decision::Blocked(block),
+                Screen::Rewritten(rewritten) => return Decision::Rewritten(rewritten),
                 Screen::Allowed(allow) => allowed = Some(allow),
                 Screen::Clear => {}
             }

@@ -1,6 +1,7 @@
 //! Writing answers: every [`Decision`] becomes its response here, by one
 //! byte writer, for UDP and TCP alike — refused, local, blocked, cached,
-//! forwarded, stale and failed answers, and the error responses to
+//! forwarded, stale and failed answers, rewritten ones (a list's custom
+//! answer, its records read from the image), and the error responses to
 //! messages that are not a plain question ([`error`]).
 //!
 //! A response is the header (the query's ID, RD and CD; RA; AD when the
@@ -19,10 +20,12 @@ use std::net::IpAddr;
 use hickory_proto::rr::RecordType;
 
 use super::query::Query;
+use crate::answer::Rcode;
 use crate::config::Mode;
+use crate::image::Rewritten;
 use crate::resolve::block::Block;
 use crate::resolve::local::{LOCAL_TTL, LocalAnswer};
-use crate::resolve::{Decided, Decision, Entry, Refusal};
+use crate::resolve::{Decided, Decision, Entry, Refusal, ServedImage};
 
 /// The EDNS payload ralo answers with at most (DNS flag day 2020).
 pub(crate) const MAX_PAYLOAD: u16 = 1232;
@@ -31,6 +34,7 @@ pub(crate) const EDE_OPTION: u16 = 15;
 
 /// Extended DNS Error info-codes (RFC 8914).
 const EDE_STALE: u16 = 3;
+const EDE_FORGED: u16 = 4;
 const EDE_BLOCKED: u16 = 15;
 const EDE_PROHIBITED: u16 = 18;
 const EDE_NOT_SUPPORTED: u16 = 21;
@@ -118,7 +122,7 @@ pub(crate) fn render(
     limit: usize,
 ) {
     let ede = ede(decided);
-    let head = write(out, query, &decided.decision, sinkhole);
+    let head = write(out, query, decided, sinkhole);
     opt(out, query, head, ede);
     if out.len() > limit {
         let head = Head {
@@ -173,6 +177,13 @@ fn ede<'d>(decided: &'d Decided<'_>) -> Option<Ede<'d>> {
             };
             (EDE_BLOCKED, [b"blocked by list ", list, tail])
         }
+        Decision::Rewritten(rewritten) => {
+            let list = decided.list().unwrap_or("?").as_bytes();
+            match rewritten.rcode {
+                Some(_) => (EDE_BLOCKED, [b"blocked by list ", list, b" ($dnsrewrite)"]),
+                None => (EDE_FORGED, [b"answered by list ", list, b""]),
+            }
+        }
         Decision::Stale {
             optimistic: false, ..
         } => (EDE_STALE, text("stale answer: upstream unreachable")),
@@ -189,14 +200,12 @@ fn ede<'d>(decided: &'d Decided<'_>) -> Option<Ede<'d>> {
 }
 
 /// Writes header, question and records; the header it wrote.
-fn write(
-    out: &mut Vec<u8>,
-    query: &Query<'_>,
-    decision: &Decision<'_>,
-    sinkhole: Sinkhole,
-) -> Head {
-    match decision {
+fn write(out: &mut Vec<u8>, query: &Query<'_>, decided: &Decided<'_>, sinkhole: Sinkhole) -> Head {
+    match &decided.decision {
         Decision::Refused(_) => start(out, query, Head::empty(5)),
+        Decision::Rewritten(rewritten) => {
+            rewritten_answer(out, query, decided.image(), rewritten, sinkhole.ttl)
+        }
         Decision::Local(answer) => local(out, query, *answer),
         Decision::Blocked(block) => blocked(out, query, *block, sinkhole),
         Decision::Cached { entry, age, .. } => {
@@ -259,6 +268,45 @@ fn local(out: &mut Vec<u8>, query: &Query<'_>, answer: LocalAnswer<'_>) -> Head 
             head
         }
     }
+}
+
+/// A list's custom answer, with `ttl` (`[blocking] ttl`, the TTL AdGuard
+/// Home gives `$dnsrewrite` answers): its response code alone (NXDOMAIN
+/// and NOERROR with an SOA, as negative answers), or its records of the
+/// type asked, copied from the image, or NODATA when it has none of that
+/// type.
+fn rewritten_answer(
+    out: &mut Vec<u8>,
+    query: &Query<'_>,
+    image: &ServedImage,
+    rewritten: &Rewritten,
+    ttl: u32,
+) -> Head {
+    match rewritten.rcode {
+        Some(Rcode::NxDomain) => return negative(out, query, 3, ttl),
+        Some(Rcode::NoError) => return negative(out, query, 0, ttl),
+        Some(rcode) => return start(out, query, Head::empty(rcode.number().into())),
+        None => {}
+    }
+    // No message holds 2^16 records; past the client's limit the renderer
+    // truncates.
+    let most = usize::from(u16::MAX);
+    let count = image
+        .rewrite_records(rewritten, query.qtype)
+        .take(most)
+        .count();
+    if count == 0 {
+        return negative(out, query, 0, ttl);
+    }
+    let head = Head {
+        counts: [count as u16, 0, 0],
+        ..Head::empty(0)
+    };
+    start(out, query, head);
+    for data in image.rewrite_records(rewritten, query.qtype).take(count) {
+        record(out, query.qtype, ttl, &[data]);
+    }
+    head
 }
 
 fn blocked(out: &mut Vec<u8>, query: &Query<'_>, block: Block, sinkhole: Sinkhole) -> Head {

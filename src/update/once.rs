@@ -431,10 +431,19 @@ impl Updater {
     }
 }
 
-/// Each list of `image` with its rules.
+/// Each list of `image` with its rules, custom answers included: a list
+/// whose hosts lines turn from blocks into answers (`hosts_addresses =
+/// "answer"`) has not collapsed.
 fn list_counts<B: ImageBytes>(image: &Image<B>) -> Vec<(String, u64)> {
+    let answers = image.rewrites_per_list();
     (0..image.list_count())
         .filter_map(|i| u16::try_from(i).ok())
-        .filter_map(|id| Some((image.list_name(id)?.to_owned(), image.list_rule_count(id)?)))
+        .filter_map(|id| {
+            let rewrites = answers.get(usize::from(id)).copied().unwrap_or(0);
+            Some((
+                image.list_name(id)?.to_owned(),
+                image.list_rule_count(id)? + rewrites,
+            ))
+        })
         .collect()
 }

@@ -6,11 +6,13 @@
 //! `cargo test --test it write_seed_corpus -- --ignored` writes them.
 
 use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, SOA, TXT};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+use ralo::answer::{Answer, Rcode, Rewrite};
 use ralo::fuzzing::{UPSTREAM_ID, UPSTREAM_QUESTIONS};
 use ralo::image::ImageBuilder;
 use ralo::querytypes::QueryTypes;
@@ -244,6 +246,16 @@ fn list_texts() -> BTreeMap<String, Vec<u8>> {
              ^ad[sxv]?[0-9]*\\.\n;querytype=A\n",
         ),
         (
+            "rewrite",
+            "! custom answers\n||nas.example^$dnsrewrite=NOERROR;A;192.168.1.10\n\
+             ||nas.example^$dnsrewrite=fd00::10\n|r.example^$dnsrewrite=REFUSED\n\
+             ||nx.example^$important,dnsrewrite=NXDOMAIN;;\n@@||ok.nas.example^$dnsrewrite\n\
+             ||c.example^$dnsrewrite=target.example\n||m.example^$dnsrewrite=NOERROR;MX;10 m.example\n\
+             ||bad.example^$dnsrewrite=NOERROR;A;::1\n@@||x.example^$dnsrewrite=1.2.3.4\n\
+             ||t.example^$dnstype=A,dnsrewrite=1.2.3.4\n192.168.1.10 nas.lan printer.lan\n\
+             fd00::10 nas.lan\n0.0.0.0 ads.example\n",
+        ),
+        (
             "mixed",
             "0.0.0.0 a.example\nb.example\n||c.example^\n<p>html</p>\n1,google.com\n\
              ads.example\nads.example\n*\n",
@@ -252,8 +264,8 @@ fn list_texts() -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
     for (file, text) in texts {
         // Flags: bits 0-1 format, bit 2 allowlist, bit 3 subdomains, bit
-        // 4 the regex format.
-        for flags in [0u8, 1, 2, 3, 4, 8, 16, 20] {
+        // 4 the regex format, bit 5 hosts addresses answered.
+        for flags in [0u8, 1, 2, 3, 4, 8, 16, 20, 32, 41] {
             let mut data = vec![flags];
             data.extend_from_slice(text.as_bytes());
             out.insert(format!("seed-{file}-{flags}"), data);
@@ -344,6 +356,30 @@ fn images() -> BTreeMap<String, Vec<u8>> {
         .add_regex(allow, r"^ok\.", true, QueryTypes::ALL, 1)
         .expect("a small regex");
     out.insert("seed-regex".to_owned(), fixed_image(regex, 11));
+    // Custom answers: records, codes, an exception, two lists.
+    let mut answers = ImageBuilder::new();
+    let ads = answers.add_list("ads", false);
+    let home = answers.add_list("home", false);
+    answers.add_rule(ads, "tracker.example", true, false);
+    let a = |last| Rewrite::To(Answer::A(Ipv4Addr::new(192, 168, 1, last)));
+    let v6 = Rewrite::To(Answer::Aaaa("fd00::10".parse().expect("an address")));
+    for (list, name, subtree, rewrite, line) in [
+        (home, "nas.example", false, a(10), 1),
+        (home, "nas.example", false, a(11), 2),
+        (home, "nas.example", false, v6, 3),
+        (
+            ads,
+            "tracker.example",
+            true,
+            Rewrite::To(Answer::Rcode(Rcode::Refused)),
+            2,
+        ),
+        (ads, "ok.tracker.example", true, Rewrite::Off, 3),
+        (home, "tracker.example", true, a(12), 4),
+    ] {
+        assert!(answers.add_rewrite(list, name, subtree, rewrite, line));
+    }
+    out.insert("seed-rewrite".to_owned(), fixed_image(answers, 13));
     out
 }
 

@@ -29,6 +29,7 @@ mod process;
 mod qemu;
 mod ralo;
 mod regex;
+mod rewrite;
 mod sources;
 mod support;
 mod support_selftest;

@@ -113,6 +113,8 @@ pub fn row_json(row: &Row, household_list: Option<&str>) -> Value {
     let (ede_code, ede_text) = match (row.outcome, &row.list) {
         (Outcome::Blocked, Some(list)) => (15, format!("Blocked (list {list})")),
         (Outcome::Blocked, None) => (15, "Blocked".to_owned()),
+        // A list's custom answer, as the server's EDE says it.
+        (Outcome::Local, Some(list)) => (4, format!("Forged Answer (list {list})")),
         (Outcome::Stale, _) => (3, "Stale Answer".to_owned()),
         _ => (-1, String::new()),
     };
@@ -204,5 +206,29 @@ mod tests {
         assert_eq!(plain.name.as_deref(), Some("example.com"));
         assert_eq!(plain.length, MAX_LENGTH);
         assert!(plain.outcomes.is_empty());
+    }
+
+    #[test]
+    fn a_row_names_the_list_that_blocked_or_answered_it() {
+        let row = |outcome, list: Option<&str>| Row {
+            id: 1,
+            time_ms: 1_000,
+            client: "192.168.1.2".into(),
+            name: "nas.lan".into(),
+            qtype: "A".into(),
+            outcome,
+            list: list.map(str::to_owned),
+            protocol: crate::vocab::Protocol::Udp,
+            latency_us: 100,
+        };
+        let answered = row_json(&row(Outcome::Local, Some("home")), None);
+        assert_eq!(answered["status"], "CACHE");
+        assert_eq!(answered["ede"]["code"], 4);
+        assert_eq!(answered["ede"]["text"], "Forged Answer (list home)");
+        assert_eq!(answered["list"], "home");
+        let local = row_json(&row(Outcome::Local, None), None);
+        assert_eq!(local["ede"]["code"], -1);
+        let blocked = row_json(&row(Outcome::Blocked, Some("ads")), None);
+        assert_eq!(blocked["ede"]["text"], "Blocked (list ads)");
     }
 }
