@@ -4,8 +4,10 @@
 //! served: `answered.rs`) or the exception that turns it off, a local
 //! record, a canary — and whether blocking is
 //! switched off. It asks the server's own decision ([`Resolver::decide`])
-//! on the persisted image (the one the server serves), so the two cannot
-//! disagree, and it works while the server is down; the rule's line comes
+//! on the persisted image (the one the server serves: it waits a moment for
+//! a generation just made live to be saved, and says so when the disk
+//! keeps it from being saved), so the two cannot disagree, and it works
+//! while the server is down; the rule's line comes
 //! from the list file or, for a downloaded list, its last good copy. A
 //! regex rule is quoted from the image, which carries each pattern with
 //! its list and line (the server matches with the DFA alone).
@@ -17,7 +19,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use hickory_proto::rr::{DNSClass, RecordType};
@@ -35,7 +37,7 @@ use crate::lists::{self, ParseOptions};
 use crate::querytypes::QueryTypes;
 use crate::resolve::block::Block;
 use crate::resolve::local::LocalAnswer;
-use crate::resolve::{Decision, Question, Resolver};
+use crate::resolve::{Decision, Question, Resolver, ServedImage};
 use crate::vocab::{Admission, Outcome};
 
 /// One matched rule, located in its list.
@@ -73,8 +75,7 @@ pub fn check(
             path.display()
         );
     }
-    let image = crate::intake::load(&path)
-        .context("the published image is damaged or unreadable; run `ralo update`")?;
+    let (image, behind) = saved_image(&config, &path)?;
     let resolver = Resolver::new(&config, image);
     who::read_devices(&config, &resolver);
     let client = client.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
@@ -88,9 +89,42 @@ pub fn check(
     );
     #[allow(clippy::print_stdout)]
     {
-        print!("{}", out.text);
+        print!("{}{}", behind.unwrap_or_default(), out.text);
     }
     Ok(out.blocked_now)
+}
+
+/// How long `check` waits for the server's generation to be saved.
+const SAVE_WAIT: Duration = Duration::from_secs(2);
+
+/// The image saved at `path`, once it is the generation the server serves:
+/// the updater makes an edit live before it saves it, so right after
+/// `ralo allow` the file may be a generation behind for a moment. Past
+/// [`SAVE_WAIT`] (a full or read-only disk) it reads the saved one and
+/// gives the line that says so.
+fn saved_image(config: &Config, path: &Path) -> anyhow::Result<(ServedImage, Option<String>)> {
+    let serving = control::state(&config.paths.server_socket(), Duration::from_secs(2))
+        .ok()
+        .map(|reply| reply.generation());
+    let deadline = Instant::now() + SAVE_WAIT;
+    loop {
+        let image = crate::intake::load(path)
+            .context("the published image is damaged or unreadable; run `ralo update`")?;
+        let saved = image.generation();
+        match serving {
+            Some(serving) if saved < serving => {
+                if Instant::now() >= deadline {
+                    let note = format!(
+                        "note: the server serves generation {serving}, which is not saved to disk \
+                         (see `ralo stats`); this is the answer of the saved generation {saved}\n"
+                    );
+                    return Ok((image, Some(note)));
+                }
+                std::thread::sleep(Duration::from_millis(25));
+            }
+            _ => return Ok((image, None)),
+        }
+    }
 }
 
 /// What `check` prints and decides.

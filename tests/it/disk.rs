@@ -166,6 +166,15 @@ async fn a_full_state_disk_does_not_stop_an_edit_from_going_live() {
         "{}",
         server.log()
     );
+    // `ralo check` reads the saved image, and says it is not the live one.
+    let check = block_in_place(|| site.run(&["check", "new.example.com"]));
+    let text = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        text.contains(&format!(
+            "the server serves generation {live}, which is not saved"
+        )) && text.contains(&format!("the saved generation {saved}")),
+        "{text}"
+    );
 
     // Room again: the next update saves the image serving.
     disk.free();
