@@ -6,7 +6,7 @@
 //! Input: byte 0 gives the number of lists (1–4; bits 2–5: which are
 //! allowlists) and byte 1 the number of rules (up to 63); their top two
 //! bits each say which lists apply to the client of the masked lookups. Each rule is a
-//! header byte (list, subtree, allow, 1–3 labels) and one byte per label,
+//! header byte (list, subtree, allow, 1–3 labels, important) and one byte per label,
 //! picking from a small alphabet so that names collide often. What is left
 //! is queries: a header byte (1–24 labels, trailing dot) and one byte per
 //! label: bytes below 0xF0 pick from the alphabet (bit 7 capitalizes), the
@@ -23,9 +23,9 @@ const ODD: [u8; 16] = [
     b'.', b'A', b'Z', b'0', b'-', b'*', b' ', 0, 0x7f, 0x80, 0xc3, 0xff, b'_', b'\\', b'a', b'B',
 ];
 
-/// Per (name as labels, allow): each list that gives it, and whether that
-/// list gave the subtree form.
-type Model = HashMap<(Vec<Vec<u8>>, bool), BTreeMap<ListId, bool>>;
+/// Per (name as labels, allow, important): each list that gives it, and
+/// whether that list gave the subtree form.
+type Model = HashMap<(Vec<Vec<u8>>, bool, bool), BTreeMap<ListId, bool>>;
 
 /// Builds an image from the rules in `data` and checks every query in it
 /// against the model. Panics when the image and the model disagree, or when
@@ -37,8 +37,9 @@ pub fn image_model(data: &[u8]) {
     };
     let lists = 1 + head % 4;
     let mut builder = ImageBuilder::new();
+    let allow_list = |list: ListId| head >> (2 + list) & 1 == 1;
     for list in 0..lists {
-        builder.add_list(&format!("list{list}"), head >> (2 + list) & 1 == 1);
+        builder.add_list(&format!("list{list}"), allow_list(list.into()));
     }
     let mut model = Model::new();
     for _ in 0..count % 64 {
@@ -46,7 +47,8 @@ pub fn image_model(data: &[u8]) {
         let list = ListId::from(rule % lists);
         let subtree = rule & 0x04 != 0;
         let allow = rule & 0x08 != 0;
-        let labels: Vec<&str> = (0..1 + (rule >> 4) % 3)
+        let important = rule & 0x80 != 0;
+        let labels: Vec<&str> = (0..1 + (rule >> 4 & 0x07) % 3)
             .map_while(|_| bytes.next())
             .map(|b| ALPHABET[usize::from(b) % ALPHABET.len()])
             .collect();
@@ -55,15 +57,18 @@ pub fn image_model(data: &[u8]) {
             break;
         }
         let name = labels.join(".");
-        builder.add_rule(list, &name, subtree, allow);
+        builder.add_rule_with(list, &name, subtree, allow, important);
         let key: Vec<Vec<u8>> = labels.iter().map(|l| l.as_bytes().to_vec()).collect();
+        // The household's allowlists outrank every block: their allows
+        // are important.
+        let important = important || (allow && allow_list(list));
         *model
-            .entry((key, allow))
+            .entry((key, allow, important))
             .or_default()
             .entry(list)
             .or_insert(false) |= subtree;
     }
-    // One entry per name, kind and form.
+    // One entry per name, kind, importance and form.
     let entries: usize = model
         .values()
         .map(|lists| {
@@ -120,16 +125,19 @@ pub fn image_model(data: &[u8]) {
     }
 }
 
-/// The model's verdict among the lists that `applies` accepts: the most
-/// specific allow, else the most specific block; subtree rules match every
-/// suffix, exact rules the whole name; at one suffix, the first list.
+/// The model's verdict among the lists that `applies` accepts, in
+/// urlfilter's order with the allowlists on top: the most specific
+/// important allow, else the most specific important block, else the most
+/// specific allow, else the most specific block; an allow names the block
+/// it beats, an important one first. Subtree rules match every suffix,
+/// exact rules the whole name; at one suffix, the first list.
 fn verdict(model: &Model, labels: &[Vec<u8>], applies: &dyn Fn(ListId) -> bool) -> Verdict {
     let lower: Vec<Vec<u8>> = labels.iter().map(|l| l.to_ascii_lowercase()).collect();
-    let best = |allow: bool| {
+    let best = |allow: bool, important: bool| {
         let mut best = None;
         for start in (0..lower.len()).rev() {
             let suffix = lower[start..].to_vec();
-            let Some(lists) = model.get(&(suffix, allow)) else {
+            let Some(lists) = model.get(&(suffix, allow, important)) else {
                 continue;
             };
             let first = lists
@@ -141,12 +149,24 @@ fn verdict(model: &Model, labels: &[Vec<u8>], applies: &dyn Fn(ListId) -> bool) 
                     subtree,
                     regex: None,
                     labels: u8::try_from(lower.len() - start).unwrap_or(u8::MAX),
+                    important,
                 });
             }
         }
         best
     };
-    match (best(true), best(false)) {
+    let important_block = best(false, true);
+    let block = important_block.or(best(false, false));
+    if let Some(allow) = best(true, true) {
+        return Verdict::Allowed {
+            allow,
+            overrides: block,
+        };
+    }
+    if let Some(block) = important_block {
+        return Verdict::Blocked(block);
+    }
+    match (best(true, false), block) {
         (Some(allow), overrides) => Verdict::Allowed { allow, overrides },
         (None, Some(block)) => Verdict::Blocked(block),
         (None, None) => Verdict::NotListed,

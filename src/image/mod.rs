@@ -7,6 +7,8 @@ mod builder;
 mod format;
 #[cfg(test)]
 mod model_tests;
+#[cfg(test)]
+mod precedence_tests;
 mod regex;
 #[cfg(test)]
 mod regex_model_tests;

@@ -1,10 +1,12 @@
 //! Whole-image tests across `builder.rs`, `format.rs` and `view.rs`.
 //!
 //! - Property test: an [`Image`](super::Image) built from random lists
-//!   answers every query exactly as a naive model does — a map of merged
-//!   rules and a walk over the query's suffixes, straight from the matching
-//!   rule. Names come from a tiny label alphabet so that hits, misses,
-//!   subtree hits and allow overrides are all common.
+//!   (allowlists among them) of plain and `$important` rules answers every
+//!   query exactly as a naive model does — a map of merged rules and a walk
+//!   over the query's suffixes, straight from the matching rule, with the
+//!   precedence of `view.rs` written out. Names come from a tiny label
+//!   alphabet so that hits, misses, subtree hits, allow overrides and
+//!   important rules beating them are all common.
 //! - Hostile bytes: every truncation, every single-bit flip (with and
 //!   without a fixed-up checksum) and random buffers go through `open`,
 //!   `verify` and lookups, none of which may panic.
@@ -18,25 +20,33 @@ use super::{Image, ImageBuilder, ListId, Match, Verdict};
 
 const LABELS: [&str; 5] = ["a", "b", "ab", "c", "xyz"];
 
-/// One `add_rule` call.
+/// One `add_rule_with` call.
 #[derive(Clone, Debug)]
 struct Rule {
     list: ListId,
     name: String,
     subtree: bool,
     allow: bool,
+    important: bool,
 }
 
-/// The rules as given: per (name, allow), each list that gave it and
-/// whether that list gave the subtree form (in any of its copies).
-struct Model(HashMap<(String, bool), BTreeMap<ListId, bool>>);
+/// Whether list `list` is an allowlist in the images the tests build.
+fn is_allow_list(list: ListId) -> bool {
+    list % 2 == 1
+}
+
+/// The rules as given: per (name, allow, important), each list that gave
+/// it and whether that list gave the subtree form (in any of its copies).
+/// An allow rule of an allowlist counts as important.
+struct Model(HashMap<(String, bool, bool), BTreeMap<ListId, bool>>);
 
 impl Model {
     fn new(rules: &[Rule]) -> Self {
-        let mut given: HashMap<(String, bool), BTreeMap<ListId, bool>> = HashMap::new();
+        let mut given: HashMap<(String, bool, bool), BTreeMap<ListId, bool>> = HashMap::new();
         for r in rules {
+            let important = r.important || (r.allow && is_allow_list(r.list));
             let subtree = given
-                .entry((r.name.clone(), r.allow))
+                .entry((r.name.clone(), r.allow, important))
                 .or_default()
                 .entry(r.list)
                 .or_insert(false);
@@ -45,8 +55,8 @@ impl Model {
         Model(given)
     }
 
-    /// Entries the image should hold: per (name, allow), one for the
-    /// subtree form and one for the lists that gave only the exact form.
+    /// Entries the image should hold: per (name, allow, important), one for
+    /// the subtree form and one for the lists that gave only the exact form.
     fn entries(&self) -> usize {
         self.0
             .values()
@@ -56,14 +66,20 @@ impl Model {
             .sum()
     }
 
-    /// The most specific matching rule of one kind among the lists that
-    /// `applies` accepts: at each suffix the first such list in id order.
-    fn best(&self, query: &str, allow: bool, applies: &dyn Fn(ListId) -> bool) -> Option<Match> {
+    /// The most specific matching rule of one kind and importance among the
+    /// lists that `applies` accepts: at each suffix the first such list in
+    /// id order.
+    fn best(
+        &self,
+        query: &str,
+        (allow, important): (bool, bool),
+        applies: &dyn Fn(ListId) -> bool,
+    ) -> Option<Match> {
         let labels: Vec<&str> = query.split('.').collect();
         let mut best = None;
         for start in (0..labels.len()).rev() {
             let suffix = labels[start..].join(".");
-            let Some(lists) = self.0.get(&(suffix, allow)) else {
+            let Some(lists) = self.0.get(&(suffix, allow, important)) else {
                 continue;
             };
             let first = lists
@@ -75,6 +91,7 @@ impl Model {
                     subtree,
                     labels: (labels.len() - start) as u8,
                     regex: None,
+                    important,
                 });
             }
         }
@@ -89,10 +106,28 @@ impl Model {
         if q.is_empty() {
             return Verdict::NotListed;
         }
-        match (self.best(&q, true, applies), self.best(&q, false, applies)) {
-            (Some(allow), overrides) => Verdict::Allowed { allow, overrides },
-            (None, Some(block)) => Verdict::Blocked(block),
-            (None, None) => Verdict::NotListed,
+        let best = |kind| self.best(&q, kind, applies);
+        // (allow, important), from the highest rank: the allowlists and
+        // `@@…$important`, `$important` blocks, `@@`, blocks.
+        let (important_allow, important_block) = (best((true, true)), best((false, true)));
+        let (allow, block) = (best((true, false)), best((false, false)));
+        let beaten = important_block.or(block);
+        if let Some(allow) = important_allow {
+            Verdict::Allowed {
+                allow,
+                overrides: beaten,
+            }
+        } else if let Some(block) = important_block {
+            Verdict::Blocked(block)
+        } else if let Some(allow) = allow {
+            Verdict::Allowed {
+                allow,
+                overrides: block,
+            }
+        } else if let Some(block) = block {
+            Verdict::Blocked(block)
+        } else {
+            Verdict::NotListed
         }
     }
 }
@@ -104,14 +139,20 @@ fn name(max_labels: usize) -> impl Strategy<Value = String> {
 
 fn rules(lists: u16) -> impl Strategy<Value = Vec<Rule>> {
     prop::collection::vec(
-        (0..lists, name(3), any::<bool>(), any::<bool>()).prop_map(
-            |(list, name, subtree, allow)| Rule {
+        (
+            0..lists,
+            name(3),
+            any::<bool>(),
+            any::<bool>(),
+            prop::bool::weighted(0.3),
+        )
+            .prop_map(|(list, name, subtree, allow, important)| Rule {
                 list,
                 name,
                 subtree,
                 allow,
-            },
-        ),
+                important,
+            }),
         0..40,
     )
 }
@@ -155,10 +196,10 @@ proptest! {
     fn image_agrees_with_naive_model((lists, rules, queries, mask) in cases()) {
         let mut b = ImageBuilder::new();
         for l in 0..lists {
-            b.add_list(&format!("list{l}"), l % 2 == 1);
+            b.add_list(&format!("list{l}"), is_allow_list(l));
         }
         for r in &rules {
-            b.add_rule(r.list, &r.name, r.subtree, r.allow);
+            b.add_rule_with(r.list, &r.name, r.subtree, r.allow, r.important);
         }
         let model = Model::new(&rules);
         prop_assert_eq!(b.len(), model.entries());
@@ -196,12 +237,14 @@ fn model_reports_the_most_specific_rule() {
             name: "a.b".into(),
             subtree: true,
             allow: false,
+            important: false,
         },
         Rule {
             list: 1,
             name: "b".into(),
             subtree: true,
             allow: false,
+            important: false,
         },
     ];
     let model = Model::new(&rules);
@@ -210,6 +253,7 @@ fn model_reports_the_most_specific_rule() {
         subtree: true,
         labels: 2,
         regex: None,
+        important: false,
     });
     assert_eq!(model.verdict("x.A.b.", &|_| true), want);
 }

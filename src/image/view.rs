@@ -13,23 +13,46 @@
 //! (`self_cell`); the owner is the buffer behind a `Box<dyn ImageBytes>`,
 //! so the cell is one type for every `B`.
 //!
+//! # Precedence
+//!
+//! Every rule has one of four ranks; of the rules that match a name (at
+//! any of its suffixes, or by regex), the highest rank decides, and the
+//! match reported for it is its most specific one. From the highest:
+//!
+//! 1. an important allow: an allow rule of an allow list (the household's
+//!    allowlists beat every block rule, as AdGuard Home checks its
+//!    allowlists first), or an adblock `@@…$important` exception;
+//! 2. an important block: an adblock `…$important` rule;
+//! 3. an allow: an adblock `@@` exception of a block list;
+//! 4. a block.
+//!
+//! Ranks 2 to 4 are AdGuard urlfilter's order. Within a rank nothing
+//! depends on how specific a rule is, so an allow of `example.com` beats a
+//! block of `ads.example.com` as an allow of `ads.example.com` beats a
+//! block of `example.com` (urlfilter's too); specificity only picks which
+//! match of the deciding rank is reported. A verdict that allows names the
+//! block it beats: of the important blocks if one matched, else of the
+//! plain ones.
+//!
 //! # Lookup order
 //!
 //! Rules on names first: the hash probes of the name's suffixes. The regex
-//! DFA runs over the name's text only when they did not decide it — no
-//! rule on the name, or only a block rule while some regex allows (an
-//! allow beats a block) — and then says every pattern that matches; of
-//! those for the question's type and a list that applies, the first allow
-//! and the first block (pattern order: list, then line) count.
+//! DFA runs over the name's text only when some regex could outrank what
+//! they found — nothing found, or a rank below the highest a regex of the
+//! image has (the header's regex flags say whether some regex allows and
+//! whether some is important) — and then says every pattern that matches;
+//! of those for the question's type and a list that applies, the first of
+//! each rank (pattern order: list, then line) counts. At one rank a rule
+//! on a name comes before a regex.
 
 use std::any::Any;
 
 use super::builder::{GroupId, ListId};
 use super::format::{
     self, CLIENT_MAC, CLIENT_NAME, CLIENT_NET, CLIENT_RECORD, ENTRY, Error, GROUP_RECORD, KEY_MASK,
-    LIST_FLAG_ALLOW, LIST_RECORD, Layout, PAYLOAD_ALLOW, PAYLOAD_SET, PAYLOAD_SUBTREE,
-    REGEX_FLAG_ALLOW, REGEX_RECORD, SuffixHash, WINDOW, field, read_u16, read_u32, read_u64,
-    regex_checksum,
+    LIST_FLAG_ALLOW, LIST_RECORD, Layout, PAYLOAD_ALLOW, PAYLOAD_IMPORTANT, PAYLOAD_SET,
+    PAYLOAD_SUBTREE, REGEX_FLAG_ALLOW, REGEX_FLAG_IMPORTANT, REGEX_RECORD, SuffixHash, WINDOW,
+    field, read_u16, read_u32, read_u64, regex_checksum,
 };
 use super::regex::{self, Dfa};
 use crate::groups::{ClientId, Mac, Window};
@@ -54,6 +77,9 @@ pub struct Match {
     pub labels: u8,
     /// For a regex rule, its pattern's index ([`Image::regex`]).
     pub regex: Option<u32>,
+    /// An important rule: adblock `$important`, or an allow rule of an
+    /// allow list (module docs, "Precedence").
+    pub important: bool,
 }
 
 /// A regex rule, as the image records it.
@@ -67,6 +93,8 @@ pub struct RegexRule<'a> {
     pub line: u32,
     /// An allow rule.
     pub allow: bool,
+    /// An important rule ([`Match::important`]).
+    pub important: bool,
     /// The query types it applies to.
     pub types: QueryTypes,
     /// The pattern.
@@ -117,10 +145,12 @@ pub struct ClientRecord<'a> {
 pub enum Verdict {
     /// No rule matches.
     NotListed,
-    /// A block rule matches and no allow rule does; the most specific block.
+    /// A block rule decides (module docs, "Precedence"): the most specific
+    /// one of the highest rank that matched.
     Blocked(Match),
-    /// An allow rule matches (the most specific one); `overrides` is the most
-    /// specific block rule that it beats, if any.
+    /// An allow rule decides (the most specific one of the highest rank that
+    /// matched); `overrides` is the most specific block rule that it beats,
+    /// if any.
     Allowed {
         /// The allow rule.
         allow: Match,
@@ -294,7 +324,7 @@ impl<B: ImageBytes> Image<B> {
                 }
             }
         }
-        let mut any_allow = false;
+        let (mut any_allow, mut any_important) = (false, false);
         for i in 0..self.layout.regexes {
             let rec = self.layout.regexes_at + i * REGEX_RECORD;
             let (list, flags, types) =
@@ -304,8 +334,9 @@ impl<B: ImageBytes> Image<B> {
                 read_u32(b, rec + 16) as usize,
             );
             any_allow |= flags & REGEX_FLAG_ALLOW != 0;
+            any_important |= flags & REGEX_FLAG_IMPORTANT != 0;
             if usize::from(list) >= self.layout.lists
-                || flags & !REGEX_FLAG_ALLOW != 0
+                || flags & !(REGEX_FLAG_ALLOW | REGEX_FLAG_IMPORTANT) != 0
                 || types == 0
                 || types > u32::from(u16::MAX)
                 || read_u32(b, rec + 20) != 0
@@ -314,7 +345,8 @@ impl<B: ImageBytes> Image<B> {
                 return Err(Error::BadRegexPattern { pattern: i as u64 });
             }
         }
-        if any_allow != self.layout.regexes_allow {
+        if any_allow != self.layout.regexes_allow || any_important != self.layout.regexes_important
+        {
             return Err(Error::BadHeader {
                 field: "regex flags",
                 value: u64::from(read_u32(b, field::REGEX_FLAGS)),
@@ -455,7 +487,7 @@ impl<B: ImageBytes> Image<B> {
     /// does not decode (`verify` refuses that).
     pub fn regex(&self, index: u32) -> Option<RegexRule<'_>> {
         let i = usize::try_from(index).ok()?;
-        let (list, allow, types) = self.regex_head(i)?;
+        let (list, rank, types) = self.regex_head(i)?;
         let b = self.as_bytes();
         let rec = self.layout.regexes_at + i * REGEX_RECORD;
         let pattern = self.string(
@@ -470,7 +502,8 @@ impl<B: ImageBytes> Image<B> {
             list,
             nth: first as u32 + 1,
             line: read_u32(b, rec + 8),
-            allow,
+            allow: rank.allows(),
+            important: rank.important(),
             types,
             pattern,
         })
@@ -498,17 +531,21 @@ impl<B: ImageBytes> Image<B> {
         same.then(|| self.as_bytes().get(dfa)).flatten()
     }
 
-    /// List, allow and query types of regex rule `i`, if it is one.
+    /// List, rank and query types of regex rule `i`, if it is one.
     #[inline]
-    fn regex_head(&self, i: usize) -> Option<(ListId, bool, QueryTypes)> {
+    fn regex_head(&self, i: usize) -> Option<(ListId, Rank, QueryTypes)> {
         if i >= self.layout.regexes {
             return None;
         }
         let b = self.as_bytes();
         let rec = self.layout.regexes_at + i * REGEX_RECORD;
         let flags = read_u16(b, rec + 2);
+        let rank = Rank::of(
+            flags & REGEX_FLAG_ALLOW != 0,
+            flags & REGEX_FLAG_IMPORTANT != 0,
+        );
         let types = QueryTypes::from_bits(read_u32(b, rec + 4) as u16);
-        Some((read_u16(b, rec), flags & REGEX_FLAG_ALLOW != 0, types))
+        Some((read_u16(b, rec), rank, types))
     }
 
     /// Looks up a dotted name ("ads.example.com", case-insensitive, a
@@ -538,7 +575,7 @@ impl<B: ImageBytes> Image<B> {
     }
 
     /// The rules on names alone for a dotted name without its trailing dot.
-    fn names_with(&self, name: &[u8], applies: &impl Fn(ListId) -> bool) -> (Lookup, u8) {
+    fn names_with(&self, name: &[u8], applies: &impl Fn(ListId) -> bool) -> (Best, u8) {
         let mut walk = Walk::new();
         if !name.is_empty() {
             let mut end = name.len();
@@ -550,8 +587,7 @@ impl<B: ImageBytes> Image<B> {
             }
             self.push_label(&mut walk, &name[..end], true, applies);
         }
-        let labels = walk.labels;
-        (walk.lookup(), labels)
+        (walk.best, walk.labels)
     }
 
     /// Same, from DNS wire labels leftmost first (as hickory's `Name::iter()`
@@ -586,7 +622,7 @@ impl<B: ImageBytes> Image<B> {
                 self.with_regexes(found, text, TYPE_A, &applies).verdict
             }
             // No regexes, or a text past any DNS name: rules on names only.
-            None => found.0.verdict,
+            None => found.0.verdict(),
         }
     }
 
@@ -613,7 +649,7 @@ impl<B: ImageBytes> Image<B> {
     }
 
     /// The rules on names alone, from wire labels.
-    fn names_labels<'a, I>(&self, labels: I, applies: &impl Fn(ListId) -> bool) -> (Lookup, u8)
+    fn names_labels<'a, I>(&self, labels: I, applies: &impl Fn(ListId) -> bool) -> (Best, u8)
     where
         I: DoubleEndedIterator<Item = &'a [u8]>,
     {
@@ -626,8 +662,7 @@ impl<B: ImageBytes> Image<B> {
             let whole = labels.peek().is_none();
             self.push_label(&mut walk, label, whole, applies);
         }
-        let count = walk.labels;
-        (walk.lookup(), count)
+        (walk.best, walk.labels)
     }
 
     /// Completes the lookup of rules on names `found` (and the name's label
@@ -636,56 +671,49 @@ impl<B: ImageBytes> Image<B> {
     #[inline]
     fn with_regexes(
         &self,
-        (found, labels): (Lookup, u8),
+        (found, labels): (Best, u8),
         text: impl Iterator<Item = u8>,
         qtype: u16,
         applies: &impl Fn(ListId) -> bool,
     ) -> Lookup {
         let Some(dfa) = &self.held.borrow_dependent().dfa else {
-            return found;
+            return found.lookup();
         };
-        match found.verdict {
-            Verdict::Allowed { .. } => return found,
-            Verdict::Blocked(_) if !self.layout.regexes_allow => return found,
-            Verdict::Blocked(_) | Verdict::NotListed => {}
+        // The highest rank a regex of the image may have.
+        let regex_top = match (self.layout.regexes_important, self.layout.regexes_allow) {
+            (true, _) => Rank::ImportantAllow,
+            (false, true) => Rank::Allow,
+            (false, false) => Rank::Block,
+        };
+        if found.top().is_some_and(|top| top >= regex_top) {
+            return found.lookup();
         }
-        let (mut allow, mut block, mut any) = (None, None, false);
+        let mut by_regex = Best::default();
+        let mut first = [usize::MAX; Rank::COUNT];
         regex::for_each_match(dfa, text, |pattern| {
-            any = true;
-            let Some((list, is_allow, types)) = self.regex_head(pattern) else {
+            by_regex.listed = true;
+            let Some((list, rank, types)) = self.regex_head(pattern) else {
                 return;
             };
-            if !types.contains(qtype) || !applies(list) {
+            if !types.contains(qtype) || !applies(list) || pattern > first[rank as usize] {
                 return;
             }
-            let slot = if is_allow { &mut allow } else { &mut block };
-            if slot.is_none_or(|(p, _)| pattern < p) {
-                *slot = Some((pattern, list));
-            }
+            first[rank as usize] = pattern;
+            by_regex.ranks[rank as usize] = Some(Match {
+                list,
+                subtree: false,
+                labels,
+                // At most MAX_REGEXES patterns.
+                regex: Some(pattern as u32),
+                important: rank.important(),
+            });
         });
-        let matched = |(pattern, list): (usize, ListId)| Match {
-            list,
-            subtree: false,
-            labels,
-            // At most MAX_REGEXES patterns.
-            regex: Some(pattern as u32),
-        };
-        let verdict = match (found.verdict, allow, block) {
-            (Verdict::Blocked(by_name), Some(allow), _) => Verdict::Allowed {
-                allow: matched(allow),
-                overrides: Some(by_name),
-            },
-            (_, Some(allow), block) => Verdict::Allowed {
-                allow: matched(allow),
-                overrides: block.map(matched),
-            },
-            (Verdict::NotListed, None, Some(block)) => Verdict::Blocked(matched(block)),
-            (verdict, None, _) => verdict,
-        };
-        Lookup {
-            verdict,
-            listed: found.listed || any,
+        let mut best = found;
+        for (slot, regex) in best.ranks.iter_mut().zip(by_regex.ranks) {
+            *slot = slot.or(regex);
         }
+        best.listed |= by_regex.listed;
+        best.lookup()
     }
 
     /// Whether a rule on exactly the name whose [`name_hash`](super::name_hash)
@@ -768,18 +796,16 @@ impl<B: ImageBytes> Image<B> {
             // above from being moved down here by the optimizer.
             let start = if touched == 0 { range[k].0 } else { guess[k] };
             let mut at = self.lower_bound(range[k], start, key);
-            let (mut allow, mut block) = (None, None);
+            let mut here = [None; Rank::COUNT];
             while at < hi {
                 let entry = self.entry(at);
                 if entry & KEY_MASK != key {
                     break;
                 }
                 let subtree = entry & PAYLOAD_SUBTREE != 0;
-                let slot = if entry & PAYLOAD_ALLOW != 0 {
-                    &mut allow
-                } else {
-                    &mut block
-                };
+                let important = entry & PAYLOAD_IMPORTANT != 0;
+                let rank = Rank::of(entry & PAYLOAD_ALLOW != 0, important);
+                let slot = &mut here[rank as usize];
                 best.listed |= subtree || exact_applies;
                 // Of a name's exact and subtree entries, the first list in
                 // config order that applies.
@@ -792,16 +818,16 @@ impl<B: ImageBytes> Image<B> {
                         subtree,
                         labels,
                         regex: None,
+                        important,
                     });
                 }
                 at += 1;
             }
             // Later suffixes are longer, hence more specific.
-            if allow.is_some() {
-                best.allow = allow;
-            }
-            if block.is_some() {
-                best.block = block;
+            for (slot, found) in best.ranks.iter_mut().zip(here) {
+                if found.is_some() {
+                    *slot = found;
+                }
             }
         }
     }
@@ -1051,13 +1077,84 @@ impl JoinedText {
 /// Suffixes probed together; names rarely have more labels.
 const BATCH: usize = 16;
 
-/// The most specific allow and block matches seen so far, and whether
-/// any rule matched, applying or not.
-#[derive(Default)]
+/// Where a rule stands in the decision (module docs, "Precedence"): a
+/// higher rank beats a lower one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Rank {
+    Block = 0,
+    Allow = 1,
+    ImportantBlock = 2,
+    ImportantAllow = 3,
+}
+
+impl Rank {
+    const COUNT: usize = 4;
+    const ALL: [Rank; Rank::COUNT] = [
+        Rank::Block,
+        Rank::Allow,
+        Rank::ImportantBlock,
+        Rank::ImportantAllow,
+    ];
+
+    fn of(allow: bool, important: bool) -> Rank {
+        match (allow, important) {
+            (false, false) => Rank::Block,
+            (true, false) => Rank::Allow,
+            (false, true) => Rank::ImportantBlock,
+            (true, true) => Rank::ImportantAllow,
+        }
+    }
+
+    fn allows(self) -> bool {
+        matches!(self, Rank::Allow | Rank::ImportantAllow)
+    }
+
+    fn important(self) -> bool {
+        self >= Rank::ImportantBlock
+    }
+}
+
+/// The most specific match of each rank seen so far (by [`Rank`]), and
+/// whether any rule matched, applying or not.
+#[derive(Clone, Copy, Default)]
 struct Best {
-    allow: Option<Match>,
-    block: Option<Match>,
+    ranks: [Option<Match>; Rank::COUNT],
     listed: bool,
+}
+
+impl Best {
+    /// The highest rank that matched.
+    fn top(&self) -> Option<Rank> {
+        Rank::ALL
+            .into_iter()
+            .rev()
+            .find(|&rank| self.ranks[rank as usize].is_some())
+    }
+
+    fn lookup(self) -> Lookup {
+        Lookup {
+            verdict: self.verdict(),
+            listed: self.listed,
+        }
+    }
+
+    /// The highest rank decides; an allow names the block it beats, an
+    /// important one if any matched.
+    fn verdict(self) -> Verdict {
+        match self.ranks {
+            [block, _, important_block, Some(allow)] => Verdict::Allowed {
+                allow,
+                overrides: important_block.or(block),
+            },
+            [_, _, Some(block), None] => Verdict::Blocked(block),
+            [block, Some(allow), None, None] => Verdict::Allowed {
+                allow,
+                overrides: block,
+            },
+            [Some(block), None, None, None] => Verdict::Blocked(block),
+            [None, None, None, None] => Verdict::NotListed,
+        }
+    }
 }
 
 /// The state of one lookup: the running suffix hash, the suffixes not yet
@@ -1078,33 +1175,6 @@ impl Walk {
             batch: [(0, 0); BATCH],
             len: 0,
             best: Best::default(),
-        }
-    }
-
-    fn lookup(self) -> Lookup {
-        let listed = self.best.listed;
-        Lookup {
-            verdict: self.verdict(),
-            listed,
-        }
-    }
-
-    fn verdict(self) -> Verdict {
-        match self.best {
-            Best {
-                allow: Some(allow),
-                block,
-                ..
-            } => Verdict::Allowed {
-                allow,
-                overrides: block,
-            },
-            Best {
-                allow: None,
-                block: Some(block),
-                ..
-            } => Verdict::Blocked(block),
-            _ => Verdict::NotListed,
         }
     }
 }
@@ -1137,6 +1207,7 @@ mod tests {
             subtree,
             labels,
             regex: None,
+            important: false,
         })
     }
 
@@ -1215,12 +1286,14 @@ mod tests {
             subtree: false,
             labels: 3,
             regex: None,
+            important: true,
         };
         let block = Match {
             list: 0,
             subtree: true,
             labels: 2,
             regex: None,
+            important: false,
         };
         assert_eq!(
             image.lookup("ok.example.net"),
@@ -1241,12 +1314,14 @@ mod tests {
             subtree: true,
             labels: 3,
             regex: None,
+            important: true,
         };
         let block = Match {
             list: 0,
             subtree: true,
             labels: 4,
             regex: None,
+            important: false,
         };
         assert_eq!(
             image.lookup("x.deep.good.example.net"),

@@ -517,6 +517,7 @@ mod tests {
             subtree: true,
             labels: 2,
             regex: None,
+            important: false,
         })
     }
 
@@ -547,6 +548,7 @@ mod tests {
                 subtree: true,
                 labels: 2,
                 regex: None,
+                important: false,
             })),
             SINKHOLE,
             1232,
