@@ -354,14 +354,15 @@ fn add<B: ImageBytes>(
     let (mut refused, mut regex_copies) = (Vec::new(), 0u64);
     let parsed = lists::parse_reader_with(reader, options, badfilters, |rule| {
         if let Some(types) = rule.regex {
-            match builder.add_regex(list, rule.name, rule.allow, types, rule.line) {
+            let (allow, important) = (rule.allow, rule.important);
+            match builder.add_regex_with(list, rule.name, allow, important, types, rule.line) {
                 Ok(true) => {}
                 Ok(false) => regex_copies += 1,
                 Err(error) => refused.push((rule.line, rule.name.to_owned(), error)),
             }
             return;
         }
-        builder.add_rule(list, rule.name, rule.subtree, rule.allow);
+        builder.add_rule_with(list, rule.name, rule.subtree, rule.allow, rule.important);
         let Some(previous) = previous else { return };
         if report.added_examples.len() < EXAMPLES
             && !previous.has_rule(name_hash(rule.name), rule.allow)

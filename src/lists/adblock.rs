@@ -4,8 +4,11 @@
 //! block. Accepted shapes:
 //! - `||name^` (also `||name`, `||name^|`): block `name` and its subdomains;
 //!   `@@||name^`: allow them.
-//! - `$important` is accepted as a plain block: ralo's matching rule lets
-//!   allows win over blocks, so `$important` cannot override an allow.
+//! - `$important` (on either kind, with `$dnstype` or alone): the rule
+//!   outranks the plain rules of the other kind, in urlfilter's order —
+//!   `||x^$important` beats `@@||x^`, and `@@||x^$important` beats it in
+//!   turn; the household's allowlists beat them all (`image::view`,
+//!   "Precedence").
 //! - `://name^`, `//name^`, `http(s)://name^`, `|name^`: these match exactly
 //!   one host, so they become exact rules.
 //! - `name^` without an anchor matches `name`, its subdomains, and names that
@@ -54,19 +57,14 @@ pub(super) fn regex(
             (&inner[..at], Some(&inner[at + 2..]))
         }
     };
-    if let Some(modifiers) = modifiers
-        && modifiers != "important"
-    {
-        if is_badfilter(modifiers) {
-            return Some(Err(Reason::Badfilter));
-        }
-        return Some(Err(Reason::Modifier(modifiers)));
-    }
-    Some(pattern_rule(
-        pattern,
-        QueryTypes::ALL,
-        options.allow || exception,
-    ))
+    let important = match modifiers {
+        None => false,
+        Some("important") => true,
+        Some(modifiers) if is_badfilter(modifiers) => return Some(Err(Reason::Badfilter)),
+        Some(modifiers) => return Some(Err(Reason::Modifier(modifiers))),
+    };
+    let rule = pattern_rule(pattern, QueryTypes::ALL, options.allow || exception);
+    Some(rule.map(|rule| RegexCandidate { important, ..rule }))
 }
 
 /// Whether `modifiers` (the text after `$`) hold `badfilter`.
@@ -132,9 +130,9 @@ pub(super) fn rule<'a>(
         Some((pattern, modifiers)) => (pattern, Some(modifiers)),
         None => (body, None),
     };
-    let types = match modifiers {
+    let Modifiers { types, important } = match modifiers {
         Some(modifiers) => rule_modifiers(modifiers)?,
-        None => QueryTypes::ALL,
+        None => Modifiers::default(),
     };
     let (rest, anchor) = anchor(pattern)?;
     let end = rest
@@ -169,27 +167,48 @@ pub(super) fn rule<'a>(
         subtree: anchor != Anchor::Exact,
         allow: options.allow || exception,
         types,
+        important,
     })
 }
 
-/// The query types a name rule's `modifiers` (the text after `$`) leave
-/// it: `important` (a plain rule: allows win over blocks in ralo) and
-/// `dnstype=` (AdGuard's: `AAAA|HTTPS`, or every type but some:
-/// `~A|~AAAA`) are taken; `badfilter` and every other modifier make the
-/// line no rule.
-fn rule_modifiers(modifiers: &str) -> Result<QueryTypes, Reason<'_>> {
+/// What a name rule's modifiers say.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Modifiers {
+    /// `$dnstype`: the query types the rule applies to.
+    types: QueryTypes,
+    /// `$important`.
+    important: bool,
+}
+
+impl Default for Modifiers {
+    fn default() -> Self {
+        Modifiers {
+            types: QueryTypes::ALL,
+            important: false,
+        }
+    }
+}
+
+/// The [`Modifiers`] of a name rule's `modifiers` (the text after `$`):
+/// `important` and `dnstype=` (AdGuard's: `AAAA|HTTPS`, or every type but
+/// some: `~A|~AAAA`) are taken, each once; `badfilter` and every other
+/// modifier make the line no rule.
+fn rule_modifiers(modifiers: &str) -> Result<Modifiers, Reason<'_>> {
     if is_badfilter(modifiers) {
         return Err(Reason::Badfilter);
     }
-    let mut types = None;
+    let (mut types, mut important) = (None, false);
     for modifier in modifiers.split(',').map(str::trim) {
         match modifier.split_once('=') {
-            None if modifier == "important" => {}
+            None if modifier == "important" && !important => important = true,
             Some(("dnstype", list)) if types.is_none() => types = Some(dnstype(list)?),
             _ => return Err(Reason::Modifier(modifiers)),
         }
     }
-    Ok(types.unwrap_or(QueryTypes::ALL))
+    Ok(Modifiers {
+        types: types.unwrap_or(QueryTypes::ALL),
+        important,
+    })
 }
 
 /// A `$dnstype=` value: type names joined by `|`, all of them plain or all
@@ -265,6 +284,14 @@ mod tests {
             subtree,
             allow: false,
             types: QueryTypes::ALL,
+            important: false,
+        })
+    }
+
+    fn important(raw: &str, subtree: bool) -> Result<Candidate<'_>, Reason<'_>> {
+        block(raw, subtree).map(|c| Candidate {
+            important: true,
+            ..c
         })
     }
 
@@ -301,10 +328,21 @@ mod tests {
     }
 
     #[test]
-    fn important_modifier_is_a_plain_block() {
+    fn important_modifier_makes_an_important_rule_of_either_kind() {
         assert_eq!(
             parsed("||example.com^$important"),
-            block("example.com", true)
+            important("example.com", true)
+        );
+        assert_eq!(
+            parsed("|example.com^$important"),
+            important("example.com", false)
+        );
+        let exception = parsed("@@||example.com^$important").unwrap();
+        assert!(exception.allow && exception.important);
+        assert!(!parsed("@@||example.com^").unwrap().important);
+        assert_eq!(
+            parsed("||example.com^$important,important"),
+            Err(Reason::Modifier("important,important"))
         );
     }
 
@@ -393,8 +431,12 @@ mod tests {
         assert_eq!(rule.pattern, "^ad[0-9]+\\.example\\.com$");
         assert!(!rule.allow);
         let rule = regex_of("@@/banner[0-9]/$important").unwrap().unwrap();
-        assert_eq!((rule.pattern, rule.allow), ("banner[0-9]", true));
+        assert_eq!(
+            (rule.pattern, rule.allow, rule.important),
+            ("banner[0-9]", true, true)
+        );
         assert_eq!(rule.types, QueryTypes::ALL);
+        assert!(!regex_of("/banner[0-9]/").unwrap().unwrap().important);
         // `$` and `/` inside the pattern.
         let rule = regex_of("/a\\/b$|c/").unwrap().unwrap();
         assert_eq!(rule.pattern, "a\\/b$|c");
@@ -459,7 +501,10 @@ mod tests {
             parsed("polezno-2012.info^"),
             block("polezno-2012.info", true)
         );
-        assert_eq!(parsed("example.com$important"), block("example.com", true));
+        assert_eq!(
+            parsed("example.com$important"),
+            important("example.com", true)
+        );
     }
 
     #[test]

@@ -37,6 +37,7 @@ pub(super) fn candidate(word: &str, options: ParseOptions) -> Result<Candidate<'
         subtree: options.subdomains,
         allow: options.allow,
         types: QueryTypes::ALL,
+        important: false,
     })
 }
 

@@ -42,6 +42,8 @@ pub(super) struct Candidate<'a> {
     /// The query types it applies to (adblock `$dnstype`; every type
     /// otherwise).
     pub(super) types: QueryTypes,
+    /// An adblock `$important` rule.
+    pub(super) important: bool,
 }
 
 /// Parses a plain domain line, given as its first word and the rest: one
@@ -74,6 +76,7 @@ pub(super) fn domain_line<'a>(
         subtree,
         allow: options.allow,
         types: QueryTypes::ALL,
+        important: false,
     })
 }
 

@@ -44,6 +44,9 @@ pub struct Rule<'a> {
     pub regex: Option<QueryTypes>,
     /// The rule allows (allowlist source or adblock `@@`) rather than blocks.
     pub allow: bool,
+    /// An adblock `$important` rule: it outranks the plain rules of the
+    /// other kind (see `image::view`, "Precedence").
+    pub important: bool,
     /// 1-based line number in the source.
     pub line: u32,
 }
@@ -54,7 +57,8 @@ pub struct Rule<'a> {
 /// Lines are split on `\n`; a trailing `\r` and surrounding whitespace are
 /// dropped. No input makes it panic; every problem is counted in the returned
 /// [`Stats`] (see `stats.rs` for how lines are counted). A rule is a duplicate
-/// when an earlier line of the same text gave the same name, subtree and allow;
+/// when an earlier line of the same text gave the same name, subtree, allow
+/// and importance;
 /// duplicates are recognised by a 64-bit hash, so two different rules collide
 /// with odds of about n²/2⁶⁵ (1 in 36 million for a million rules).
 pub fn parse(text: &str, options: ParseOptions, mut sink: impl FnMut(Rule<'_>)) -> Stats {
@@ -201,6 +205,7 @@ impl State<'_> {
                 pattern: &pattern,
                 types: candidate.types,
                 allow: candidate.allow,
+                important: candidate.important,
             };
             self.add_regex(regex, number, sink);
             return;
@@ -210,6 +215,7 @@ impl State<'_> {
                 &self.buf,
                 candidate.subtree,
                 candidate.allow,
+                candidate.important,
                 None,
             ))
         {
@@ -222,12 +228,13 @@ impl State<'_> {
             subtree: candidate.subtree,
             regex: None,
             allow: candidate.allow,
+            important: candidate.important,
             line: number,
         });
     }
 
     /// Passes a regex rule on unless it is a duplicate (same pattern, query
-    /// types and allow).
+    /// types, allow and importance).
     fn add_regex(
         &mut self,
         candidate: RegexCandidate<'_>,
@@ -238,6 +245,7 @@ impl State<'_> {
             candidate.pattern,
             false,
             candidate.allow,
+            candidate.important,
             Some(candidate.types),
         );
         if let Some(seen) = &mut self.seen
@@ -252,6 +260,7 @@ impl State<'_> {
             subtree: false,
             regex: Some(candidate.types),
             allow: candidate.allow,
+            important: candidate.important,
             line: number,
         });
     }
@@ -276,10 +285,16 @@ fn name_pattern(name: &str, subtree: bool) -> String {
 
 /// A 64-bit hash of a rule, stored instead of the name to keep memory small.
 /// `DefaultHasher::new()` has fixed keys, so results do not vary between runs.
-fn rule_key(name: &str, subtree: bool, allow: bool, regex: Option<QueryTypes>) -> u64 {
+fn rule_key(
+    name: &str,
+    subtree: bool,
+    allow: bool,
+    important: bool,
+    regex: Option<QueryTypes>,
+) -> u64 {
     let mut hasher = DefaultHasher::new();
     name.hash(&mut hasher);
-    (u8::from(subtree) | (u8::from(allow) << 1)).hash(&mut hasher);
+    (u8::from(subtree) | (u8::from(allow) << 1) | (u8::from(important) << 2)).hash(&mut hasher);
     regex.hash(&mut hasher);
     hasher.finish()
 }
@@ -622,8 +637,28 @@ mod tests {
 
     #[test]
     fn a_regex_and_a_name_of_the_same_text_are_no_duplicates() {
-        let (found, stats) = rules("/a\\.example/\na.example\n/a\\.example/$important\n");
+        let (found, stats) = rules("/a\\.example/\na.example\n/a\\.example/\n");
         assert_eq!(found.len(), 2);
+        assert_eq!(stats.duplicate, 1);
+    }
+
+    #[test]
+    fn an_important_rule_is_no_duplicate_of_the_plain_one() {
+        let mut found = Vec::new();
+        let text = "||a.example^\n||a.example^$important\n/a/\n/a/$important\n\
+                    ||a.example^$important\n";
+        let stats = parse(text, ParseOptions::default(), |rule| {
+            found.push((rule.name.to_owned(), rule.important, rule.line));
+        });
+        assert_eq!(
+            found,
+            [
+                ("a.example".to_owned(), false, 1),
+                ("a.example".to_owned(), true, 2),
+                ("a".to_owned(), false, 3),
+                ("a".to_owned(), true, 4),
+            ]
+        );
         assert_eq!(stats.duplicate, 1);
     }
 

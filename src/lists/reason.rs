@@ -46,7 +46,7 @@ pub(super) enum Reason<'a> {
     Path,
     /// A rule with a port (`name:8040`).
     Port,
-    /// A `$modifier` other than `$important`.
+    /// A `$modifier` ralo does not take, or one given twice.
     Modifier(&'a str),
     /// A `$badfilter` rule: it cancels another, it blocks nothing itself.
     Badfilter,
@@ -151,7 +151,7 @@ impl fmt::Display for Reason<'_> {
             Reason::Port => f.write_str("rule with a port; DNS sees only the name"),
             Reason::Modifier(modifier) => write!(
                 f,
-                "modifier `${}` is not supported (only `$important`)",
+                "modifier `${}` is not supported (ralo takes `$important` and `$dnstype`, each once; `/regex/` rules `$important` only)",
                 cut(modifier)
             ),
             Reason::Badfilter => {
@@ -253,7 +253,7 @@ mod tests {
         let text = Reason::Modifier("third-party").to_string();
         assert_eq!(
             text,
-            "modifier `$third-party` is not supported (only `$important`)"
+            "modifier `$third-party` is not supported (ralo takes `$important` and `$dnstype`, each once; `/regex/` rules `$important` only)"
         );
     }
 
