@@ -33,6 +33,7 @@ use super::format::{
     REGEX_FLAG_ALLOW, REGEX_FLAG_IMPORTANT, REGEX_RECORD, REGEXES_ALLOW, REGEXES_IMPORTANT,
     Section, WINDOW, field, name_hash, regex_checksum, write_u16, write_u32, write_u64,
 };
+use super::guarded::{self, Guarded};
 use super::regex::{self, RegexError};
 use super::view::{Image, ImageBytes};
 use crate::groups::{ClientId, Window};
@@ -131,6 +132,8 @@ pub struct ImageBuilder {
     regex_seen: HashSet<(ListId, bool, bool, u16, String)>,
     /// The serialized DFA of `regexes`, once compiled.
     regex_dfa: Option<Vec<u8>>,
+    /// Subtree rules with `$denyallow` exemptions (`guarded.rs`).
+    guarded: Vec<Guarded>,
 }
 
 impl Default for ImageBuilder {
@@ -147,6 +150,7 @@ impl Default for ImageBuilder {
             regexes: Vec::new(),
             regex_seen: HashSet::new(),
             regex_dfa: None,
+            guarded: Vec::new(),
         }
     }
 }
@@ -359,6 +363,46 @@ impl ImageBuilder {
         });
         self.regex_dfa = None;
         Ok(true)
+    }
+
+    /// Adds a subtree rule that leaves out the names `exempt` and their
+    /// subdomains (adblock `$denyallow`), as [`add_rule_with`](Self::add_rule_with)
+    /// says otherwise. Exemptions not below `name` leave out nothing the
+    /// rule covers and are dropped; one that is `name` or a parent of it
+    /// leaves out everything, and the rule is dropped; a rule left with no
+    /// exemption is a plain subtree rule. Copies of a list's rule (same
+    /// name, kind and importance) are merged when the image is built
+    /// (`guarded.rs`), and are not counted by [`len`](Self::len).
+    ///
+    /// # Panics
+    ///
+    /// If `list` was not returned by [`add_list`](Self::add_list) on this
+    /// builder.
+    pub fn add_denyallow_rule<'e>(
+        &mut self,
+        list: ListId,
+        name: &str,
+        (allow, important): (bool, bool),
+        exempt: impl IntoIterator<Item = &'e str>,
+    ) {
+        let important = self.is_important(list, allow, important);
+        match Guarded::new(list, name, (allow, important), exempt) {
+            Ok(rule) => self.guarded.push(rule),
+            Err(false) => self.add_rule_with(list, name, true, allow, important),
+            Err(true) => {}
+        }
+    }
+
+    /// `$denyallow` rules the image will leave out: past
+    /// [`MAX_GUARDS`](super::MAX_GUARDS) on one way from a name to the root.
+    pub fn denyallow_left_out(&self) -> u64 {
+        guarded::build(self.guarded.clone(), RAW_ALLOW).left_out
+    }
+
+    /// Drops the `$denyallow` rules of `list` (a list whose text failed
+    /// part way).
+    pub fn discard_denyallow(&mut self, list: ListId) {
+        self.guarded.retain(|rule| rule.list != list);
     }
 
     /// Drops the regex rules of `list` (a list whose text failed part way).
@@ -588,7 +632,12 @@ impl ImageBuilder {
     /// [`build`](Self::build) with a given creation time, so that equal
     /// inputs give equal bytes.
     pub(crate) fn build_at(mut self, generation: u64, created: u64) -> Vec<u8> {
+        let guarded = guarded::build(std::mem::take(&mut self.guarded), RAW_ALLOW);
+        for (list, name, allow, important) in guarded.plain {
+            self.add_rule_with(list, &name, true, allow, important);
+        }
         self.merge();
+        self.rules.extend(guarded.entries);
         // Refusals are the caller's to report, by compiling first.
         let _ = self.compile_regexes();
         let dfa = self.regex_dfa.take().unwrap_or_default();
@@ -603,6 +652,7 @@ impl ImageBuilder {
         // (bucket, entry) sorted: the on-disk order, made in place.
         let mut items = std::mem::take(&mut self.rules);
         let mut per_set = vec![0u64; self.lists.len() + self.sets.len()];
+        let mut per_list = vec![0u64; self.lists.len()];
         for item in &mut items {
             let (h, raw) = *item;
             let key = (h << bits) & KEY_MASK;
@@ -611,7 +661,13 @@ impl ImageBuilder {
             } else {
                 0
             };
-            if let Some(count) = per_set.get_mut((raw & RAW_SET) as usize) {
+            let set = (raw & RAW_SET) as usize;
+            // A `$denyallow` entry names its list past the sets.
+            let count = match set.checked_sub(MAX_SETS) {
+                Some(list) => per_list.get_mut(list),
+                None => per_set.get_mut(set),
+            };
+            if let Some(count) = count {
                 *count += 1;
             }
             *item = (
@@ -624,7 +680,6 @@ impl ImageBuilder {
         // The sets: each list alone, then the combinations.
         let singles = (0..self.lists.len()).map(|id| vec![id as ListId]);
         let all_sets: Vec<Vec<ListId>> = singles.chain(self.sets.iter().cloned()).collect();
-        let mut per_list = vec![0u64; self.lists.len()];
         for (members, count) in all_sets.iter().zip(&per_set) {
             for &list in members {
                 per_list[usize::from(list)] += count;

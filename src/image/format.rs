@@ -52,7 +52,20 @@
 //!   bit 15 allow, bit 16 important (an adblock `$important` rule, or any
 //!   allow rule of an allow list: see "Precedence" in `view.rs`). Entries
 //!   ascend (as `u64`) within each bucket. One name has at most eight
-//!   entries: block and allow, plain and important, each exact and subtree.
+//!   entries: block and allow, plain and important, each exact and subtree
+//!   — besides those of `$denyallow` rules:
+//! - **`$denyallow` entries**: a list set id of [`MAX_SETS`] + `l` (never a
+//!   set) marks an entry of list `l` alone that belongs to a subtree rule
+//!   with exemptions. With the subtree bit, it is the rule, filed under its
+//!   name `S` like any entry. Without it, it is one exemption `D` (a name
+//!   below `S`) of that list's rule of the same kind and importance on the
+//!   name `labels(D) - labels(S)` labels shorter, filed under
+//!   [`exemption_hash`]`(h(D), labels(S))`. A list has at most one such rule
+//!   per name, kind and importance (the builder merges copies), so the
+//!   exemption names its rule exactly; a lookup that meets the rule probes
+//!   for its exemptions at the longer suffixes of the query. The builder
+//!   keeps at most [`MAX_GUARDS`] such rules on the way from any name to the
+//!   root, so a lookup holds them in a fixed array.
 //! - **List table**: 40 bytes per list, in list-id order: rule count `u64`
 //!   (entries whose set holds this list), name offset `u32` and name length
 //!   `u32` into the string table, flags `u32` (bit 0 allow list, others
@@ -152,8 +165,11 @@ pub const HEADER_LEN: usize = 256;
 pub const MAX_REGEXES: usize = 1 << 16;
 /// Most groups one image can name (a list's groups are a `u64` mask).
 pub const MAX_GROUPS: usize = 64;
-/// Most list sets one image can hold (set ids are 14 bits in an entry).
-pub const MAX_SETS: usize = 1 << 14;
+/// Most list sets one image can hold (set ids are 14 bits in an entry; the
+/// last [`MAX_LISTS`] ids mark `$denyallow` entries).
+pub const MAX_SETS: usize = (1 << 14) - MAX_LISTS;
+/// Most `$denyallow` rules one name and its parents may have, together.
+pub const MAX_GUARDS: usize = 16;
 /// Most lists one image can name (list ids are 12 bits in an entry).
 pub const MAX_LISTS: usize = 1 << 12;
 /// List names longer than this many bytes are cut (on a character boundary).
@@ -858,6 +874,13 @@ impl SuffixHash {
     pub(crate) fn hash(self) -> u64 {
         self.0
     }
+}
+
+/// Where an exemption of a `$denyallow` rule is filed: `name_hash` the hash
+/// of the exempt name, `rule_labels` the labels of the rule's name.
+#[inline]
+pub(crate) fn exemption_hash(name_hash: u64, rule_labels: u8) -> u64 {
+    mum(name_hash ^ K1, K3.wrapping_add(u64::from(rule_labels)))
 }
 
 /// The hash of a whole dotted name (labels split on `.`), as the image

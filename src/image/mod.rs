@@ -1,10 +1,12 @@
 //! The compiled rule image: one immutable, pointer-free, little-endian byte
 //! buffer that the updater builds (`builder`) and the server maps and queries in
 //! place (`view`); `format` holds the layout, the name hash and the errors;
-//! `regex` compiles the regex rules into the DFA the image carries and runs it.
+//! `regex` compiles the regex rules into the DFA the image carries and runs it;
+//! `guarded` turns `$denyallow` rules into entries.
 
 mod builder;
 mod format;
+mod guarded;
 #[cfg(test)]
 mod model_tests;
 #[cfg(test)]
@@ -13,11 +15,12 @@ mod regex;
 #[cfg(test)]
 mod regex_model_tests;
 mod view;
+mod walk;
 
 pub use builder::{GroupId, ImageBuilder, ListId, RefusedRegex, Settled};
 pub use format::{
-    Error, FORMAT_VERSION, HEADER_LEN, MAGIC, MAX_GROUPS, MAX_LIST_NAME, MAX_LISTS, MAX_REGEXES,
-    MAX_SETS, name_hash,
+    Error, FORMAT_VERSION, HEADER_LEN, MAGIC, MAX_GROUPS, MAX_GUARDS, MAX_LIST_NAME, MAX_LISTS,
+    MAX_REGEXES, MAX_SETS, name_hash,
 };
 pub use regex::{MAX_PATTERN_DFA, MAX_SET_DFA, RegexError};
 pub use view::{ClientRecord, Image, ImageBytes, Lookup, Match, RegexRule, Verdict};

@@ -1,7 +1,8 @@
 //! How rules of different ranks decide a name, through whole images (the
 //! order is in `view.rs`, "Precedence"): `$important` blocks beat `@@`
 //! exceptions, `@@…$important` beats them, and the household's allowlists
-//! beat everything; specificity never lets a lower rank win.
+//! beat everything; specificity never lets a lower rank win. `$denyallow`
+//! rules leave out their names for themselves alone, at any rank.
 
 use super::{Image, ImageBuilder, ListId, Match, Verdict};
 use crate::querytypes::QueryTypes;
@@ -176,4 +177,134 @@ fn an_important_exception_regex_beats_an_important_block_on_the_name() {
             overrides: Some(on_name(0, true, 2, true)),
         }
     );
+}
+
+#[test]
+fn a_denyallow_rule_leaves_out_its_names_and_their_subdomains() {
+    let image = image(|b, [ads, _, _]| {
+        let exempt = ["a.example.org", "b.example.org"];
+        b.add_denyallow_rule(ads, "example.org", (false, false), exempt);
+    });
+    let blocked = Verdict::Blocked(on_name(0, true, 2, false));
+    assert_eq!(image.lookup("example.org"), blocked);
+    assert_eq!(image.lookup("c.example.org"), blocked);
+    assert_eq!(image.lookup("xa.example.org"), blocked);
+    for clear in ["a.example.org", "x.a.example.org", "y.x.B.example.org"] {
+        assert_eq!(image.lookup(clear), Verdict::NotListed, "{clear}");
+    }
+    let labels = ["x", "a", "example", "org"].map(str::as_bytes);
+    assert_eq!(image.lookup_labels(labels.into_iter()), Verdict::NotListed);
+}
+
+#[test]
+fn a_name_left_out_stays_blocked_by_another_rule() {
+    let image = image(|b, [ads, more, _]| {
+        b.add_denyallow_rule(ads, "example.org", (false, false), ["a.example.org"]);
+        b.add_rule(ads, "org", true, false);
+        b.add_rule(more, "a.example.org", false, false);
+    });
+    // The parent rule of the same list, and another list's exact rule.
+    assert_eq!(
+        image.lookup("x.a.example.org"),
+        Verdict::Blocked(on_name(0, true, 1, false))
+    );
+    assert_eq!(
+        image.lookup_for("a.example.org", |list| list == 1),
+        Verdict::Blocked(on_name(1, false, 3, false))
+    );
+    assert_eq!(
+        image.lookup_for("x.a.example.org", |list| list == 1),
+        Verdict::NotListed
+    );
+}
+
+#[test]
+fn a_denyallow_rule_of_one_list_leaves_out_nothing_of_anothers() {
+    let image = image(|b, [ads, more, _]| {
+        b.add_denyallow_rule(ads, "example.org", (false, false), ["a.example.org"]);
+        b.add_denyallow_rule(more, "example.org", (false, false), ["b.example.org"]);
+    });
+    assert_eq!(
+        image.lookup("a.example.org"),
+        Verdict::Blocked(on_name(1, true, 2, false))
+    );
+    assert_eq!(
+        image.lookup("b.example.org"),
+        Verdict::Blocked(on_name(0, true, 2, false))
+    );
+    assert_eq!(
+        image.lookup("c.example.org"),
+        Verdict::Blocked(on_name(0, true, 2, false))
+    );
+}
+
+#[test]
+fn copies_of_a_denyallow_rule_leave_out_only_what_all_of_them_do() {
+    let image = image(|b, [ads, _, _]| {
+        let rule = (false, false);
+        b.add_denyallow_rule(ads, "example.org", rule, ["a.example.org", "b.example.org"]);
+        b.add_denyallow_rule(
+            ads,
+            "example.org",
+            rule,
+            ["x.a.example.org", "b.example.org"],
+        );
+    });
+    let blocked = Verdict::Blocked(on_name(0, true, 2, false));
+    assert_eq!(image.lookup("a.example.org"), blocked);
+    assert_eq!(image.lookup("y.a.example.org"), blocked);
+    assert_eq!(image.lookup("x.a.example.org"), Verdict::NotListed);
+    assert_eq!(image.lookup("b.example.org"), Verdict::NotListed);
+}
+
+#[test]
+fn a_denyallow_exception_allows_all_but_its_names() {
+    let image = image(|b, [ads, more, _]| {
+        b.add_rule(ads, "example.org", true, false);
+        b.add_denyallow_rule(more, "example.org", (true, false), ["ads.example.org"]);
+    });
+    assert_eq!(
+        image.lookup("www.example.org"),
+        Verdict::Allowed {
+            allow: on_name(1, true, 2, false),
+            overrides: Some(on_name(0, true, 2, false)),
+        }
+    );
+    assert_eq!(
+        image.lookup("x.ads.example.org"),
+        Verdict::Blocked(on_name(0, true, 2, false))
+    );
+}
+
+#[test]
+fn an_important_denyallow_block_beats_an_exception_except_on_its_names() {
+    let image = image(|b, [ads, more, _]| {
+        b.add_denyallow_rule(ads, "example.org", (false, true), ["cdn.example.org"]);
+        b.add_rule(more, "example.org", true, true);
+    });
+    assert_eq!(
+        image.lookup("www.example.org"),
+        Verdict::Blocked(on_name(0, true, 2, true))
+    );
+    assert_eq!(
+        image.lookup("cdn.example.org"),
+        Verdict::Allowed {
+            allow: on_name(1, true, 2, false),
+            overrides: None,
+        }
+    );
+}
+
+#[test]
+fn a_denyallow_rule_that_leaves_out_its_own_name_or_nothing_below_is_no_guard() {
+    let image = image(|b, [ads, more, _]| {
+        b.add_denyallow_rule(ads, "example.org", (false, false), ["org"]);
+        b.add_denyallow_rule(more, "example.org", (false, false), ["other.net"]);
+    });
+    assert_eq!(
+        image.lookup("a.example.org"),
+        Verdict::Blocked(on_name(1, true, 2, false))
+    );
+    assert_eq!(image.list_rule_count(0), Some(0));
+    assert_eq!(image.list_rule_count(1), Some(1));
 }

@@ -44,17 +44,25 @@
 //! of those for the question's type and a list that applies, the first of
 //! each rank (pattern order: list, then line) counts. At one rank a rule
 //! on a name comes before a regex.
+//!
+//! A `$denyallow` rule (`format.rs`, "`$denyallow` entries") is met like
+//! any rule on a name, but held apart (`walk.rs`, `Guards`): each longer
+//! suffix is probed once more per label count of the rules held, for
+//! their exemptions, and a rule none of whose exemptions the query is, or
+//! is below, joins the matches of its rank when the walk ends. Names
+//! below no such rule pay nothing for them.
 
 use std::any::Any;
 
 use super::builder::{GroupId, ListId};
 use super::format::{
     self, CLIENT_MAC, CLIENT_NAME, CLIENT_NET, CLIENT_RECORD, ENTRY, Error, GROUP_RECORD, KEY_MASK,
-    LIST_FLAG_ALLOW, LIST_RECORD, Layout, PAYLOAD_ALLOW, PAYLOAD_IMPORTANT, PAYLOAD_SET,
-    PAYLOAD_SUBTREE, REGEX_FLAG_ALLOW, REGEX_FLAG_IMPORTANT, REGEX_RECORD, SuffixHash, WINDOW,
+    LIST_FLAG_ALLOW, LIST_RECORD, Layout, MAX_SETS, PAYLOAD_ALLOW, PAYLOAD_IMPORTANT, PAYLOAD_SET,
+    PAYLOAD_SUBTREE, REGEX_FLAG_ALLOW, REGEX_FLAG_IMPORTANT, REGEX_RECORD, WINDOW, exemption_hash,
     field, read_u16, read_u32, read_u64, regex_checksum,
 };
 use super::regex::{self, Dfa};
+use super::walk::{BATCH, Best, Guard, Guards, Rank, Walk};
 use crate::groups::{ClientId, Mac, Window};
 use crate::querytypes::QueryTypes;
 
@@ -238,6 +246,7 @@ impl<B: ImageBytes> Image<B> {
             });
         }
         let mut per_set = vec![0u64; self.layout.sets];
+        let mut counted = vec![0u64; self.layout.lists];
         for bucket in 0..buckets {
             let (start, end) = (self.bucket_start(bucket), self.bucket_start(bucket + 1));
             if end < start || end > self.layout.rules {
@@ -253,7 +262,12 @@ impl<B: ImageBytes> Image<B> {
                 }
                 previous = entry;
                 let set = entry & PAYLOAD_SET;
-                match per_set.get_mut(set as usize) {
+                // A `$denyallow` entry names its list past the sets.
+                let count = match (set as usize).checked_sub(MAX_SETS) {
+                    Some(list) => counted.get_mut(list),
+                    None => per_set.get_mut(set as usize),
+                };
+                match count {
                     Some(count) => *count += 1,
                     None => {
                         return Err(Error::SetOutOfRange {
@@ -266,7 +280,6 @@ impl<B: ImageBytes> Image<B> {
             }
         }
 
-        let mut counted = vec![0u64; self.layout.lists];
         let mut end = 0usize;
         for (set, count) in per_set.iter().enumerate() {
             let (start, stop) = self.set_range(set);
@@ -587,7 +600,7 @@ impl<B: ImageBytes> Image<B> {
             }
             self.push_label(&mut walk, &name[..end], true, applies);
         }
-        (walk.best, walk.labels)
+        walk.finish()
     }
 
     /// Same, from DNS wire labels leftmost first (as hickory's `Name::iter()`
@@ -662,7 +675,7 @@ impl<B: ImageBytes> Image<B> {
             let whole = labels.peek().is_none();
             self.push_label(&mut walk, label, whole, applies);
         }
-        (walk.best, walk.labels)
+        walk.finish()
     }
 
     /// Completes the lookup of rules on names `found` (and the name's label
@@ -747,7 +760,8 @@ impl<B: ImageBytes> Image<B> {
         walk.batch[walk.len] = (walk.hash.hash(), walk.labels);
         walk.len += 1;
         if whole || walk.len == BATCH {
-            self.probe_batch(&walk.batch[..walk.len], whole, &mut walk.best, applies);
+            let found = (&mut walk.best, &mut walk.guards);
+            self.probe_batch(&walk.batch[..walk.len], whole, found, applies);
             walk.len = 0;
         }
     }
@@ -768,7 +782,7 @@ impl<B: ImageBytes> Image<B> {
         &self,
         batch: &[(u64, u8)],
         whole: bool,
-        best: &mut Best,
+        (best, guards): (&mut Best, &mut Guards),
         applies: &impl Fn(ListId) -> bool,
     ) {
         let mut range = [(0usize, 0usize); BATCH];
@@ -802,9 +816,20 @@ impl<B: ImageBytes> Image<B> {
                 if entry & KEY_MASK != key {
                     break;
                 }
+                at += 1;
                 let subtree = entry & PAYLOAD_SUBTREE != 0;
                 let important = entry & PAYLOAD_IMPORTANT != 0;
                 let rank = Rank::of(entry & PAYLOAD_ALLOW != 0, important);
+                if let Some(list) = guarded_list(entry) {
+                    // A `$denyallow` rule: it counts unless a longer suffix
+                    // is one of its exemptions (`Guards`). An exemption
+                    // filed here by a hash collision is no rule.
+                    if subtree {
+                        let applies = applies(list);
+                        guards.meet(Guard::new(labels, list, rank, applies));
+                    }
+                    continue;
+                }
                 let slot = &mut here[rank as usize];
                 best.listed |= subtree || exact_applies;
                 // Of a name's exact and subtree entries, the first list in
@@ -821,13 +846,44 @@ impl<B: ImageBytes> Image<B> {
                         important,
                     });
                 }
-                at += 1;
             }
             // Later suffixes are longer, hence more specific.
             for (slot, found) in best.ranks.iter_mut().zip(here) {
                 if found.is_some() {
                     *slot = found;
                 }
+            }
+            self.probe_exemptions(h, labels, guards);
+        }
+    }
+
+    /// Cancels the `$denyallow` rules met on shorter suffixes that the
+    /// suffix with hash `h` (of `labels` labels) is an exemption of: one
+    /// probe per label count of such rules (`format.rs`, "`$denyallow`
+    /// entries").
+    fn probe_exemptions(&self, h: u64, labels: u8, guards: &mut Guards) {
+        for level in guards.levels_below(labels) {
+            let x = exemption_hash(h, level);
+            let bucket = (x >> (64 - self.layout.bits)) as usize;
+            let range = (
+                self.bucket_start(bucket).min(self.layout.rules),
+                self.bucket_start(bucket + 1).min(self.layout.rules),
+            );
+            let key = (x << self.layout.bits) & KEY_MASK;
+            let mut at = self.lower_bound(range, range.0, key);
+            while at < range.1 {
+                let entry = self.entry(at);
+                if entry & KEY_MASK != key {
+                    break;
+                }
+                if entry & PAYLOAD_SUBTREE == 0
+                    && let Some(list) = guarded_list(entry)
+                {
+                    let important = entry & PAYLOAD_IMPORTANT != 0;
+                    let rank = Rank::of(entry & PAYLOAD_ALLOW != 0, important);
+                    guards.cancel(level, list, rank);
+                }
+                at += 1;
             }
         }
     }
@@ -1074,109 +1130,13 @@ impl JoinedText {
     }
 }
 
-/// Suffixes probed together; names rarely have more labels.
-const BATCH: usize = 16;
-
-/// Where a rule stands in the decision (module docs, "Precedence"): a
-/// higher rank beats a lower one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Rank {
-    Block = 0,
-    Allow = 1,
-    ImportantBlock = 2,
-    ImportantAllow = 3,
-}
-
-impl Rank {
-    const COUNT: usize = 4;
-    const ALL: [Rank; Rank::COUNT] = [
-        Rank::Block,
-        Rank::Allow,
-        Rank::ImportantBlock,
-        Rank::ImportantAllow,
-    ];
-
-    fn of(allow: bool, important: bool) -> Rank {
-        match (allow, important) {
-            (false, false) => Rank::Block,
-            (true, false) => Rank::Allow,
-            (false, true) => Rank::ImportantBlock,
-            (true, true) => Rank::ImportantAllow,
-        }
-    }
-
-    fn allows(self) -> bool {
-        matches!(self, Rank::Allow | Rank::ImportantAllow)
-    }
-
-    fn important(self) -> bool {
-        self >= Rank::ImportantBlock
-    }
-}
-
-/// The most specific match of each rank seen so far (by [`Rank`]), and
-/// whether any rule matched, applying or not.
-#[derive(Clone, Copy, Default)]
-struct Best {
-    ranks: [Option<Match>; Rank::COUNT],
-    listed: bool,
-}
-
-impl Best {
-    /// The highest rank that matched.
-    fn top(&self) -> Option<Rank> {
-        Rank::ALL
-            .into_iter()
-            .rev()
-            .find(|&rank| self.ranks[rank as usize].is_some())
-    }
-
-    fn lookup(self) -> Lookup {
-        Lookup {
-            verdict: self.verdict(),
-            listed: self.listed,
-        }
-    }
-
-    /// The highest rank decides; an allow names the block it beats, an
-    /// important one if any matched.
-    fn verdict(self) -> Verdict {
-        match self.ranks {
-            [block, _, important_block, Some(allow)] => Verdict::Allowed {
-                allow,
-                overrides: important_block.or(block),
-            },
-            [_, _, Some(block), None] => Verdict::Blocked(block),
-            [block, Some(allow), None, None] => Verdict::Allowed {
-                allow,
-                overrides: block,
-            },
-            [Some(block), None, None, None] => Verdict::Blocked(block),
-            [None, None, None, None] => Verdict::NotListed,
-        }
-    }
-}
-
-/// The state of one lookup: the running suffix hash, the suffixes not yet
-/// probed (hash, label count) and the best matches so far.
-struct Walk {
-    hash: SuffixHash,
-    labels: u8,
-    batch: [(u64, u8); BATCH],
-    len: usize,
-    best: Best,
-}
-
-impl Walk {
-    fn new() -> Self {
-        Walk {
-            hash: SuffixHash::new(),
-            labels: 0,
-            batch: [(0, 0); BATCH],
-            len: 0,
-            best: Best::default(),
-        }
-    }
+/// The list of a `$denyallow` entry (its set id past the sets), if it is one.
+#[inline]
+fn guarded_list(entry: u64) -> Option<ListId> {
+    // Below 2^14 - MAX_SETS = MAX_LISTS, so it fits a ListId.
+    (entry & PAYLOAD_SET)
+        .checked_sub(MAX_SETS as u64)
+        .map(|list| list as ListId)
 }
 
 #[cfg(test)]

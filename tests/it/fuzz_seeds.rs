@@ -380,6 +380,22 @@ fn image_models() -> BTreeMap<String, Vec<u8>> {
             0x01, 0, 1, // query a.b
         ],
     );
+    // Three block lists: a `$denyallow` rule, a rule on its exempt name in
+    // another list, and one that leaves out its own parent.
+    out.insert(
+        "seed-denyallow".to_owned(),
+        vec![
+            0x02, 3, // lists, rules
+            0x15, 0x88, 1, // list 0 subtree "a.b" $denyallow=b.a.b
+            0x22, 1, 0, 1, // list 1 exact "b.a.b"
+            0x02, 0xc3, // list 2 "c" $denyallow=a.c|c
+            0x02, 1, 0, 1, // query b.a.b
+            0x03, 3, 1, 0, 1, // query c.b.a.b
+            0x02, 0, 0, 1, // query a.a.b
+            0x01, 0, 1, // query a.b
+            0x01, 0, 3, // query a.c
+        ],
+    );
     out.insert(
         "seed-deep".to_owned(),
         vec![
