@@ -24,8 +24,8 @@ use super::serve::load_config;
 use super::who;
 use crate::config::{Config, ListSource};
 use crate::control::{self, Reply};
-use crate::domain::Domain;
 use crate::domain::wire;
+use crate::domain::{Domain, is_below};
 use crate::groups::Mac;
 use crate::image::{Image, ImageBytes, Match};
 use crate::lists::{self, ParseOptions};
@@ -249,6 +249,11 @@ pub fn describe(
             text.push_str(&cancelled);
         }
     }
+    if asked {
+        for exempt in exempting_rules(config, domain) {
+            text.push_str(&exempt);
+        }
+    }
     if asked
         && outcome != Outcome::Blocked
         && let Some((zone, servers)) = resolver.forward_zone(domain.as_str())
@@ -432,6 +437,38 @@ fn cancelled_rules(config: &Config, domain: &Domain) -> Vec<String> {
                 written.as_deref().unwrap_or("in no list"),
                 line.trim(),
                 number + 1,
+                source.name
+            ));
+        }
+    }
+    found
+}
+
+/// The `$denyallow` rules that would cover `domain` but leave it out, one
+/// line of text each: the list, the line and the rule.
+fn exempting_rules(config: &Config, domain: &Domain) -> Vec<String> {
+    let name = domain.as_str();
+    let mut found = Vec::new();
+    for (source, allow) in crate::compile::sources(config) {
+        let Some(text) = source_text(config, source) else {
+            continue;
+        };
+        let mut lines = Vec::new();
+        let options = source_options(config, &source.name, allow);
+        lists::parse(&text, options, |rule| {
+            let covered = name == rule.name || (rule.subtree && is_below(name, rule.name));
+            let left_out = rule
+                .denyallow
+                .split('|')
+                .any(|exempt| !exempt.is_empty() && (name == exempt || is_below(name, exempt)));
+            if covered && left_out {
+                lines.push(rule.line);
+            }
+        });
+        for line in lines {
+            let written = text.lines().nth(line as usize - 1).unwrap_or("").trim();
+            found.push(format!(
+                "  exempt by $denyallow of rule on line {line} of list `{}`: {written}\n",
                 source.name
             ));
         }
@@ -667,6 +704,48 @@ clients = ["kids-tablet", "192.168.1.64/28"]
                     .text
                     .contains("  it cancels an important block by list `ads`:\n")
                 && out.text.contains("line 3: ||other.example^$important\n"),
+            "{}",
+            out.text
+        );
+    }
+
+    #[test]
+    fn a_name_a_denyallow_rule_leaves_out_says_so_and_what_else_decides() {
+        let (_dir, config, resolver) = resolver_of(&[
+            (
+                "ads",
+                "! ads\n||example.org^$denyallow=cdn.example.org|static.example.org\n",
+                false,
+            ),
+            ("more", "||static.example.org^\n", false),
+        ]);
+        let out = said(&config, &resolver, "x.cdn.example.org", "127.0.0.1");
+        assert!(!out.blocked_now, "{}", out.text);
+        assert!(
+            out.text.contains(
+                "  exempt by $denyallow of rule on line 2 of list `ads`: \
+                 ||example.org^$denyallow=cdn.example.org|static.example.org\n"
+            ),
+            "{}",
+            out.text
+        );
+        let out = said(&config, &resolver, "static.example.org", "127.0.0.1");
+        assert!(out.blocked_now, "{}", out.text);
+        assert!(
+            out.text
+                .starts_with("static.example.org: BLOCKED by list `more`")
+                && out
+                    .text
+                    .contains("exempt by $denyallow of rule on line 2 of list `ads`"),
+            "{}",
+            out.text
+        );
+        let out = said(&config, &resolver, "www.example.org", "127.0.0.1");
+        assert!(out.blocked_now, "{}", out.text);
+        assert!(
+            out.text.contains(
+                "  rule: example.org and its subdomains, line 2: ||example.org^$denyallow="
+            ) && !out.text.contains("exempt by"),
             "{}",
             out.text
         );

@@ -19,6 +19,13 @@
 //!   name, as in a regex list (`regex.rs`).
 //! - `$badfilter` (with any other modifiers): cancels the same rule
 //!   without it, in every list (`badfilter.rs`); it adds no rule itself.
+//! - `$denyallow=a.example.com|b.example.com` (on a name rule, block or
+//!   `@@`, as urlfilter takes it on both): the rule leaves out these names
+//!   and their subdomains; only the rule itself, another rule on them
+//!   still counts. The domains must be plain names (urlfilter refuses `~`,
+//!   `*` and regexes there: invalid). The parser keeps those below the
+//!   rule's name (`parse.rs`); a rule they leave nothing of is skipped, and
+//!   `*$denyallow=…` (a rule on every name) too, for want of a name.
 //! - `$dnstype=AAAA|HTTPS` (or `~A|~AAAA`, every type but those): the rule
 //!   applies to those query types only. The parser turns such a rule into
 //!   a regex rule on the same name (`(^|\.)name$`), the kind of rule that
@@ -130,10 +137,17 @@ pub(super) fn rule<'a>(
         Some((pattern, modifiers)) => (pattern, Some(modifiers)),
         None => (body, None),
     };
-    let Modifiers { types, important } = match modifiers {
+    let Modifiers {
+        types,
+        important,
+        denyallow,
+    } = match modifiers {
         Some(modifiers) => rule_modifiers(modifiers)?,
         None => Modifiers::default(),
     };
+    if !denyallow.is_empty() && matches!(pattern, "" | "*" | "||*" | "|*" | "*^" | "||*^") {
+        return Err(Reason::DenyallowEverywhere);
+    }
     let (rest, anchor) = anchor(pattern)?;
     let end = rest
         .find(|c: char| matches!(c, '^' | '/' | ':' | '?' | '|') || c.is_whitespace())
@@ -168,47 +182,76 @@ pub(super) fn rule<'a>(
         allow: options.allow || exception,
         types,
         important,
+        denyallow,
     })
 }
 
 /// What a name rule's modifiers say.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Modifiers {
+struct Modifiers<'a> {
     /// `$dnstype`: the query types the rule applies to.
     types: QueryTypes,
     /// `$important`.
     important: bool,
+    /// `$denyallow`: the names it leaves out, `|` between them, as written
+    /// (empty: none).
+    denyallow: &'a str,
 }
 
-impl Default for Modifiers {
+impl Default for Modifiers<'_> {
     fn default() -> Self {
         Modifiers {
             types: QueryTypes::ALL,
             important: false,
+            denyallow: "",
         }
     }
 }
 
 /// The [`Modifiers`] of a name rule's `modifiers` (the text after `$`):
-/// `important` and `dnstype=` (AdGuard's: `AAAA|HTTPS`, or every type but
-/// some: `~A|~AAAA`) are taken, each once; `badfilter` and every other
+/// `important`, `dnstype=` (AdGuard's: `AAAA|HTTPS`, or every type but
+/// some: `~A|~AAAA`) and `denyallow=` are taken, each once (`dnstype` and
+/// `denyallow` not together: a rule for some types is a regex rule, which
+/// has no name to leave names out of); `badfilter` and every other
 /// modifier make the line no rule.
-fn rule_modifiers(modifiers: &str) -> Result<Modifiers, Reason<'_>> {
+fn rule_modifiers(modifiers: &str) -> Result<Modifiers<'_>, Reason<'_>> {
     if is_badfilter(modifiers) {
         return Err(Reason::Badfilter);
     }
-    let (mut types, mut important) = (None, false);
+    let (mut types, mut important, mut denyallow) = (None, false, None);
     for modifier in modifiers.split(',').map(str::trim) {
         match modifier.split_once('=') {
             None if modifier == "important" && !important => important = true,
             Some(("dnstype", list)) if types.is_none() => types = Some(dnstype(list)?),
+            Some(("denyallow", list)) if denyallow.is_none() => {
+                denyallow = Some(denyallow_list(list)?);
+            }
             _ => return Err(Reason::Modifier(modifiers)),
         }
+    }
+    if types.is_some() && denyallow.is_some() {
+        return Err(Reason::Modifier(modifiers));
     }
     Ok(Modifiers {
         types: types.unwrap_or(QueryTypes::ALL),
         important,
+        denyallow: denyallow.unwrap_or(""),
     })
+}
+
+/// A `$denyallow=` value: plain domain names joined by `|`. urlfilter
+/// refuses `~name` there, and an empty list; ralo also refuses `*` and
+/// `/regex/`, which it cannot match in the image.
+fn denyallow_list(list: &str) -> Result<&str, Reason<'_>> {
+    for name in list.split('|') {
+        if name.is_empty()
+            || name.starts_with(['~', '/'])
+            || name.contains(['*', '^', '$', '\\', '(', '['])
+        {
+            return Err(Reason::Denyallow(list));
+        }
+    }
+    Ok(list)
 }
 
 /// A `$dnstype=` value: type names joined by `|`, all of them plain or all
@@ -269,6 +312,7 @@ fn is_cosmetic(word: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lists::IssueKind;
 
     fn first_word(line: &str) -> &str {
         line.split([' ', '\t']).next().unwrap_or(line)
@@ -285,6 +329,7 @@ mod tests {
             allow: false,
             types: QueryTypes::ALL,
             important: false,
+            denyallow: "",
         })
     }
 
@@ -361,12 +406,56 @@ mod tests {
                 "important,third-party",
             ),
             (
-                "@@||example.com^$denyallow=a.com|b.com",
-                "denyallow=a.com|b.com",
+                "||example.com^$denyallow=a.com,denyallow=b.com",
+                "denyallow=a.com,denyallow=b.com",
+            ),
+            (
+                "||example.com^$denyallow=a.com,dnstype=A",
+                "denyallow=a.com,dnstype=A",
             ),
         ] {
             assert_eq!(parsed(line), Err(Reason::Modifier(modifier)), "{line}");
         }
+    }
+
+    #[test]
+    fn denyallow_keeps_its_names_as_written_on_either_kind() {
+        let rule = parsed("||example.org^$denyallow=a.example.org|B.example.org").unwrap();
+        assert_eq!(rule.denyallow, "a.example.org|B.example.org");
+        assert!(!rule.allow && rule.subtree);
+        let exception = parsed("@@||example.org^$important,denyallow=a.example.org").unwrap();
+        assert!(exception.allow && exception.important);
+        assert_eq!(exception.denyallow, "a.example.org");
+        assert_eq!(parsed("||example.org^").unwrap().denyallow, "");
+    }
+
+    #[test]
+    fn denyallow_of_wildcards_negations_or_regexes_is_invalid() {
+        for (line, list) in [
+            ("||example.org^$denyallow=~a.example.org", "~a.example.org"),
+            ("||example.org^$denyallow=*.example.org", "*.example.org"),
+            ("||example.org^$denyallow=/a[0-9]/", "/a[0-9]/"),
+            (
+                "||example.org^$denyallow=a.example.org||b.example.org",
+                "a.example.org||b.example.org",
+            ),
+            ("||example.org^$denyallow=", ""),
+        ] {
+            assert_eq!(parsed(line), Err(Reason::Denyallow(list)), "{line}");
+            assert_eq!(Reason::Denyallow(list).kind(), IssueKind::Invalid);
+        }
+    }
+
+    #[test]
+    fn denyallow_on_every_name_is_skipped() {
+        for line in [
+            "*$denyallow=com|net",
+            "$denyallow=com",
+            "||*^$denyallow=org",
+        ] {
+            assert_eq!(parsed(line), Err(Reason::DenyallowEverywhere), "{line}");
+        }
+        assert_eq!(Reason::DenyallowEverywhere.kind(), IssueKind::Skipped);
     }
 
     #[test]

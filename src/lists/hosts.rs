@@ -38,6 +38,7 @@ pub(super) fn candidate(word: &str, options: ParseOptions) -> Result<Candidate<'
         allow: options.allow,
         types: QueryTypes::ALL,
         important: false,
+        denyallow: "",
     })
 }
 

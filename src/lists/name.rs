@@ -44,6 +44,9 @@ pub(super) struct Candidate<'a> {
     pub(super) types: QueryTypes,
     /// An adblock `$important` rule.
     pub(super) important: bool,
+    /// An adblock `$denyallow` value as written: the names, `|` between
+    /// them, the rule leaves out (empty: none).
+    pub(super) denyallow: &'a str,
 }
 
 /// Parses a plain domain line, given as its first word and the rest: one
@@ -77,6 +80,7 @@ pub(super) fn domain_line<'a>(
         allow: options.allow,
         types: QueryTypes::ALL,
         important: false,
+        denyallow: "",
     })
 }
 

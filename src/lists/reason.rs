@@ -48,6 +48,13 @@ pub(super) enum Reason<'a> {
     Port,
     /// A `$modifier` ralo does not take, or one given twice.
     Modifier(&'a str),
+    /// A `$denyallow=` value that is not a list of plain names.
+    Denyallow(&'a str),
+    /// `*$denyallow=…` (or no pattern): a rule on every name but some.
+    DenyallowEverywhere,
+    /// A `$denyallow` that leaves out the rule's own name or a parent of
+    /// it, so the rule covers no name.
+    DenyallowVoid,
     /// A `$badfilter` rule: it cancels another, it blocks nothing itself.
     Badfilter,
     /// A rule a `$badfilter` rule of this compile cancels.
@@ -91,6 +98,8 @@ impl Reason<'_> {
             | Reason::Path
             | Reason::Port
             | Reason::Modifier(_)
+            | Reason::DenyallowEverywhere
+            | Reason::DenyallowVoid
             | Reason::Badfilter
             | Reason::Cancelled
             | Reason::AfterCaret(_)
@@ -108,6 +117,7 @@ impl Reason<'_> {
             | Reason::QueryType(_)
             | Reason::RegexSyntax(_)
             | Reason::ExtraText(_)
+            | Reason::Denyallow(_)
             | Reason::WrongFormat { .. }
             | Reason::Domain(_) => IssueKind::Invalid,
         }
@@ -151,8 +161,20 @@ impl fmt::Display for Reason<'_> {
             Reason::Port => f.write_str("rule with a port; DNS sees only the name"),
             Reason::Modifier(modifier) => write!(
                 f,
-                "modifier `${}` is not supported (ralo takes `$important` and `$dnstype`, each once; `/regex/` rules `$important` only)",
+                "modifier `${}` is not supported (ralo takes `$important`, `$dnstype` and `$denyallow`, each once, not the last two together; `/regex/` rules `$important` only)",
                 cut(modifier)
+            ),
+            Reason::Denyallow(list) => write!(
+                f,
+                "`$denyallow={}` must list plain domain names joined by `|` (no `~`, `*` or regex)",
+                cut(list)
+            ),
+            Reason::DenyallowEverywhere => f.write_str(
+                "a `$denyallow` rule on every name (`*`, or no name) is not supported; \
+                 give the rule a name: `||name^$denyallow=…`",
+            ),
+            Reason::DenyallowVoid => f.write_str(
+                "`$denyallow` leaves out the rule's own name or a parent of it: the rule covers no name",
             ),
             Reason::Badfilter => {
                 f.write_str("`$badfilter`: cancels the same rule without it, in every list")
@@ -253,7 +275,7 @@ mod tests {
         let text = Reason::Modifier("third-party").to_string();
         assert_eq!(
             text,
-            "modifier `$third-party` is not supported (ralo takes `$important` and `$dnstype`, each once; `/regex/` rules `$important` only)"
+            "modifier `$third-party` is not supported (ralo takes `$important`, `$dnstype` and `$denyallow`, each once, not the last two together; `/regex/` rules `$important` only)"
         );
     }
 

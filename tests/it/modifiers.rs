@@ -1,7 +1,8 @@
 //! Adblock modifiers over real sockets. `$important`: an important block
 //! beats an `@@` exception of a block list, `@@…$important` beats it in
 //! turn, and the household's allowlist beats every block; the EDE names
-//! the list whose rule decided.
+//! the list whose rule decided. `$denyallow`: a rule leaves out its names
+//! and their subdomains, only for itself, on a block or an exception.
 
 use std::net::Ipv4Addr;
 
@@ -16,6 +17,8 @@ use crate::support::upstream::Upstream;
 const TRACKER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 66);
 /// The upstream's address for `mx.example.com`.
 const MX: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 25);
+/// The upstream's address for `allowed.example.com`.
+const ALLOWED: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 
 #[tokio::test]
 async fn an_important_block_beats_an_exception_and_an_important_exception_beats_it() {
@@ -76,5 +79,68 @@ async fn the_household_allowlist_beats_an_important_block() {
     assert!(is_null_a(
         &client.udp("other.tracker.test", RecordType::A).await
     ));
+    ralo.stop().await;
+}
+
+#[tokio::test]
+async fn a_denyallow_rule_blocks_its_subtree_but_the_names_it_leaves_out() {
+    let up = Upstream::standard().await;
+    let ralo = Setup::new(up.addr())
+        .list(
+            "ads",
+            "||example.com^$denyallow=allowed.example.com|other.example.com\n\
+             ||tracker.test^$denyallow=~ads.tracker.test\n",
+            "",
+        )
+        .start()
+        .await;
+    let client = Client::new(ralo.addr);
+    let left_out = client.udp("allowed.example.com", RecordType::A).await;
+    assert_eq!(answers_a(&left_out), vec![ALLOWED]);
+    let blocked = client.tcp("mx.example.com", RecordType::A).await;
+    assert!(is_null_a(&blocked), "{blocked:?}");
+    assert!(ede(&blocked).is_some_and(|(code, text)| code == 15 && text.contains("ads")));
+    // A CNAME from a blocked name is no way around: the name itself is blocked.
+    assert!(is_null_a(
+        &client.udp("alias.example.com", RecordType::A).await
+    ));
+    // The invalid line blocks nothing.
+    let fine = client.udp("ads.tracker.test", RecordType::A).await;
+    assert_eq!(answers_a(&fine), vec![TRACKER]);
+    assert_eq!(up.queries_for("mx.example.com"), 0);
+    ralo.stop().await;
+}
+
+#[tokio::test]
+async fn a_name_a_denyallow_rule_leaves_out_is_blocked_by_another_rule() {
+    let up = Upstream::standard().await;
+    let ralo = Setup::new(up.addr())
+        .list("ads", "||example.com^$denyallow=allowed.example.com\n", "")
+        .list("more", "allowed.example.com\n", "")
+        .start()
+        .await;
+    let client = Client::new(ralo.addr);
+    let blocked = client.udp("allowed.example.com", RecordType::A).await;
+    assert!(is_null_a(&blocked), "{blocked:?}");
+    assert!(ede(&blocked).is_some_and(|(_, text)| text.contains("more")));
+    ralo.stop().await;
+}
+
+#[tokio::test]
+async fn a_denyallow_exception_lets_through_all_but_the_names_it_leaves_out() {
+    let up = Upstream::standard().await;
+    let ralo = Setup::new(up.addr())
+        .list(
+            "ads",
+            "||example.com^\n@@||example.com^$denyallow=mx.example.com\n",
+            "",
+        )
+        .start()
+        .await;
+    let client = Client::new(ralo.addr);
+    let allowed = client.udp("allowed.example.com", RecordType::A).await;
+    assert_eq!(answers_a(&allowed), vec![ALLOWED]);
+    let blocked = client.udp("mx.example.com", RecordType::A).await;
+    assert!(is_null_a(&blocked), "{blocked:?}");
     ralo.stop().await;
 }
