@@ -263,7 +263,7 @@ impl ImageBuilder {
     /// ignored). `subtree`: the rule also covers every subdomain. `allow`: an
     /// allow rule. `important`: an adblock `$important` rule. An allow rule
     /// of an allow list is always important: the household's allowlists beat
-    /// every block rule (`view.rs`, "Precedence").
+    /// every block rule (`lookup.rs`, "Precedence").
     ///
     /// # Panics
     ///

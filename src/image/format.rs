@@ -50,7 +50,7 @@
 //!   `((h << B) & !0x1FFFF) | payload`: the 47 hash bits below the bucket
 //!   bits, then 17 payload bits — bits 0–13 the list set, bit 14 subtree,
 //!   bit 15 allow, bit 16 important (an adblock `$important` rule, or any
-//!   allow rule of an allow list: see "Precedence" in `view.rs`). Entries
+//!   allow rule of an allow list: see "Precedence" in `lookup.rs`). Entries
 //!   ascend (as `u64`) within each bucket. One name has at most eight
 //!   entries: block and allow, plain and important, each exact and subtree
 //!   — besides those of `$denyallow` rules:

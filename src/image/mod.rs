@@ -1,12 +1,13 @@
 //! The compiled rule image: one immutable, pointer-free, little-endian byte
 //! buffer that the updater builds (`builder`) and the server maps and queries in
-//! place (`view`); `format` holds the layout, the name hash and the errors;
+//! place (`view`, `lookup`); `format` holds the layout, the name hash and the errors;
 //! `regex` compiles the regex rules into the DFA the image carries and runs it;
 //! `guarded` turns `$denyallow` rules into entries.
 
 mod builder;
 mod format;
 mod guarded;
+mod lookup;
 #[cfg(test)]
 mod model_tests;
 #[cfg(test)]

@@ -1,10 +1,10 @@
-//! Whole-image tests across `builder.rs`, `format.rs` and `view.rs`.
+//! Whole-image tests across `builder.rs`, `format.rs`, `view.rs` and `lookup.rs`.
 //!
 //! - Property test: an [`Image`](super::Image) built from random lists
 //!   (allowlists among them) of plain and `$important` rules answers every
 //!   query exactly as a naive model does — a map of merged rules and a walk
 //!   over the query's suffixes, straight from the matching rule, with the
-//!   precedence of `view.rs` written out; `$denyallow` rules are read
+//!   precedence of `lookup.rs` written out; `$denyallow` rules are read
 //!   literally (the rule matches unless the query is one of its exempt
 //!   names or below one). Names come from a tiny label alphabet so that
 //!   hits, misses, subtree hits, allow overrides, important rules beating

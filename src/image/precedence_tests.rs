@@ -1,5 +1,5 @@
 //! How rules of different ranks decide a name, through whole images (the
-//! order is in `view.rs`, "Precedence"): `$important` blocks beat `@@`
+//! order is in `lookup.rs`, "Precedence"): `$important` blocks beat `@@`
 //! exceptions, `@@…$important` beats them, and the household's allowlists
 //! beat everything; specificity never lets a lower rank win. `$denyallow`
 //! rules leave out their names for themselves alone, at any rank.

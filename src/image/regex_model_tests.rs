@@ -7,7 +7,7 @@
 //!   that apply or not, regexes for some query
 //!   types — answers as a naive model: the rules on names walked over the
 //!   query's suffixes, then every regex tried with the `regex` crate on the
-//!   lower-case text, in the lookup order of `view.rs`.
+//!   lower-case text, in the lookup order of `lookup.rs`.
 //! - A corrupted regex section is refused by its checksum, a DFA that does
 //!   not validate (its checksums made right) by `DFA::from_bytes`.
 

@@ -1,4 +1,4 @@
-//! The state of one lookup in `view.rs` ([`Walk`]): the suffix hashes not
+//! The state of one lookup in `lookup.rs` ([`Walk`]): the suffix hashes not
 //! yet probed, the best match of each [`Rank`] so far ([`Best`]) and the
 //! `$denyallow` rules met on the way ([`Guards`]), all on the stack.
 
@@ -9,7 +9,7 @@ use super::view::{Lookup, Match, Verdict};
 /// Suffixes probed together; names rarely have more labels.
 pub(super) const BATCH: usize = 16;
 
-/// Where a rule stands in the decision (module docs, "Precedence"): a
+/// Where a rule stands in the decision (`lookup.rs`, "Precedence"): a
 /// higher rank beats a lower one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) enum Rank {

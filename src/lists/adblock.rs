@@ -7,7 +7,7 @@
 //! - `$important` (on either kind, with `$dnstype` or alone): the rule
 //!   outranks the plain rules of the other kind, in urlfilter's order —
 //!   `||x^$important` beats `@@||x^`, and `@@||x^$important` beats it in
-//!   turn; the household's allowlists beat them all (`image::view`,
+//!   turn; the household's allowlists beat them all (`image::lookup`,
 //!   "Precedence").
 //! - `://name^`, `//name^`, `http(s)://name^`, `|name^`: these match exactly
 //!   one host, so they become exact rules.

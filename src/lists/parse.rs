@@ -46,7 +46,7 @@ pub struct Rule<'a> {
     /// The rule allows (allowlist source or adblock `@@`) rather than blocks.
     pub allow: bool,
     /// An adblock `$important` rule: it outranks the plain rules of the
-    /// other kind (see `image::view`, "Precedence").
+    /// other kind (see `image::lookup`, "Precedence").
     pub important: bool,
     /// The names an adblock `$denyallow` leaves out of a subtree rule (with
     /// their subdomains), normalized and `|` between them: only those
