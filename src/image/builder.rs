@@ -597,7 +597,8 @@ impl ImageBuilder {
     }
 
     /// Rules added so far, after merging duplicates (merging them now): one
-    /// per name, kind and form.
+    /// per name, kind, importance and form; `$denyallow` rules
+    /// ([`add_denyallow_rule`](Self::add_denyallow_rule)) are not counted.
     pub fn len(&mut self) -> usize {
         self.merge();
         self.rules.len()

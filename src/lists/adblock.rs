@@ -21,8 +21,8 @@
 //!   without it, in every list (`badfilter.rs`); it adds no rule itself.
 //! - `$denyallow=a.example.com|b.example.com` (on a name rule, block or
 //!   `@@`, as urlfilter takes it on both): the rule leaves out these names
-//!   and their subdomains; only the rule itself, another rule on them
-//!   still counts. The domains must be plain names (urlfilter refuses `~`,
+//!   and their subdomains, for itself only: another rule on them still
+//!   counts. The domains must be plain names (urlfilter refuses `~`,
 //!   `*` and regexes there: invalid). The parser keeps those below the
 //!   rule's name (`parse.rs`); a rule they leave nothing of is skipped, and
 //!   `*$denyallow=…` (a rule on every name) too, for want of a name.
@@ -209,9 +209,9 @@ impl Default for Modifiers<'_> {
 }
 
 /// The [`Modifiers`] of a name rule's `modifiers` (the text after `$`):
-/// `important`, `dnstype=` (AdGuard's: `AAAA|HTTPS`, or every type but
-/// some: `~A|~AAAA`) and `denyallow=` are taken, each once (`dnstype` and
-/// `denyallow` not together: a rule for some types is a regex rule, which
+/// `important`, and once each `dnstype=` (AdGuard's: `AAAA|HTTPS`, or
+/// every type but some: `~A|~AAAA`) and `denyallow=`, are taken (`dnstype`
+/// and `denyallow` not together: a rule for some types is a regex rule, which
 /// has no name to leave names out of); `badfilter` and every other
 /// modifier make the line no rule.
 fn rule_modifiers(modifiers: &str) -> Result<Modifiers<'_>, Reason<'_>> {
@@ -221,7 +221,7 @@ fn rule_modifiers(modifiers: &str) -> Result<Modifiers<'_>, Reason<'_>> {
     let (mut types, mut important, mut denyallow) = (None, false, None);
     for modifier in modifiers.split(',').map(str::trim) {
         match modifier.split_once('=') {
-            None if modifier == "important" && !important => important = true,
+            None if modifier == "important" => important = true,
             Some(("dnstype", list)) if types.is_none() => types = Some(dnstype(list)?),
             Some(("denyallow", list)) if denyallow.is_none() => {
                 denyallow = Some(denyallow_list(list)?);
@@ -387,7 +387,7 @@ mod tests {
         assert!(!parsed("@@||example.com^").unwrap().important);
         assert_eq!(
             parsed("||example.com^$important,important"),
-            Err(Reason::Modifier("important,important"))
+            important("example.com", true)
         );
     }
 

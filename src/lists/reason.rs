@@ -161,7 +161,7 @@ impl fmt::Display for Reason<'_> {
             Reason::Port => f.write_str("rule with a port; DNS sees only the name"),
             Reason::Modifier(modifier) => write!(
                 f,
-                "modifier `${}` is not supported (ralo takes `$important`, `$dnstype` and `$denyallow`, each once, not the last two together; `/regex/` rules `$important` only)",
+                "modifier `${}` is not supported (ralo takes `$important`, and `$dnstype` or `$denyallow` once; `/regex/` rules `$important` only)",
                 cut(modifier)
             ),
             Reason::Denyallow(list) => write!(
@@ -275,7 +275,7 @@ mod tests {
         let text = Reason::Modifier("third-party").to_string();
         assert_eq!(
             text,
-            "modifier `$third-party` is not supported (ralo takes `$important`, `$dnstype` and `$denyallow`, each once, not the last two together; `/regex/` rules `$important` only)"
+            "modifier `$third-party` is not supported (ralo takes `$important`, and `$dnstype` or `$denyallow` once; `/regex/` rules `$important` only)"
         );
     }
 
