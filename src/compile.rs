@@ -292,6 +292,14 @@ pub fn compile<B: ImageBytes>(
             "more combinations of lists share rules than an image can tell apart; these rules are attributed to their first list alone, for its groups"
         );
     }
+    let left_out = builder.denyallow_left_out();
+    if left_out > 0 {
+        warn!(
+            rules = left_out,
+            limit = crate::image::MAX_GUARDS,
+            "more `$denyallow` rules lie on one name and its parents than the image holds; the deepest are left out"
+        );
+    }
     Compiled {
         image: builder.build(generation),
         rules,
@@ -362,14 +370,21 @@ fn add<B: ImageBytes>(
             return;
         }
         if let Some(types) = rule.regex {
-            match builder.add_regex(list, rule.name, rule.allow, types, rule.line) {
+            let (allow, important) = (rule.allow, rule.important);
+            match builder.add_regex_with(list, rule.name, allow, important, types, rule.line) {
                 Ok(true) => {}
                 Ok(false) => regex_copies += 1,
                 Err(error) => refused.push((rule.line, rule.name.to_owned(), error)),
             }
             return;
         }
-        builder.add_rule(list, rule.name, rule.subtree, rule.allow);
+        match rule.denyallow {
+            "" => builder.add_rule_with(list, rule.name, rule.subtree, rule.allow, rule.important),
+            exempt => {
+                let kind = (rule.allow, rule.important);
+                builder.add_denyallow_rule(list, rule.name, kind, exempt.split('|'));
+            }
+        }
         let Some(previous) = previous else { return };
         if report.added_examples.len() < EXAMPLES
             && !previous.has_rule(name_hash(rule.name), rule.allow)
@@ -384,6 +399,7 @@ fn add<B: ImageBytes>(
             builder.discard(mark);
             builder.discard_regexes(list);
             builder.discard_rewrites(list);
+            builder.discard_denyallow(list);
             report.added_examples.clear();
             unread(&mut report, &NoText::Read(LocalError::Io(error)));
             return (report, Some(list));

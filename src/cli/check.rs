@@ -29,8 +29,8 @@ use super::serve::load_config;
 use super::who;
 use crate::config::{Config, ListSource};
 use crate::control::{self, Reply};
-use crate::domain::Domain;
 use crate::domain::wire;
+use crate::domain::{Domain, is_below};
 use crate::groups::Mac;
 use crate::image::{Image, ImageBytes, Match, RewriteVerdict};
 use crate::lists::{self, ParseOptions};
@@ -177,11 +177,22 @@ pub fn describe(
     let outcome = match &decided.decision {
         Decision::Blocked(Block::Rule(m) | Block::Cname(m)) => {
             let rule = locate(config, image, domain, *m, false);
+            let by = if m.important {
+                "important rule of list"
+            } else {
+                "list"
+            };
             text.push_str(&format!(
-                "{domain}: BLOCKED by list `{}` (image generation {generation})\n",
+                "{domain}: BLOCKED by {by} `{}` (image generation {generation})\n",
                 rule.list
             ));
             text.push_str(&rule_line(&rule));
+            if m.important {
+                text.push_str(
+                    "  `$important`: it beats the `@@` exceptions of block lists; \
+                     only an allowlist or an `@@…$important` exception lets the name through\n",
+                );
+            }
             text.push_str(&reach(m.list));
             outcome
         }
@@ -238,8 +249,14 @@ pub fn describe(
             allowed: Some(allowed),
         } => {
             let rule = locate(config, image, domain, allowed.allow, true);
+            let from_allowlist = image.list_is_allow(allowed.allow.list) == Some(true);
+            let by = match (from_allowlist, allowed.allow.important) {
+                (false, true) => "important exception of list",
+                (false, false) => "exception of list",
+                (true, _) => "list",
+            };
             text.push_str(&format!(
-                "{domain}: allowed by list `{}` (image generation {generation})\n",
+                "{domain}: allowed by {by} `{}` (image generation {generation})\n",
                 rule.list
             ));
             text.push_str(&rule_line(&rule));
@@ -248,10 +265,11 @@ pub fn describe(
             match allowed.overrides {
                 Some(block) => {
                     let blocked_by = locate(config, image, domain, block, false);
-                    text.push_str(&format!(
-                        "  it overrides a block by list `{}`:\n",
-                        blocked_by.list
-                    ));
+                    let what = match block.important {
+                        true => "cancels an important block",
+                        false => "overrides a block",
+                    };
+                    text.push_str(&format!("  it {what} by list `{}`:\n", blocked_by.list));
                     text.push_str(&rule_line(&blocked_by));
                     text.push_str(&reach(block.list));
                     Outcome::Allowed
@@ -280,6 +298,11 @@ pub fn describe(
     if asked && outcome != Outcome::Blocked {
         for cancelled in cancelled_rules(config, domain) {
             text.push_str(&cancelled);
+        }
+    }
+    if asked {
+        for exempt in exempting_rules(config, domain) {
+            text.push_str(&exempt);
         }
     }
     if asked
@@ -364,13 +387,14 @@ pub fn locate<B: ImageBytes>(
     let line = source_of(config, &list)
         .and_then(|(source, is_allow)| source_text(config, source).map(|text| (text, is_allow)))
         .and_then(|(text, is_allow)| {
-            find_line(
-                &text,
-                source_options(config, &list, is_allow),
-                &name,
-                m.subtree,
+            let rule = Wanted {
+                name: &name,
+                subtree: m.subtree,
                 allow,
-            )
+                // Every allow of an allowlist is important, as written or not.
+                important: (!is_allow).then_some(m.important),
+            };
+            find_line(&text, source_options(config, &list, is_allow), rule)
         });
     Located {
         list,
@@ -405,22 +429,26 @@ pub(super) fn source_text(config: &Config, source: &ListSource) -> Option<String
     }
 }
 
-/// The first line of `text` that yields the rule (`name`, `subtree`, `allow`).
-fn find_line(
-    text: &str,
-    options: ParseOptions,
-    name: &str,
+/// A rule on a name to find in a list's text.
+struct Wanted<'a> {
+    name: &'a str,
     subtree: bool,
     allow: bool,
-) -> Option<(u32, String)> {
+    /// Whether it is written `$important`; `None`: either.
+    important: Option<bool>,
+}
+
+/// The first line of `text` that yields the rule `wanted`.
+fn find_line(text: &str, options: ParseOptions, wanted: Wanted<'_>) -> Option<(u32, String)> {
     let mut found = None;
     lists::parse(text, options, |rule| {
         if found.is_none()
             && rule.regex.is_none()
             && rule.rewrite.is_none()
-            && rule.name == name
-            && rule.subtree == subtree
-            && rule.allow == allow
+            && rule.name == wanted.name
+            && rule.subtree == wanted.subtree
+            && rule.allow == wanted.allow
+            && wanted.important.is_none_or(|i| i == rule.important)
         {
             found = Some(rule.line);
         }
@@ -462,6 +490,38 @@ fn cancelled_rules(config: &Config, domain: &Domain) -> Vec<String> {
                 written.as_deref().unwrap_or("in no list"),
                 line.trim(),
                 number + 1,
+                source.name
+            ));
+        }
+    }
+    found
+}
+
+/// The `$denyallow` rules that would cover `domain` but leave it out, one
+/// line of text each: the list, the line and the rule.
+fn exempting_rules(config: &Config, domain: &Domain) -> Vec<String> {
+    let name = domain.as_str();
+    let mut found = Vec::new();
+    for (source, allow) in crate::compile::sources(config) {
+        let Some(text) = source_text(config, source) else {
+            continue;
+        };
+        let mut lines = Vec::new();
+        let options = source_options(config, &source.name, allow);
+        lists::parse(&text, options, |rule| {
+            let covered = name == rule.name || (rule.subtree && is_below(name, rule.name));
+            let left_out = rule
+                .denyallow
+                .split('|')
+                .any(|exempt| !exempt.is_empty() && (name == exempt || is_below(name, exempt)));
+            if covered && left_out {
+                lines.push(rule.line);
+            }
+        });
+        for line in lines {
+            let written = text.lines().nth(line as usize - 1).unwrap_or("").trim();
+            found.push(format!(
+                "  exempt by $denyallow of rule on line {line} of list `{}`: {written}\n",
                 source.name
             ));
         }
@@ -631,6 +691,119 @@ clients = ["kids-tablet", "192.168.1.64/28"]
         );
     }
 
+    /// A resolver over the lists `(name, text, allowlist)` in a temporary
+    /// directory.
+    fn resolver_of(lists: &[(&str, &str, bool)]) -> (tempfile::TempDir, Config, Resolver) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut toml = String::new();
+        for (name, text, allow) in lists {
+            std::fs::write(dir.path().join(format!("{name}.txt")), text).unwrap();
+            let table = if *allow { "allowlists" } else { "lists" };
+            toml.push_str(&format!(
+                "[[{table}]]\nname = \"{name}\"\npath = \"{name}.txt\"\n"
+            ));
+        }
+        let config = Config::parse(&toml, "test", dir.path().into()).unwrap();
+        let compiled = crate::compile::compile_local(&config, 1);
+        let image = SealedImage::create(&compiled.image, "t")
+            .unwrap()
+            .map()
+            .unwrap();
+        let resolver = Resolver::new(&config, Image::open(image).unwrap());
+        (dir, config, resolver)
+    }
+
+    #[test]
+    fn an_important_decision_says_which_rule_is_important_and_what_it_beats() {
+        let (_dir, config, resolver) = resolver_of(&[
+            (
+                "ads",
+                "||tracker.example^\n||tracker.example^$important\n||other.example^$important\n",
+                false,
+            ),
+            (
+                "more",
+                "@@||tracker.example^\n@@||other.example^$important\n",
+                false,
+            ),
+        ]);
+        let out = said(&config, &resolver, "x.tracker.example", "127.0.0.1");
+        assert!(out.blocked_now, "{}", out.text);
+        assert!(
+            out.text
+                .starts_with("x.tracker.example: BLOCKED by important rule of list `ads`"),
+            "{}",
+            out.text
+        );
+        assert!(
+            out.text.contains(
+                "  rule: tracker.example and its subdomains, line 2: ||tracker.example^$important\n"
+            ),
+            "{}",
+            out.text
+        );
+        assert!(out.text.contains("`$important`: it beats"), "{}", out.text);
+        let out = said(&config, &resolver, "other.example", "127.0.0.1");
+        assert_eq!(out.outcome, Outcome::Allowed, "{}", out.text);
+        assert!(
+            out.text
+                .starts_with("other.example: allowed by important exception of list `more`"),
+            "{}",
+            out.text
+        );
+        assert!(
+            out.text.contains("line 2: @@||other.example^$important\n")
+                && out
+                    .text
+                    .contains("  it cancels an important block by list `ads`:\n")
+                && out.text.contains("line 3: ||other.example^$important\n"),
+            "{}",
+            out.text
+        );
+    }
+
+    #[test]
+    fn a_name_a_denyallow_rule_leaves_out_says_so_and_what_else_decides() {
+        let (_dir, config, resolver) = resolver_of(&[
+            (
+                "ads",
+                "! ads\n||example.org^$denyallow=cdn.example.org|static.example.org\n",
+                false,
+            ),
+            ("more", "||static.example.org^\n", false),
+        ]);
+        let out = said(&config, &resolver, "x.cdn.example.org", "127.0.0.1");
+        assert!(!out.blocked_now, "{}", out.text);
+        assert!(
+            out.text.contains(
+                "  exempt by $denyallow of rule on line 2 of list `ads`: \
+                 ||example.org^$denyallow=cdn.example.org|static.example.org\n"
+            ),
+            "{}",
+            out.text
+        );
+        let out = said(&config, &resolver, "static.example.org", "127.0.0.1");
+        assert!(out.blocked_now, "{}", out.text);
+        assert!(
+            out.text
+                .starts_with("static.example.org: BLOCKED by list `more`")
+                && out
+                    .text
+                    .contains("exempt by $denyallow of rule on line 2 of list `ads`"),
+            "{}",
+            out.text
+        );
+        let out = said(&config, &resolver, "www.example.org", "127.0.0.1");
+        assert!(out.blocked_now, "{}", out.text);
+        assert!(
+            out.text.contains(
+                "  rule: example.org and its subdomains, line 2: ||example.org^$denyallow="
+            ) && !out.text.contains("exempt by"),
+            "{}",
+            out.text
+        );
+    }
+
     #[test]
     fn a_client_is_named_with_its_groups_and_the_id_that_recognised_it() {
         let (_dir, config, resolver) = household();
@@ -724,21 +897,44 @@ clients = ["kids-tablet", "192.168.1.64/28"]
         );
     }
 
+    fn wanted(name: &str, subtree: bool, important: Option<bool>) -> Wanted<'_> {
+        Wanted {
+            name,
+            subtree,
+            allow: false,
+            important,
+        }
+    }
+
     #[test]
     fn find_line_locates_the_rule_and_its_text() {
         let text = "# header\n0.0.0.0 a.example.com b.example.com\n||c.example.com^\n";
         let options = ParseOptions::default();
         assert_eq!(
-            find_line(text, options, "b.example.com", false, false),
+            find_line(text, options, wanted("b.example.com", false, Some(false))),
             Some((2, "0.0.0.0 a.example.com b.example.com".into()))
         );
         assert_eq!(
-            find_line(text, options, "c.example.com", true, false),
+            find_line(text, options, wanted("c.example.com", true, None)),
             Some((3, "||c.example.com^".into()))
         );
         assert_eq!(
-            find_line(text, options, "c.example.com", false, false),
+            find_line(text, options, wanted("c.example.com", false, None)),
             None
+        );
+    }
+
+    #[test]
+    fn find_line_tells_an_important_rule_from_the_plain_one() {
+        let text = "||c.example.com^\n||c.example.com^$important\n";
+        let options = ParseOptions::default();
+        assert_eq!(
+            find_line(text, options, wanted("c.example.com", true, Some(true))),
+            Some((2, "||c.example.com^$important".into()))
+        );
+        assert_eq!(
+            find_line(text, options, wanted("c.example.com", true, Some(false))),
+            Some((1, "||c.example.com^".into()))
         );
     }
 }

@@ -6,4 +6,4 @@ pub mod reverse;
 mod text;
 pub mod wire;
 
-pub use text::{Domain, DomainError, normalize_into};
+pub use text::{Domain, DomainError, is_below, normalize_into};

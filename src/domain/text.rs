@@ -235,9 +235,27 @@ fn quote(text: &str) -> String {
     }
 }
 
+/// Whether the normalized name `name` is a subdomain of the normalized
+/// name `ancestor` (strictly below it: `a.example.com` of `example.com`,
+/// not `example.com` itself nor `xexample.com`).
+pub fn is_below(name: &str, ancestor: &str) -> bool {
+    name.len() > ancestor.len()
+        && name.ends_with(ancestor)
+        && name.as_bytes()[name.len() - ancestor.len() - 1] == b'.'
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn below_means_a_subdomain_not_the_name_nor_a_longer_label() {
+        assert!(is_below("a.example.com", "example.com"));
+        assert!(is_below("x.a.example.com", "example.com"));
+        assert!(!is_below("example.com", "example.com"));
+        assert!(!is_below("xexample.com", "example.com"));
+        assert!(!is_below("example.com", "a.example.com"));
+    }
 
     fn norm(input: &str) -> Result<String, DomainError> {
         let mut out = String::new();

@@ -6,8 +6,11 @@
 //! Input: byte 0 gives the number of lists (1–4; bits 2–5: which are
 //! allowlists) and byte 1 the number of rules (up to 63); their top two
 //! bits each say which lists apply to the client of the masked lookups. Each rule is a
-//! header byte (list, subtree, allow, 1–3 labels) and one byte per label,
-//! picking from a small alphabet so that names collide often. What is left
+//! header byte (list, subtree, allow, 1–3 labels, important) and one byte per label,
+//! picking from a small alphabet so that names collide often; bit 7 of the
+//! first label byte makes it a `$denyallow` subtree rule leaving out the
+//! name under one more label (bits 3–5 pick it), and bit 6 also its
+//! top-level name (which leaves no rule), read literally by the model. What is left
 //! is queries: a header byte (1–24 labels, trailing dot) and one byte per
 //! label: bytes below 0xF0 pick from the alphabet (bit 7 capitalizes), the
 //! rest become one-byte labels of their own (`.`, capitals, non-ASCII).
@@ -23,9 +26,20 @@ const ODD: [u8; 16] = [
     b'.', b'A', b'Z', b'0', b'-', b'*', b' ', 0, 0x7f, 0x80, 0xc3, 0xff, b'_', b'\\', b'a', b'B',
 ];
 
-/// Per (name as labels, allow): each list that gives it, and whether that
-/// list gave the subtree form.
-type Model = HashMap<(Vec<Vec<u8>>, bool), BTreeMap<ListId, bool>>;
+/// Per (name as labels, allow, important): each list that gives it, and
+/// whether that list gave the subtree form.
+type Plain = HashMap<(Vec<Vec<u8>>, bool, bool), BTreeMap<ListId, bool>>;
+
+/// A `$denyallow` rule as given: list, name, allow, important (as the
+/// image ranks it) and the names it leaves out, as labels.
+type Guarded = (ListId, Vec<Vec<u8>>, bool, bool, Vec<Vec<Vec<u8>>>);
+
+/// The rules without exemptions, merged, and those with, as given.
+#[derive(Default)]
+struct Model {
+    plain: Plain,
+    guarded: Vec<Guarded>,
+}
 
 /// Builds an image from the rules in `data` and checks every query in it
 /// against the model. Panics when the image and the model disagree, or when
@@ -37,45 +51,77 @@ pub fn image_model(data: &[u8]) {
     };
     let lists = 1 + head % 4;
     let mut builder = ImageBuilder::new();
+    let allow_list = |list: ListId| head >> (2 + list) & 1 == 1;
     for list in 0..lists {
-        builder.add_list(&format!("list{list}"), head >> (2 + list) & 1 == 1);
+        builder.add_list(&format!("list{list}"), allow_list(list.into()));
     }
-    let mut model = Model::new();
+    let mut model = Model::default();
     for _ in 0..count % 64 {
         let Some(rule) = bytes.next() else { break };
         let list = ListId::from(rule % lists);
         let subtree = rule & 0x04 != 0;
         let allow = rule & 0x08 != 0;
-        let labels: Vec<&str> = (0..1 + (rule >> 4) % 3)
+        let important = rule & 0x80 != 0;
+        let mut first = None;
+        let labels: Vec<&str> = (0..1 + (rule >> 4 & 0x07) % 3)
             .map_while(|_| bytes.next())
+            .inspect(|&b| {
+                first.get_or_insert(b);
+            })
             .map(|b| ALPHABET[usize::from(b) % ALPHABET.len()])
             .collect();
-        if labels.is_empty() {
+        let (Some(first), false) = (first, labels.is_empty()) else {
             // The input ended inside the rule.
             break;
-        }
+        };
         let name = labels.join(".");
-        builder.add_rule(list, &name, subtree, allow);
         let key: Vec<Vec<u8>> = labels.iter().map(|l| l.as_bytes().to_vec()).collect();
+        // The household's allowlists outrank every block: their allows
+        // are important.
+        let ranked = important || (allow && allow_list(list));
+        if first & 0x80 != 0 {
+            let below = ALPHABET[usize::from(first >> 3 & 0x07)];
+            let mut exempt = vec![format!("{below}.{name}")];
+            if first & 0x40 != 0 {
+                exempt.push(labels[labels.len() - 1].to_owned());
+            }
+            let exempt_str = exempt.iter().map(String::as_str);
+            builder.add_denyallow_rule(list, &name, (allow, important), exempt_str);
+            let exempt = exempt
+                .iter()
+                .map(|e| e.split('.').map(|l| l.as_bytes().to_vec()).collect())
+                .collect();
+            model.guarded.push((list, key, allow, ranked, exempt));
+            continue;
+        }
+        builder.add_rule_with(list, &name, subtree, allow, important);
         *model
-            .entry((key, allow))
+            .plain
+            .entry((key, allow, ranked))
             .or_default()
             .entry(list)
             .or_insert(false) |= subtree;
     }
-    // One entry per name, kind and form.
+    // One entry per name, kind, importance and form (rules with
+    // exemptions add their own).
     let entries: usize = model
+        .plain
         .values()
         .map(|lists| {
             usize::from(lists.values().any(|&s| s)) + usize::from(lists.values().any(|&s| !s))
         })
         .sum();
-    assert_eq!(builder.len(), entries, "merged rule count");
+    let plain_only = model.guarded.is_empty();
+    if plain_only {
+        assert_eq!(builder.len(), entries, "merged rule count");
+    }
     let image = Image::open(builder.build(1)).unwrap_or_else(|e| panic!("fresh image: {e}"));
     image
         .verify()
         .unwrap_or_else(|e| panic!("fresh image verifies: {e}"));
-    assert_eq!(image.rule_count(), entries);
+    if plain_only {
+        assert_eq!(image.rule_count(), entries);
+    }
     let mask = (head >> 6) | (count >> 6) << 2;
     let some = |list: ListId| mask >> list & 1 == 1;
 
@@ -120,33 +166,59 @@ pub fn image_model(data: &[u8]) {
     }
 }
 
-/// The model's verdict among the lists that `applies` accepts: the most
-/// specific allow, else the most specific block; subtree rules match every
-/// suffix, exact rules the whole name; at one suffix, the first list.
+/// The model's verdict among the lists that `applies` accepts, in
+/// urlfilter's order with the allowlists on top: the most specific
+/// important allow, else the most specific important block, else the most
+/// specific allow, else the most specific block; an allow names the block
+/// it beats, an important one first. Subtree rules match every suffix,
+/// exact rules the whole name, `$denyallow` rules every suffix but their
+/// exempt names and the names below them; at one suffix, the first list,
+/// its subtree rule before its exact one.
 fn verdict(model: &Model, labels: &[Vec<u8>], applies: &dyn Fn(ListId) -> bool) -> Verdict {
     let lower: Vec<Vec<u8>> = labels.iter().map(|l| l.to_ascii_lowercase()).collect();
-    let best = |allow: bool| {
+    let best = |allow: bool, important: bool| {
         let mut best = None;
         for start in (0..lower.len()).rev() {
             let suffix = lower[start..].to_vec();
-            let Some(lists) = model.get(&(suffix, allow)) else {
-                continue;
-            };
-            let first = lists
-                .iter()
-                .find(|&(&list, &subtree)| (subtree || start == 0) && applies(list));
-            if let Some((&list, &subtree)) = first {
+            let plain = model.plain.get(&(suffix.clone(), allow, important));
+            let mut here: Vec<(ListId, bool)> = plain
+                .into_iter()
+                .flatten()
+                .filter(|&(_, &subtree)| subtree || start == 0)
+                .map(|(&list, &subtree)| (list, subtree))
+                .collect();
+            for (list, name, a, i, exempt) in &model.guarded {
+                let left_out = exempt.iter().any(|e| lower.ends_with(e));
+                if *name == suffix && (*a, *i) == (allow, important) && !left_out {
+                    here.push((*list, true));
+                }
+            }
+            here.sort_by_key(|&(list, subtree)| (list, !subtree));
+            let first = here.into_iter().find(|&(list, _)| applies(list));
+            if let Some((list, subtree)) = first {
                 best = Some(Match {
                     list,
                     subtree,
                     regex: None,
                     labels: u8::try_from(lower.len() - start).unwrap_or(u8::MAX),
+                    important,
                 });
             }
         }
         best
     };
-    match (best(true), best(false)) {
+    let important_block = best(false, true);
+    let block = important_block.or(best(false, false));
+    if let Some(allow) = best(true, true) {
+        return Verdict::Allowed {
+            allow,
+            overrides: block,
+        };
+    }
+    if let Some(block) = important_block {
+        return Verdict::Blocked(block);
+    }
+    match (best(true, false), block) {
         (Some(allow), overrides) => Verdict::Allowed { allow, overrides },
         (None, Some(block)) => Verdict::Blocked(block),
         (None, None) => Verdict::NotListed,

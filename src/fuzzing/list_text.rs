@@ -17,7 +17,9 @@ use crate::lists::{Format, ParseOptions, Stats, parse};
 ///
 /// - every accepted name is a valid normalized domain (it parses as a
 ///   [`Domain`] and reads the same afterwards), every accepted regex
-///   parses; no rule is passed on twice;
+///   parses; no rule (name, form, kind, importance and `$denyallow`
+///   names) is passed on twice; `$denyallow` names lie below their
+///   subtree rule's name;
 ///   line numbers ascend within the text; an allowlist yields only allows;
 /// - the counts add up as `stats.rs` says: `lines` is the number of lines,
 ///   and the five counts add up to it plus, for each hosts line, its names
@@ -59,7 +61,7 @@ pub fn list_text(data: &[u8]) {
             );
             assert!(
                 seen.insert((
-                    format!("{}\0{}", rule.name, types.bits()),
+                    format!("{}\0{}\0{}", rule.name, types.bits(), rule.important),
                     false,
                     rule.allow
                 )),
@@ -76,10 +78,19 @@ pub fn list_text(data: &[u8]) {
             rule.name,
             "accepted name is not normalized"
         );
-        let key = match rule.rewrite {
-            Some(rewrite) => format!("{}\0{rewrite:?}", rule.name),
-            None => rule.name.to_owned(),
-        };
+        for exempt in rule.denyallow.split('|').filter(|e| !e.is_empty()) {
+            assert!(
+                crate::domain::is_below(exempt, rule.name) && rule.subtree,
+                "`$denyallow` name `{exempt}` of `{}` is not below it",
+                rule.name
+            );
+        }
+        // A rule is its name, form, kind, importance, exemptions and
+        // rewrite.
+        let key = format!(
+            "{}\0{}\0{}\0{:?}",
+            rule.name, rule.important, rule.denyallow, rule.rewrite
+        );
         assert!(
             seen.insert((key, rule.subtree, rule.allow)),
             "rule `{}` passed on twice",

@@ -5,8 +5,9 @@
 //! The builder keeps only a 64-bit hash per rule name, never the names: 16
 //! bytes per rule in one vector, sorted and merged in place when the image
 //! is built, so building an image of a million rules needs some 16 MB, not a
-//! heap of strings. Merging keeps, per name, kind (block or allow) and form
-//! (exact or subtree), one entry naming the set of lists that gave it; an
+//! heap of strings. Merging keeps, per name, kind (block or allow),
+//! importance (plain or important) and form (exact or subtree), one entry
+//! naming the set of lists that gave it; an
 //! exact entry names only the lists that do not also give the subtree form,
 //! which covers the name itself too. Each list keeps its groups and
 //! schedule, so the server can tell for every client which lists apply.
@@ -33,10 +34,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use super::format::{
     self, ANSWER_OFF, ANSWER_RECORD, ANSWER_SUBTREE, BUILD_BUCKET_BITS, CLIENT_RECORD, ENTRY,
     FORMAT_VERSION, GROUP_RECORD, HEADER_LEN, KEY_MASK, LIST_FLAG_ALLOW, LIST_RECORD, MAGIC,
-    MAX_GROUPS, MAX_LIST_NAME, MAX_LISTS, MAX_REGEXES, MAX_SETS, PAYLOAD_ALLOW, PAYLOAD_SET,
-    PAYLOAD_SUBTREE, REGEX_FLAG_ALLOW, REGEX_RECORD, REGEXES_ALLOW, Section, WINDOW, field,
-    name_hash, regex_checksum, write_u16, write_u32, write_u64,
+    MAX_GROUPS, MAX_LIST_NAME, MAX_LISTS, MAX_REGEXES, MAX_SETS, PAYLOAD_ALLOW, PAYLOAD_IMPORTANT,
+    PAYLOAD_SET, PAYLOAD_SUBTREE, REGEX_FLAG_ALLOW, REGEX_FLAG_IMPORTANT, REGEX_RECORD,
+    REGEXES_ALLOW, REGEXES_IMPORTANT, Section, WINDOW, field, name_hash, regex_checksum, write_u16,
+    write_u32, write_u64,
 };
+use super::guarded::{self, Guarded};
 use super::regex::{self, RegexError};
 use super::view::{Image, ImageBytes};
 use crate::answer::{Answer, Rewrite};
@@ -54,10 +57,14 @@ pub type GroupId = u8;
 /// In a rule's second word: set for allow rules (sorts them after block
 /// rules of the same name).
 const RAW_ALLOW: u64 = 1 << 63;
-/// In a rule's second word: where the insertion number starts.
-const RAW_SEQ_SHIFT: u32 = 16;
+/// In a rule's second word: where the insertion number starts (above the
+/// payload bits, which it shares with the entry).
+const RAW_SEQ_SHIFT: u32 = 17;
 /// In a rule's second word: the list id (before merging) or set id (after).
 const RAW_SET: u64 = PAYLOAD_SET;
+/// In a rule's second word: what makes two rules of a name different
+/// rules — kind, importance and form.
+const RAW_FORM: u64 = RAW_ALLOW | PAYLOAD_IMPORTANT | PAYLOAD_SUBTREE;
 
 /// Where a string lies in the string table: offset and length.
 type Span = (u32, u32);
@@ -76,6 +83,7 @@ struct ListInfo {
 struct RegexRule {
     list: ListId,
     allow: bool,
+    important: bool,
     types: QueryTypes,
     line: u32,
     pattern: String,
@@ -181,12 +189,15 @@ pub struct ImageBuilder {
     merged: bool,
     /// Regex rules, in list and line order.
     regexes: Vec<RegexRule>,
-    /// (list, allow, types, pattern) of each regex rule, to drop copies.
-    regex_seen: HashSet<(ListId, bool, u16, String)>,
+    /// (list, allow, important, types, pattern) of each regex rule, to
+    /// drop copies.
+    regex_seen: HashSet<(ListId, bool, bool, u16, String)>,
     /// The serialized DFA of `regexes`, once compiled.
     regex_dfa: Option<Vec<u8>>,
     /// Custom answers, in insertion order.
     answers: Vec<AnswerRule>,
+    /// Subtree rules with `$denyallow` exemptions (`guarded.rs`).
+    guarded: Vec<Guarded>,
 }
 
 impl Default for ImageBuilder {
@@ -204,6 +215,7 @@ impl Default for ImageBuilder {
             regex_seen: HashSet::new(),
             regex_dfa: None,
             answers: Vec::new(),
+            guarded: Vec::new(),
         }
     }
 }
@@ -300,25 +312,44 @@ impl ImageBuilder {
         info.windows = windows.to_vec();
     }
 
-    /// Adds one rule. `name` is already normalized (lowercase ASCII, no
-    /// trailing dot; a trailing dot is dropped anyway and an empty name is
-    /// ignored). `subtree`: the rule also covers every subdomain. `allow`: an
-    /// allow rule.
+    /// Adds one plain (not important) rule: [`add_rule_with`](Self::add_rule_with)
+    /// with `important` false.
     ///
     /// # Panics
     ///
     /// If `list` was not returned by [`add_list`](Self::add_list) on this
     /// builder.
     pub fn add_rule(&mut self, list: ListId, name: &str, subtree: bool, allow: bool) {
-        assert!(
-            usize::from(list) < self.lists.len(),
-            "list id {list} was not registered with add_list"
-        );
+        self.add_rule_with(list, name, subtree, allow, false);
+    }
+
+    /// Adds one rule. `name` is already normalized (lowercase ASCII, no
+    /// trailing dot; a trailing dot is dropped anyway and an empty name is
+    /// ignored). `subtree`: the rule also covers every subdomain. `allow`: an
+    /// allow rule. `important`: an adblock `$important` rule. An allow rule
+    /// of an allow list is always important: the household's allowlists beat
+    /// every block rule (`lookup.rs`, "Precedence").
+    ///
+    /// # Panics
+    ///
+    /// If `list` was not returned by [`add_list`](Self::add_list) on this
+    /// builder.
+    pub fn add_rule_with(
+        &mut self,
+        list: ListId,
+        name: &str,
+        subtree: bool,
+        allow: bool,
+        important: bool,
+    ) {
+        let important = self.is_important(list, allow, important);
         let name = name.strip_suffix('.').unwrap_or(name);
         if name.is_empty() {
             return;
         }
-        let payload = u64::from(list) | if subtree { PAYLOAD_SUBTREE } else { 0 };
+        let payload = u64::from(list)
+            | if subtree { PAYLOAD_SUBTREE } else { 0 }
+            | if important { PAYLOAD_IMPORTANT } else { 0 };
         let seq = self.next_seq << RAW_SEQ_SHIFT;
         self.next_seq += 1;
         let allow = if allow { RAW_ALLOW } else { 0 };
@@ -326,10 +357,22 @@ impl ImageBuilder {
         self.merged = false;
     }
 
-    /// Adds a regex rule of `list`, written on `line`, for queries of
-    /// `types`; `Ok(false)` when the list has it already (same pattern,
-    /// types and allow). The pattern is checked alone here: that it parses
-    /// and that its DFA fits [`MAX_PATTERN_DFA`](super::MAX_PATTERN_DFA).
+    /// Whether a rule of `list` is important: an adblock `$important` rule
+    /// (`important`), or an allow rule of an allow list.
+    ///
+    /// # Panics
+    ///
+    /// If `list` was not returned by [`add_list`](Self::add_list) on this
+    /// builder.
+    fn is_important(&self, list: ListId, allow: bool, important: bool) -> bool {
+        let Some(info) = self.lists.get(usize::from(list)) else {
+            panic!("list id {list} was not registered with add_list");
+        };
+        important || (allow && info.allow)
+    }
+
+    /// Adds a plain regex rule: [`add_regex_with`](Self::add_regex_with)
+    /// with `important` false.
     ///
     /// # Panics
     ///
@@ -343,14 +386,33 @@ impl ImageBuilder {
         types: QueryTypes,
         line: u32,
     ) -> Result<bool, RegexError> {
-        assert!(
-            usize::from(list) < self.lists.len(),
-            "list id {list} was not registered with add_list"
-        );
+        self.add_regex_with(list, pattern, allow, false, types, line)
+    }
+
+    /// Adds a regex rule of `list`, written on `line`, for queries of
+    /// `types`, important as [`add_rule_with`](Self::add_rule_with) says;
+    /// `Ok(false)` when the list has it already (same pattern, types, allow
+    /// and importance). The pattern is checked alone here: that it parses
+    /// and that its DFA fits [`MAX_PATTERN_DFA`](super::MAX_PATTERN_DFA).
+    ///
+    /// # Panics
+    ///
+    /// If `list` was not returned by [`add_list`](Self::add_list) on this
+    /// builder.
+    pub fn add_regex_with(
+        &mut self,
+        list: ListId,
+        pattern: &str,
+        allow: bool,
+        important: bool,
+        types: QueryTypes,
+        line: u32,
+    ) -> Result<bool, RegexError> {
+        let important = self.is_important(list, allow, important);
         if self.regexes.len() >= MAX_REGEXES {
             return Err(RegexError::TooMany);
         }
-        let key = (list, allow, types.bits(), pattern.to_owned());
+        let key = (list, allow, important, types.bits(), pattern.to_owned());
         if self.regex_seen.contains(&key) {
             return Ok(false);
         }
@@ -359,12 +421,53 @@ impl ImageBuilder {
         self.regexes.push(RegexRule {
             list,
             allow,
+            important,
             types,
             line,
             pattern: pattern.to_owned(),
         });
         self.regex_dfa = None;
         Ok(true)
+    }
+
+    /// Adds a subtree rule that leaves out the names `exempt` and their
+    /// subdomains (adblock `$denyallow`), as [`add_rule_with`](Self::add_rule_with)
+    /// says otherwise. Exemptions not below `name` leave out nothing the
+    /// rule covers and are dropped; one that is `name` or a parent of it
+    /// leaves out everything, and the rule is dropped; a rule left with no
+    /// exemption is a plain subtree rule. Copies of a list's rule (same
+    /// name, kind and importance) are merged when the image is built
+    /// (`guarded.rs`), and are not counted by [`len`](Self::len).
+    ///
+    /// # Panics
+    ///
+    /// If `list` was not returned by [`add_list`](Self::add_list) on this
+    /// builder.
+    pub fn add_denyallow_rule<'e>(
+        &mut self,
+        list: ListId,
+        name: &str,
+        (allow, important): (bool, bool),
+        exempt: impl IntoIterator<Item = &'e str>,
+    ) {
+        let important = self.is_important(list, allow, important);
+        match Guarded::new(list, name, (allow, important), exempt) {
+            Ok(rule) => self.guarded.push(rule),
+            Err(false) => self.add_rule_with(list, name, true, allow, important),
+            Err(true) => {}
+        }
+    }
+
+    /// `$denyallow` rules the image will leave out: past
+    /// [`MAX_GUARDS`](super::MAX_GUARDS) on one way from a name to the root.
+    pub fn denyallow_left_out(&self) -> u64 {
+        guarded::build(self.guarded.clone(), RAW_ALLOW).left_out
+    }
+
+    /// Drops the `$denyallow` rules of `list` (a list whose text failed
+    /// part way).
+    pub fn discard_denyallow(&mut self, list: ListId) {
+        self.guarded.retain(|rule| rule.list != list);
     }
 
     /// Adds a custom answer of `list`, written on `line`: `rewrite` for
@@ -480,14 +583,10 @@ impl ImageBuilder {
         let tail = self.tail(mark);
         let before = tail.len() as u64;
         // Equal rules side by side, the first added first.
-        tail.sort_unstable_by_key(|&(hash, raw)| {
-            (hash, raw & RAW_ALLOW, raw & PAYLOAD_SUBTREE, raw)
-        });
+        tail.sort_unstable_by_key(|&(hash, raw)| (hash, raw & RAW_FORM, raw));
         let mut kept = 0;
         for i in 0..tail.len() {
-            let same = |(h, r): (u64, u64), (g, q): (u64, u64)| {
-                h == g && (r ^ q) & (RAW_ALLOW | PAYLOAD_SUBTREE) == 0
-            };
+            let same = |(h, r): (u64, u64), (g, q): (u64, u64)| h == g && (r ^ q) & RAW_FORM == 0;
             if kept == 0 || !same(tail[kept - 1], tail[i]) {
                 tail[kept] = tail[i];
                 kept += 1;
@@ -556,19 +655,21 @@ impl ImageBuilder {
             id
         };
         let rules = &mut self.rules;
-        rules.sort_unstable_by_key(|&(hash, raw)| {
-            (hash, raw & RAW_ALLOW, raw & PAYLOAD_SUBTREE, raw & RAW_SET)
-        });
+        rules.sort_unstable_by_key(|&(hash, raw)| (hash, raw & RAW_FORM, raw & RAW_SET));
         let (mut exact, mut subtree) = (Vec::new(), Vec::new());
         let mut kept = 0;
         let mut i = 0;
         while i < rules.len() {
             let (hash, first) = rules[i];
-            let allow = first & RAW_ALLOW;
+            // Kind and importance: what the run of rules shares.
+            let kind = first & (RAW_ALLOW | PAYLOAD_IMPORTANT);
             exact.clear();
             subtree.clear();
             let mut j = i;
-            while j < rules.len() && rules[j].0 == hash && rules[j].1 & RAW_ALLOW == allow {
+            while j < rules.len()
+                && rules[j].0 == hash
+                && rules[j].1 & (RAW_ALLOW | PAYLOAD_IMPORTANT) == kind
+            {
                 let raw = rules[j].1;
                 let list = (raw & RAW_SET) as ListId;
                 let into = if raw & PAYLOAD_SUBTREE != 0 {
@@ -586,11 +687,11 @@ impl ImageBuilder {
             // At most two entries from a run of j - i ≥ 2 rules (one from
             // one), so `kept` never passes `j`.
             if !subtree.is_empty() {
-                rules[kept] = (hash, allow | PAYLOAD_SUBTREE | set_of(&subtree));
+                rules[kept] = (hash, kind | PAYLOAD_SUBTREE | set_of(&subtree));
                 kept += 1;
             }
             if !exact.is_empty() {
-                rules[kept] = (hash, allow | set_of(&exact));
+                rules[kept] = (hash, kind | set_of(&exact));
                 kept += 1;
             }
             i = j;
@@ -600,7 +701,8 @@ impl ImageBuilder {
     }
 
     /// Rules added so far, after merging duplicates (merging them now): one
-    /// per name, kind and form.
+    /// per name, kind, importance and form; `$denyallow` rules
+    /// ([`add_denyallow_rule`](Self::add_denyallow_rule)) are not counted.
     pub fn len(&mut self) -> usize {
         self.merge();
         self.rules.len()
@@ -635,7 +737,12 @@ impl ImageBuilder {
     /// [`build`](Self::build) with a given creation time, so that equal
     /// inputs give equal bytes.
     pub(crate) fn build_at(mut self, generation: u64, created: u64) -> Vec<u8> {
+        let guarded = guarded::build(std::mem::take(&mut self.guarded), RAW_ALLOW);
+        for (list, name, allow, important) in guarded.plain {
+            self.add_rule_with(list, &name, true, allow, important);
+        }
         self.merge();
+        self.rules.extend(guarded.entries);
         // Refusals are the caller's to report, by compiling first.
         let _ = self.compile_regexes();
         let dfa = self.regex_dfa.take().unwrap_or_default();
@@ -650,6 +757,7 @@ impl ImageBuilder {
         // (bucket, entry) sorted: the on-disk order, made in place.
         let mut items = std::mem::take(&mut self.rules);
         let mut per_set = vec![0u64; self.lists.len() + self.sets.len()];
+        let mut per_list = vec![0u64; self.lists.len()];
         for item in &mut items {
             let (h, raw) = *item;
             let key = (h << bits) & KEY_MASK;
@@ -658,12 +766,18 @@ impl ImageBuilder {
             } else {
                 0
             };
-            if let Some(count) = per_set.get_mut((raw & RAW_SET) as usize) {
+            let set = (raw & RAW_SET) as usize;
+            // A `$denyallow` entry names its list past the sets.
+            let count = match set.checked_sub(MAX_SETS) {
+                Some(list) => per_list.get_mut(list),
+                None => per_set.get_mut(set),
+            };
+            if let Some(count) = count {
                 *count += 1;
             }
             *item = (
                 h >> (64 - bits),
-                key | (raw & (RAW_SET | PAYLOAD_SUBTREE)) | allow,
+                key | (raw & (RAW_SET | PAYLOAD_SUBTREE | PAYLOAD_IMPORTANT)) | allow,
             );
         }
         items.sort_unstable();
@@ -671,7 +785,6 @@ impl ImageBuilder {
         // The sets: each list alone, then the combinations.
         let singles = (0..self.lists.len()).map(|id| vec![id as ListId]);
         let all_sets: Vec<Vec<ListId>> = singles.chain(self.sets.iter().cloned()).collect();
-        let mut per_list = vec![0u64; self.lists.len()];
         for (members, count) in all_sets.iter().zip(&per_set) {
             for &list in members {
                 per_list[usize::from(list)] += count;
@@ -760,10 +873,12 @@ impl ImageBuilder {
         // At most MAX_REGEXES, which fits a u32.
         write_u32(&mut out, field::REGEX_COUNT, self.regexes.len() as u32);
         let any_allow = self.regexes.iter().any(|r| r.allow);
+        let any_important = self.regexes.iter().any(|r| r.important);
         write_u32(
             &mut out,
             field::REGEX_FLAGS,
-            if any_allow { REGEXES_ALLOW } else { 0 },
+            if any_allow { REGEXES_ALLOW } else { 0 }
+                | if any_important { REGEXES_IMPORTANT } else { 0 },
         );
         write_u64(&mut out, field::REGEX_SUM, regex_checksum(&dfa));
         for (section, (offset, size)) in Section::ALL.into_iter().zip(offsets.iter().zip(sizes)) {
@@ -867,7 +982,12 @@ impl ImageBuilder {
         for (i, (rule, (text_at, text_len))) in self.regexes.iter().zip(regex_spans).enumerate() {
             let rec = patterns + i * REGEX_RECORD;
             write_u16(&mut out, rec, rule.list);
-            let flags = if rule.allow { REGEX_FLAG_ALLOW } else { 0 };
+            let flags = if rule.allow { REGEX_FLAG_ALLOW } else { 0 }
+                | if rule.important {
+                    REGEX_FLAG_IMPORTANT
+                } else {
+                    0
+                };
             write_u16(&mut out, rec + 2, flags);
             write_u32(&mut out, rec + 4, u32::from(rule.types.bits()));
             write_u32(&mut out, rec + 8, rule.line);

@@ -35,7 +35,7 @@
 //! | 224 | 16 | regex DFA section |
 //! | 240 | 8  | regex DFA checksum: xxh3-64 (seed 0) of the DFA section |
 //! | 248 | 4  | regex pattern count `P`, `u32` (≤ [`MAX_REGEXES`]) |
-//! | 252 | 4  | regex flags `u32`: bit 0, some pattern allows |
+//! | 252 | 4  | regex flags `u32`: bit 0, some pattern allows; bit 1, some pattern is `$important` |
 //! | 256 | 16 | answer section (since version 4) |
 //!
 //! Sections follow the header in that order, each starting on an 8-byte
@@ -48,10 +48,25 @@
 //!   per bucket and 0.25–0.5 bytes per rule.
 //! - **Entries**: `n` `u64`, one per rule. With `h` the 64-bit hash of the
 //!   rule name, the entry is in bucket `h >> (64 - B)` and reads
-//!   `((h << B) & !0xFFFF) | payload`: the 48 hash bits below the bucket bits,
-//!   then 16 payload bits — bits 0–13 the list set, bit 14 subtree, bit 15
-//!   allow. Entries ascend (as `u64`) within each bucket. One name has at
-//!   most four entries: block and allow, each exact and subtree.
+//!   `((h << B) & !0x1FFFF) | payload`: the 47 hash bits below the bucket
+//!   bits, then 17 payload bits — bits 0–13 the list set, bit 14 subtree,
+//!   bit 15 allow, bit 16 important (an adblock `$important` rule, or any
+//!   allow rule of an allow list: see "Precedence" in `lookup.rs`). Entries
+//!   ascend (as `u64`) within each bucket. One name has at most eight
+//!   entries: block and allow, plain and important, each exact and subtree
+//!   — besides those of `$denyallow` rules:
+//! - **`$denyallow` entries**: a list set id of [`MAX_SETS`] + `l` (never a
+//!   set) marks an entry of list `l` alone that belongs to a subtree rule
+//!   with exemptions. With the subtree bit, it is the rule, filed under its
+//!   name `S` like any entry. Without it, it is one exemption `D` (a name
+//!   below `S`) of that list's rule of the same kind and importance on the
+//!   name `labels(D) - labels(S)` labels shorter, filed under
+//!   [`exemption_hash`]`(h(D), labels(S))`. A list has at most one such rule
+//!   per name, kind and importance (the builder merges copies), so the
+//!   exemption names its rule exactly; a lookup that meets the rule probes
+//!   for its exemptions at the longer suffixes of the query. The builder
+//!   keeps at most [`MAX_GUARDS`] such rules on the way from any name to the
+//!   root, so a lookup holds them in a fixed array.
 //! - **List table**: 40 bytes per list, in list-id order: rule count `u64`
 //!   (entries whose set holds this list), name offset `u32` and name length
 //!   `u32` into the string table, flags `u32` (bit 0 allow list, others
@@ -82,7 +97,8 @@
 //!   first 6, or a host name's offset `u32` and length `u32` in the string
 //!   table; unused value bytes are zero.
 //! - **Regex pattern table**: 24 bytes per regex rule, in pattern order
-//!   (list id, then line): list id `u16`, flags `u16` (bit 0 allow), query
+//!   (list id, then line): list id `u16`, flags `u16` (bit 0 allow, bit 1
+//!   important), query
 //!   types `u32` (the `QueryTypes` mask in the low 16 bits, not zero),
 //!   line `u32` in the list, the pattern's offset `u32` and length `u32`
 //!   in the string table, zero `u32`. The texts are there for `ralo check`
@@ -125,9 +141,10 @@
 //! `from_le_bytes`, so the buffer needs no alignment.
 //!
 //! Names are compared by hash only. With `n` rules the chance that one probe
-//! of a name that is not listed falsely matches is about `n / 2^(B + 48)`
-//! (`B + 48` capped at 64): at 1M rules (`B = 16`) about 2^-44 per probe,
-//! i.e. one false match in some 10^13 probes.
+//! of a name that is not listed falsely matches is about `n / 2^(B + 47)`
+//! (`B + 47` capped at 64): at 1M rules (`B = 16`) about 2^-43 per probe,
+//! i.e. one false match in some 10^13 probes (format 3 kept 48 hash bits,
+//! half these odds; the important bit took one).
 //!
 //! # The name hash
 //!
@@ -163,8 +180,11 @@ pub const HEADER_LEN: usize = 272;
 pub const MAX_REGEXES: usize = 1 << 16;
 /// Most groups one image can name (a list's groups are a `u64` mask).
 pub const MAX_GROUPS: usize = 64;
-/// Most list sets one image can hold (set ids are 14 bits in an entry).
-pub const MAX_SETS: usize = 1 << 14;
+/// Most list sets one image can hold (set ids are 14 bits in an entry; the
+/// last [`MAX_LISTS`] ids mark `$denyallow` entries).
+pub const MAX_SETS: usize = (1 << 14) - MAX_LISTS;
+/// Most `$denyallow` rules one name and its parents may have, together.
+pub const MAX_GUARDS: usize = 16;
 /// Most lists one image can name (list ids are 12 bits in an entry).
 pub const MAX_LISTS: usize = 1 << 12;
 /// List names longer than this many bytes are cut (on a character boundary).
@@ -268,8 +288,12 @@ pub(crate) const CLIENT_NAME: u8 = 3;
 pub(crate) const REGEX_RECORD: usize = 24;
 /// Regex pattern record flags: an allow rule.
 pub(crate) const REGEX_FLAG_ALLOW: u16 = 1;
+/// Regex pattern record flags: an important rule.
+pub(crate) const REGEX_FLAG_IMPORTANT: u16 = 2;
 /// Regex header flags: some pattern allows.
 pub(crate) const REGEXES_ALLOW: u32 = 1;
+/// Regex header flags: some pattern is important.
+pub(crate) const REGEXES_IMPORTANT: u32 = 2;
 /// Bytes per answer record.
 pub(crate) const ANSWER_RECORD: usize = 40;
 /// Answer record flags: the name's subdomains too.
@@ -289,8 +313,11 @@ pub(crate) const PAYLOAD_SET: u64 = 0x3FFF;
 pub(crate) const PAYLOAD_SUBTREE: u64 = 1 << 14;
 /// Entry payload: an allow rule.
 pub(crate) const PAYLOAD_ALLOW: u64 = 1 << 15;
+/// Entry payload: an important rule (`$important`, or an allow list's
+/// allow), which outranks the plain rules of the other kind.
+pub(crate) const PAYLOAD_IMPORTANT: u64 = 1 << 16;
 /// Entry bits holding the hash.
-pub(crate) const KEY_MASK: u64 = !0xFFFF;
+pub(crate) const KEY_MASK: u64 = !0x1FFFF;
 /// List record flags: an allow list.
 pub(crate) const LIST_FLAG_ALLOW: u32 = 1;
 
@@ -558,6 +585,8 @@ pub(crate) struct Layout {
     /// Answer records.
     pub(crate) answers: usize,
     pub(crate) answers_at: usize,
+    /// Some regex pattern is important.
+    pub(crate) regexes_important: bool,
 }
 
 impl Layout {
@@ -690,7 +719,7 @@ impl Layout {
             return Err(bad_header("regex pattern count", regexes as u64));
         }
         let flags = read_u32(b, field::REGEX_FLAGS);
-        if flags & !REGEXES_ALLOW != 0 {
+        if flags & !(REGEXES_ALLOW | REGEXES_IMPORTANT) != 0 {
             return Err(bad_header("regex flags", flags.into()));
         }
         if records(Section::RegexPatterns, REGEX_RECORD, 0)? != regexes {
@@ -743,6 +772,7 @@ impl Layout {
             regexes_allow: flags & REGEXES_ALLOW != 0,
             answers,
             answers_at: at[Section::Answers as usize],
+            regexes_important: flags & REGEXES_IMPORTANT != 0,
         })
     }
 }
@@ -887,6 +917,13 @@ impl SuffixHash {
     pub(crate) fn hash(self) -> u64 {
         self.0
     }
+}
+
+/// Where an exemption of a `$denyallow` rule is filed: `name_hash` the hash
+/// of the exempt name, `rule_labels` the labels of the rule's name.
+#[inline]
+pub(crate) fn exemption_hash(name_hash: u64, rule_labels: u8) -> u64 {
+    mum(name_hash ^ K1, K3.wrapping_add(u64::from(rule_labels)))
 }
 
 /// The hash of a whole dotted name (labels split on `.`), as the image
@@ -1106,6 +1143,43 @@ mod tests {
             supported: 2,
         };
         assert!(older.to_string().contains("older"));
+    }
+
+    #[test]
+    fn the_layout_doc_states_this_version_and_the_entry_bits() {
+        let doc: String = include_str!("format.rs")
+            .lines()
+            .filter_map(|l| l.strip_prefix("//!"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(doc.contains(&format!("(format version {FORMAT_VERSION},")));
+        assert!(doc.contains(&format!("format version, `u32` (= {FORMAT_VERSION})")));
+        assert!(doc.contains(&format!("& !{:#X})", !KEY_MASK)));
+        let hash_bits = KEY_MASK.count_ones();
+        assert!(doc.contains(&format!("the {hash_bits} hash bits")));
+        assert!(doc.contains(&format!("then {} payload bits", 64 - hash_bits)));
+        for (bit, what) in [
+            (PAYLOAD_SUBTREE, "subtree"),
+            (PAYLOAD_ALLOW, "allow"),
+            (PAYLOAD_IMPORTANT, "important"),
+        ] {
+            let text = format!("bit {} {what}", bit.trailing_zeros());
+            assert!(doc.contains(&text), "{text}");
+        }
+        assert_eq!(
+            PAYLOAD_SET | PAYLOAD_SUBTREE | PAYLOAD_ALLOW | PAYLOAD_IMPORTANT,
+            !KEY_MASK
+        );
+        for (at, name) in [
+            (field::VERSION, "format version"),
+            (field::REGEX_FLAGS, "regex flags"),
+        ] {
+            let row = doc
+                .lines()
+                .find(|l| l.trim_start().starts_with('|') && l.contains(name))
+                .expect("a row");
+            assert!(row.trim_start().starts_with(&format!("| {at} ")), "{row}");
+        }
     }
 
     #[test]

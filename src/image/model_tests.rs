@@ -1,10 +1,14 @@
-//! Whole-image tests across `builder.rs`, `format.rs` and `view.rs`.
+//! Whole-image tests across `builder.rs`, `format.rs`, `view.rs` and `lookup.rs`.
 //!
 //! - Property test: an [`Image`](super::Image) built from random lists
-//!   answers every query exactly as a naive model does — a map of merged
-//!   rules and a walk over the query's suffixes, straight from the matching
-//!   rule. Names come from a tiny label alphabet so that hits, misses,
-//!   subtree hits and allow overrides are all common.
+//!   (allowlists among them) of plain and `$important` rules answers every
+//!   query exactly as a naive model does — a map of merged rules and a walk
+//!   over the query's suffixes, straight from the matching rule, with the
+//!   precedence of `lookup.rs` written out; `$denyallow` rules are read
+//!   literally (the rule matches unless the query is one of its exempt
+//!   names or below one). Names come from a tiny label alphabet so that
+//!   hits, misses, subtree hits, allow overrides, important rules beating
+//!   them and exemptions are all common.
 //! - Hostile bytes: every truncation, every single-bit flip (with and
 //!   without a fixed-up checksum) and random buffers go through `open`,
 //!   `verify` and lookups (of rules and of custom answers), none of which
@@ -20,35 +24,69 @@ use crate::answer::{Answer, Rewrite};
 
 const LABELS: [&str; 5] = ["a", "b", "ab", "c", "xyz"];
 
-/// One `add_rule` call.
+/// One `add_rule_with` call, or with exemptions one `add_denyallow_rule`
+/// call (a subtree rule).
 #[derive(Clone, Debug)]
 struct Rule {
     list: ListId,
     name: String,
     subtree: bool,
     allow: bool,
+    important: bool,
+    exempt: Vec<String>,
 }
 
-/// The rules as given: per (name, allow), each list that gave it and
-/// whether that list gave the subtree form (in any of its copies).
-struct Model(HashMap<(String, bool), BTreeMap<ListId, bool>>);
+impl Rule {
+    /// Whether the rule's list is an allowlist and it allows, or it is
+    /// `$important`.
+    fn is_important(&self) -> bool {
+        self.important || (self.allow && is_allow_list(self.list))
+    }
+
+    /// Whether `query` is one of the exempt names or below one.
+    fn exempts(&self, query: &str) -> bool {
+        self.exempt
+            .iter()
+            .any(|e| query == e || query.ends_with(&format!(".{e}")))
+    }
+}
+
+/// Whether list `list` is an allowlist in the images the tests build.
+fn is_allow_list(list: ListId) -> bool {
+    list % 2 == 1
+}
+
+/// The rules without exemptions as given: per (name, allow, important),
+/// each list that gave it and whether that list gave the subtree form (in
+/// any of its copies); an allow rule of an allowlist counts as important.
+/// Then the rules with exemptions, as given.
+struct Model(
+    HashMap<(String, bool, bool), BTreeMap<ListId, bool>>,
+    Vec<Rule>,
+);
 
 impl Model {
     fn new(rules: &[Rule]) -> Self {
-        let mut given: HashMap<(String, bool), BTreeMap<ListId, bool>> = HashMap::new();
+        let mut given: HashMap<(String, bool, bool), BTreeMap<ListId, bool>> = HashMap::new();
+        let mut guarded = Vec::new();
         for r in rules {
+            if !r.exempt.is_empty() {
+                guarded.push(r.clone());
+                continue;
+            }
+            let important = r.is_important();
             let subtree = given
-                .entry((r.name.clone(), r.allow))
+                .entry((r.name.clone(), r.allow, important))
                 .or_default()
                 .entry(r.list)
                 .or_insert(false);
             *subtree |= r.subtree;
         }
-        Model(given)
+        Model(given, guarded)
     }
 
-    /// Entries the image should hold: per (name, allow), one for the
-    /// subtree form and one for the lists that gave only the exact form.
+    /// Entries the image should hold: per (name, allow, important), one for
+    /// the subtree form and one for the lists that gave only the exact form.
     fn entries(&self) -> usize {
         self.0
             .values()
@@ -58,25 +96,44 @@ impl Model {
             .sum()
     }
 
-    /// The most specific matching rule of one kind among the lists that
-    /// `applies` accepts: at each suffix the first such list in id order.
-    fn best(&self, query: &str, allow: bool, applies: &dyn Fn(ListId) -> bool) -> Option<Match> {
+    /// The most specific matching rule of one kind and importance among the
+    /// lists that `applies` accepts: at each suffix the first such list in
+    /// id order, its subtree rule before its exact one.
+    fn best(
+        &self,
+        query: &str,
+        (allow, important): (bool, bool),
+        applies: &dyn Fn(ListId) -> bool,
+    ) -> Option<Match> {
         let labels: Vec<&str> = query.split('.').collect();
         let mut best = None;
         for start in (0..labels.len()).rev() {
             let suffix = labels[start..].join(".");
-            let Some(lists) = self.0.get(&(suffix, allow)) else {
-                continue;
-            };
-            let first = lists
-                .iter()
-                .find(|&(&list, &subtree)| (subtree || start == 0) && applies(list));
-            if let Some((&list, &subtree)) = first {
+            let plain = self.0.get(&(suffix.clone(), allow, important));
+            let mut here: Vec<(ListId, bool)> = plain
+                .into_iter()
+                .flatten()
+                .filter(|&(_, &subtree)| subtree || start == 0)
+                .map(|(&list, &subtree)| (list, subtree))
+                .collect();
+            here.extend(
+                self.1
+                    .iter()
+                    .filter(|r| {
+                        r.name == suffix && (r.allow, r.is_important()) == (allow, important)
+                    })
+                    .filter(|r| !r.exempts(query))
+                    .map(|r| (r.list, true)),
+            );
+            here.sort_by_key(|&(list, subtree)| (list, !subtree));
+            let first = here.into_iter().find(|&(list, _)| applies(list));
+            if let Some((list, subtree)) = first {
                 best = Some(Match {
                     list,
                     subtree,
                     labels: (labels.len() - start) as u8,
                     regex: None,
+                    important,
                 });
             }
         }
@@ -91,10 +148,28 @@ impl Model {
         if q.is_empty() {
             return Verdict::NotListed;
         }
-        match (self.best(&q, true, applies), self.best(&q, false, applies)) {
-            (Some(allow), overrides) => Verdict::Allowed { allow, overrides },
-            (None, Some(block)) => Verdict::Blocked(block),
-            (None, None) => Verdict::NotListed,
+        let best = |kind| self.best(&q, kind, applies);
+        // (allow, important), from the highest rank: the allowlists and
+        // `@@…$important`, `$important` blocks, `@@`, blocks.
+        let (important_allow, important_block) = (best((true, true)), best((false, true)));
+        let (allow, block) = (best((true, false)), best((false, false)));
+        let beaten = important_block.or(block);
+        if let Some(allow) = important_allow {
+            Verdict::Allowed {
+                allow,
+                overrides: beaten,
+            }
+        } else if let Some(block) = important_block {
+            Verdict::Blocked(block)
+        } else if let Some(allow) = allow {
+            Verdict::Allowed {
+                allow,
+                overrides: block,
+            }
+        } else if let Some(block) = block {
+            Verdict::Blocked(block)
+        } else {
+            Verdict::NotListed
         }
     }
 }
@@ -106,16 +181,40 @@ fn name(max_labels: usize) -> impl Strategy<Value = String> {
 
 fn rules(lists: u16) -> impl Strategy<Value = Vec<Rule>> {
     prop::collection::vec(
-        (0..lists, name(3), any::<bool>(), any::<bool>()).prop_map(
-            |(list, name, subtree, allow)| Rule {
-                list,
-                name,
-                subtree,
-                allow,
-            },
-        ),
+        (
+            0..lists,
+            name(3),
+            any::<bool>(),
+            any::<bool>(),
+            prop::bool::weighted(0.3),
+            exempt(),
+        )
+            .prop_map(|(list, name, subtree, allow, important, exempt)| {
+                // Below the name mostly; else any name (above it, or apart).
+                let exempt: Vec<String> = exempt
+                    .into_iter()
+                    .map(|(e, below)| if below { format!("{e}.{name}") } else { e })
+                    .collect();
+                Rule {
+                    list,
+                    subtree: subtree || !exempt.is_empty(),
+                    name,
+                    allow,
+                    important,
+                    exempt,
+                }
+            }),
         0..40,
     )
+}
+
+/// A rule's `$denyallow` names, mostly none: (name, whether below the
+/// rule's name).
+fn exempt() -> impl Strategy<Value = Vec<(String, bool)>> {
+    prop_oneof![
+        3 => Just(Vec::new()),
+        1 => prop::collection::vec((name(2), prop::bool::weighted(0.8)), 1..3),
+    ]
 }
 
 /// A query: a name with random capitals and maybe a trailing dot.
@@ -157,19 +256,30 @@ proptest! {
     fn image_agrees_with_naive_model((lists, rules, queries, mask) in cases()) {
         let mut b = ImageBuilder::new();
         for l in 0..lists {
-            b.add_list(&format!("list{l}"), l % 2 == 1);
+            b.add_list(&format!("list{l}"), is_allow_list(l));
         }
         for r in &rules {
-            b.add_rule(r.list, &r.name, r.subtree, r.allow);
+            match r.exempt.as_slice() {
+                [] => b.add_rule_with(r.list, &r.name, r.subtree, r.allow, r.important),
+                exempt => {
+                    let exempt = exempt.iter().map(String::as_str);
+                    b.add_denyallow_rule(r.list, &r.name, (r.allow, r.important), exempt);
+                }
+            }
         }
         let model = Model::new(&rules);
-        prop_assert_eq!(b.len(), model.entries());
+        // Entries and counts: the rules with exemptions add their own.
+        if model.1.is_empty() {
+            prop_assert_eq!(b.len(), model.entries());
+        }
         let image = Image::open(b.build(1)).expect("fresh image opens");
         image.verify().expect("fresh image verifies");
-        prop_assert_eq!(image.rule_count(), model.entries());
-        let counted: u64 = (0..lists).filter_map(|l| image.list_rule_count(l)).sum();
-        let given: usize = model.0.values().map(BTreeMap::len).sum();
-        prop_assert_eq!(counted, given as u64);
+        if model.1.is_empty() {
+            prop_assert_eq!(image.rule_count(), model.entries());
+            let counted: u64 = (0..lists).filter_map(|l| image.list_rule_count(l)).sum();
+            let given: usize = model.0.values().map(BTreeMap::len).sum();
+            prop_assert_eq!(counted, given as u64);
+        }
 
         // Every list, and the lists of a random mask (as for one client).
         let all = |_: ListId| true;
@@ -198,12 +308,16 @@ fn model_reports_the_most_specific_rule() {
             name: "a.b".into(),
             subtree: true,
             allow: false,
+            important: false,
+            exempt: Vec::new(),
         },
         Rule {
             list: 1,
             name: "b".into(),
             subtree: true,
             allow: false,
+            important: false,
+            exempt: Vec::new(),
         },
     ];
     let model = Model::new(&rules);
@@ -212,6 +326,7 @@ fn model_reports_the_most_specific_rule() {
         subtree: true,
         labels: 2,
         regex: None,
+        important: false,
     });
     assert_eq!(model.verdict("x.A.b.", &|_| true), want);
 }

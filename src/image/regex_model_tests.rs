@@ -3,10 +3,11 @@
 //! asked through the lookups.
 //!
 //! - Property test: an image of random rules — exact, subtree and regex,
-//!   block and allow, in lists that apply or not, regexes for some query
+//!   block and allow, plain and important, in block lists and allowlists
+//!   that apply or not, regexes for some query
 //!   types — answers as a naive model: the rules on names walked over the
 //!   query's suffixes, then every regex tried with the `regex` crate on the
-//!   lower-case text, in the lookup order of `view.rs`.
+//!   lower-case text, in the lookup order of `lookup.rs`.
 //! - A corrupted regex section is refused by its checksum, a DFA that does
 //!   not validate (its checksums made right) by `DFA::from_bytes`.
 
@@ -47,6 +48,21 @@ struct Rule {
     name: String,
     form: Form,
     allow: bool,
+    important: bool,
+}
+
+impl Rule {
+    /// The rule's rank, from the lowest: block, allow, important block,
+    /// important allow (an allow of an allowlist is important).
+    fn rank(&self) -> usize {
+        let important = self.important || (self.allow && is_allow_list(self.list));
+        usize::from(self.allow) | usize::from(important) << 1
+    }
+}
+
+/// Whether list `list` is an allowlist in the images the tests build.
+fn is_allow_list(list: ListId) -> bool {
+    list % 2 == 1
 }
 
 fn name(max: usize) -> impl Strategy<Value = String> {
@@ -66,12 +82,37 @@ fn rule(lists: u16) -> impl Strategy<Value = Rule> {
         Just(Form::Subtree),
         (0..PATTERNS.len(), types()).prop_map(|(p, t)| Form::Regex(p, t)),
     ];
-    (0..lists, name(3), form, any::<bool>()).prop_map(|(list, name, form, allow)| Rule {
-        list,
-        name,
-        form,
-        allow,
-    })
+    let important = prop::bool::weighted(0.3);
+    (0..lists, name(3), form, any::<bool>(), important).prop_map(
+        |(list, name, form, allow, important)| Rule {
+            list,
+            name,
+            form,
+            allow,
+            important,
+        },
+    )
+}
+
+/// The verdict of the best match of each rank (lowest first): the highest
+/// rank decides, and an allow names the block it beats, an important one
+/// first.
+fn decide(ranks: [Option<Match>; 4]) -> Verdict {
+    let [block, allow, important_block, important_allow] = ranks;
+    if let Some(allow) = important_allow {
+        return Verdict::Allowed {
+            allow,
+            overrides: important_block.or(block),
+        };
+    }
+    if let Some(block) = important_block {
+        return Verdict::Blocked(block);
+    }
+    match (allow, block) {
+        (Some(allow), overrides) => Verdict::Allowed { allow, overrides },
+        (None, Some(block)) => Verdict::Blocked(block),
+        (None, None) => Verdict::NotListed,
+    }
 }
 
 /// The naive verdict for `query` (lower case, no trailing dot) asked with
@@ -84,16 +125,15 @@ fn model(
 ) -> (Verdict, bool) {
     let labels: Vec<&str> = query.split('.').collect();
     let mut listed = false;
-    // Rules on names: the most specific suffix, at it the first list.
-    let names = |allow: bool, listed: &mut bool| {
-        let mut best = None;
+    // Rules on names: per rank, the most specific suffix, at it the first list.
+    let mut ranks = [None; 4];
+    for (rank, best) in ranks.iter_mut().enumerate() {
         for start in (0..labels.len()).rev() {
             let suffix = labels[start..].join(".");
-            let mut hit: Option<Match> = None;
             let mut lists: Vec<(ListId, bool)> = Vec::new();
             for r in rules
                 .iter()
-                .filter(|r| r.allow == allow && r.name == suffix)
+                .filter(|r| r.rank() == rank && r.name == suffix)
             {
                 let subtree = match r.form {
                     Form::Exact => false,
@@ -101,56 +141,56 @@ fn model(
                     Form::Regex(..) => continue,
                 };
                 if subtree || start == 0 {
-                    *listed = true;
+                    listed = true;
                     lists.push((r.list, subtree));
                 }
             }
             lists.sort_by_key(|&(list, subtree)| (list, !subtree));
             if let Some(&(list, subtree)) = lists.iter().find(|(list, _)| applies(*list)) {
-                hit = Some(Match {
+                *best = Some(Match {
                     list,
                     subtree,
                     labels: (labels.len() - start) as u8,
                     regex: None,
+                    important: rank >= 2,
                 });
             }
-            if hit.is_some() {
-                best = hit;
-            }
         }
-        best
-    };
-    let (allow, block) = (names(true, &mut listed), names(false, &mut listed));
-    let by_name = match (allow, block) {
-        (Some(allow), overrides) => return (Verdict::Allowed { allow, overrides }, true),
-        (None, Some(block)) => Verdict::Blocked(block),
-        (None, None) => Verdict::NotListed,
-    };
+    }
     // Regex rules, in the image's pattern order: list, then line.
-    let mut regexes: Vec<(ListId, usize, usize, QueryTypes, bool)> = rules
+    let mut regexes: Vec<(ListId, usize, usize, QueryTypes, usize)> = rules
         .iter()
         .enumerate()
         .filter_map(|(line, r)| match r.form {
-            Form::Regex(p, t) => Some((r.list, line, p, t, r.allow)),
+            Form::Regex(p, t) => Some((r.list, line, p, t, r.rank())),
             _ => None,
         })
         .collect();
     regexes.sort_by_key(|&(list, line, ..)| (list, line));
-    // A list's copies of a pattern (same types and allow) are one rule.
+    // A list's copies of a pattern (same types, allow and importance) are
+    // one rule.
     let mut seen = Vec::new();
-    regexes.retain(|&(list, _, p, t, allow)| {
-        let key = (list, p, t, allow);
+    regexes.retain(|&(list, _, p, t, rank)| {
+        let key = (list, p, t, rank);
         let new = !seen.contains(&key);
         seen.push(key);
         new
     });
-    let blocked_by_name = matches!(by_name, Verdict::Blocked(_));
-    let any_allow = regexes.iter().any(|r| r.4);
-    if blocked_by_name && !any_allow {
-        return (by_name, listed);
+    // The regexes are asked unless the names found a rank no regex of the
+    // image can beat: what the image's regex flags tell.
+    let regex_top = if regexes.iter().any(|r| r.4 >= 2) {
+        3
+    } else if regexes.iter().any(|r| r.4 == 1) {
+        1
+    } else {
+        0
+    };
+    let name_top = (0..4).rev().find(|&rank| ranks[rank].is_some());
+    if name_top.is_some_and(|top| top >= regex_top) {
+        return (decide(ranks), listed);
     }
-    let (mut allow, mut block) = (None, None);
-    for (index, &(list, _, p, t, is_allow)) in regexes.iter().enumerate() {
+    let mut by_regex = [None; 4];
+    for (index, &(list, _, p, t, rank)) in regexes.iter().enumerate() {
         if !regex::Regex::new(PATTERNS[p]).unwrap().is_match(query) {
             continue;
         }
@@ -158,44 +198,43 @@ fn model(
         if !t.contains(qtype) || !applies(list) {
             continue;
         }
-        let slot = if is_allow { &mut allow } else { &mut block };
-        if slot.is_none() {
-            *slot = Some(Match {
+        if by_regex[rank].is_none() {
+            by_regex[rank] = Some(Match {
                 list,
                 subtree: false,
                 labels: labels.len() as u8,
                 regex: Some(index as u32),
+                important: rank >= 2,
             });
         }
     }
-    let verdict = match (by_name, allow, block) {
-        (Verdict::Blocked(b), Some(allow), _) => Verdict::Allowed {
-            allow,
-            overrides: Some(b),
-        },
-        (_, Some(allow), block) => Verdict::Allowed {
-            allow,
-            overrides: block,
-        },
-        (Verdict::NotListed, None, Some(block)) => Verdict::Blocked(block),
-        (verdict, None, _) => verdict,
-    };
-    (verdict, listed)
+    for (slot, regex) in ranks.iter_mut().zip(by_regex) {
+        *slot = slot.or(regex);
+    }
+    (decide(ranks), listed)
 }
 
 fn build(lists: u16, rules: &[Rule]) -> Image<Vec<u8>> {
     let mut b = ImageBuilder::new();
     for l in 0..lists {
-        b.add_list(&format!("list{l}"), l % 2 == 1);
+        b.add_list(&format!("list{l}"), is_allow_list(l));
     }
     for (line, r) in rules.iter().enumerate() {
         match r.form {
             Form::Exact | Form::Subtree => {
-                b.add_rule(r.list, &r.name, matches!(r.form, Form::Subtree), r.allow)
+                let subtree = matches!(r.form, Form::Subtree);
+                b.add_rule_with(r.list, &r.name, subtree, r.allow, r.important)
             }
             Form::Regex(p, types) => {
-                b.add_regex(r.list, PATTERNS[p], r.allow, types, line as u32)
-                    .expect("the test patterns are small");
+                b.add_regex_with(
+                    r.list,
+                    PATTERNS[p],
+                    r.allow,
+                    r.important,
+                    types,
+                    line as u32,
+                )
+                .expect("the test patterns are small");
             }
         }
     }
@@ -268,6 +307,7 @@ fn regex_match(list: ListId, pattern: u32, labels: u8) -> Match {
         subtree: false,
         labels,
         regex: Some(pattern),
+        important: false,
     }
 }
 
@@ -303,11 +343,15 @@ fn an_allow_regex_beats_a_name_block_and_a_name_allow_is_not_asked_again() {
         subtree: false,
         labels: 2,
         regex: None,
+        important: false,
     };
     assert_eq!(
         image.lookup("ok.example"),
         Verdict::Allowed {
-            allow: regex_match(2, 3, 2),
+            allow: Match {
+                important: true,
+                ..regex_match(2, 3, 2)
+            },
             overrides: Some(by_name)
         }
     );
@@ -406,7 +450,7 @@ fn bad_regex_records_are_refused_by_verify() {
     let good = sample();
     let records = read_u64(&good, Section::RegexPatterns.field()) as usize;
     // list out of range, reserved flag, no type, reserved word.
-    for (at, value) in [(0, 9u8), (2, 2), (4, 0), (20, 1)] {
+    for (at, value) in [(0, 9u8), (2, 4), (4, 0), (20, 1)] {
         let mut bytes = good.clone();
         bytes[records + at] = value;
         if at == 4 {

@@ -13,33 +13,22 @@
 //! (`self_cell`); the owner is the buffer behind a `Box<dyn ImageBytes>`,
 //! so the cell is one type for every `B`.
 //!
-//! # Lookup order
-//!
-//! Rules on names first: the hash probes of the name's suffixes. The regex
-//! DFA runs over the name's text only when they did not decide it — no
-//! rule on the name, or only a block rule while some regex allows (an
-//! allow beats a block) — and then says every pattern that matches; of
-//! those for the question's type and a list that applies, the first allow
-//! and the first block (pattern order: list, then line) count.
+//! Lookups (`lookup.rs`) read the image through the accessors here;
+//! how rules decide a name is there, under "Precedence".
 
 use std::any::Any;
 
 use super::builder::{GroupId, ListId};
 use super::format::{
-    self, CLIENT_MAC, CLIENT_NAME, CLIENT_NET, CLIENT_RECORD, ENTRY, Error, GROUP_RECORD, KEY_MASK,
-    LIST_FLAG_ALLOW, LIST_RECORD, Layout, PAYLOAD_ALLOW, PAYLOAD_SET, PAYLOAD_SUBTREE,
-    REGEX_FLAG_ALLOW, REGEX_RECORD, SuffixHash, WINDOW, field, read_u16, read_u32, read_u64,
+    self, CLIENT_MAC, CLIENT_NAME, CLIENT_NET, CLIENT_RECORD, ENTRY, Error, GROUP_RECORD,
+    LIST_FLAG_ALLOW, LIST_RECORD, Layout, MAX_SETS, PAYLOAD_SET, REGEX_FLAG_ALLOW,
+    REGEX_FLAG_IMPORTANT, REGEX_RECORD, WINDOW, field, read_u16, read_u32, read_u64,
     regex_checksum,
 };
 use super::regex::{self, Dfa};
+use super::walk::Rank;
 use crate::groups::{ClientId, Mac, Window};
 use crate::querytypes::QueryTypes;
-
-/// The record type number of A: what [`Image::lookup`] asks for.
-const TYPE_A: u16 = 1;
-
-/// Steps walked from an interpolated guess before binary search takes over.
-const WALK: usize = 8;
 
 /// The rule that matched a query.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,6 +43,9 @@ pub struct Match {
     pub labels: u8,
     /// For a regex rule, its pattern's index ([`Image::regex`]).
     pub regex: Option<u32>,
+    /// An important rule: adblock `$important`, or an allow rule of an
+    /// allow list (`lookup.rs`, "Precedence").
+    pub important: bool,
 }
 
 /// A regex rule, as the image records it.
@@ -67,6 +59,8 @@ pub struct RegexRule<'a> {
     pub line: u32,
     /// An allow rule.
     pub allow: bool,
+    /// An important rule ([`Match::important`]).
+    pub important: bool,
     /// The query types it applies to.
     pub types: QueryTypes,
     /// The pattern.
@@ -117,10 +111,12 @@ pub struct ClientRecord<'a> {
 pub enum Verdict {
     /// No rule matches.
     NotListed,
-    /// A block rule matches and no allow rule does; the most specific block.
+    /// A block rule decides (`lookup.rs`, "Precedence"): the most specific
+    /// one of the highest rank that matched.
     Blocked(Match),
-    /// An allow rule matches (the most specific one); `overrides` is the most
-    /// specific block rule that it beats, if any.
+    /// An allow rule decides (the most specific one of the highest rank that
+    /// matched); `overrides` is the most specific block rule that it beats,
+    /// if any.
     Allowed {
         /// The allow rule.
         allow: Match,
@@ -142,7 +138,7 @@ pub struct Lookup {
 /// A rule image read in place from `B`.
 pub struct Image<B: ImageBytes> {
     held: Held,
-    layout: Layout,
+    pub(super) layout: Layout,
     bytes: std::marker::PhantomData<fn() -> B>,
 }
 
@@ -209,6 +205,7 @@ impl<B: ImageBytes> Image<B> {
             });
         }
         let mut per_set = vec![0u64; self.layout.sets];
+        let mut counted = vec![0u64; self.layout.lists];
         for bucket in 0..buckets {
             let (start, end) = (self.bucket_start(bucket), self.bucket_start(bucket + 1));
             if end < start || end > self.layout.rules {
@@ -224,7 +221,12 @@ impl<B: ImageBytes> Image<B> {
                 }
                 previous = entry;
                 let set = entry & PAYLOAD_SET;
-                match per_set.get_mut(set as usize) {
+                // A `$denyallow` entry names its list past the sets.
+                let count = match (set as usize).checked_sub(MAX_SETS) {
+                    Some(list) => counted.get_mut(list),
+                    None => per_set.get_mut(set as usize),
+                };
+                match count {
                     Some(count) => *count += 1,
                     None => {
                         return Err(Error::SetOutOfRange {
@@ -237,7 +239,6 @@ impl<B: ImageBytes> Image<B> {
             }
         }
 
-        let mut counted = vec![0u64; self.layout.lists];
         let mut end = 0usize;
         for (set, count) in per_set.iter().enumerate() {
             let (start, stop) = self.set_range(set);
@@ -295,7 +296,7 @@ impl<B: ImageBytes> Image<B> {
                 }
             }
         }
-        let mut any_allow = false;
+        let (mut any_allow, mut any_important) = (false, false);
         for i in 0..self.layout.regexes {
             let rec = self.layout.regexes_at + i * REGEX_RECORD;
             let (list, flags, types) =
@@ -305,8 +306,9 @@ impl<B: ImageBytes> Image<B> {
                 read_u32(b, rec + 16) as usize,
             );
             any_allow |= flags & REGEX_FLAG_ALLOW != 0;
+            any_important |= flags & REGEX_FLAG_IMPORTANT != 0;
             if usize::from(list) >= self.layout.lists
-                || flags & !REGEX_FLAG_ALLOW != 0
+                || flags & !(REGEX_FLAG_ALLOW | REGEX_FLAG_IMPORTANT) != 0
                 || types == 0
                 || types > u32::from(u16::MAX)
                 || read_u32(b, rec + 20) != 0
@@ -315,7 +317,8 @@ impl<B: ImageBytes> Image<B> {
                 return Err(Error::BadRegexPattern { pattern: i as u64 });
             }
         }
-        if any_allow != self.layout.regexes_allow {
+        if any_allow != self.layout.regexes_allow || any_important != self.layout.regexes_important
+        {
             return Err(Error::BadHeader {
                 field: "regex flags",
                 value: u64::from(read_u32(b, field::REGEX_FLAGS)),
@@ -454,6 +457,11 @@ impl<B: ImageBytes> Image<B> {
         }
     }
 
+    /// The regex DFA, when the image has regex rules.
+    pub(super) fn dfa(&self) -> Option<&Dfa<'_>> {
+        self.held.borrow_dependent().dfa.as_ref()
+    }
+
     /// Regex rules in the image.
     pub fn regex_count(&self) -> usize {
         self.layout.regexes
@@ -463,7 +471,7 @@ impl<B: ImageBytes> Image<B> {
     /// does not decode (`verify` refuses that).
     pub fn regex(&self, index: u32) -> Option<RegexRule<'_>> {
         let i = usize::try_from(index).ok()?;
-        let (list, allow, types) = self.regex_head(i)?;
+        let (list, rank, types) = self.regex_head(i)?;
         let b = self.as_bytes();
         let rec = self.layout.regexes_at + i * REGEX_RECORD;
         let pattern = self.string(
@@ -478,7 +486,8 @@ impl<B: ImageBytes> Image<B> {
             list,
             nth: first as u32 + 1,
             line: read_u32(b, rec + 8),
-            allow,
+            allow: rank.allows(),
+            important: rank.important(),
             types,
             pattern,
         })
@@ -506,368 +515,33 @@ impl<B: ImageBytes> Image<B> {
         same.then(|| self.as_bytes().get(dfa)).flatten()
     }
 
-    /// List, allow and query types of regex rule `i`, if it is one.
+    /// List, rank and query types of regex rule `i`, if it is one.
     #[inline]
-    fn regex_head(&self, i: usize) -> Option<(ListId, bool, QueryTypes)> {
+    pub(super) fn regex_head(&self, i: usize) -> Option<(ListId, Rank, QueryTypes)> {
         if i >= self.layout.regexes {
             return None;
         }
         let b = self.as_bytes();
         let rec = self.layout.regexes_at + i * REGEX_RECORD;
         let flags = read_u16(b, rec + 2);
+        let rank = Rank::of(
+            flags & REGEX_FLAG_ALLOW != 0,
+            flags & REGEX_FLAG_IMPORTANT != 0,
+        );
         let types = QueryTypes::from_bits(read_u32(b, rec + 4) as u16);
-        Some((read_u16(b, rec), flags & REGEX_FLAG_ALLOW != 0, types))
-    }
-
-    /// Looks up a dotted name ("ads.example.com", case-insensitive, a
-    /// trailing dot ignored) with every list applying, for an A question.
-    /// No allocation.
-    pub fn lookup(&self, name: &str) -> Verdict {
-        self.lookup_for(name, |_| true)
-    }
-
-    /// [`lookup`](Self::lookup) with only the lists for which `applies` is
-    /// true: the rules of the others are passed over, so a less specific
-    /// rule of a list that applies can match instead.
-    pub fn lookup_for(&self, name: &str, applies: impl Fn(ListId) -> bool) -> Verdict {
-        self.lookup_with(name, TYPE_A, applies).verdict
-    }
-
-    /// [`lookup_for`](Self::lookup_for) for a question of record type
-    /// `qtype` (regex rules may be for some types only), also saying
-    /// whether a rule of any list matches (see
-    /// [`lookup_labels_with`](Self::lookup_labels_with)). The regexes see
-    /// the name lower-cased, without its trailing dot.
-    pub fn lookup_with(&self, name: &str, qtype: u16, applies: impl Fn(ListId) -> bool) -> Lookup {
-        let name = name.strip_suffix('.').unwrap_or(name).as_bytes();
-        let found = self.names_with(name, &applies);
-        let text = name.iter().map(u8::to_ascii_lowercase);
-        self.with_regexes(found, text, qtype, &applies)
-    }
-
-    /// The rules on names alone for a dotted name without its trailing dot.
-    fn names_with(&self, name: &[u8], applies: &impl Fn(ListId) -> bool) -> (Lookup, u8) {
-        let mut walk = Walk::new();
-        if !name.is_empty() {
-            let mut end = name.len();
-            for (i, &byte) in name.iter().enumerate().rev() {
-                if byte == b'.' {
-                    self.push_label(&mut walk, &name[i + 1..end], false, applies);
-                    end = i;
-                }
-            }
-            self.push_label(&mut walk, &name[..end], true, applies);
-        }
-        let labels = walk.labels;
-        (walk.lookup(), labels)
-    }
-
-    /// Same, from DNS wire labels leftmost first (as hickory's `Name::iter()`
-    /// gives them), for an A question; an empty rightmost label (the root)
-    /// is ignored. No allocation. A label containing a `.` byte is one
-    /// label, so it never matches a rule written with that dot as a
-    /// separator. The regexes see the labels lower-cased and joined by `.`.
-    pub fn lookup_labels<'a, I>(&self, labels: I) -> Verdict
-    where
-        I: DoubleEndedIterator<Item = &'a [u8]>,
-    {
-        self.lookup_labels_for(labels, |_| true)
-    }
-
-    /// [`lookup_labels`](Self::lookup_labels) with only the lists for which
-    /// `applies` is true, as [`lookup_for`](Self::lookup_for).
-    pub fn lookup_labels_for<'a, I>(&self, labels: I, applies: impl Fn(ListId) -> bool) -> Verdict
-    where
-        I: DoubleEndedIterator<Item = &'a [u8]>,
-    {
-        // The text is gathered only when there are regexes to run over it.
-        let mut text = (self.layout.regexes > 0).then(JoinedText::new);
-        let labels = labels.inspect(|label| {
-            if let Some(text) = &mut text {
-                text.prepend(label);
-            }
-        });
-        let found = self.names_labels(labels, &applies);
-        match text.as_ref().and_then(JoinedText::get) {
-            Some(text) => {
-                let text = text.iter().map(u8::to_ascii_lowercase);
-                self.with_regexes(found, text, TYPE_A, &applies).verdict
-            }
-            // No regexes, or a text past any DNS name: rules on names only.
-            None => found.0.verdict,
-        }
-    }
-
-    /// The verdict on the name with `labels` (as
-    /// [`lookup_labels`](Self::lookup_labels) takes them) and lower-case
-    /// text `text` (the server's: `domain::wire::lower_text`, which the
-    /// regexes match) for a question of record type `qtype` and the lists
-    /// for which `applies` is true; also whether a rule of any list
-    /// matches, whether it applies or not: a name that no list has is
-    /// clear for every client, what the answer cache keeps.
-    pub fn lookup_labels_with<'a, I>(
-        &self,
-        labels: I,
-        text: &str,
-        qtype: u16,
-        applies: impl Fn(ListId) -> bool,
-    ) -> Lookup
-    where
-        I: DoubleEndedIterator<Item = &'a [u8]>,
-    {
-        let found = self.names_labels(labels, &applies);
-        let text = text.bytes().map(|b| b.to_ascii_lowercase());
-        self.with_regexes(found, text, qtype, &applies)
-    }
-
-    /// The rules on names alone, from wire labels.
-    fn names_labels<'a, I>(&self, labels: I, applies: &impl Fn(ListId) -> bool) -> (Lookup, u8)
-    where
-        I: DoubleEndedIterator<Item = &'a [u8]>,
-    {
-        let mut labels = labels.rev().peekable();
-        if labels.peek().is_some_and(|l| l.is_empty()) {
-            labels.next();
-        }
-        let mut walk = Walk::new();
-        while let Some(label) = labels.next() {
-            let whole = labels.peek().is_none();
-            self.push_label(&mut walk, label, whole, applies);
-        }
-        let count = walk.labels;
-        (walk.lookup(), count)
-    }
-
-    /// Completes the lookup of rules on names `found` (and the name's label
-    /// count) with the regex rules on the name's `text`, in the order of
-    /// the module docs.
-    #[inline]
-    fn with_regexes(
-        &self,
-        (found, labels): (Lookup, u8),
-        text: impl Iterator<Item = u8>,
-        qtype: u16,
-        applies: &impl Fn(ListId) -> bool,
-    ) -> Lookup {
-        let Some(dfa) = &self.held.borrow_dependent().dfa else {
-            return found;
-        };
-        match found.verdict {
-            Verdict::Allowed { .. } => return found,
-            Verdict::Blocked(_) if !self.layout.regexes_allow => return found,
-            Verdict::Blocked(_) | Verdict::NotListed => {}
-        }
-        let (mut allow, mut block, mut any) = (None, None, false);
-        regex::for_each_match(dfa, text, |pattern| {
-            any = true;
-            let Some((list, is_allow, types)) = self.regex_head(pattern) else {
-                return;
-            };
-            if !types.contains(qtype) || !applies(list) {
-                return;
-            }
-            let slot = if is_allow { &mut allow } else { &mut block };
-            if slot.is_none_or(|(p, _)| pattern < p) {
-                *slot = Some((pattern, list));
-            }
-        });
-        let matched = |(pattern, list): (usize, ListId)| Match {
-            list,
-            subtree: false,
-            labels,
-            // At most MAX_REGEXES patterns.
-            regex: Some(pattern as u32),
-        };
-        let verdict = match (found.verdict, allow, block) {
-            (Verdict::Blocked(by_name), Some(allow), _) => Verdict::Allowed {
-                allow: matched(allow),
-                overrides: Some(by_name),
-            },
-            (_, Some(allow), block) => Verdict::Allowed {
-                allow: matched(allow),
-                overrides: block.map(matched),
-            },
-            (Verdict::NotListed, None, Some(block)) => Verdict::Blocked(matched(block)),
-            (verdict, None, _) => verdict,
-        };
-        Lookup {
-            verdict,
-            listed: found.listed || any,
-        }
-    }
-
-    /// Whether a rule on exactly the name whose [`name_hash`](super::name_hash)
-    /// is `hash` is in the image, as an allow rule or a block rule (either form):
-    /// what the updater asks of the image serving before, to say what a new
-    /// one adds.
-    pub fn has_rule(&self, hash: u64, allow: bool) -> bool {
-        let bucket = (hash >> (64 - self.layout.bits)) as usize;
-        let lo = self.bucket_start(bucket).min(self.layout.rules);
-        let hi = self.bucket_start(bucket + 1).min(self.layout.rules);
-        let key = (hash << self.layout.bits) & KEY_MASK;
-        let flag = if allow { PAYLOAD_ALLOW } else { 0 };
-        (self.binary_search(lo, hi.max(lo), key)..hi)
-            .map(|at| self.entry(at))
-            .take_while(|entry| entry & KEY_MASK == key)
-            .any(|entry| entry & PAYLOAD_ALLOW == flag)
-    }
-
-    /// Takes the next label to the left; probes once a batch is full or the
-    /// name is complete (`whole`).
-    #[inline]
-    fn push_label(
-        &self,
-        walk: &mut Walk,
-        label: &[u8],
-        whole: bool,
-        applies: &impl Fn(ListId) -> bool,
-    ) {
-        walk.hash.push(label);
-        walk.labels = walk.labels.saturating_add(1);
-        walk.batch[walk.len] = (walk.hash.hash(), walk.labels);
-        walk.len += 1;
-        if whole || walk.len == BATCH {
-            self.probe_batch(&walk.batch[..walk.len], whole, &mut walk.best, applies);
-            walk.len = 0;
-        }
-    }
-
-    /// Probes a batch of suffixes (shortest first) and records the entries
-    /// that apply: subtree rules always, exact rules only for the last suffix
-    /// when it is the whole name.
-    ///
-    /// The work runs in phases so that the memory reads of different
-    /// suffixes overlap instead of waiting for one another: all bucket
-    /// bounds, then one read near where each key should sit, then the
-    /// searches, which by then mostly hit the cache. Measured with
-    /// `benches/lookup.rs`: a plain binary search per suffix took 1.3× as
-    /// long for a listed name and 1.5–2.4× for a miss or a deep name at 1M
-    /// names.
-    #[inline]
-    fn probe_batch(
-        &self,
-        batch: &[(u64, u8)],
-        whole: bool,
-        best: &mut Best,
-        applies: &impl Fn(ListId) -> bool,
-    ) {
-        let mut range = [(0usize, 0usize); BATCH];
-        let mut guess = [0usize; BATCH];
-        for (k, &(h, _)) in batch.iter().enumerate() {
-            // bits is in 1..=32 (checked at open), so the shift is in range.
-            let bucket = (h >> (64 - self.layout.bits)) as usize;
-            // Capped at the rule count so that a corrupt index can neither
-            // reach past the entries nor overflow an offset.
-            range[k] = (
-                self.bucket_start(bucket).min(self.layout.rules),
-                self.bucket_start(bucket + 1).min(self.layout.rules),
-            );
-        }
-        let mut touched = 0u64;
-        for (k, &(h, _)) in batch.iter().enumerate() {
-            guess[k] = interpolate(range[k], (h << self.layout.bits) & KEY_MASK);
-            touched |= self.entry(guess[k]);
-        }
-        for (k, &(h, labels)) in batch.iter().enumerate() {
-            let exact_applies = whole && k + 1 == batch.len();
-            let key = (h << self.layout.bits) & KEY_MASK;
-            let (_, hi) = range[k];
-            // `touched` is 0 only when every read was; it keeps the reads
-            // above from being moved down here by the optimizer.
-            let start = if touched == 0 { range[k].0 } else { guess[k] };
-            let mut at = self.lower_bound(range[k], start, key);
-            let (mut allow, mut block) = (None, None);
-            while at < hi {
-                let entry = self.entry(at);
-                if entry & KEY_MASK != key {
-                    break;
-                }
-                let subtree = entry & PAYLOAD_SUBTREE != 0;
-                let slot = if entry & PAYLOAD_ALLOW != 0 {
-                    &mut allow
-                } else {
-                    &mut block
-                };
-                best.listed |= subtree || exact_applies;
-                // Of a name's exact and subtree entries, the first list in
-                // config order that applies.
-                if (subtree || exact_applies)
-                    && let Some(list) = self.first_applying(entry & PAYLOAD_SET, applies)
-                    && slot.is_none_or(|m: Match| list < m.list)
-                {
-                    *slot = Some(Match {
-                        list,
-                        subtree,
-                        labels,
-                        regex: None,
-                    });
-                }
-                at += 1;
-            }
-            // Later suffixes are longer, hence more specific.
-            if allow.is_some() {
-                best.allow = allow;
-            }
-            if block.is_some() {
-                best.block = block;
-            }
-        }
-    }
-
-    /// First entry index in `lo..hi` whose key is not below `key`, searched
-    /// from `start` (an [`interpolate`]d guess inside the range, or `lo`).
-    ///
-    /// Keys within a bucket are uniform, so the guess is usually within a
-    /// few entries of the answer: a short walk of at most [`WALK`] steps,
-    /// then (only in a skewed bucket, which only a hostile list produces) a
-    /// binary search of the rest.
-    #[inline]
-    fn lower_bound(&self, (lo, hi): (usize, usize), start: usize, key: u64) -> usize {
-        let below = |i: usize| self.entry(i) & KEY_MASK < key;
-        // Not `clamp`: on a corrupt index lo may exceed hi.
-        let mut at = start.min(hi).max(lo);
-        if at < hi && below(at) {
-            for _ in 0..WALK {
-                at += 1;
-                if at == hi || !below(at) {
-                    return at;
-                }
-            }
-            self.binary_search(at, hi, key)
-        } else {
-            for _ in 0..WALK {
-                if at <= lo || below(at - 1) {
-                    return at;
-                }
-                at -= 1;
-            }
-            self.binary_search(lo, at, key)
-        }
-    }
-
-    /// First entry index in `lo..hi` whose key is not below `key`.
-    fn binary_search(&self, mut lo: usize, mut hi: usize, key: u64) -> usize {
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if self.entry(mid) & KEY_MASK < key {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        lo
+        Some((read_u16(b, rec), rank, types))
     }
 
     /// Entry index where a bucket starts; `bucket` ≤ 2^bits is inside the
     /// index section (its size is checked at open).
     #[inline]
-    fn bucket_start(&self, bucket: usize) -> usize {
+    pub(super) fn bucket_start(&self, bucket: usize) -> usize {
         read_u32(self.as_bytes(), self.layout.buckets_at + bucket * 4) as usize
     }
 
     /// Entry `i`; `i < rules` is inside the entries section.
     #[inline]
-    fn entry(&self, i: usize) -> u64 {
+    pub(super) fn entry(&self, i: usize) -> u64 {
         read_u64(self.as_bytes(), self.layout.entries_at + i * ENTRY)
     }
 
@@ -875,7 +549,11 @@ impl<B: ImageBytes> Image<B> {
     /// the list count is its own list alone (`verify` checks it), so the
     /// common case reads no set section.
     #[inline]
-    fn first_applying(&self, set: u64, applies: &impl Fn(ListId) -> bool) -> Option<ListId> {
+    pub(super) fn first_applying(
+        &self,
+        set: u64,
+        applies: &impl Fn(ListId) -> bool,
+    ) -> Option<ListId> {
         let set = set as usize;
         if set < self.layout.lists {
             let list = set as ListId; // < MAX_LISTS, fits a u16
@@ -1005,118 +683,6 @@ fn open_dfa<'a>(bytes: &'a [u8], layout: &Layout, patterns: usize) -> Result<Dfa
     Ok(dfa)
 }
 
-/// Where `key` should sit in the entry range `lo..hi` if keys are uniform
-/// (they are the hash bits below the bucket bits); inside the range when it
-/// is not empty.
-#[inline]
-fn interpolate((lo, hi): (usize, usize), key: u64) -> usize {
-    let len = hi.saturating_sub(lo) as u128;
-    // key < 2^64, so the offset is < len.
-    lo + ((u128::from(key) * len) >> 64) as usize
-}
-
-/// The labels of a name joined by `.`, gathered right to left as the hash
-/// walk takes them, in a buffer on the stack: the text the regexes see
-/// when a lookup is given labels only. Empty labels (the root) are left
-/// out; a name past the buffer has no text.
-struct JoinedText {
-    buf: [u8; 512],
-    start: usize,
-    overflow: bool,
-}
-
-impl JoinedText {
-    fn new() -> JoinedText {
-        JoinedText {
-            buf: [0; 512],
-            start: 512,
-            overflow: false,
-        }
-    }
-
-    /// Puts `label` (and a dot, unless it is the first) before the text.
-    fn prepend(&mut self, label: &[u8]) {
-        if label.is_empty() {
-            return;
-        }
-        let dot = usize::from(self.start < self.buf.len());
-        let Some(at) = self.start.checked_sub(label.len() + dot) else {
-            self.overflow = true;
-            return;
-        };
-        self.buf[at..at + label.len()].copy_from_slice(label);
-        if dot == 1 {
-            self.buf[at + label.len()] = b'.';
-        }
-        self.start = at;
-    }
-
-    fn get(&self) -> Option<&[u8]> {
-        (!self.overflow).then(|| &self.buf[self.start..])
-    }
-}
-
-/// Suffixes probed together; names rarely have more labels.
-const BATCH: usize = 16;
-
-/// The most specific allow and block matches seen so far, and whether
-/// any rule matched, applying or not.
-#[derive(Default)]
-struct Best {
-    allow: Option<Match>,
-    block: Option<Match>,
-    listed: bool,
-}
-
-/// The state of one lookup: the running suffix hash, the suffixes not yet
-/// probed (hash, label count) and the best matches so far.
-struct Walk {
-    hash: SuffixHash,
-    labels: u8,
-    batch: [(u64, u8); BATCH],
-    len: usize,
-    best: Best,
-}
-
-impl Walk {
-    fn new() -> Self {
-        Walk {
-            hash: SuffixHash::new(),
-            labels: 0,
-            batch: [(0, 0); BATCH],
-            len: 0,
-            best: Best::default(),
-        }
-    }
-
-    fn lookup(self) -> Lookup {
-        let listed = self.best.listed;
-        Lookup {
-            verdict: self.verdict(),
-            listed,
-        }
-    }
-
-    fn verdict(self) -> Verdict {
-        match self.best {
-            Best {
-                allow: Some(allow),
-                block,
-                ..
-            } => Verdict::Allowed {
-                allow,
-                overrides: block,
-            },
-            Best {
-                allow: None,
-                block: Some(block),
-                ..
-            } => Verdict::Blocked(block),
-            _ => Verdict::NotListed,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1145,6 +711,7 @@ mod tests {
             subtree,
             labels,
             regex: None,
+            important: false,
         })
     }
 
@@ -1223,12 +790,14 @@ mod tests {
             subtree: false,
             labels: 3,
             regex: None,
+            important: true,
         };
         let block = Match {
             list: 0,
             subtree: true,
             labels: 2,
             regex: None,
+            important: false,
         };
         assert_eq!(
             image.lookup("ok.example.net"),
@@ -1249,12 +818,14 @@ mod tests {
             subtree: true,
             labels: 3,
             regex: None,
+            important: true,
         };
         let block = Match {
             list: 0,
             subtree: true,
             labels: 4,
             regex: None,
+            important: false,
         };
         assert_eq!(
             image.lookup("x.deep.good.example.net"),
@@ -1588,30 +1159,5 @@ mod tests {
             assert_eq!(image.lookup(&name), blocked(l, i % 3 == 0, 2), "{name}");
             assert_eq!(image.lookup(&format!("m{i}.example")), Verdict::NotListed);
         }
-    }
-
-    #[test]
-    fn lower_bound_finds_keys_far_from_the_guess() {
-        let mut b = ImageBuilder::new();
-        let l = b.add_list("l", false);
-        for i in 0..2_000 {
-            b.add_rule(l, &format!("n{i}"), false, false);
-        }
-        let image = Image::open(b.build(1)).expect("opens");
-        let buckets = 1usize << image.layout.bits;
-        let (lo, hi) = (0..buckets)
-            .map(|b| (image.bucket_start(b), image.bucket_start(b + 1)))
-            .max_by_key(|(lo, hi)| hi - lo)
-            .expect("there are buckets");
-        assert!(hi - lo > 2 * WALK, "bucket of {} entries", hi - lo);
-        for i in lo..hi {
-            let key = image.entry(i) & KEY_MASK;
-            for start in [lo, hi, (lo + hi) / 2] {
-                assert_eq!(image.lower_bound((lo, hi), start, key), i);
-            }
-        }
-        let past = (image.entry(hi - 1) & KEY_MASK) + (1 << 16);
-        assert_eq!(image.lower_bound((lo, hi), lo, past), hi);
-        assert_eq!(image.lower_bound((hi, lo), lo, past), hi, "corrupt range");
     }
 }

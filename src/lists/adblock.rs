@@ -4,8 +4,11 @@
 //! block. Accepted shapes:
 //! - `||name^` (also `||name`, `||name^|`): block `name` and its subdomains;
 //!   `@@||name^`: allow them.
-//! - `$important` is accepted as a plain block: ralo's matching rule lets
-//!   allows win over blocks, so `$important` cannot override an allow.
+//! - `$important` (on either kind, with `$dnstype` or alone): the rule
+//!   outranks the plain rules of the other kind, in urlfilter's order —
+//!   `||x^$important` beats `@@||x^`, and `@@||x^$important` beats it in
+//!   turn; the household's allowlists beat them all (`image::lookup`,
+//!   "Precedence").
 //! - `://name^`, `//name^`, `http(s)://name^`, `|name^`: these match exactly
 //!   one host, so they become exact rules.
 //! - `name^` without an anchor matches `name`, its subdomains, and names that
@@ -16,6 +19,13 @@
 //!   name, as in a regex list (`regex.rs`).
 //! - `$badfilter` (with any other modifiers): cancels the same rule
 //!   without it, in every list (`badfilter.rs`); it adds no rule itself.
+//! - `$denyallow=a.example.com|b.example.com` (on a name rule, block or
+//!   `@@`, as urlfilter takes it on both): the rule leaves out these names
+//!   and their subdomains, for itself only: another rule on them still
+//!   counts. The domains must be plain names (urlfilter refuses `~`,
+//!   `*` and regexes there: invalid). The parser keeps those below the
+//!   rule's name (`parse.rs`); a rule they leave nothing of is skipped, and
+//!   `*$denyallow=…` (a rule on every name) too, for want of a name.
 //! - `$dnstype=AAAA|HTTPS` (or `~A|~AAAA`, every type but those): the rule
 //!   applies to those query types only. The parser turns such a rule into
 //!   a regex rule on the same name (`(^|\.)name$`), the kind of rule that
@@ -60,19 +70,14 @@ pub(super) fn regex(
             (&inner[..at], Some(&inner[at + 2..]))
         }
     };
-    if let Some(modifiers) = modifiers
-        && modifiers != "important"
-    {
-        if is_badfilter(modifiers) {
-            return Some(Err(Reason::Badfilter));
-        }
-        return Some(Err(Reason::Modifier(modifiers)));
-    }
-    Some(pattern_rule(
-        pattern,
-        QueryTypes::ALL,
-        options.allow || exception,
-    ))
+    let important = match modifiers {
+        None => false,
+        Some("important") => true,
+        Some(modifiers) if is_badfilter(modifiers) => return Some(Err(Reason::Badfilter)),
+        Some(modifiers) => return Some(Err(Reason::Modifier(modifiers))),
+    };
+    let rule = pattern_rule(pattern, QueryTypes::ALL, options.allow || exception);
+    Some(rule.map(|rule| RegexCandidate { important, ..rule }))
 }
 
 /// Whether `modifiers` (the text after `$`) hold `badfilter`.
@@ -138,10 +143,18 @@ pub(super) fn rule<'a>(
         Some((pattern, modifiers)) => (pattern, Some(modifiers)),
         None => (body, None),
     };
-    let (types, rewrite) = match modifiers {
+    let Modifiers {
+        types,
+        important,
+        denyallow,
+        rewrite,
+    } = match modifiers {
         Some(modifiers) => rule_modifiers(modifiers, exception)?,
-        None => (QueryTypes::ALL, None),
+        None => Modifiers::default(),
     };
+    if !denyallow.is_empty() && matches!(pattern, "" | "*" | "||*" | "|*" | "*^" | "||*^") {
+        return Err(Reason::DenyallowEverywhere);
+    }
     let (rest, anchor) = anchor(pattern)?;
     let end = rest
         .find(|c: char| matches!(c, '^' | '/' | ':' | '?' | '|') || c.is_whitespace())
@@ -175,27 +188,57 @@ pub(super) fn rule<'a>(
         subtree: anchor != Anchor::Exact,
         allow: options.allow || exception,
         types,
+        important,
+        denyallow,
         rewrite,
     })
 }
 
-/// The query types a name rule's `modifiers` (the text after `$`) leave
-/// it, and the rewrite it asks for: `important` (a plain rule: allows win
-/// over blocks in ralo), `dnstype=` (AdGuard's: `AAAA|HTTPS`, or every
-/// type but some: `~A|~AAAA`) and `dnsrewrite` (not with `dnstype`) are
-/// taken; `badfilter` and every other modifier make the line no rule.
-fn rule_modifiers(
-    modifiers: &str,
-    exception: bool,
-) -> Result<(QueryTypes, Option<Rewrite>), Reason<'_>> {
+/// What a name rule's modifiers say.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Modifiers<'a> {
+    /// `$dnstype`: the query types the rule applies to.
+    types: QueryTypes,
+    /// `$important`.
+    important: bool,
+    /// `$denyallow`: the names it leaves out, `|` between them, as written
+    /// (empty: none).
+    denyallow: &'a str,
+    /// `$dnsrewrite`: what it answers instead.
+    rewrite: Option<Rewrite>,
+}
+
+impl Default for Modifiers<'_> {
+    fn default() -> Self {
+        Modifiers {
+            types: QueryTypes::ALL,
+            important: false,
+            denyallow: "",
+            rewrite: None,
+        }
+    }
+}
+
+/// The [`Modifiers`] of a name rule's `modifiers` (the text after `$`) of
+/// an `exception` (`@@`) or a block: `important`, and once each `dnstype=`
+/// (AdGuard's: `AAAA|HTTPS`, or every type but some: `~A|~AAAA`),
+/// `denyallow=` and `dnsrewrite`, are taken — `dnstype` with neither of
+/// the other two: a rule for some types is a regex rule, which has no name
+/// to leave names out of or to answer for; nor `denyallow` with
+/// `dnsrewrite`. `badfilter` and every other modifier make the line no
+/// rule.
+fn rule_modifiers(modifiers: &str, exception: bool) -> Result<Modifiers<'_>, Reason<'_>> {
     if is_badfilter(modifiers) {
         return Err(Reason::Badfilter);
     }
-    let (mut types, mut rewrite) = (None, None);
+    let (mut types, mut important, mut denyallow, mut rewrite) = (None, false, None, None);
     for modifier in modifiers.split(',').map(str::trim) {
         match modifier.split_once('=') {
-            None if modifier == "important" => {}
+            None if modifier == "important" => important = true,
             Some(("dnstype", list)) if types.is_none() => types = Some(dnstype(list)?),
+            Some(("denyallow", list)) if denyallow.is_none() => {
+                denyallow = Some(denyallow_list(list)?);
+            }
             None if modifier == "dnsrewrite" && rewrite.is_none() => {
                 rewrite = Some(dnsrewrite::rewrite("", exception)?);
             }
@@ -205,10 +248,31 @@ fn rule_modifiers(
             _ => return Err(Reason::Modifier(modifiers)),
         }
     }
-    if types.is_some() && rewrite.is_some() {
+    let combined = [types.is_some(), denyallow.is_some(), rewrite.is_some()];
+    if combined.into_iter().filter(|&given| given).count() > 1 {
         return Err(Reason::Modifier(modifiers));
     }
-    Ok((types.unwrap_or(QueryTypes::ALL), rewrite))
+    Ok(Modifiers {
+        types: types.unwrap_or(QueryTypes::ALL),
+        important,
+        denyallow: denyallow.unwrap_or(""),
+        rewrite,
+    })
+}
+
+/// A `$denyallow=` value: plain domain names joined by `|`. urlfilter
+/// refuses `~name` there, and an empty list; ralo also refuses `*` and
+/// `/regex/`, which it cannot match in the image.
+fn denyallow_list(list: &str) -> Result<&str, Reason<'_>> {
+    for name in list.split('|') {
+        if name.is_empty()
+            || name.starts_with(['~', '/'])
+            || name.contains(['*', '^', '$', '\\', '(', '['])
+        {
+            return Err(Reason::Denyallow(list));
+        }
+    }
+    Ok(list)
 }
 
 /// A `$dnstype=` value: type names joined by `|`, all of them plain or all
@@ -269,6 +333,7 @@ fn is_cosmetic(word: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lists::IssueKind;
 
     fn first_word(line: &str) -> &str {
         line.split([' ', '\t']).next().unwrap_or(line)
@@ -285,6 +350,15 @@ mod tests {
             allow: false,
             types: QueryTypes::ALL,
             rewrite: None,
+            important: false,
+            denyallow: "",
+        })
+    }
+
+    fn important(raw: &str, subtree: bool) -> Result<Candidate<'_>, Reason<'_>> {
+        block(raw, subtree).map(|c| Candidate {
+            important: true,
+            ..c
         })
     }
 
@@ -321,10 +395,21 @@ mod tests {
     }
 
     #[test]
-    fn important_modifier_is_a_plain_block() {
+    fn important_modifier_makes_an_important_rule_of_either_kind() {
         assert_eq!(
             parsed("||example.com^$important"),
-            block("example.com", true)
+            important("example.com", true)
+        );
+        assert_eq!(
+            parsed("|example.com^$important"),
+            important("example.com", false)
+        );
+        let exception = parsed("@@||example.com^$important").unwrap();
+        assert!(exception.allow && exception.important);
+        assert!(!parsed("@@||example.com^").unwrap().important);
+        assert_eq!(
+            parsed("||example.com^$important,important"),
+            important("example.com", true)
         );
     }
 
@@ -343,12 +428,56 @@ mod tests {
                 "important,third-party",
             ),
             (
-                "@@||example.com^$denyallow=a.com|b.com",
-                "denyallow=a.com|b.com",
+                "||example.com^$denyallow=a.com,denyallow=b.com",
+                "denyallow=a.com,denyallow=b.com",
+            ),
+            (
+                "||example.com^$denyallow=a.com,dnstype=A",
+                "denyallow=a.com,dnstype=A",
             ),
         ] {
             assert_eq!(parsed(line), Err(Reason::Modifier(modifier)), "{line}");
         }
+    }
+
+    #[test]
+    fn denyallow_keeps_its_names_as_written_on_either_kind() {
+        let rule = parsed("||example.org^$denyallow=a.example.org|B.example.org").unwrap();
+        assert_eq!(rule.denyallow, "a.example.org|B.example.org");
+        assert!(!rule.allow && rule.subtree);
+        let exception = parsed("@@||example.org^$important,denyallow=a.example.org").unwrap();
+        assert!(exception.allow && exception.important);
+        assert_eq!(exception.denyallow, "a.example.org");
+        assert_eq!(parsed("||example.org^").unwrap().denyallow, "");
+    }
+
+    #[test]
+    fn denyallow_of_wildcards_negations_or_regexes_is_invalid() {
+        for (line, list) in [
+            ("||example.org^$denyallow=~a.example.org", "~a.example.org"),
+            ("||example.org^$denyallow=*.example.org", "*.example.org"),
+            ("||example.org^$denyallow=/a[0-9]/", "/a[0-9]/"),
+            (
+                "||example.org^$denyallow=a.example.org||b.example.org",
+                "a.example.org||b.example.org",
+            ),
+            ("||example.org^$denyallow=", ""),
+        ] {
+            assert_eq!(parsed(line), Err(Reason::Denyallow(list)), "{line}");
+            assert_eq!(Reason::Denyallow(list).kind(), IssueKind::Invalid);
+        }
+    }
+
+    #[test]
+    fn denyallow_on_every_name_is_skipped() {
+        for line in [
+            "*$denyallow=com|net",
+            "$denyallow=com",
+            "||*^$denyallow=org",
+        ] {
+            assert_eq!(parsed(line), Err(Reason::DenyallowEverywhere), "{line}");
+        }
+        assert_eq!(Reason::DenyallowEverywhere.kind(), IssueKind::Skipped);
     }
 
     #[test]
@@ -413,8 +542,12 @@ mod tests {
         assert_eq!(rule.pattern, "^ad[0-9]+\\.example\\.com$");
         assert!(!rule.allow);
         let rule = regex_of("@@/banner[0-9]/$important").unwrap().unwrap();
-        assert_eq!((rule.pattern, rule.allow), ("banner[0-9]", true));
+        assert_eq!(
+            (rule.pattern, rule.allow, rule.important),
+            ("banner[0-9]", true, true)
+        );
         assert_eq!(rule.types, QueryTypes::ALL);
+        assert!(!regex_of("/banner[0-9]/").unwrap().unwrap().important);
         // `$` and `/` inside the pattern.
         let rule = regex_of("/a\\/b$|c/").unwrap().unwrap();
         assert_eq!(rule.pattern, "a\\/b$|c");
@@ -479,7 +612,10 @@ mod tests {
             parsed("polezno-2012.info^"),
             block("polezno-2012.info", true)
         );
-        assert_eq!(parsed("example.com$important"), block("example.com", true));
+        assert_eq!(
+            parsed("example.com$important"),
+            important("example.com", true)
+        );
     }
 
     #[test]

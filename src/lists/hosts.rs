@@ -75,6 +75,8 @@ pub(super) fn candidate(
         allow: options.allow,
         types: QueryTypes::ALL,
         rewrite: answer.map(Rewrite::To),
+        important: false,
+        denyallow: "",
     })
 }
 

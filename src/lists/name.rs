@@ -46,6 +46,11 @@ pub(super) struct Candidate<'a> {
     /// What it answers instead (adblock `$dnsrewrite`, a hosts line whose
     /// address is served), if it does.
     pub(super) rewrite: Option<Rewrite>,
+    /// An adblock `$important` rule.
+    pub(super) important: bool,
+    /// An adblock `$denyallow` value as written: the names, `|` between
+    /// them, the rule leaves out (empty: none).
+    pub(super) denyallow: &'a str,
 }
 
 /// Parses a plain domain line, given as its first word and the rest: one
@@ -79,6 +84,8 @@ pub(super) fn domain_line<'a>(
         allow: options.allow,
         types: QueryTypes::ALL,
         rewrite: None,
+        important: false,
+        denyallow: "",
     })
 }
 

@@ -23,6 +23,7 @@ use super::reason::Reason;
 use super::regex::RegexCandidate;
 use super::stats::Stats;
 use crate::answer::Rewrite;
+use crate::domain::{DomainError, is_below};
 use crate::querytypes::QueryTypes;
 
 /// The longest line looked at (bytes, after trimming). A name is at most
@@ -50,6 +51,13 @@ pub struct Rule<'a> {
     /// answers with its addresses); `allow` is then only what the line
     /// said, and the rewrite says the rest.
     pub rewrite: Option<Rewrite>,
+    /// An adblock `$important` rule: it outranks the plain rules of the
+    /// other kind (see `image::lookup`, "Precedence").
+    pub important: bool,
+    /// The names an adblock `$denyallow` leaves out of a subtree rule (with
+    /// their subdomains), normalized and `|` between them: only those
+    /// strictly below `name`, each once; empty for none.
+    pub denyallow: &'a str,
     /// 1-based line number in the source.
     pub line: u32,
 }
@@ -60,7 +68,8 @@ pub struct Rule<'a> {
 /// Lines are split on `\n`; a trailing `\r` and surrounding whitespace are
 /// dropped. No input makes it panic; every problem is counted in the returned
 /// [`Stats`] (see `stats.rs` for how lines are counted). A rule is a duplicate
-/// when an earlier line of the same text gave the same name, subtree and allow;
+/// when an earlier line of the same text gave the same name, subtree, allow
+/// and importance;
 /// duplicates are recognised by a 64-bit hash, so two different rules collide
 /// with odds of about n²/2⁶⁵ (1 in 36 million for a million rules).
 pub fn parse(text: &str, options: ParseOptions, mut sink: impl FnMut(Rule<'_>)) -> Stats {
@@ -136,6 +145,10 @@ struct State<'b> {
     seen: Option<HashSet<u64, BuildHasherDefault<PassThrough>>>,
     /// The reused buffer names are normalized into.
     buf: String,
+    /// The reused buffer of a rule's `$denyallow` names ([`Rule::denyallow`]).
+    exempt: String,
+    /// The reused buffer one `$denyallow` name is normalized into.
+    one: String,
 }
 
 impl State<'_> {
@@ -149,6 +162,8 @@ impl State<'_> {
             stats: Stats::default(),
             seen,
             buf: String::with_capacity(256),
+            exempt: String::new(),
+            one: String::new(),
         }
     }
 
@@ -200,6 +215,10 @@ impl State<'_> {
             self.stats.note(number, line, &reason);
             return;
         }
+        if let Err(reason) = self.exemptions(&candidate) {
+            self.stats.note(number, line, &reason);
+            return;
+        }
         if candidate.types != QueryTypes::ALL {
             // Only regex rules carry query types: the same name as one.
             let pattern = name_pattern(&self.buf, candidate.subtree);
@@ -207,6 +226,7 @@ impl State<'_> {
                 pattern: &pattern,
                 types: candidate.types,
                 allow: candidate.allow,
+                important: candidate.important,
             };
             self.add_regex(regex, number, sink);
             return;
@@ -216,6 +236,8 @@ impl State<'_> {
                 &self.buf,
                 candidate.subtree,
                 candidate.allow,
+                candidate.important,
+                Some(&self.exempt),
                 None,
                 candidate.rewrite,
             ))
@@ -229,13 +251,55 @@ impl State<'_> {
             subtree: candidate.subtree,
             regex: None,
             allow: candidate.allow,
+            important: candidate.important,
+            denyallow: &self.exempt,
             rewrite: candidate.rewrite,
             line: number,
         });
     }
 
+    /// Normalizes the `$denyallow` names of `candidate`, whose name is in
+    /// `buf`, into `exempt`: those strictly below the name of a subtree
+    /// rule, as [`Rule::denyallow`] says; the others can leave out no name
+    /// the rule covers. A top-level name is taken as written (it is no
+    /// rule name of its own).
+    ///
+    /// # Errors
+    ///
+    /// [`Reason::DenyallowVoid`] when one is the rule's name or a parent of
+    /// it, [`Reason::Denyallow`] when one is not a name.
+    fn exemptions<'a>(&mut self, candidate: &Candidate<'a>) -> Result<(), Reason<'a>> {
+        self.exempt.clear();
+        for raw in candidate.denyallow.split('|').filter(|raw| !raw.is_empty()) {
+            match name::normalize(raw, &mut self.one) {
+                Ok(()) => {}
+                Err(Reason::Domain(DomainError::SingleLabel { .. })) => {
+                    let tld = self.buf.rsplit('.').next().unwrap_or("");
+                    if tld.eq_ignore_ascii_case(raw.strip_suffix('.').unwrap_or(raw)) {
+                        return Err(Reason::DenyallowVoid);
+                    }
+                    continue;
+                }
+                Err(_) => return Err(Reason::Denyallow(candidate.denyallow)),
+            }
+            if self.one == self.buf || is_below(&self.buf, &self.one) {
+                return Err(Reason::DenyallowVoid);
+            }
+            if candidate.subtree
+                && is_below(&self.one, &self.buf)
+                && !self.exempt.split('|').any(|known| known == self.one)
+            {
+                if !self.exempt.is_empty() {
+                    self.exempt.push('|');
+                }
+                self.exempt.push_str(&self.one);
+            }
+        }
+        Ok(())
+    }
+
     /// Passes a regex rule on unless it is a duplicate (same pattern, query
-    /// types and allow).
+    /// types, allow and importance).
     fn add_regex(
         &mut self,
         candidate: RegexCandidate<'_>,
@@ -246,6 +310,8 @@ impl State<'_> {
             candidate.pattern,
             false,
             candidate.allow,
+            candidate.important,
+            None,
             Some(candidate.types),
             None,
         );
@@ -261,6 +327,8 @@ impl State<'_> {
             subtree: false,
             regex: Some(candidate.types),
             allow: candidate.allow,
+            important: candidate.important,
+            denyallow: "",
             rewrite: None,
             line: number,
         });
@@ -290,12 +358,15 @@ fn rule_key(
     name: &str,
     subtree: bool,
     allow: bool,
+    important: bool,
+    denyallow: Option<&str>,
     regex: Option<QueryTypes>,
     rewrite: Option<Rewrite>,
 ) -> u64 {
     let mut hasher = DefaultHasher::new();
     name.hash(&mut hasher);
-    (u8::from(subtree) | (u8::from(allow) << 1)).hash(&mut hasher);
+    (u8::from(subtree) | (u8::from(allow) << 1) | (u8::from(important) << 2)).hash(&mut hasher);
+    denyallow.hash(&mut hasher);
     regex.hash(&mut hasher);
     // Plain rules hash as they did before rewrites existed.
     if let Some(rewrite) = rewrite {
@@ -642,8 +713,88 @@ mod tests {
 
     #[test]
     fn a_regex_and_a_name_of_the_same_text_are_no_duplicates() {
-        let (found, stats) = rules("/a\\.example/\na.example\n/a\\.example/$important\n");
+        let (found, stats) = rules("/a\\.example/\na.example\n/a\\.example/\n");
         assert_eq!(found.len(), 2);
+        assert_eq!(stats.duplicate, 1);
+    }
+
+    /// (name, subtree, denyallow) of each rule of `text`, and the stats.
+    fn denyallow_rules(text: &str) -> (Vec<(String, bool, String)>, Stats) {
+        let mut found = Vec::new();
+        let stats = parse(text, ParseOptions::default(), |rule| {
+            found.push((
+                rule.name.to_owned(),
+                rule.subtree,
+                rule.denyallow.to_owned(),
+            ))
+        });
+        (found, stats)
+    }
+
+    #[test]
+    fn denyallow_keeps_the_normalized_names_below_the_rule() {
+        let (found, stats) = denyallow_rules(
+            "||Example.org^$denyallow=A.example.org|b.Example.org.|other.net|a.example.org\n\
+             |example.org^$denyallow=a.example.org\n\
+             ||example.net^$denyallow=other.org\n",
+        );
+        assert_eq!(
+            found,
+            [
+                (
+                    "example.org".to_owned(),
+                    true,
+                    "a.example.org|b.example.org".to_owned()
+                ),
+                ("example.org".to_owned(), false, String::new()),
+                ("example.net".to_owned(), true, String::new()),
+            ]
+        );
+        assert_eq!(stats.accepted, 3);
+    }
+
+    #[test]
+    fn denyallow_of_the_name_or_a_parent_leaves_no_rule() {
+        let (found, stats) = denyallow_rules(
+            "||ads.example.org^$denyallow=example.org\n||ads.example.org^$denyallow=ads.example.org\n\
+             ||ads.example.org^$denyallow=org\n||ads.example.org^$denyallow=com\n\
+             ||ads.example.org^$denyallow=bad!name.org\n",
+        );
+        assert_eq!(found, [("ads.example.org".to_owned(), true, String::new())]);
+        assert_eq!((stats.skipped, stats.invalid), (3, 1));
+        assert!(
+            stats.examples[0].reason.contains("covers no name"),
+            "{:?}",
+            stats.examples[0]
+        );
+    }
+
+    #[test]
+    fn rules_that_differ_in_denyallow_are_no_duplicates() {
+        let (found, stats) = denyallow_rules(
+            "||x.org^$denyallow=a.x.org\n||x.org^$denyallow=b.x.org\n||x.org^$denyallow=a.x.org\n",
+        );
+        assert_eq!(found.len(), 2);
+        assert_eq!(stats.duplicate, 1);
+    }
+
+    #[test]
+    fn an_important_rule_is_no_duplicate_of_the_plain_one() {
+        let mut found = Vec::new();
+        let text = "||a.example^\n||a.example^$important\n/a/\n/a/$important\n\
+                    ||a.example^$important\n";
+        let stats = parse(text, ParseOptions::default(), |rule| {
+            found.push((rule.name.to_owned(), rule.important, rule.line));
+        });
+        assert_eq!(
+            found,
+            [
+                ("a.example".to_owned(), false, 1),
+                ("a.example".to_owned(), true, 2),
+                ("a".to_owned(), false, 3),
+                ("a".to_owned(), true, 4),
+            ]
+        );
         assert_eq!(stats.duplicate, 1);
     }
 

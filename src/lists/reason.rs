@@ -46,9 +46,16 @@ pub(super) enum Reason<'a> {
     Path,
     /// A rule with a port (`name:8040`).
     Port,
-    /// A `$modifier` other than `$important`, `$dnstype` and `$dnsrewrite`
-    /// (or those in a combination ralo does not take).
+    /// A `$modifier` ralo does not take, one given twice, or one in a
+    /// combination ralo does not take.
     Modifier(&'a str),
+    /// A `$denyallow=` value that is not a list of plain names.
+    Denyallow(&'a str),
+    /// `*$denyallow=…` (or no pattern): a rule on every name but some.
+    DenyallowEverywhere,
+    /// A `$denyallow` that leaves out the rule's own name or a parent of
+    /// it, so the rule covers no name.
+    DenyallowVoid,
     /// A `$badfilter` rule: it cancels another, it blocks nothing itself.
     Badfilter,
     /// A `$dnsrewrite` of a record type ralo does not answer (`CNAME`,
@@ -99,6 +106,8 @@ impl Reason<'_> {
             | Reason::Path
             | Reason::Port
             | Reason::Modifier(_)
+            | Reason::DenyallowEverywhere
+            | Reason::DenyallowVoid
             | Reason::Badfilter
             | Reason::RewriteType(_)
             | Reason::RewriteExceptionValue(_)
@@ -119,6 +128,7 @@ impl Reason<'_> {
             | Reason::RegexSyntax(_)
             | Reason::RewriteValue(_)
             | Reason::ExtraText(_)
+            | Reason::Denyallow(_)
             | Reason::WrongFormat { .. }
             | Reason::Domain(_) => IssueKind::Invalid,
         }
@@ -162,8 +172,20 @@ impl fmt::Display for Reason<'_> {
             Reason::Port => f.write_str("rule with a port; DNS sees only the name"),
             Reason::Modifier(modifier) => write!(
                 f,
-                "modifier `${}` is not supported (only `$important`, `$dnstype`, `$dnsrewrite`)",
+                "modifier `${}` is not supported (ralo takes `$important`, `$dnstype`, `$denyallow`, `$dnsrewrite` and `$badfilter`, each once; `/regex/` rules `$important` only)",
                 cut(modifier)
+            ),
+            Reason::Denyallow(list) => write!(
+                f,
+                "`$denyallow={}` must list plain domain names joined by `|` (no `~`, `*` or regex)",
+                cut(list)
+            ),
+            Reason::DenyallowEverywhere => f.write_str(
+                "a `$denyallow` rule on every name (`*`, or no name) is not supported; \
+                 give the rule a name: `||name^$denyallow=…`",
+            ),
+            Reason::DenyallowVoid => f.write_str(
+                "`$denyallow` leaves out the rule's own name or a parent of it: the rule covers no name",
             ),
             Reason::Badfilter => {
                 f.write_str("`$badfilter`: cancels the same rule without it, in every list")
@@ -279,7 +301,7 @@ mod tests {
         let text = Reason::Modifier("third-party").to_string();
         assert_eq!(
             text,
-            "modifier `$third-party` is not supported (only `$important`, `$dnstype`, `$dnsrewrite`)"
+            "modifier `$third-party` is not supported (ralo takes `$important`, `$dnstype`, `$denyallow`, `$dnsrewrite` and `$badfilter`, each once; `/regex/` rules `$important` only)"
         );
     }
 

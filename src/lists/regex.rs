@@ -32,6 +32,8 @@ pub(super) struct RegexCandidate<'a> {
     pub(super) types: QueryTypes,
     /// The rule allows rather than blocks.
     pub(super) allow: bool,
+    /// An adblock `/regex/$important` rule.
+    pub(super) important: bool,
 }
 
 /// The syntax every regex rule is read with: bytes, not Unicode (names are
@@ -75,6 +77,7 @@ pub(super) fn pattern_rule(
         pattern,
         types,
         allow,
+        important: false,
     })
 }
 

@@ -632,6 +632,7 @@ mod model {
                         subtree,
                         labels: (labels.len() - start) as u8,
                         regex: None,
+                        important: allow,
                     })
                 });
                 if hit.is_some() {

@@ -565,6 +565,7 @@ mod tests {
             subtree: true,
             labels: 2,
             regex: None,
+            important: false,
         })
     }
 
@@ -595,6 +596,7 @@ mod tests {
                 subtree: true,
                 labels: 2,
                 regex: None,
+                important: false,
             })),
             SINKHOLE,
             1232,

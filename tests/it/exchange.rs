@@ -685,3 +685,35 @@ async fn a_list_removed_from_the_config_is_dropped_without_force() {
     );
     assert!(blocked(&client.udp("ads.small.test", RecordType::A).await));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_image_of_an_older_format_on_disk_is_rebuilt_by_the_updater() {
+    let up = Upstream::standard().await;
+    let site = site_without_child(up.addr(), HOUSEHOLD);
+    site.write("block.txt", "||ads.old.test^$important\n");
+    let mut builder = ImageBuilder::new();
+    let list = builder.add_list("household", false);
+    builder.add_rule(list, "stale.old.test", true, false);
+    let mut old = builder.build(7);
+    // The version field lies before the checksummed bytes.
+    old[8..12].copy_from_slice(&(ralo::image::FORMAT_VERSION - 1).to_le_bytes());
+    let path = site.path("state/image.bin");
+    std::fs::create_dir_all(site.path("state")).expect("state dir");
+    exchange::persist(&old, &path).expect("persist");
+    let refused = ralo::image::Image::open(old).expect_err("an older format is refused");
+    assert!(refused.to_string().contains("older"), "{refused}");
+
+    let out = block_in_place(|| site.update(&[]));
+    assert!(out.status.success(), "{out:?}");
+    let bytes = std::fs::read(&path).expect("the persisted image");
+    let image = ralo::image::Image::open(bytes).expect("the rebuilt image opens");
+    image.verify().expect("and verifies");
+    assert!(matches!(
+        image.lookup("x.ads.old.test"),
+        ralo::image::Verdict::Blocked(m) if m.important
+    ));
+    assert_eq!(
+        image.lookup("stale.old.test"),
+        ralo::image::Verdict::NotListed
+    );
+}

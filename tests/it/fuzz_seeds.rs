@@ -399,6 +399,39 @@ fn image_models() -> BTreeMap<String, Vec<u8>> {
             0x01, 0xf0, // query "."
         ],
     );
+    // Three lists (the third an allowlist), 5 rules of every rank.
+    out.insert(
+        "seed-important".to_owned(),
+        vec![
+            0x12, 5, // lists, rules
+            0x96, 0, 1, // list 0 important block subtree, "a.b"
+            0x2e, 4, 0, 1, // list 1 allow subtree, "xyz.a.b"
+            0xa9, 2, 0, 1, // list 1 important allow exact, "ab.a.b"
+            0x29, 3, 0, 1, // list 2 (allowlist) allow exact, "c.a.b"
+            0x06, 1, // list 0 block subtree, "b"
+            0x03, 4, 0, 1, // query xyz.a.b
+            0x03, 2, 0, 1, // query ab.a.b
+            0x03, 3, 0, 1, // query c.a.b
+            0x01, 1, 1, // query b.b
+            0x01, 0, 1, // query a.b
+        ],
+    );
+    // Three block lists: a `$denyallow` rule, a rule on its exempt name in
+    // another list, and one that leaves out its own parent.
+    out.insert(
+        "seed-denyallow".to_owned(),
+        vec![
+            0x02, 3, // lists, rules
+            0x15, 0x88, 1, // list 0 subtree "a.b" $denyallow=b.a.b
+            0x22, 1, 0, 1, // list 1 exact "b.a.b"
+            0x02, 0xc3, // list 2 "c" $denyallow=a.c|c
+            0x02, 1, 0, 1, // query b.a.b
+            0x03, 3, 1, 0, 1, // query c.b.a.b
+            0x02, 0, 0, 1, // query a.a.b
+            0x01, 0, 1, // query a.b
+            0x01, 0, 3, // query a.c
+        ],
+    );
     out.insert(
         "seed-deep".to_owned(),
         vec![

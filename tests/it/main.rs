@@ -24,6 +24,7 @@ mod household;
 mod hygiene;
 mod limits;
 mod malformed;
+mod modifiers;
 mod prefetch;
 mod process;
 mod qemu;
