@@ -469,6 +469,20 @@ mod tests {
     }
 
     #[test]
+    fn a_rule_takes_one_of_dnstype_denyallow_and_dnsrewrite() {
+        for modifiers in [
+            "dnstype=AAAA,denyallow=a.example.org",
+            "denyallow=a.example.org,dnsrewrite=1.2.3.4",
+            "dnsrewrite=1.2.3.4,dnstype=A",
+        ] {
+            let line = format!("||example.org^${modifiers}");
+            assert_eq!(parsed(&line), Err(Reason::Modifier(modifiers)), "{line}");
+        }
+        let rewrite = parsed("||example.org^$important,dnsrewrite=1.2.3.4").unwrap();
+        assert!(rewrite.important && rewrite.rewrite.is_some());
+    }
+
+    #[test]
     fn denyallow_on_every_name_is_skipped() {
         for line in [
             "*$denyallow=com|net",
