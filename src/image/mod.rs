@@ -2,7 +2,8 @@
 //! buffer that the updater builds (`builder`) and the server maps and queries in
 //! place (`view`, `lookup`); `format` holds the layout, the name hash and the errors;
 //! `regex` compiles the regex rules into the DFA the image carries and runs it;
-//! `guarded` turns `$denyallow` rules into entries.
+//! `guarded` turns `$denyallow` rules into entries; `scope` reads the
+//! clients of `$client` lists.
 
 mod builder;
 mod format;
@@ -15,6 +16,7 @@ mod precedence_tests;
 mod regex;
 #[cfg(test)]
 mod regex_model_tests;
+mod scope;
 mod view;
 mod walk;
 
