@@ -238,6 +238,11 @@ impl ImageBuilder {
         id
     }
 
+    /// Lists registered so far.
+    pub fn list_count(&self) -> usize {
+        self.lists.len()
+    }
+
     /// Registers a group after `default` (0) and gives its id, or `None`
     /// when the image holds [`MAX_GROUPS`](super::MAX_GROUPS) already.
     pub fn add_group(&mut self, name: &str) -> Option<GroupId> {

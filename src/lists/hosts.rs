@@ -39,6 +39,7 @@ pub(super) fn candidate(word: &str, options: ParseOptions) -> Result<Candidate<'
         types: QueryTypes::ALL,
         important: false,
         denyallow: "",
+        client: "",
     })
 }
 

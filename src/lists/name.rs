@@ -47,6 +47,8 @@ pub(super) struct Candidate<'a> {
     /// An adblock `$denyallow` value as written: the names, `|` between
     /// them, the rule leaves out (empty: none).
     pub(super) denyallow: &'a str,
+    /// An adblock `$client` value as written (empty: every client).
+    pub(super) client: &'a str,
 }
 
 /// Parses a plain domain line, given as its first word and the rest: one
@@ -81,6 +83,7 @@ pub(super) fn domain_line<'a>(
         types: QueryTypes::ALL,
         important: false,
         denyallow: "",
+        client: "",
     })
 }
 

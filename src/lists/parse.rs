@@ -52,6 +52,9 @@ pub struct Rule<'a> {
     /// their subdomains), normalized and `|` between them: only those
     /// strictly below `name`, each once; empty for none.
     pub denyallow: &'a str,
+    /// An adblock `$client` value as written, already checked to parse
+    /// ([`crate::groups::ClientScope::parse`]); empty: every client.
+    pub client: &'a str,
     /// 1-based line number in the source.
     pub line: u32,
 }
@@ -180,7 +183,7 @@ impl State<'_> {
             Line::Comment => self.stats.comments += 1,
             Line::Issue(reason) => self.stats.note(number, line, &reason),
             Line::Rule(candidate) => self.add(candidate, number, line, sink),
-            Line::Regex(candidate) => self.add_regex(candidate, number, sink),
+            Line::Regex(candidate) => self.add_regex(candidate, "", number, sink),
             Line::Hosts(words) => {
                 let mut any = false;
                 for word in words {
@@ -222,7 +225,7 @@ impl State<'_> {
                 allow: candidate.allow,
                 important: candidate.important,
             };
-            self.add_regex(regex, number, sink);
+            self.add_regex(regex, candidate.client, number, sink);
             return;
         }
         if let Some(seen) = &mut self.seen
@@ -233,6 +236,7 @@ impl State<'_> {
                 candidate.important,
                 Some(&self.exempt),
                 None,
+                candidate.client,
             ))
         {
             self.stats.duplicate += 1;
@@ -246,6 +250,7 @@ impl State<'_> {
             allow: candidate.allow,
             important: candidate.important,
             denyallow: &self.exempt,
+            client: candidate.client,
             line: number,
         });
     }
@@ -295,6 +300,7 @@ impl State<'_> {
     fn add_regex(
         &mut self,
         candidate: RegexCandidate<'_>,
+        client: &str,
         number: u32,
         sink: &mut impl FnMut(Rule<'_>),
     ) {
@@ -305,6 +311,7 @@ impl State<'_> {
             candidate.important,
             None,
             Some(candidate.types),
+            client,
         );
         if let Some(seen) = &mut self.seen
             && !seen.insert(key)
@@ -320,6 +327,7 @@ impl State<'_> {
             allow: candidate.allow,
             important: candidate.important,
             denyallow: "",
+            client,
             line: number,
         });
     }
@@ -351,12 +359,14 @@ fn rule_key(
     important: bool,
     denyallow: Option<&str>,
     regex: Option<QueryTypes>,
+    client: &str,
 ) -> u64 {
     let mut hasher = DefaultHasher::new();
     name.hash(&mut hasher);
     (u8::from(subtree) | (u8::from(allow) << 1) | (u8::from(important) << 2)).hash(&mut hasher);
     denyallow.hash(&mut hasher);
     regex.hash(&mut hasher);
+    client.hash(&mut hasher);
     hasher.finish()
 }
 
@@ -700,6 +710,19 @@ mod tests {
     fn a_regex_and_a_name_of_the_same_text_are_no_duplicates() {
         let (found, stats) = rules("/a\\.example/\na.example\n/a\\.example/\n");
         assert_eq!(found.len(), 2);
+        assert_eq!(stats.duplicate, 1);
+    }
+
+    #[test]
+    fn rules_that_differ_in_client_are_no_duplicates() {
+        let mut found = Vec::new();
+        let stats = parse(
+            "||x.org^\n||x.org^$client=10.0.0.1\n||x.org^$client=tv\n||x.org^$client=10.0.0.1\n\
+             ||x.org^$client=10.0.0.1|tv\n",
+            ParseOptions::default(),
+            |rule| found.push(rule.client.to_owned()),
+        );
+        assert_eq!(found, ["", "10.0.0.1", "tv", "10.0.0.1|tv"]);
         assert_eq!(stats.duplicate, 1);
     }
 
