@@ -21,6 +21,8 @@ pub mod ratelimit;
 pub mod refresh;
 pub mod route;
 pub mod scope;
+#[cfg(test)]
+mod scope_model_tests;
 mod trust;
 
 pub use decide::{Decided, Decision, Question, Refetch, Refusal, Resolver, ServedImage};

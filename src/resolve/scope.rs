@@ -193,3 +193,92 @@ impl<'p> Reach<'p> {
         named != scope.exclude
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::net::IpAddr;
+
+    use super::super::policy::{Devices, Policy};
+    use crate::groups::{ClientScope, Neighbour, Weekday};
+    use crate::image::{Image, ImageBuilder};
+
+    /// `tv` by MAC address, `laptop` by host name; list 0 for both, list 1
+    /// for every client but the TV.
+    fn policy() -> Policy {
+        let mut b = ImageBuilder::new();
+        let both = b.add_list("ads", false);
+        let not_tv = b.add_list("ads", false);
+        b.set_scope(both, ClientScope::parse("tv|laptop").unwrap());
+        b.set_scope(not_tv, ClientScope::parse("~tv").unwrap());
+        b.add_client("aa:bb:cc:dd:ee:ff".parse().unwrap(), 1, Some("tv"));
+        b.add_client("laptop".parse().unwrap(), 1, Some("laptop"));
+        let image = Image::open(b.build(1)).unwrap();
+        let tv = Neighbour {
+            addr: "192.168.1.20".parse().unwrap(),
+            mac: "aa:bb:cc:dd:ee:ff".parse().unwrap(),
+        };
+        let leases = "1700000000 11:22:33:44:55:66 192.168.1.30 laptop *\n";
+        let devices = Devices::new([tv], leases, []);
+        Policy::new(&image, Weekday::Mon, 0, &HashMap::new()).with_devices(&devices)
+    }
+
+    /// Whether lists 0 and 1 apply to `addr` (with a forwarder's `mac`).
+    fn reach(policy: &Policy, addr: &str, mac: Option<&str>) -> (bool, bool) {
+        let addr: IpAddr = addr.parse().unwrap();
+        let mac = mac.map(|m| m.parse().unwrap());
+        let lists = policy.lists_for(policy.groups_now(addr, mac), addr, mac);
+        (lists.applies(0), lists.applies(1))
+    }
+
+    #[test]
+    fn a_device_name_names_the_client_recognised_by_mac_or_host_name() {
+        let policy = policy();
+        assert!(!policy.is_trivial());
+        assert_eq!(reach(&policy, "192.168.1.20", None), (true, false));
+        assert_eq!(reach(&policy, "192.168.1.30", None), (true, true));
+        assert_eq!(reach(&policy, "192.168.1.40", None), (false, true));
+        // A MAC address a forwarder gave is the device's.
+        let tv = Some("aa:bb:cc:dd:ee:ff");
+        assert_eq!(reach(&policy, "192.168.1.1", tv), (true, false));
+    }
+
+    #[test]
+    fn device_names_past_the_limit_name_nobody() {
+        let mut b = ImageBuilder::new();
+        let names: Vec<String> = (0..=super::MAX_SCOPE_DEVICES)
+            .map(|d| format!("d{d}"))
+            .collect();
+        for (i, name) in names.iter().enumerate() {
+            let list = b.add_list("ads", false);
+            b.set_scope(list, ClientScope::parse(name).unwrap());
+            let addr = format!("10.0.{}.{}", i / 200, i % 200 + 1);
+            b.add_client(addr.parse().unwrap(), 1, Some(name));
+        }
+        let image = Image::open(b.build(1)).unwrap();
+        let policy = Policy::new(&image, Weekday::Mon, 0, &HashMap::new());
+        let applies = |i: usize| {
+            let addr: IpAddr = format!("10.0.{}.{}", i / 200, i % 200 + 1).parse().unwrap();
+            let lists = policy.lists_for(policy.groups_now(addr, None), addr, None);
+            (0..names.len())
+                .filter(|&l| lists.applies(l as u16))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(applies(0), [0]);
+        assert_eq!(
+            applies(super::MAX_SCOPE_DEVICES - 1),
+            [super::MAX_SCOPE_DEVICES - 1]
+        );
+        assert_eq!(applies(super::MAX_SCOPE_DEVICES), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn an_image_without_client_lists_has_no_scopes() {
+        let mut b = ImageBuilder::new();
+        b.add_list("ads", false);
+        let image = Image::open(b.build(1)).unwrap();
+        assert!(super::Scoped::of(&image).is_none());
+        let policy = Policy::new(&image, Weekday::Mon, 0, &HashMap::new());
+        assert!(policy.is_trivial());
+    }
+}
