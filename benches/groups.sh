@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What per-device groups cost the query path: ralo's CPU per answer with no
-# groups, and with 4 groups, 6 lists (two on a school-night schedule) and
-# the load generator's address in a group, measured in the same run,
+# groups, with 4 groups, 6 lists (two on a school-night schedule) and the
+# load generator's address in a group, and with the same plus a list of
+# adblock `$client` rules for other devices, measured in the same run,
 # alternating, as benches/sidebyside.sh measures (server on CPU 1; dnsperf
 # and the NSD upstream on CPU 0; utime+stime over answered queries).
 #
@@ -47,11 +48,19 @@ start_nsd "$P_NSD" "$SHARED/bench/dnsprobe.py"
 tail -n 3000 "$DATA/blocked-$N.hosts" > "$WORK/small.hosts"
 for i in 1 2 3 4 5; do sed -n "$((i * 500)),$((i * 500 + 499))p" "$WORK/small.hosts" > "$WORK/small-$i.hosts"; done
 
-# config DIR PORT KIND: a config for KIND plain or grouped.
+# `$client` rules for devices other than the load generator.
+{
+  echo '||tracker.example^$client=192.168.1.64/28'
+  echo "||ads.example^\$client='tv'|192.168.1.128/25"
+  echo '@@||ok.example^$client=~192.168.1.50'
+} > "$WORK/client.txt"
+
+# config DIR PORT KIND: a config for KIND plain, grouped or scoped (grouped
+# with the `$client` list).
 config() {
   local dir=$1 port=$2 kind=$3
   bench_config "$dir" "$port" "$P_NSD" "$DATA/blocked-$N.hosts"
-  if [ "$kind" = grouped ]; then
+  if [ "$kind" != plain ]; then
     cat >> "$dir/ralo.toml" <<EOF
 groups = ["default", "adults", "kids", "tv", "guests"]
 [[clients]]
@@ -85,6 +94,15 @@ EOF
       [ "$i" -le 2 ] && echo 'schedule = ["mon-fri 21:00-07:00", "sat,sun 22:00-08:00"]' >> "$dir/ralo.toml"
     done
   fi
+  if [ "$kind" = scoped ]; then
+    cat >> "$dir/ralo.toml" <<EOF
+[[lists]]
+name = "client"
+path = "$WORK/client.txt"
+format = "adblock"
+groups = ["adults", "kids", "tv"]
+EOF
+  fi
   "$RALO" update --config "$dir/ralo.toml" >/dev/null 2>&1 || die "update failed in $dir"
 }
 
@@ -93,7 +111,7 @@ cp "$DATA/q-allowed.txt" "$WORK/q-cached.txt"
 
 printf 'kind\tmix\trep\tanswered\tcpu_us_per_answer\n' > "$WORK/groups.tsv"
 for rep in $(seq "$REPS"); do
-  for kind in plain grouped; do
+  for kind in plain grouped scoped; do
     D=$WORK/$kind-$rep
     rm -rf "$D"
     PORT=$(free_udp_port)
@@ -103,10 +121,10 @@ for rep in $(seq "$REPS"); do
 done
 
 echo
-echo "| mix | no groups, CPU-µs/answer | 4 groups, 6 lists | ratio |"
-echo "|---|---|---|---|"
+echo "| mix | no groups, CPU-µs/answer | 4 groups, 6 lists | ratio | with \$client rules | ratio |"
+echo "|---|---|---|---|---|---|"
 for mix in blocked cached; do
   med() { awk -F'\t' -v k="$1" -v m="$mix" '$1==k && $2==m {print $5}' "$WORK/groups.tsv" | sort -n | awk '{v[NR]=$1} END{print v[int((NR+1)/2)]}'; }
-  p=$(med plain); g=$(med grouped)
-  printf '| %s | %.3f | %.3f | %.3f |\n' "$mix" "$p" "$g" "$(echo "$g / $p" | bc -l)"
+  p=$(med plain); g=$(med grouped); s=$(med scoped)
+  printf '| %s | %.3f | %.3f | %.3f | %.3f | %.3f |\n' "$mix" "$p" "$g" "$(echo "$g / $p" | bc -l)" "$s" "$(echo "$s / $p" | bc -l)"
 done

@@ -23,6 +23,12 @@
 //! ([`ImageBuilder::add_rewrite`]), each with its list and line; they are
 //! not rules on names and take no part in the caps but their own
 //! ([`MAX_ANSWERS`](crate::image::MAX_ANSWERS) an image).
+//! An adblock `$client` rule goes to a `$client` list derived from its
+//! own (the same name, groups and schedule; one per distinct scope), whose
+//! scope the image records ([`ImageBuilder::set_scope`]); the server tells
+//! per client which of them apply (`resolve::scope`). A device name that
+//! no `[[clients]]` entry has is kept (it names nobody, as in AdGuard
+//! Home) and reported, so a typo does not pass unseen.
 //!
 //! The compile streams: each text is read one line at a time from its file
 //! ([`ListText`]), each rule becomes 16 bytes in the builder, and a list's
@@ -33,10 +39,13 @@
 //! holding the texts, a set of every rule and both images took 80 MB
 //! (`benches/README.md`, "Updater memory").
 
+use std::collections::HashMap;
+
 use tracing::{info, warn};
 
 use crate::config::{self, Config, ListSource};
-use crate::image::{Image, ImageBuilder, ImageBytes, ListId, name_hash};
+use crate::groups::ClientScope;
+use crate::image::{Image, ImageBuilder, ImageBytes, ListId, MAX_LISTS, name_hash};
 use crate::lists::{self, Badfilters, Stats};
 use crate::sources::{ListText, LocalError};
 
@@ -158,6 +167,11 @@ pub struct SourceReport {
     pub capped: u64,
     /// The config key of the cap that was reached first, if one was.
     pub capped_by: Option<&'static str>,
+    /// Device names of `$client` rules that no `[[clients]]` entry has
+    /// (their rules reach nobody, or, with `~`, everybody).
+    pub unknown_clients: Vec<String>,
+    /// `$client` rules left out: the image had no room for another list.
+    pub scopes_left_out: u64,
 }
 
 /// The compiled image and a report per source.
@@ -260,10 +274,12 @@ pub fn compile<B: ImageBytes>(
             previous.as_ref(),
             caps,
             &badfilters,
+            audience,
             &mut taken,
         );
         if list.is_some() {
-            report_of.push(reports.len());
+            // The list and its `$client` lists.
+            report_of.resize(builder.list_count(), reports.len());
         }
         reports.push(report);
     }
@@ -330,6 +346,7 @@ fn add<B: ImageBytes>(
     previous: Option<&Image<B>>,
     caps: Caps,
     badfilters: &Badfilters,
+    audience: &Audience,
     taken: &mut u64,
 ) -> (SourceReport, Option<ListId>) {
     let mut report = SourceReport {
@@ -341,6 +358,8 @@ fn add<B: ImageBytes>(
         added_examples: Vec::new(),
         capped: 0,
         capped_by: None,
+        unknown_clients: Vec::new(),
+        scopes_left_out: 0,
     };
     let unread = |report: &mut SourceReport, error: &dyn std::fmt::Display| {
         report.error = Some(error.to_string());
@@ -362,7 +381,22 @@ fn add<B: ImageBytes>(
     let mark = builder.mark();
     let options = item.source.parse_options(item.allow);
     let (mut refused, mut regex_copies, mut no_room) = (Vec::new(), 0u64, 0u64);
+    // The `$client` lists of this list, by scope.
+    let mut scoped: HashMap<ClientScope, ListId> = HashMap::new();
     let parsed = lists::parse_reader_with(reader, options, badfilters, |rule| {
+        let list = match rule.client {
+            "" => list,
+            value => {
+                let unknown = &mut report.unknown_clients;
+                match client_list(builder, item, audience, &mut scoped, value, unknown) {
+                    Some(id) => id,
+                    None => {
+                        report.scopes_left_out += 1;
+                        return;
+                    }
+                }
+            }
+        };
         if let Some(rewrite) = rule.rewrite {
             if !builder.add_rewrite(list, rule.name, rule.subtree, rewrite, rule.line) {
                 no_room += 1;
@@ -446,14 +480,51 @@ fn add<B: ImageBytes>(
     (report, Some(list))
 }
 
-/// Rules the previous image attributes to the list called `name`.
+/// The `$client` list of `item` for the `$client` value `value`: the one
+/// made for that scope before, else a new one with the list's name, groups
+/// and schedule, whose device names that no `[[clients]]` entry has join
+/// `unknown`. `None` when the image has no room for another list (or the
+/// value does not parse, which the parser rules out).
+fn client_list(
+    builder: &mut ImageBuilder,
+    item: &Loaded<'_>,
+    audience: &Audience,
+    scoped: &mut HashMap<ClientScope, ListId>,
+    value: &str,
+    unknown: &mut Vec<String>,
+) -> Option<ListId> {
+    let scope = ClientScope::parse(value).ok()?;
+    if let Some(&id) = scoped.get(&scope) {
+        return Some(id);
+    }
+    if builder.list_count() >= MAX_LISTS {
+        return None;
+    }
+    for name in scope.devices() {
+        let known = audience
+            .clients
+            .iter()
+            .any(|c| c.client.as_deref() == Some(name));
+        if !known && !unknown.iter().any(|n| n == name) {
+            unknown.push(name.to_owned());
+        }
+    }
+    let id = builder.add_list(&item.source.name, item.allow);
+    builder.set_policy(id, item.groups, item.source.schedule.windows());
+    builder.set_scope(id, scope.clone());
+    scoped.insert(scope, id);
+    Some(id)
+}
+
+/// Rules the previous image attributes to the list called `name` (and
+/// its `$client` lists).
 fn previous_count<B: ImageBytes>(previous: Option<&Image<B>>, name: &str) -> u64 {
     let Some(image) = previous else { return 0 };
     (0..image.list_count())
         .filter_map(|i| u16::try_from(i).ok())
-        .find(|&id| image.list_name(id) == Some(name))
-        .and_then(|id| image.list_rule_count(id))
-        .unwrap_or(0)
+        .filter(|&id| image.list_name(id) == Some(name))
+        .filter_map(|id| image.list_rule_count(id))
+        .sum()
 }
 
 fn log(report: &SourceReport, allow: bool) {
@@ -461,6 +532,12 @@ fn log(report: &SourceReport, allow: bool) {
     match (&report.stats, &report.error) {
         (Some(stats), _) => {
             info!(list = %name, allow, counts = %stats.summary(), added = report.added, removed = report.removed, examples = ?report.added_examples, "list compiled");
+            if !report.unknown_clients.is_empty() {
+                warn!(list = %name, devices = ?report.unknown_clients, "`$client` rules name devices that no [[clients]] entry has: such a rule is for nobody (with `~`, for everybody); check the names");
+            }
+            if report.scopes_left_out > 0 {
+                warn!(list = %name, rules = report.scopes_left_out, "`$client` rules need more lists than an image holds; these are left out");
+            }
             if let Some(key) = report.capped_by {
                 warn!(list = %name, left_out = report.capped, "list has more rules than {key} allows; the rest of it is left out (raise it if the machine has memory to spare)");
             }
@@ -680,6 +757,42 @@ mod tests {
         assert!(matches!(image.lookup("ads.example"), Verdict::Blocked(_)));
         assert!(matches!(image.lookup("b.example"), Verdict::Blocked(_)));
         assert_eq!(image.lookup("abab.example"), Verdict::NotListed);
+    }
+
+    #[test]
+    fn client_rules_go_to_a_list_per_scope_and_unknown_devices_are_reported() {
+        let a = source("a");
+        let text = "||x.example^\n||x.example^$client=10.0.0.1\n||y.example^$client=10.0.0.1\n\
+                    @@||z.example^$client=~tv|~'nobody here'\n||w.example^$client=10.0.0.2,dnstype=AAAA\n";
+        let texts = vec![(a.clone(), false, Ok(ListText::from(text)))];
+        let audience = Audience {
+            groups: vec!["default".to_owned()],
+            clients: vec![config::ClientEntry {
+                id: "10.0.0.9".parse().unwrap(),
+                groups: 1,
+                client: Some("tv".to_owned()),
+            }],
+        };
+        let compiled = compile::<Vec<u8>>(&borrow(&embedded(), &texts), &audience, None, 1, big());
+        let report = &compiled.reports[0];
+        assert_eq!(report.stats.as_ref().unwrap().accepted, 5);
+        assert_eq!(report.unknown_clients, ["nobody here"]);
+        let image = Image::open(compiled.image).unwrap();
+        image.verify().unwrap();
+        // `a`, then one list per scope, in the order first met.
+        assert_eq!(image.list_count(), 4);
+        assert!((0..4).all(|l| image.list_name(l) == Some("a")));
+        let scope = |v: &str| Some(ClientScope::parse(v).unwrap());
+        assert_eq!(image.list_scope(0), None);
+        assert_eq!(image.list_scope(1), scope("10.0.0.1"));
+        assert_eq!(image.list_scope(2), scope("~tv|~'nobody here'"));
+        assert_eq!(image.list_scope(3), scope("10.0.0.2"));
+        assert_eq!(
+            (image.list_rule_count(0), image.list_rule_count(1)),
+            (Some(1), Some(2))
+        );
+        assert_eq!(image.regex_count(), 1);
+        assert_eq!(image.regex(0).map(|r| r.list), Some(3));
     }
 
     fn big() -> Caps {

@@ -31,7 +31,7 @@ use crate::config::{Config, ListSource};
 use crate::control::{self, Reply};
 use crate::domain::wire;
 use crate::domain::{Domain, is_below};
-use crate::groups::Mac;
+use crate::groups::{ClientScope, Mac};
 use crate::image::{Image, ImageBytes, Match, RewriteVerdict};
 use crate::lists::{self, ParseOptions};
 use crate::querytypes::QueryTypes;
@@ -168,8 +168,8 @@ pub fn describe(
     let image = decided.image();
     let policy = &decided.served.policy;
     let groups = policy.groups_of(client, mac, &resolver.devices());
-    let lists = policy.lists_of_groups(groups);
-    let others = who::passed_over(image, groups, lists, domain.as_str());
+    let lists = policy.lists_for(groups, client, mac);
+    let others = who::passed_over(image, policy, groups, lists, domain.as_str());
     let reach = |list| who::list_reach(image, policy, list).unwrap_or_default();
     let generation = image.generation();
     let mut text = String::new();
@@ -388,6 +388,7 @@ pub fn locate<B: ImageBytes>(
         .and_then(|(source, is_allow)| source_text(config, source).map(|text| (text, is_allow)))
         .and_then(|(text, is_allow)| {
             let rule = Wanted {
+                scope: image.list_scope(m.list),
                 name: &name,
                 subtree: m.subtree,
                 allow,
@@ -431,6 +432,8 @@ pub(super) fn source_text(config: &Config, source: &ListSource) -> Option<String
 
 /// A rule on a name to find in a list's text.
 struct Wanted<'a> {
+    /// The `$client` scope it is written with, if any.
+    scope: Option<ClientScope>,
     name: &'a str,
     subtree: bool,
     allow: bool,
@@ -449,6 +452,7 @@ fn find_line(text: &str, options: ParseOptions, wanted: Wanted<'_>) -> Option<(u
             && rule.subtree == wanted.subtree
             && rule.allow == wanted.allow
             && wanted.important.is_none_or(|i| i == rule.important)
+            && ClientScope::parse(rule.client).ok() == wanted.scope
         {
             found = Some(rule.line);
         }
@@ -899,6 +903,7 @@ clients = ["kids-tablet", "192.168.1.64/28"]
 
     fn wanted(name: &str, subtree: bool, important: Option<bool>) -> Wanted<'_> {
         Wanted {
+            scope: None,
             name,
             subtree,
             allow: false,

@@ -134,12 +134,19 @@ pub fn list_reach<B: ImageBytes>(
     list: ListId,
 ) -> Option<String> {
     let schedule = schedule_text(image, list);
-    if image.group_count() <= 1 && schedule.is_none() {
+    let scope = image.list_scope(list);
+    if image.group_count() <= 1 && schedule.is_none() && scope.is_none() {
         return None;
     }
     let name = image.list_name(list).unwrap_or("?");
-    let groups = image.list_groups(list).unwrap_or(0);
-    let mut text = format!("  list `{name}`: for {}", groups_phrase(image, groups));
+    let mut text = format!("  list `{name}`");
+    if let Some(scope) = scope {
+        text.push_str(&format!(" {scope} (`$client`)"));
+    }
+    if image.group_count() > 1 || schedule.is_some() {
+        let groups = image.list_groups(list).unwrap_or(0);
+        text.push_str(&format!(": for {}", groups_phrase(image, groups)));
+    }
     if let Some(schedule) = schedule {
         let now = if policy.active_groups(list) != 0 {
             "active now"
@@ -153,10 +160,11 @@ pub fn list_reach<B: ImageBytes>(
 }
 
 /// The lists that have a rule for `name` but do not apply to a client in
-/// `groups` now, one line each saying why: another group's list, or one
-/// whose schedule is off.
+/// `groups` now, one line each saying why: another group's list, one whose
+/// schedule is off, or a `$client` list whose scope leaves the client out.
 pub fn passed_over<B: ImageBytes>(
     image: &Image<B>,
+    policy: &Policy,
     groups: u64,
     lists: Lists<'_>,
     name: &str,
@@ -174,11 +182,15 @@ pub fn passed_over<B: ImageBytes>(
             (_, crate::image::Verdict::NotListed) => continue,
         };
         let list_groups = image.list_groups(list).unwrap_or(0);
+        let scope = image.list_scope(list);
         let why = if list_groups & groups == 0 {
             format!(
                 "for {}, not this client's groups",
                 groups_phrase(image, list_groups)
             )
+        } else if let Some(scope) = scope.filter(|_| policy.active_groups(list) & groups != 0) {
+            let but = if scope.exclude { "" } else { " only" };
+            format!("a `$client` rule {scope}{but}, not this client")
         } else {
             let schedule = schedule_text(image, list).unwrap_or_default();
             format!("for this client's groups, but its schedule ({schedule}) is not active now")

@@ -36,7 +36,8 @@ const MAX_NAME: usize = 64;
 #[serde(deny_unknown_fields)]
 pub struct Client {
     /// The device's name (1 to 64 characters, unique among `[[clients]]`),
-    /// which `[[groups]] clients` uses and logs and the web page show.
+    /// which `[[groups]] clients` and adblock `$client` rules use, and logs
+    /// and the web page show.
     pub name: String,
     /// Any of these identifies the device: an address (`192.168.1.50`,
     /// `fd00::50`), a range (`192.168.1.64/28`), a MAC address

@@ -106,6 +106,26 @@ fn exercise(bytes: &[u8]) {
             );
         }
     }
+    // `$client` scopes decode or are left out, each of a list the image has;
+    // the server reads them into a policy.
+    for (list, scope) in image.scopes() {
+        assert!(
+            usize::from(list) < lists,
+            "a scope of list {list} of {lists}"
+        );
+        assert_eq!(image.list_scope(list), Some(scope));
+    }
+    let policy = crate::resolve::policy::Policy::new(
+        &image,
+        crate::groups::Weekday::Mon,
+        0,
+        &std::collections::HashMap::new(),
+    );
+    let asker = std::net::IpAddr::from([10, 0, 0, 1]);
+    let for_asker = policy.lists_for(policy.groups_now(asker, None), asker, None);
+    for id in 0..lists.min(MAX_LISTS) {
+        let _ = u16::try_from(id).map(|id| for_asker.applies(id));
+    }
     // The lists of one client: those whose bit is set in the last byte.
     let mask = bytes.last().copied().unwrap_or(0);
     let applies = |list: u16| list < 8 && mask >> list & 1 == 1;

@@ -1,7 +1,11 @@
 //! Target (d), structured: an image built from fuzzed rules must answer
 //! every fuzzed query as a plain model does — a map of which lists give
 //! each rule and a walk over the query's label suffixes — with every list
-//! applying, and with only some (as for one client).
+//! applying, and with only some (as for one client). The lists are
+//! `$client` lists besides: those of the masked lookups for 10.0.0.1
+//! alone, the others for every client but 10.0.0.1, so the policy's
+//! lists for 10.0.0.1 must give the masked verdict and its lists for
+//! 10.0.0.2 the verdict of the other lists.
 //!
 //! Input: byte 0 gives the number of lists (1–4; bits 2–5: which are
 //! allowlists) and byte 1 the number of rules (up to 63); their top two
@@ -17,7 +21,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use std::net::IpAddr;
+
+use crate::groups::{ClientScope, ScopeClient, Weekday};
 use crate::image::{Image, ImageBuilder, ListId, Match, Verdict};
+use crate::resolve::policy::Policy;
 
 /// Labels rule and query names are made of.
 const ALPHABET: [&str; 8] = ["a", "b", "ab", "c", "xyz", "ads", "x-y", "_t"];
@@ -52,8 +60,16 @@ pub fn image_model(data: &[u8]) {
     let lists = 1 + head % 4;
     let mut builder = ImageBuilder::new();
     let allow_list = |list: ListId| head >> (2 + list) & 1 == 1;
+    let mask = (head >> 6) | (count >> 6) << 2;
+    let some = |list: ListId| mask >> list & 1 == 1;
+    let one = IpAddr::from([10, 0, 0, 1]);
     for list in 0..lists {
-        builder.add_list(&format!("list{list}"), allow_list(list.into()));
+        let id = builder.add_list(&format!("list{list}"), allow_list(list.into()));
+        let scope = ClientScope {
+            exclude: !some(id),
+            clients: vec![ScopeClient::Net(one.into())],
+        };
+        builder.set_scope(id, scope);
     }
     let mut model = Model::default();
     for _ in 0..count % 64 {
@@ -122,8 +138,10 @@ pub fn image_model(data: &[u8]) {
     if plain_only {
         assert_eq!(image.rule_count(), entries);
     }
-    let mask = (head >> 6) | (count >> 6) << 2;
-    let some = |list: ListId| mask >> list & 1 == 1;
+    let policy = Policy::new(&image, Weekday::Mon, 0, &HashMap::new());
+    let others = |list: ListId| !some(list);
+    let clients: [(IpAddr, &dyn Fn(ListId) -> bool); 2] =
+        [(one, &some), (IpAddr::from([10, 0, 0, 2]), &others)];
 
     while let Some(query) = bytes.next() {
         let labels: Vec<Vec<u8>> = (0..1 + (query & 0x7f) % 24)
@@ -156,6 +174,14 @@ pub fn image_model(data: &[u8]) {
             verdict(&model, &labels, &some),
             "labels {labels:?} for lists {mask:04b}"
         );
+        for (client, applies) in clients {
+            let lists = policy.lists_for(policy.groups_now(client, None), client, None);
+            assert_eq!(
+                image.lookup_labels_for(wire.iter().copied(), |l| lists.applies(l)),
+                verdict(&model, &labels, applies),
+                "labels {labels:?} from {client}, lists {mask:04b} for 10.0.0.1"
+            );
+        }
         // As text only when no label holds a dot: the text form splits there.
         if labels.iter().all(|l| !l.contains(&b'.'))
             && let Ok(text) = String::from_utf8(labels.join(&b'.'))

@@ -33,17 +33,17 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::format::{
     self, ANSWER_OFF, ANSWER_RECORD, ANSWER_SUBTREE, BUILD_BUCKET_BITS, CLIENT_RECORD, ENTRY,
-    FORMAT_VERSION, GROUP_RECORD, HEADER_LEN, KEY_MASK, LIST_FLAG_ALLOW, LIST_RECORD, MAGIC,
-    MAX_GROUPS, MAX_LIST_NAME, MAX_LISTS, MAX_REGEXES, MAX_SETS, PAYLOAD_ALLOW, PAYLOAD_IMPORTANT,
-    PAYLOAD_SET, PAYLOAD_SUBTREE, REGEX_FLAG_ALLOW, REGEX_FLAG_IMPORTANT, REGEX_RECORD,
-    REGEXES_ALLOW, REGEXES_IMPORTANT, Section, WINDOW, field, name_hash, regex_checksum, write_u16,
-    write_u32, write_u64,
+    FORMAT_VERSION, GROUP_RECORD, HEADER_LEN, KEY_MASK, LIST_FLAG_ALLOW, LIST_FLAG_EXCLUDE,
+    LIST_FLAG_SCOPED, LIST_RECORD, MAGIC, MAX_GROUPS, MAX_LIST_NAME, MAX_LISTS, MAX_REGEXES,
+    MAX_SETS, PAYLOAD_ALLOW, PAYLOAD_IMPORTANT, PAYLOAD_SET, PAYLOAD_SUBTREE, REGEX_FLAG_ALLOW,
+    REGEX_FLAG_IMPORTANT, REGEX_RECORD, REGEXES_ALLOW, REGEXES_IMPORTANT, Section, WINDOW, field,
+    name_hash, regex_checksum, write_u16, write_u32, write_u64,
 };
 use super::guarded::{self, Guarded};
 use super::regex::{self, RegexError};
 use super::view::{Image, ImageBytes};
 use crate::answer::{Answer, Rewrite};
-use crate::groups::{ClientId, Window};
+use crate::groups::{ClientId, ClientScope, ScopeClient, Window};
 use crate::querytypes::QueryTypes;
 
 /// Identifies a list within one image: its position in
@@ -76,6 +76,8 @@ struct ListInfo {
     allow: bool,
     groups: u64,
     windows: Vec<Window>,
+    /// A `$client` list's scope.
+    scope: Option<ClientScope>,
 }
 
 /// One regex rule.
@@ -242,6 +244,23 @@ impl std::fmt::Debug for ImageBuilder {
     }
 }
 
+/// Writes the prefix length, family and address of `net` into the client
+/// record at `rec`.
+fn write_net(out: &mut [u8], rec: usize, net: &ipnet::IpNet) {
+    out[rec + 1] = net.prefix_len();
+    let value = rec + 24;
+    match net.addr() {
+        std::net::IpAddr::V4(v4) => {
+            out[rec + 2] = 4;
+            out[value..value + 4].copy_from_slice(&v4.octets());
+        }
+        std::net::IpAddr::V6(v6) => {
+            out[rec + 2] = 6;
+            out[value..value + 16].copy_from_slice(&v6.octets());
+        }
+    }
+}
+
 /// `name` cut to at most `MAX_LIST_NAME` bytes on a character boundary.
 fn cut(name: &str) -> String {
     let mut end = name.len().min(MAX_LIST_NAME);
@@ -278,8 +297,14 @@ impl ImageBuilder {
             allow,
             groups: 1,
             windows: Vec::new(),
+            scope: None,
         });
         id
+    }
+
+    /// Lists registered so far.
+    pub fn list_count(&self) -> usize {
+        self.lists.len()
     }
 
     /// Registers a group after `default` (0) and gives its id, or `None`
@@ -310,6 +335,18 @@ impl ImageBuilder {
         let info = &mut self.lists[usize::from(list)];
         info.groups = groups;
         info.windows = windows.to_vec();
+    }
+
+    /// Makes `list` a `$client` list: it applies only to the clients of
+    /// `scope` (with [`ClientScope::exclude`], to all but those), besides
+    /// its groups and schedule.
+    ///
+    /// # Panics
+    ///
+    /// If `list` was not returned by [`add_list`](Self::add_list) on this
+    /// builder.
+    pub fn set_scope(&mut self, list: ListId, scope: ClientScope) {
+        self.lists[usize::from(list)].scope = Some(scope);
     }
 
     /// Adds one plain (not important) rule: [`add_rule_with`](Self::add_rule_with)
@@ -583,10 +620,13 @@ impl ImageBuilder {
         let tail = self.tail(mark);
         let before = tail.len() as u64;
         // Equal rules side by side, the first added first.
-        tail.sort_unstable_by_key(|&(hash, raw)| (hash, raw & RAW_FORM, raw));
+        // A list's `$client` lists add to the same tail: a rule is a copy
+        // only of one of its own list.
+        let form = RAW_FORM | RAW_SET;
+        tail.sort_unstable_by_key(|&(hash, raw)| (hash, raw & form, raw));
         let mut kept = 0;
         for i in 0..tail.len() {
-            let same = |(h, r): (u64, u64), (g, q): (u64, u64)| h == g && (r ^ q) & RAW_FORM == 0;
+            let same = |(h, r): (u64, u64), (g, q): (u64, u64)| h == g && (r ^ q) & form == 0;
             if kept == 0 || !same(tail[kept - 1], tail[i]) {
                 tail[kept] = tail[i];
                 kept += 1;
@@ -813,6 +853,20 @@ impl ImageBuilder {
                 (name.as_deref().map_or((0, 0), &mut span), host)
             })
             .collect();
+        // The scope records: list, client, device name (kind 5).
+        let scope_records: Vec<(ListId, &ScopeClient, Span)> = self
+            .lists
+            .iter()
+            .enumerate()
+            .flat_map(|(id, list)| {
+                let clients = list.scope.iter().flat_map(|scope| &scope.clients);
+                clients.map(move |client| (id as ListId, client))
+            })
+            .map(|(id, client)| match client {
+                ScopeClient::Device(name) => (id, client, span(&cut(name))),
+                ScopeClient::Net(_) => (id, client, (0, 0)),
+            })
+            .collect();
         let regex_spans: Vec<Span> = self.regexes.iter().map(|r| span(&r.pattern)).collect();
         // Copies of a rule within a list: the first line stays.
         let mut answers = std::mem::take(&mut self.answers);
@@ -846,7 +900,7 @@ impl ImageBuilder {
             members * 2,
             windows * WINDOW,
             self.groups.len() * GROUP_RECORD,
-            self.clients.len() * CLIENT_RECORD,
+            (self.clients.len() + scope_records.len()) * CLIENT_RECORD,
             self.regexes.len() * REGEX_RECORD,
             dfa.len(),
             answers.len() * ANSWER_RECORD,
@@ -907,11 +961,13 @@ impl ImageBuilder {
             write_u64(&mut out, rec, per_list[id]);
             write_u32(&mut out, rec + 8, name_at);
             write_u32(&mut out, rec + 12, name_len);
-            write_u32(
-                &mut out,
-                rec + 16,
-                if list.allow { LIST_FLAG_ALLOW } else { 0 },
-            );
+            let scope = match &list.scope {
+                None => 0,
+                Some(scope) if scope.exclude => LIST_FLAG_SCOPED | LIST_FLAG_EXCLUDE,
+                Some(_) => LIST_FLAG_SCOPED,
+            };
+            let allow = if list.allow { LIST_FLAG_ALLOW } else { 0 };
+            write_u32(&mut out, rec + 16, allow | scope);
             write_u32(&mut out, rec + 20, list.windows.len() as u32);
             write_u64(&mut out, rec + 24, list.groups);
             write_u32(&mut out, rec + 32, window_at as u32);
@@ -952,18 +1008,7 @@ impl ImageBuilder {
             match id {
                 ClientId::Net(net) => {
                     out[rec] = format::CLIENT_NET;
-                    out[rec + 1] = net.prefix_len();
-                    let addr = match net.addr() {
-                        std::net::IpAddr::V4(v4) => {
-                            out[rec + 2] = 4;
-                            v4.octets().to_vec()
-                        }
-                        std::net::IpAddr::V6(v6) => {
-                            out[rec + 2] = 6;
-                            v6.octets().to_vec()
-                        }
-                    };
-                    out[value..value + addr.len()].copy_from_slice(&addr);
+                    write_net(&mut out, rec, net);
                 }
                 ClientId::Mac(mac) => {
                     out[rec] = format::CLIENT_MAC;
@@ -974,6 +1019,21 @@ impl ImageBuilder {
                     let (at, len) = host.unwrap_or_default();
                     write_u32(&mut out, value, at);
                     write_u32(&mut out, value + 4, len);
+                }
+            }
+        }
+        for (i, (list, client, (name_at, name_len))) in scope_records.into_iter().enumerate() {
+            let rec = offsets[8] + (self.clients.len() + i) * CLIENT_RECORD;
+            write_u32(&mut out, rec + 12, u32::from(list));
+            match client {
+                ScopeClient::Net(net) => {
+                    out[rec] = format::SCOPE_NET;
+                    write_net(&mut out, rec, net);
+                }
+                ScopeClient::Device(_) => {
+                    out[rec] = format::SCOPE_DEVICE;
+                    write_u32(&mut out, rec + 4, name_at);
+                    write_u32(&mut out, rec + 8, name_len);
                 }
             }
         }

@@ -69,10 +69,14 @@
 //!   root, so a lookup holds them in a fixed array.
 //! - **List table**: 40 bytes per list, in list-id order: rule count `u64`
 //!   (entries whose set holds this list), name offset `u32` and name length
-//!   `u32` into the string table, flags `u32` (bit 0 allow list, others
-//!   zero), schedule window count `u32`, group mask `u64` (bit `g`: the list
-//!   applies to group `g`), first schedule window `u32`, reserved `u32`
-//!   (zero). A list with no window applies at all times.
+//!   `u32` into the string table, flags `u32` (bit 0 allow list, bit 1 a
+//!   `$client` list, bit 2 its scope excludes, others zero), schedule
+//!   window count `u32`, group mask `u64` (bit `g`: the list applies to
+//!   group `g`), first schedule window `u32`, reserved `u32` (zero). A list
+//!   with no window applies at all times. A `$client` list holds the rules
+//!   of one list that share one `$client` value, under that list's name,
+//!   groups and schedule; it applies only to the clients its scope records
+//!   name (bit 2: to every client but those).
 //! - **String table**: list and group names, UTF-8, concatenated.
 //! - **Set index**: `S + 1` `u32` offsets into the set members (`S ≥ L`):
 //!   set `s` is `members[index[s]..index[s + 1]]`, never empty, list ids
@@ -95,7 +99,13 @@
 //!   table (length 0: a bare id), zero `u32`, group mask `u64`, then 16
 //!   value bytes: the range's address (IPv4 in the first 4), the MAC in the
 //!   first 6, or a host name's offset `u32` and length `u32` in the string
-//!   table; unused value bytes are zero.
+//!   table; unused value bytes are zero. After the devices' records come
+//!   the **scope records** of the `$client` lists, each list's in the order
+//!   its value names them: kind 4 (an address range) or 5 (a device name),
+//!   read as kinds 1 and 3 read theirs but for two fields: the zero `u32`
+//!   at byte 12 holds the list id (a `$client` list's), and the group mask
+//!   is zero; kind 4 has no device name, kind 5 names the device in the
+//!   device name fields and has zero value bytes.
 //! - **Regex pattern table**: 24 bytes per regex rule, in pattern order
 //!   (list id, then line): list id `u16`, flags `u16` (bit 0 allow, bit 1
 //!   important), query
@@ -284,6 +294,10 @@ pub(crate) const CLIENT_NET: u8 = 1;
 pub(crate) const CLIENT_MAC: u8 = 2;
 /// Client record kind: a host name.
 pub(crate) const CLIENT_NAME: u8 = 3;
+/// Client record kind: an address range of a `$client` list's scope.
+pub(crate) const SCOPE_NET: u8 = 4;
+/// Client record kind: a device name of a `$client` list's scope.
+pub(crate) const SCOPE_DEVICE: u8 = 5;
 /// Bytes per regex pattern record.
 pub(crate) const REGEX_RECORD: usize = 24;
 /// Regex pattern record flags: an allow rule.
@@ -320,6 +334,10 @@ pub(crate) const PAYLOAD_IMPORTANT: u64 = 1 << 16;
 pub(crate) const KEY_MASK: u64 = !0x1FFFF;
 /// List record flags: an allow list.
 pub(crate) const LIST_FLAG_ALLOW: u32 = 1;
+/// List record flags: a `$client` list, for the clients of its scope.
+pub(crate) const LIST_FLAG_SCOPED: u32 = 2;
+/// List record flags: a `$client` list for every client but its scope's.
+pub(crate) const LIST_FLAG_EXCLUDE: u32 = 4;
 
 const K0: u64 = 0xa076_1d64_78bd_642f;
 const K1: u64 = 0xe703_7ed1_a0b4_28db;
@@ -1180,6 +1198,28 @@ mod tests {
                 .expect("a row");
             assert!(row.trim_start().starts_with(&format!("| {at} ")), "{row}");
         }
+    }
+
+    #[test]
+    fn the_layout_doc_states_the_client_list_flags_and_scope_kinds() {
+        let doc: String = include_str!("format.rs")
+            .lines()
+            .filter_map(|l| l.strip_prefix("//!"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let doc = doc.split_whitespace().collect::<Vec<_>>().join(" ");
+        for (flag, what) in [
+            (LIST_FLAG_ALLOW, "allow list"),
+            (LIST_FLAG_SCOPED, "a `$client` list"),
+            (LIST_FLAG_EXCLUDE, "its scope excludes"),
+        ] {
+            let text = format!("bit {} {what}", flag.trailing_zeros());
+            assert!(doc.contains(&text), "{text}");
+        }
+        let kinds =
+            format!("kind {SCOPE_NET} (an address range) or {SCOPE_DEVICE} (a device name)");
+        assert!(doc.contains(&kinds), "{kinds}");
+        assert!(doc.contains("the zero `u32` at byte 12 holds the list id"));
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! place (`view`, `lookup`); `format` holds the layout, the name hash and the errors;
 //! `regex` compiles the regex rules into the DFA the image carries and runs it;
 //! `guarded` turns `$denyallow` rules into entries; `answers` reads the
-//! custom answers (`$dnsrewrite`) it carries.
+//! custom answers (`$dnsrewrite`) it carries; `scope` reads the clients of
+//! `$client` lists.
 
 #[cfg(test)]
 mod answer_model_tests;
@@ -19,6 +20,7 @@ mod precedence_tests;
 mod regex;
 #[cfg(test)]
 mod regex_model_tests;
+mod scope;
 mod view;
 mod walk;
 

@@ -289,6 +289,7 @@ impl<B: ImageBytes> Image<B> {
         for client in 0..self.layout.clients {
             match self.client_at(client) {
                 Some(record) if record.groups & !known_groups == 0 => {}
+                None if self.scope_record(client).is_some() => {}
                 _ => {
                     return Err(Error::BadClient {
                         client: client as u64,
@@ -327,7 +328,8 @@ impl<B: ImageBytes> Image<B> {
         self.verify_answers()?;
         for (id, &counted) in counted.iter().enumerate() {
             let rec = self.layout.lists_at + id * LIST_RECORD;
-            if read_u32(b, rec + 16) & !LIST_FLAG_ALLOW != 0 || read_u32(b, rec + 36) != 0 {
+            let flags_valid = u16::try_from(id).is_ok_and(|id| self.list_flags_valid(id));
+            if !flags_valid || read_u32(b, rec + 36) != 0 {
                 return Err(Error::ReservedBits {
                     what: "list",
                     index: id as u64,
@@ -652,7 +654,7 @@ impl<B: ImageBytes> Image<B> {
 
     /// The string at `at` of `len` bytes in the string table, if it lies
     /// inside it and is UTF-8.
-    fn string(&self, at: usize, len: usize) -> Option<&str> {
+    pub(super) fn string(&self, at: usize, len: usize) -> Option<&str> {
         if at.checked_add(len)? > self.layout.strings_len {
             return None;
         }
@@ -1100,7 +1102,7 @@ mod tests {
     fn reserved_bits_are_refused() {
         let good = sample().into_inner();
         let rec = read_u64(&good, Section::Lists.field()) as usize;
-        for (at, value) in [(rec + 16, 2), (rec + 36, 1)] {
+        for (at, value) in [(rec + 16, 8), (rec + 16, 4), (rec + 36, 1)] {
             let mut bytes = good.clone();
             put_u32(&mut bytes, at, value);
             reseal(&mut bytes);

@@ -26,6 +26,14 @@
 //!   `*` and regexes there: invalid). The parser keeps those below the
 //!   rule's name (`parse.rs`); a rule they leave nothing of is skipped, and
 //!   `*$denyallow=…` (a rule on every name) too, for want of a name.
+//! - `$client=192.168.1.5|10.0.0.0/8|'kid tablet'` (or all with `~`: every
+//!   client but those; on a name rule, block or `@@`, with any of the
+//!   others): the rule is for those clients only — addresses, ranges and
+//!   `[[clients]]` device names, quoted with `\` escapes as AdGuard writes
+//!   them (`groups::ClientScope`). A value that does not parse, or mixes
+//!   `~` values with plain ones, makes the line invalid. The compile puts
+//!   such rules in a list of their own, derived from this one
+//!   (`resolve::scope`).
 //! - `$dnstype=AAAA|HTTPS` (or `~A|~AAAA`, every type but those): the rule
 //!   applies to those query types only. The parser turns such a rule into
 //!   a regex rule on the same name (`(^|\.)name$`), the kind of rule that
@@ -46,6 +54,7 @@ use super::options::ParseOptions;
 use super::reason::Reason;
 use super::regex::{RegexCandidate, pattern_rule};
 use crate::answer::Rewrite;
+use crate::groups::{ClientScope, split_unquoted};
 use crate::querytypes::QueryTypes;
 
 /// The regex rule of a trimmed adblock line shaped `/re/`, `@@/re/` or
@@ -148,6 +157,7 @@ pub(super) fn rule<'a>(
         important,
         denyallow,
         rewrite,
+        client,
     } = match modifiers {
         Some(modifiers) => rule_modifiers(modifiers, exception)?,
         None => Modifiers::default(),
@@ -191,6 +201,7 @@ pub(super) fn rule<'a>(
         important,
         denyallow,
         rewrite,
+        client,
     })
 }
 
@@ -206,6 +217,8 @@ struct Modifiers<'a> {
     denyallow: &'a str,
     /// `$dnsrewrite`: what it answers instead.
     rewrite: Option<Rewrite>,
+    /// `$client`: the clients it is for, as written (empty: every client).
+    client: &'a str,
 }
 
 impl Default for Modifiers<'_> {
@@ -215,24 +228,27 @@ impl Default for Modifiers<'_> {
             important: false,
             denyallow: "",
             rewrite: None,
+            client: "",
         }
     }
 }
 
-/// The [`Modifiers`] of a name rule's `modifiers` (the text after `$`) of
-/// an `exception` (`@@`) or a block: `important`, and once each `dnstype=`
-/// (AdGuard's: `AAAA|HTTPS`, or every type but some: `~A|~AAAA`),
-/// `denyallow=` and `dnsrewrite`, are taken — `dnstype` with neither of
-/// the other two: a rule for some types is a regex rule, which has no name
-/// to leave names out of or to answer for; nor `denyallow` with
-/// `dnsrewrite`. `badfilter` and every other modifier make the line no
-/// rule.
+/// The [`Modifiers`] of a name rule's `modifiers` (the text after `$`,
+/// split on the commas outside quotes and escapes) of an `exception`
+/// (`@@`) or a block: `important`, and once each `dnstype=` (AdGuard's:
+/// `AAAA|HTTPS`, or every type but some: `~A|~AAAA`), `denyallow=`,
+/// `dnsrewrite` and `client=`, are taken — `dnstype` with neither
+/// `denyallow` nor `dnsrewrite`: a rule for some types is a regex rule,
+/// which has no name to leave names out of or to answer for; nor
+/// `denyallow` with `dnsrewrite`. `badfilter` and every other modifier
+/// make the line no rule.
 fn rule_modifiers(modifiers: &str, exception: bool) -> Result<Modifiers<'_>, Reason<'_>> {
     if is_badfilter(modifiers) {
         return Err(Reason::Badfilter);
     }
-    let (mut types, mut important, mut denyallow, mut rewrite) = (None, false, None, None);
-    for modifier in modifiers.split(',').map(str::trim) {
+    let (mut types, mut important, mut denyallow) = (None, false, None);
+    let (mut rewrite, mut client) = (None, None);
+    for modifier in split_unquoted(modifiers, ',').map(str::trim) {
         match modifier.split_once('=') {
             None if modifier == "important" => important = true,
             Some(("dnstype", list)) if types.is_none() => types = Some(dnstype(list)?),
@@ -244,6 +260,10 @@ fn rule_modifiers(modifiers: &str, exception: bool) -> Result<Modifiers<'_>, Rea
             }
             Some(("dnsrewrite", value)) if rewrite.is_none() => {
                 rewrite = Some(dnsrewrite::rewrite(value, exception)?);
+            }
+            Some(("client", value)) if client.is_none() => {
+                ClientScope::parse(value).map_err(Reason::Client)?;
+                client = Some(value);
             }
             _ => return Err(Reason::Modifier(modifiers)),
         }
@@ -257,6 +277,7 @@ fn rule_modifiers(modifiers: &str, exception: bool) -> Result<Modifiers<'_>, Rea
         important,
         denyallow: denyallow.unwrap_or(""),
         rewrite,
+        client: client.unwrap_or(""),
     })
 }
 
@@ -352,6 +373,7 @@ mod tests {
             rewrite: None,
             important: false,
             denyallow: "",
+            client: "",
         })
     }
 
@@ -418,7 +440,10 @@ mod tests {
         for (line, modifier) in [
             ("||example.com^$third-party", "third-party"),
             ("||example.com^$popup", "popup"),
-            ("||example.com^$client=127.0.0.1", "client=127.0.0.1"),
+            (
+                "||example.com^$client=127.0.0.1,client=::1",
+                "client=127.0.0.1,client=::1",
+            ),
             (
                 "||example.com^$dnstype=AAAA,dnstype=A",
                 "dnstype=AAAA,dnstype=A",
@@ -437,6 +462,54 @@ mod tests {
             ),
         ] {
             assert_eq!(parsed(line), Err(Reason::Modifier(modifier)), "{line}");
+        }
+    }
+
+    #[test]
+    fn client_keeps_its_value_as_written_with_the_other_modifiers() {
+        for (line, value) in [
+            ("||ads.example^$client=192.168.1.5", "192.168.1.5"),
+            (
+                "||ads.example^$client=fd00::5|10.0.0.0/8",
+                "fd00::5|10.0.0.0/8",
+            ),
+            (
+                r"||ads.example^$client='Frank\'s laptop'",
+                r"'Frank\'s laptop'",
+            ),
+            (
+                "||ads.example^$client='kid, tablet',important",
+                "'kid, tablet'",
+            ),
+            (r"||ads.example^$important,client=a\,b|~c", "~"),
+            ("||ads.example^$client=~tv|~10.0.0.1", "~tv|~10.0.0.1"),
+        ] {
+            match parsed(line) {
+                Ok(rule) if value != "~" => assert_eq!(rule.client, value, "{line}"),
+                Err(Reason::Client(crate::groups::ScopeError::Mixed)) if value == "~" => {}
+                other => panic!("{line}: {other:?}"),
+            }
+        }
+        let rule = parsed("@@||ads.example^$client=10.0.0.1,important,dnstype=AAAA").unwrap();
+        assert!(rule.allow && rule.important);
+        assert_eq!(rule.client, "10.0.0.1");
+        assert_eq!(rule.types, QueryTypes::parse("AAAA").unwrap());
+        let rule = parsed("||ads.example^$denyallow=a.ads.example,client=tv").unwrap();
+        assert_eq!((rule.denyallow, rule.client), ("a.ads.example", "tv"));
+    }
+
+    #[test]
+    fn a_client_value_that_does_not_parse_makes_the_line_invalid() {
+        use crate::groups::ScopeError;
+        for (line, error) in [
+            ("||a.example^$client=", ScopeError::Empty),
+            ("||a.example^$client=a||b", ScopeError::Empty),
+            ("||a.example^$client=a|~b", ScopeError::Mixed),
+            ("||a.example^$client='open", ScopeError::Quote),
+        ] {
+            let reason = parsed(line).unwrap_err();
+            assert_eq!(reason, Reason::Client(error), "{line}");
+            assert_eq!(reason.kind(), IssueKind::Invalid, "{line}");
         }
     }
 

@@ -119,7 +119,7 @@ fn canonical(line: &str) -> Option<Rule> {
     let (rule, modifiers) = (&line[..at], &line[at + 1..]);
     let mut kept: Vec<&str> = Vec::new();
     let mut badfilter = false;
-    for modifier in modifiers.split(',').map(str::trim) {
+    for modifier in crate::groups::split_unquoted(modifiers, ',').map(str::trim) {
         match modifier {
             "badfilter" => badfilter = true,
             "" => {}
@@ -170,6 +170,17 @@ mod tests {
         assert!(!b.cancels("/ad[0-9]+/"));
         let sorted = scanned("||y.example^$important,dnstype=A,badfilter\n");
         assert!(sorted.cancels("||y.example^$dnstype=A,important"));
+    }
+
+    #[test]
+    fn a_client_rule_is_cancelled_by_the_same_scope_only() {
+        let b = scanned("||x.example^$client='a, b'|10.0.0.1,badfilter\n");
+        assert!(b.cancels("||x.example^$client='a, b'|10.0.0.1"));
+        assert!(!b.cancels("||x.example^"));
+        assert!(!b.cancels("||x.example^$client=10.0.0.1"));
+        let b = scanned("||y.example^$badfilter,important,client=~tv\n");
+        assert!(b.cancels("||y.example^$client=~tv,important"));
+        assert!(!b.cancels("||y.example^$client=~tv"));
     }
 
     #[test]

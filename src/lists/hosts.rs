@@ -77,6 +77,7 @@ pub(super) fn candidate(
         rewrite: answer.map(Rewrite::To),
         important: false,
         denyallow: "",
+        client: "",
     })
 }
 

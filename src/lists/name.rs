@@ -51,6 +51,8 @@ pub(super) struct Candidate<'a> {
     /// An adblock `$denyallow` value as written: the names, `|` between
     /// them, the rule leaves out (empty: none).
     pub(super) denyallow: &'a str,
+    /// An adblock `$client` value as written (empty: every client).
+    pub(super) client: &'a str,
 }
 
 /// Parses a plain domain line, given as its first word and the rest: one
@@ -86,6 +88,7 @@ pub(super) fn domain_line<'a>(
         rewrite: None,
         important: false,
         denyallow: "",
+        client: "",
     })
 }
 

@@ -58,6 +58,9 @@ pub struct Rule<'a> {
     /// their subdomains), normalized and `|` between them: only those
     /// strictly below `name`, each once; empty for none.
     pub denyallow: &'a str,
+    /// An adblock `$client` value as written, already checked to parse
+    /// ([`crate::groups::ClientScope::parse`]); empty: every client.
+    pub client: &'a str,
     /// 1-based line number in the source.
     pub line: u32,
 }
@@ -186,7 +189,7 @@ impl State<'_> {
             Line::Comment => self.stats.comments += 1,
             Line::Issue(reason) => self.stats.note(number, line, &reason),
             Line::Rule(candidate) => self.add(candidate, number, line, sink),
-            Line::Regex(candidate) => self.add_regex(candidate, number, sink),
+            Line::Regex(candidate) => self.add_regex(candidate, "", number, sink),
             Line::Hosts(answer, words) => {
                 let mut any = false;
                 for word in words {
@@ -228,34 +231,28 @@ impl State<'_> {
                 allow: candidate.allow,
                 important: candidate.important,
             };
-            self.add_regex(regex, number, sink);
+            self.add_regex(regex, candidate.client, number, sink);
             return;
         }
-        if let Some(seen) = &mut self.seen
-            && !seen.insert(rule_key(
-                &self.buf,
-                candidate.subtree,
-                candidate.allow,
-                candidate.important,
-                Some(&self.exempt),
-                None,
-                candidate.rewrite,
-            ))
-        {
-            self.stats.duplicate += 1;
-            return;
-        }
-        self.stats.accepted += 1;
-        sink(Rule {
+        let rule = Rule {
             name: &self.buf,
             subtree: candidate.subtree,
             regex: None,
             allow: candidate.allow,
             important: candidate.important,
             denyallow: &self.exempt,
+            client: candidate.client,
             rewrite: candidate.rewrite,
             line: number,
-        });
+        };
+        if let Some(seen) = &mut self.seen
+            && !seen.insert(rule.key())
+        {
+            self.stats.duplicate += 1;
+            return;
+        }
+        self.stats.accepted += 1;
+        sink(rule);
     }
 
     /// Normalizes the `$denyallow` names of `candidate`, whose name is in
@@ -303,35 +300,29 @@ impl State<'_> {
     fn add_regex(
         &mut self,
         candidate: RegexCandidate<'_>,
+        client: &str,
         number: u32,
         sink: &mut impl FnMut(Rule<'_>),
     ) {
-        let key = rule_key(
-            candidate.pattern,
-            false,
-            candidate.allow,
-            candidate.important,
-            None,
-            Some(candidate.types),
-            None,
-        );
-        if let Some(seen) = &mut self.seen
-            && !seen.insert(key)
-        {
-            self.stats.duplicate += 1;
-            return;
-        }
-        self.stats.accepted += 1;
-        sink(Rule {
+        let rule = Rule {
             name: candidate.pattern,
             subtree: false,
             regex: Some(candidate.types),
             allow: candidate.allow,
             important: candidate.important,
             denyallow: "",
+            client,
             rewrite: None,
             line: number,
-        });
+        };
+        if let Some(seen) = &mut self.seen
+            && !seen.insert(rule.key())
+        {
+            self.stats.duplicate += 1;
+            return;
+        }
+        self.stats.accepted += 1;
+        sink(rule);
     }
 }
 
@@ -352,27 +343,22 @@ fn name_pattern(name: &str, subtree: bool) -> String {
     }
 }
 
-/// A 64-bit hash of a rule, stored instead of the name to keep memory small.
-/// `DefaultHasher::new()` has fixed keys, so results do not vary between runs.
-fn rule_key(
-    name: &str,
-    subtree: bool,
-    allow: bool,
-    important: bool,
-    denyallow: Option<&str>,
-    regex: Option<QueryTypes>,
-    rewrite: Option<Rewrite>,
-) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    name.hash(&mut hasher);
-    (u8::from(subtree) | (u8::from(allow) << 1) | (u8::from(important) << 2)).hash(&mut hasher);
-    denyallow.hash(&mut hasher);
-    regex.hash(&mut hasher);
-    // Plain rules hash as they did before rewrites existed.
-    if let Some(rewrite) = rewrite {
-        rewrite.hash(&mut hasher);
+impl Rule<'_> {
+    /// A 64-bit hash of the rule but its line, stored instead of the rule
+    /// to keep memory small. `DefaultHasher::new()` has fixed keys, so
+    /// results do not vary between runs.
+    fn key(&self) -> u64 {
+        let mut hasher = DefaultHasher::new();
+        self.name.hash(&mut hasher);
+        let flags =
+            u8::from(self.subtree) | (u8::from(self.allow) << 1) | (u8::from(self.important) << 2);
+        flags.hash(&mut hasher);
+        self.denyallow.hash(&mut hasher);
+        self.regex.hash(&mut hasher);
+        self.client.hash(&mut hasher);
+        self.rewrite.hash(&mut hasher);
+        hasher.finish()
     }
-    hasher.finish()
 }
 
 /// A hasher for keys that are already hashes: it passes the `u64` through.
@@ -715,6 +701,19 @@ mod tests {
     fn a_regex_and_a_name_of_the_same_text_are_no_duplicates() {
         let (found, stats) = rules("/a\\.example/\na.example\n/a\\.example/\n");
         assert_eq!(found.len(), 2);
+        assert_eq!(stats.duplicate, 1);
+    }
+
+    #[test]
+    fn rules_that_differ_in_client_are_no_duplicates() {
+        let mut found = Vec::new();
+        let stats = parse(
+            "||x.org^\n||x.org^$client=10.0.0.1\n||x.org^$client=tv\n||x.org^$client=10.0.0.1\n\
+             ||x.org^$client=10.0.0.1|tv\n",
+            ParseOptions::default(),
+            |rule| found.push(rule.client.to_owned()),
+        );
+        assert_eq!(found, ["", "10.0.0.1", "tv", "10.0.0.1|tv"]);
         assert_eq!(stats.duplicate, 1);
     }
 

@@ -51,6 +51,8 @@ pub(super) enum Reason<'a> {
     Modifier(&'a str),
     /// A `$denyallow=` value that is not a list of plain names.
     Denyallow(&'a str),
+    /// A `$client=` value that does not parse.
+    Client(crate::groups::ScopeError),
     /// `*$denyallow=…` (or no pattern): a rule on every name but some.
     DenyallowEverywhere,
     /// A `$denyallow` that leaves out the rule's own name or a parent of
@@ -129,6 +131,7 @@ impl Reason<'_> {
             | Reason::RewriteValue(_)
             | Reason::ExtraText(_)
             | Reason::Denyallow(_)
+            | Reason::Client(_)
             | Reason::WrongFormat { .. }
             | Reason::Domain(_) => IssueKind::Invalid,
         }
@@ -172,7 +175,7 @@ impl fmt::Display for Reason<'_> {
             Reason::Port => f.write_str("rule with a port; DNS sees only the name"),
             Reason::Modifier(modifier) => write!(
                 f,
-                "modifier `${}` is not supported (ralo takes `$important`, `$dnstype`, `$denyallow`, `$dnsrewrite` and `$badfilter`, each once; `/regex/` rules `$important` only)",
+                "modifier `${}` is not supported (ralo takes `$important`, `$dnstype`, `$denyallow`, `$dnsrewrite`, `$client` and `$badfilter`, each once, and one of `$dnstype`, `$denyallow` and `$dnsrewrite`; `/regex/` rules `$important` only)",
                 cut(modifier)
             ),
             Reason::Denyallow(list) => write!(
@@ -180,6 +183,7 @@ impl fmt::Display for Reason<'_> {
                 "`$denyallow={}` must list plain domain names joined by `|` (no `~`, `*` or regex)",
                 cut(list)
             ),
+            Reason::Client(error) => error.fmt(f),
             Reason::DenyallowEverywhere => f.write_str(
                 "a `$denyallow` rule on every name (`*`, or no name) is not supported; \
                  give the rule a name: `||name^$denyallow=…`",
@@ -301,7 +305,7 @@ mod tests {
         let text = Reason::Modifier("third-party").to_string();
         assert_eq!(
             text,
-            "modifier `$third-party` is not supported (ralo takes `$important`, `$dnstype`, `$denyallow`, `$dnsrewrite` and `$badfilter`, each once; `/regex/` rules `$important` only)"
+            "modifier `$third-party` is not supported (ralo takes `$important`, `$dnstype`, `$denyallow`, `$dnsrewrite`, `$client` and `$badfilter`, each once, and one of `$dnstype`, `$denyallow` and `$dnsrewrite`; `/regex/` rules `$important` only)"
         );
     }
 

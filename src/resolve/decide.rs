@@ -24,7 +24,8 @@
 //!    ([`super::route`]).
 //!
 //! Blocking asks only the lists that apply to the client now (its groups,
-//! the lists' schedules: [`super::policy`]). A cache entry remembers the
+//! the lists' schedules: [`super::policy`]; of the `$client` lists, those
+//! whose scope names the client: [`super::scope`]). A cache entry remembers the
 //! image generation in which steps 5 and 7 found nothing listed for it in
 //! any list ([`Entry::is_clear_in`]); while that image serves, a hit skips
 //! their lookups, which gives the same decision for every client without
@@ -580,7 +581,7 @@ impl Resolver {
             }
             other => other,
         };
-        let lists = served.policy.lists_of_groups(groups);
+        let lists = served.policy.lists_for(groups, q.client, q.mac);
         let mut allowed = None;
         let mut listed = false;
         if blocking {
@@ -747,7 +748,7 @@ impl Resolver {
         let flight = route.forwarder.forward(key.to_key(), request, encode).await;
         let served = self.served.load();
         let groups = self.groups(&served, q);
-        let lists = served.policy.lists_of_groups(groups);
+        let lists = served.policy.lists_for(groups, q.client, q.mac);
         let blocking = self.blocking_enabled();
         let (entry, stale) = match flight.result {
             Ok(entry) => {

@@ -3,7 +3,8 @@
 //! the ones that need upstream ([`forward`]: plain, or over the kept DoT and
 //! DoH connections of `encrypted`, trusting the CAs of `trust`, with DoH
 //! hosts found by `bootstrap`; the fastest upstream first, [`choice`]; the
-//! router's zones to their own resolvers, [`route`]).
+//! router's zones to their own resolvers, [`route`]); which lists apply to
+//! whom, [`policy`], and which `$client` lists reach a client, [`scope`].
 
 pub mod access;
 pub mod block;
@@ -19,6 +20,9 @@ pub mod policy;
 pub mod ratelimit;
 pub mod refresh;
 pub mod route;
+pub mod scope;
+#[cfg(test)]
+mod scope_model_tests;
 mod trust;
 
 pub use decide::{Decided, Decision, Question, Refetch, Refusal, Resolver, ServedImage};

@@ -10,9 +10,14 @@
 //! path reads every `[client_lookup] refresh_secs`. A client that nothing
 //! recognises, or whose device is in no group, is in `default` (group 0).
 //!
-//! A household with no groups, schedules or devices pays one branch per
-//! question: its policy is *trivial*, every list applies to everyone, and
-//! the lookup is the plain one.
+//! A `$client` list applies, besides, only to the clients its scope names
+//! ([`super::scope`]): the policy hands the question's client to the
+//! lookup with the lists ([`Lists::Of`]), which asks the scope of such a
+//! list when one of its rules matches.
+//!
+//! A household with no groups, schedules, devices or `$client` rules pays
+//! one branch per question: its policy is *trivial*, every list applies to
+//! everyone, and the lookup is the plain one.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -20,6 +25,7 @@ use std::path::Path;
 
 use ipnet::IpNet;
 
+use super::scope::{Reach, Scoped};
 use crate::groups::{ClientId, MINUTES_PER_DAY, Mac, Weekday, canonical};
 use crate::image::{Image, ImageBytes, ListId};
 
@@ -32,12 +38,15 @@ pub enum Lists<'p> {
     /// Every list.
     All,
     /// The lists active now for one of `groups`: `active[list]` holds the
-    /// groups a list applies to at this minute.
+    /// groups a list applies to at this minute; of the `$client` lists,
+    /// those that reach the client.
     Of {
         /// Per list, the groups it applies to now.
         active: &'p [u64],
         /// The client's groups.
         groups: u64,
+        /// The client, when the image has `$client` lists.
+        reach: Option<Reach<'p>>,
     },
 }
 
@@ -47,9 +56,16 @@ impl Lists<'_> {
     pub fn applies(&self, list: ListId) -> bool {
         match self {
             Lists::All => true,
-            Lists::Of { active, groups } => active
-                .get(usize::from(list))
-                .is_some_and(|active| active & groups != 0),
+            Lists::Of {
+                active,
+                groups,
+                reach,
+            } => {
+                active
+                    .get(usize::from(list))
+                    .is_some_and(|active| active & groups != 0)
+                    && reach.is_none_or(|reach| reach.holds(list))
+            }
         }
     }
 }
@@ -98,6 +114,16 @@ impl Devices {
             }
         }
         devices
+    }
+
+    /// The MAC address behind each address.
+    pub(super) fn macs(&self) -> impl Iterator<Item = (&IpAddr, &Mac)> {
+        self.mac_of.iter()
+    }
+
+    /// The host names of each address.
+    pub(super) fn names(&self) -> impl Iterator<Item = (&IpAddr, &Vec<String>)> {
+        self.names_of.iter()
     }
 
     /// Reads the neighbour tables and the leases file (if given); a source
@@ -149,7 +175,10 @@ pub struct Policy {
     by_addr: HashMap<IpAddr, Known>,
     /// Groups whose blocking is paused: (group bit, until Unix ms).
     paused: Vec<(u64, u64)>,
-    /// Every list applies to every group now, and no group is paused.
+    /// The scopes of the image's `$client` lists, if it has any.
+    scoped: Option<Scoped>,
+    /// Every list applies to every group now, no group is paused, and no
+    /// list is a `$client` list.
     trivial: bool,
 }
 
@@ -195,7 +224,10 @@ impl Policy {
                 Some((1u64 << g, *pauses.get(name)?))
             })
             .collect();
-        let trivial = paused.is_empty() && active.iter().all(|&groups| groups == every_group);
+        let scoped = Scoped::of(image);
+        let trivial = paused.is_empty()
+            && scoped.is_none()
+            && active.iter().all(|&groups| groups == every_group);
         Policy {
             active,
             nets,
@@ -203,6 +235,7 @@ impl Policy {
             names,
             by_addr: HashMap::new(),
             paused,
+            scoped,
             trivial,
         }
     }
@@ -211,6 +244,9 @@ impl Policy {
     /// address, for [`groups_now`](Self::groups_now).
     pub fn with_devices(mut self, devices: &Devices) -> Policy {
         self.by_addr.clear();
+        if let Some(scoped) = &mut self.scoped {
+            scoped.with_devices(devices);
+        }
         if !self.needs_devices() {
             return self;
         }
@@ -262,6 +298,7 @@ impl Policy {
             names: HashMap::new(),
             by_addr: HashMap::new(),
             paused: Vec::new(),
+            scoped: None,
             trivial: true,
         }
     }
@@ -354,9 +391,10 @@ impl Policy {
         }
     }
 
-    /// The lists that apply to a client in `groups` now: none of a paused
-    /// group's.
-    pub fn lists_of_groups(&self, groups: u64) -> Lists<'_> {
+    /// The lists that apply now to `client` (with the MAC address `mac` a
+    /// forwarder gave), in `groups`: none of a paused group's, and of the
+    /// `$client` lists those that reach it.
+    pub fn lists_for(&self, groups: u64, client: IpAddr, mac: Option<Mac>) -> Lists<'_> {
         if self.trivial {
             return Lists::All;
         }
@@ -371,6 +409,10 @@ impl Policy {
         Lists::Of {
             active: &self.active,
             groups,
+            reach: self
+                .scoped
+                .as_ref()
+                .map(|scoped| Reach::new(scoped, client, mac)),
         }
     }
 }
@@ -410,6 +452,11 @@ mod tests {
         b.add_client("aa:bb:cc:dd:ee:ff".parse().unwrap(), 1 << tv, Some("tv"));
         b.add_client("laptop.lan".parse().unwrap(), 1 << kids, None);
         Image::open(b.build(1)).unwrap()
+    }
+
+    /// A client no scope and no device names.
+    fn anyone() -> IpAddr {
+        "10.0.0.1".parse().unwrap()
     }
 
     fn devices() -> Devices {
@@ -487,14 +534,22 @@ mod tests {
         let image = image();
         let (ads, social, strict) = (0, 1, 2);
         let friday_night = Policy::new(&image, Weekday::Fri, 22 * 60, &HashMap::new());
-        let kid = friday_night.lists_of_groups(1 << 1);
+        let kid = friday_night.lists_for(1 << 1, anyone(), None);
         assert!(kid.applies(ads) && kid.applies(social) && !kid.applies(strict));
         let saturday_noon = Policy::new(&image, Weekday::Sat, 12 * 60, &HashMap::new());
-        assert!(!saturday_noon.lists_of_groups(1 << 1).applies(social));
+        assert!(
+            !saturday_noon
+                .lists_for(1 << 1, anyone(), None)
+                .applies(social)
+        );
         // Friday's window runs into Saturday morning.
         let saturday_dawn = Policy::new(&image, Weekday::Sat, 6 * 60, &HashMap::new());
-        assert!(saturday_dawn.lists_of_groups(1 << 1).applies(social));
-        let adult = saturday_noon.lists_of_groups(DEFAULT_GROUPS);
+        assert!(
+            saturday_dawn
+                .lists_for(1 << 1, anyone(), None)
+                .applies(social)
+        );
+        let adult = saturday_noon.lists_for(DEFAULT_GROUPS, anyone(), None);
         assert!(adult.applies(ads) && !adult.applies(social) && !adult.applies(strict));
         assert!(!saturday_noon.is_trivial());
     }
@@ -505,14 +560,14 @@ mod tests {
         let until = crate::vocab::unix_ms() + 60_000;
         let pauses = HashMap::from([("kids".to_owned(), until), ("nobody".to_owned(), until)]);
         let policy = Policy::new(&image, Weekday::Fri, 22 * 60, &pauses);
-        let kid = policy.lists_of_groups(1 << 1);
+        let kid = policy.lists_for(1 << 1, anyone(), None);
         assert!(!kid.applies(0) && !kid.applies(1));
         // A client in kids and tv keeps tv's lists.
-        let both = policy.lists_of_groups(1 << 1 | 1 << 2);
+        let both = policy.lists_for(1 << 1 | 1 << 2, anyone(), None);
         assert!(both.applies(0) && both.applies(2) && !both.applies(1));
         let over = HashMap::from([("kids".to_owned(), 1)]);
         let policy = Policy::new(&image, Weekday::Fri, 22 * 60, &over);
-        assert!(policy.lists_of_groups(1 << 1).applies(1));
+        assert!(policy.lists_for(1 << 1, anyone(), None).applies(1));
     }
 
     #[test]
@@ -525,7 +580,7 @@ mod tests {
         let policy = Policy::new(&image, Weekday::Mon, 0, &HashMap::new());
         assert!(policy.is_trivial() && !policy.needs_devices());
         assert!(matches!(
-            policy.lists_of_groups(policy.groups_now("10.0.0.1".parse().unwrap(), None)),
+            policy.lists_for(policy.groups_now(anyone(), None), anyone(), None),
             Lists::All
         ));
     }
@@ -706,7 +761,7 @@ mod model {
                         && (list.windows.is_empty() || list.windows.iter().any(|w| w.is_active(day, minute)))
                 };
                 // As the resolver asks: the client's groups, then their lists.
-                let lists_now = policy.lists_of_groups(policy.groups_now(client, None));
+                let lists_now = policy.lists_for(policy.groups_now(client, None), client, None);
                 let got = image.lookup_for(query, |list| lists_now.applies(list));
                 prop_assert_eq!(got, naive_verdict(&lists, &active, query), "{} from {}", query, client);
             }

@@ -431,19 +431,46 @@ impl Updater {
     }
 }
 
-/// Each list of `image` with its rules, custom answers included: a list
-/// whose hosts lines turn from blocks into answers (`hosts_addresses =
-/// "answer"`) has not collapsed.
+/// Each list of `image` with its rules: with those of its `$client`
+/// lists, which carry its name, and its custom answers (a list whose hosts
+/// lines turn from blocks into answers, `hosts_addresses = "answer"`, has
+/// not collapsed).
 fn list_counts<B: ImageBytes>(image: &Image<B>) -> Vec<(String, u64)> {
     let answers = image.rewrites_per_list();
-    (0..image.list_count())
-        .filter_map(|i| u16::try_from(i).ok())
-        .filter_map(|id| {
-            let rewrites = answers.get(usize::from(id)).copied().unwrap_or(0);
-            Some((
-                image.list_name(id)?.to_owned(),
-                image.list_rule_count(id)? + rewrites,
-            ))
-        })
-        .collect()
+    let mut counts: Vec<(String, u64)> = Vec::new();
+    for id in (0..image.list_count()).filter_map(|i| u16::try_from(i).ok()) {
+        let (Some(name), Some(rules)) = (image.list_name(id), image.list_rule_count(id)) else {
+            continue;
+        };
+        let rules = rules + answers.get(usize::from(id)).copied().unwrap_or(0);
+        match counts.iter_mut().find(|(known, _)| known == name) {
+            Some((_, count)) => *count += rules,
+            None => counts.push((name.to_owned(), rules)),
+        }
+    }
+    counts
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::groups::ClientScope;
+    use crate::image::{Image, ImageBuilder};
+
+    #[test]
+    fn a_list_counts_with_its_client_lists() {
+        let mut b = ImageBuilder::new();
+        let ads = b.add_list("ads", false);
+        let mine = b.add_list("mine", true);
+        let kids = b.add_list("ads", false);
+        b.set_scope(kids, ClientScope::parse("10.0.0.1").unwrap());
+        b.add_rule(ads, "a.example", true, false);
+        b.add_rule(mine, "b.example", true, true);
+        b.add_rule(kids, "c.example", true, false);
+        b.add_rule(kids, "d.example", true, false);
+        let image = Image::open(b.build(1)).unwrap();
+        assert_eq!(
+            super::list_counts(&image),
+            [("ads".to_owned(), 3), ("mine".to_owned(), 1)]
+        );
+    }
 }

@@ -14,6 +14,7 @@ use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, SOA, TXT};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use ralo::answer::{Answer, Rcode, Rewrite};
 use ralo::fuzzing::{UPSTREAM_ID, UPSTREAM_QUESTIONS};
+use ralo::groups::ClientScope;
 use ralo::image::ImageBuilder;
 use ralo::querytypes::QueryTypes;
 
@@ -336,6 +337,25 @@ fn images() -> BTreeMap<String, Vec<u8>> {
         grouped.add_client(id.parse().expect("a valid id"), groups, name);
     }
     out.insert("seed-grouped".to_owned(), fixed_image(grouped, 9));
+    // `$client` lists: one for a range and a device, one for every client
+    // but the TV.
+    let mut scoped = ImageBuilder::new();
+    let ads = scoped.add_list("ads", false);
+    let for_kids = scoped.add_list("ads", false);
+    let not_tv = scoped.add_list("ads", true);
+    let scope = |value: &str| ClientScope::parse(value).expect("a valid scope");
+    scoped.set_scope(for_kids, scope("192.168.1.64/28|fd00::/64|'kid tablet'"));
+    scoped.set_scope(not_tv, scope("~tv"));
+    scoped.add_rule(ads, "tracker.example", true, false);
+    scoped.add_rule(for_kids, "video.example", true, false);
+    scoped.add_rule(not_tv, "tracker.example", false, true);
+    scoped.add_client("aa:bb:cc:dd:ee:ff".parse().expect("a MAC"), 1, Some("tv"));
+    scoped.add_client(
+        "192.168.1.70".parse().expect("an address"),
+        1,
+        Some("kid tablet"),
+    );
+    out.insert("seed-scoped".to_owned(), fixed_image(scoped, 11));
     // Regex rules of a block list, one for A questions, and an allow regex.
     let mut regex = ImageBuilder::new();
     let ads = regex.add_list("ads", false);

@@ -8,6 +8,7 @@ mod binary;
 mod blocking;
 mod browser;
 mod cli_groups;
+mod client_rules;
 mod conditional;
 mod corpus;
 mod decision;
