@@ -608,7 +608,7 @@ mod tests {
 /// takes the lists of those groups whose schedule is on, and walks the
 /// query's suffixes over a set of each list's rules.
 #[cfg(test)]
-mod model {
+pub(super) mod model {
     use std::collections::HashSet;
 
     use proptest::prelude::*;
@@ -672,24 +672,42 @@ mod model {
         if groups == 0 { DEFAULT_GROUPS } else { groups }
     }
 
-    fn naive_verdict(lists: &[List], applies: &dyn Fn(usize) -> bool, query: &str) -> Verdict {
+    fn written(lists: &[List]) -> Vec<(bool, &[(String, bool)])> {
+        lists
+            .iter()
+            .map(|l| (l.allow, l.rules.as_slice()))
+            .collect()
+    }
+
+    /// The verdict on `query` of `lists`, each an allow flag and its
+    /// (name, subtree) rules, of which those for which `applies` is true
+    /// count: the most specific allow beats any block, read off the rules
+    /// as written.
+    pub(in crate::resolve) fn naive_verdict(
+        lists: &[(bool, &[(String, bool)])],
+        applies: &dyn Fn(usize) -> bool,
+        query: &str,
+    ) -> Verdict {
         let labels: Vec<&str> = query.split('.').collect();
         let best = |allow: bool| {
             let mut best = None;
             for start in (0..labels.len()).rev() {
                 let suffix = labels[start..].join(".");
-                let hit = lists.iter().enumerate().find_map(|(id, list)| {
-                    let rules: HashSet<&(String, bool)> = list.rules.iter().collect();
-                    let subtree = rules.contains(&(suffix.clone(), true));
-                    let exact = start == 0 && rules.contains(&(suffix.clone(), false));
-                    (list.allow == allow && applies(id) && (subtree || exact)).then_some(Match {
-                        list: id as ListId,
-                        subtree,
-                        labels: (labels.len() - start) as u8,
-                        regex: None,
-                        important: allow,
-                    })
-                });
+                let hit = lists
+                    .iter()
+                    .enumerate()
+                    .find_map(|(id, &(is_allow, rules))| {
+                        let rules: HashSet<&(String, bool)> = rules.iter().collect();
+                        let subtree = rules.contains(&(suffix.clone(), true));
+                        let exact = start == 0 && rules.contains(&(suffix.clone(), false));
+                        (is_allow == allow && applies(id) && (subtree || exact)).then_some(Match {
+                            list: id as ListId,
+                            subtree,
+                            labels: (labels.len() - start) as u8,
+                            regex: None,
+                            important: allow,
+                        })
+                    });
                 if hit.is_some() {
                     best = hit;
                 }
@@ -763,7 +781,7 @@ mod model {
                 // As the resolver asks: the client's groups, then their lists.
                 let lists_now = policy.lists_for(policy.groups_now(client, None), client, None);
                 let got = image.lookup_for(query, |list| lists_now.applies(list));
-                prop_assert_eq!(got, naive_verdict(&lists, &active, query), "{} from {}", query, client);
+                prop_assert_eq!(got, naive_verdict(&written(&lists), &active, query), "{} from {}", query, client);
             }
         }
     }
