@@ -155,3 +155,102 @@ proptest! {
         check_invariants(&pieces.concat(), options)?;
     }
 }
+
+/// One adblock rule of the `$badfilter` property: an exception or not, a
+/// name, and a set of modifiers (bits of [`BADFILTER_MODIFIERS`]).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Written {
+    exception: bool,
+    name: &'static str,
+    modifiers: u8,
+}
+
+const BADFILTER_NAMES: [&str; 3] = ["a.example", "b.example", "c.a.example"];
+const BADFILTER_MODIFIERS: [&str; 4] = [
+    "important",
+    "dnstype=AAAA",
+    "client=127.0.0.2",
+    "denyallow=x.a.example",
+];
+
+impl Written {
+    /// The line, its modifiers in the order `order` gives (a rotation), with
+    /// `badfilter` among them when `bad`.
+    fn line(&self, order: usize, bad: bool) -> String {
+        let mut modifiers: Vec<&str> = BADFILTER_MODIFIERS
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.modifiers & (1 << i) != 0)
+            .map(|(_, m)| *m)
+            .collect();
+        if bad {
+            modifiers.push("badfilter");
+        }
+        if !modifiers.is_empty() {
+            let at = order % modifiers.len();
+            modifiers.rotate_left(at);
+        }
+        let at = if self.exception { "@@" } else { "" };
+        match modifiers.is_empty() {
+            true => format!("{at}||{}^", self.name),
+            false => format!("{at}||{}^${}", self.name, modifiers.join(",")),
+        }
+    }
+
+    /// Whether the parser takes it at all: `$dnstype` goes with no
+    /// `$denyallow`.
+    fn taken(&self) -> bool {
+        self.modifiers & 0b1010 != 0b1010
+    }
+}
+
+fn written() -> impl Strategy<Value = Written> {
+    (
+        any::<bool>(),
+        prop::sample::select(&BADFILTER_NAMES[..]),
+        0u8..16,
+    )
+        .prop_map(|(exception, name, modifiers)| Written {
+            exception,
+            name,
+            modifiers,
+        })
+}
+
+proptest! {
+    /// `$badfilter` against its definition: a rule line is cancelled when a
+    /// `$badfilter` line anywhere in the text is the same rule (exception
+    /// or not, name, modifiers in any order) with `badfilter` added; the
+    /// reader yields every other line's rule (copies are merged later, by
+    /// the image builder).
+    #[test]
+    fn badfilter_cancels_exactly_the_same_rule(
+        lines in prop::collection::vec((written(), any::<bool>(), 0usize..5), 1..24),
+    ) {
+        let text: String = lines
+            .iter()
+            .map(|(rule, bad, order)| rule.line(*order, *bad) + "\n")
+            .collect();
+        let mut badfilters = super::Badfilters::new();
+        badfilters.scan(text.as_bytes()).expect("in memory");
+        let mut yielded = Vec::new();
+        let options = ParseOptions {
+            format: Format::Adblock,
+            ..ParseOptions::default()
+        };
+        super::parse_reader_with(text.as_bytes(), options, &badfilters, |rule| {
+            yielded.push(rule.line);
+        })
+        .expect("in memory");
+
+        let cancelled: std::collections::HashSet<&Written> =
+            lines.iter().filter(|(_, bad, _)| *bad).map(|(rule, ..)| rule).collect();
+        let want: Vec<u32> = lines
+            .iter()
+            .enumerate()
+            .filter(|(_, (rule, bad, _))| !bad && rule.taken() && !cancelled.contains(rule))
+            .map(|(i, _)| i as u32 + 1)
+            .collect();
+        prop_assert_eq!(yielded, want, "{}", text);
+    }
+}
