@@ -1,5 +1,5 @@
 //! The compiled rule image: one immutable, pointer-free, little-endian byte
-//! buffer that the updater builds (`builder`) and the server maps and queries in
+//! buffer that the updater builds (`builder`, `write`) and the server maps and queries in
 //! place (`view`, `lookup`); `format` holds the layout, the name hash and the errors;
 //! `regex` compiles the regex rules into the DFA the image carries and runs it;
 //! `guarded` turns `$denyallow` rules into entries; `answers` reads the
@@ -23,6 +23,7 @@ mod regex_model_tests;
 mod scope;
 mod view;
 mod walk;
+mod write;
 
 pub use answers::{RewriteVerdict, Rewritten};
 pub use builder::{
