@@ -2,18 +2,20 @@
 //! targets of its answer — [`blocked_target`]. The server and `ralo check`
 //! both ask these, so they cannot disagree.
 //!
-//! The order: a custom answer (`$dnsrewrite`, a hosts address served)
-//! beats everything, unless an `@@$dnsrewrite` exception turns the name's
-//! rewrites off; then an allow rule beats the rest (a block rule of the
-//! name, a canary, a block rule of a CNAME target); then the canary names;
-//! then the most specific block rule. The answer a blocked name gets is
+//! The order: the household's allowlists beat everything; then a custom
+//! answer (`$dnsrewrite`, a hosts address served) beats the rest, unless
+//! an `@@$dnsrewrite` exception turns the name's rewrites off; then an
+//! allow rule beats the rest (a block rule of the name, a canary, a block
+//! rule of a CNAME target); then the canary names; then the most specific
+//! block rule. The answer a blocked name gets is
 //! the renderer's business (`server`), by `[blocking] mode`.
 //!
-//! Rewrites first is AdGuard Home's order: its filter checks `$dnsrewrite`
-//! rules before any other, and only an exception with `$dnsrewrite`
-//! itself turns one off (urlfilter's `DNSResult::DNSRewrites`). So a plain
-//! allow rule (`@@||x^`, an allowlist) lets a blocked name through but does
-//! not undo a list's rewrite of it: a rewrite is an answer, not a block.
+//! This is AdGuard Home's order: it asks its allowlists first (`matchHost`,
+//! `filteringEngineAllow`), then checks `$dnsrewrite` rules before any
+//! other, and only an exception with `$dnsrewrite` itself turns one off
+//! (urlfilter's `DNSResult::DNSRewrites`). So a plain exception in a list
+//! (`@@||x^`) lets a blocked name through but does not undo a list's
+//! rewrite of it: a rewrite is an answer, not a block.
 //! Rewrites are rules of their lists: they apply to the lists' groups at
 //! their times, and not while blocking is switched off; a name that must
 //! always resolve belongs in `[local] records`.
@@ -102,7 +104,9 @@ pub fn screen_for<B: ImageBytes>(
 ) -> (Screen, bool) {
     let (rewrite, rewrite_listed) =
         image.rewrite_labels(labels.clone(), |list| lists.applies(list));
-    if let RewriteVerdict::To(rewritten) = rewrite {
+    if let RewriteVerdict::To(rewritten) = rewrite
+        && !in_allowlist(image, labels.clone(), lower, qtype, lists)
+    {
         return (Screen::Rewritten(rewritten), true);
     }
     let found = image.lookup_labels_with(labels, lower, qtype, |list| lists.applies(list));
@@ -113,6 +117,21 @@ pub fn screen_for<B: ImageBytes>(
         Verdict::NotListed => Screen::Clear,
     };
     (screen, found.listed || rewrite_listed)
+}
+
+/// Whether an allow rule of one of the household's allowlists (an allow
+/// list, not an `@@` exception in a block list) that applies covers the
+/// name: asked only when a rewrite matched.
+fn in_allowlist<B: ImageBytes>(
+    image: &Image<B>,
+    labels: Labels<'_>,
+    lower: &str,
+    qtype: u16,
+    lists: Lists<'_>,
+) -> bool {
+    let allowlist = |list| lists.applies(list) && image.list_is_allow(list) == Some(true);
+    let found = image.lookup_labels_with(labels, lower, qtype, allowlist);
+    matches!(found.verdict, Verdict::Allowed { .. })
 }
 
 /// The block rule of the first of `targets` (lower-case texts) that one

@@ -132,10 +132,11 @@ async fn a_rewrite_beats_block_and_allow_rules_and_an_exception_turns_it_off() {
         .list("ads", "||tracker.test^\n", "")
         .list(
             "rewrites",
-            "||tracker.test^$dnsrewrite=10.0.0.1\n@@||ads.tracker.test^$dnsrewrite\n",
+            "||tracker.test^$dnsrewrite=10.0.0.1\n@@||ads.tracker.test^$dnsrewrite\n\
+             @@||www.tracker.test^\n",
             "",
         )
-        .allowlist("allow", "www.tracker.test\n")
+        .allowlist("allow", "home.tracker.test\n")
         .start()
         .await;
     let client = Client::new(ralo.addr);
@@ -147,7 +148,7 @@ async fn a_rewrite_beats_block_and_allow_rules_and_an_exception_turns_it_off() {
     assert_eq!(
         answers_a(&client.udp("www.tracker.test", RecordType::A).await),
         ten,
-        "an allow rule lets a blocked name through; it does not undo a rewrite"
+        "an exception lets a blocked name through; it does not undo a rewrite"
     );
     // A rewrite to an A record answers an AAAA question with NODATA, not
     // with the block rule's `::`.
@@ -160,6 +161,11 @@ async fn a_rewrite_beats_block_and_allow_rules_and_an_exception_turns_it_off() {
     assert!(is_null_a(&off), "{off:?}");
     assert_eq!(ede(&off).map(|e| e.1), Some("blocked by list ads".into()));
     assert_eq!(up.queries(), 0);
+    // The household's allowlist beats the rewrite too, as AdGuard Home
+    // asks its allowlists first: the name goes upstream.
+    let home = client.udp("home.tracker.test", RecordType::A).await;
+    assert_ne!(answers_a(&home), ten, "{home:?}");
+    assert_eq!(up.queries_for("home.tracker.test"), 1);
     ralo.stop().await;
 }
 
