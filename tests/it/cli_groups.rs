@@ -13,17 +13,13 @@ use ralo::telemetry::Cursor;
 use ralo::vocab::Outcome;
 
 use crate::ralo::{Ralo, Setup};
-use crate::support::client::{Client, answers_a};
+use crate::support::client::{Client, answers_a, loopback};
 use crate::support::upstream::Upstream;
 
 /// In the upstream's zone: A 192.0.2.66.
 const TRACKER: &str = "ads.tracker.test";
 /// In the upstream's zone: A 192.0.2.25.
 const MX: &str = "mx.example.com";
-
-fn addr(last: u8) -> IpAddr {
-    IpAddr::V4(Ipv4Addr::new(127, 0, 0, last))
-}
 
 /// `social` blocks the tracker for kids (127.0.0.2, the tablet), `mail`
 /// blocks the mail host for tv (127.0.0.3 and the tablet).
@@ -54,12 +50,12 @@ async fn check_for_a_client_agrees_with_what_the_server_answers_it() {
                 &ralo.config,
                 &ralo.resolver,
                 &domain,
-                addr(from),
+                loopback(from),
                 None,
                 None,
             );
             let answer = client
-                .udp_from(addr(from), name, RecordType::A)
+                .udp_from(loopback(from), name, RecordType::A)
                 .await
                 .unwrap_or_else(|| panic!("no answer to {name} from 127.0.0.{from}"));
             let sinkholed = answers_a(&answer) == [Ipv4Addr::UNSPECIFIED];
@@ -74,7 +70,14 @@ async fn check_for_a_client_agrees_with_what_the_server_answers_it() {
     }
     // And what it says: the tablet's groups and the other group's list.
     let domain = Domain::parse(MX).expect("a name");
-    let said = describe(&ralo.config, &ralo.resolver, &domain, addr(2), None, None);
+    let said = describe(
+        &ralo.config,
+        &ralo.resolver,
+        &domain,
+        loopback(2),
+        None,
+        None,
+    );
     assert!(said.blocked_now, "{}", said.text);
     assert!(
         said.text.contains("client 127.0.0.2: groups kids, tv\n"),
@@ -86,7 +89,14 @@ async fn check_for_a_client_agrees_with_what_the_server_answers_it() {
         "{}",
         said.text
     );
-    let said = describe(&ralo.config, &ralo.resolver, &domain, addr(4), None, None);
+    let said = describe(
+        &ralo.config,
+        &ralo.resolver,
+        &domain,
+        loopback(4),
+        None,
+        None,
+    );
     assert!(
         said.text
             .contains("  `mail` lists it, for group tv, not this client's groups\n"),
@@ -102,7 +112,7 @@ async fn clients_shows_the_servers_groups_for_the_addresses_it_saw() {
     let client = Client::new(ralo.addr);
     for from in [1, 2, 2, 3] {
         client
-            .udp_from(addr(from), TRACKER, RecordType::A)
+            .udp_from(loopback(from), TRACKER, RecordType::A)
             .await
             .expect("an answer");
     }
@@ -110,7 +120,7 @@ async fn clients_shows_the_servers_groups_for_the_addresses_it_saw() {
     let seen = Seen::from_events(&events, &ralo.config, Some(&ralo.resolver));
     let row = |from: u8| {
         seen.iter()
-            .find(|s| s.address == addr(from))
+            .find(|s| s.address == loopback(from))
             .unwrap_or_else(|| panic!("127.0.0.{from} not seen: {seen:?}"))
     };
     assert_eq!(row(2).queries, 2);
@@ -130,7 +140,7 @@ async fn the_ring_and_the_counters_record_each_clients_groups() {
     let client = Client::new(ralo.addr);
     for from in [1, 2, 3, 3] {
         client
-            .udp_from(addr(from), TRACKER, RecordType::A)
+            .udp_from(loopback(from), TRACKER, RecordType::A)
             .await
             .expect("an answer");
     }
@@ -148,10 +158,10 @@ async fn the_ring_and_the_counters_record_each_clients_groups() {
     assert_eq!(
         groups,
         [
-            (addr(1), vec!["default"]),
-            (addr(2), vec!["kids", "tv"]),
-            (addr(3), vec!["tv"]),
-            (addr(3), vec!["tv"]),
+            (loopback(1), vec!["default"]),
+            (loopback(2), vec!["kids", "tv"]),
+            (loopback(3), vec!["tv"]),
+            (loopback(3), vec!["tv"]),
         ]
     );
     let counts: Vec<(String, u64, u64)> = view

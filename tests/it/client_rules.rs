@@ -3,28 +3,24 @@
 //! the rules written for them, by address, range or device name, and
 //! `ralo check --client` says which rule is whose.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::Ipv4Addr;
 
 use hickory_proto::rr::RecordType;
 use ralo::cli::check::describe;
 use ralo::domain::Domain;
 
 use crate::ralo::{Ralo, Setup};
-use crate::support::client::{Client, answers_a};
+use crate::support::client::{Client, answers_a, loopback};
 use crate::support::upstream::Upstream;
 
 /// In the upstream's zone: A 192.0.2.66.
 const TRACKER: &str = "ads.tracker.test";
 
-fn addr(last: u8) -> IpAddr {
-    IpAddr::V4(Ipv4Addr::new(127, 0, 0, last))
-}
-
 /// Whether the tracker is answered with the sinkhole's 0.0.0.0 for a
 /// query sent from 127.0.0.`from`.
 async fn blocked_for(ralo: &Ralo, from: u8) -> bool {
     let answer = Client::new(ralo.addr)
-        .udp_from(addr(from), TRACKER, RecordType::A)
+        .udp_from(loopback(from), TRACKER, RecordType::A)
         .await
         .unwrap_or_else(|| panic!("no answer to {TRACKER} from 127.0.0.{from}"));
     let a = answers_a(&answer);
@@ -128,7 +124,7 @@ async fn check_for_a_client_names_the_client_rule_and_agrees_with_the_server() {
             &ralo.config,
             &ralo.resolver,
             &domain,
-            addr(from),
+            loopback(from),
             None,
             None,
         );
@@ -139,7 +135,14 @@ async fn check_for_a_client_names_the_client_rule_and_agrees_with_the_server() {
             said.text
         );
     }
-    let said = describe(&ralo.config, &ralo.resolver, &domain, addr(2), None, None);
+    let said = describe(
+        &ralo.config,
+        &ralo.resolver,
+        &domain,
+        loopback(2),
+        None,
+        None,
+    );
     assert!(said.blocked_now, "{}", said.text);
     assert!(
         said.text
@@ -152,7 +155,14 @@ async fn check_for_a_client_names_the_client_rule_and_agrees_with_the_server() {
         "{}",
         said.text
     );
-    let said = describe(&ralo.config, &ralo.resolver, &domain, addr(3), None, None);
+    let said = describe(
+        &ralo.config,
+        &ralo.resolver,
+        &domain,
+        loopback(3),
+        None,
+        None,
+    );
     assert!(!said.blocked_now, "{}", said.text);
     assert!(
         said.text.contains(
@@ -170,12 +180,12 @@ async fn a_client_rewrite_answers_that_client_only() {
     let (_up, ralo) = serving(text, "").await;
     for _ in 0..2 {
         let mine = Client::new(ralo.addr)
-            .udp_from(addr(2), TRACKER, RecordType::A)
+            .udp_from(loopback(2), TRACKER, RecordType::A)
             .await
             .expect("an answer to 127.0.0.2");
         assert_eq!(answers_a(&mine), [Ipv4Addr::new(192, 0, 2, 77)]);
         let other = Client::new(ralo.addr)
-            .udp_from(addr(3), TRACKER, RecordType::A)
+            .udp_from(loopback(3), TRACKER, RecordType::A)
             .await
             .expect("an answer to 127.0.0.3");
         assert_eq!(answers_a(&other), [Ipv4Addr::new(192, 0, 2, 66)]);

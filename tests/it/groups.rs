@@ -11,7 +11,7 @@ use hickory_proto::rr::RecordType;
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
 
 use crate::ralo::{Ralo, Setup};
-use crate::support::client::{Client, answers_a, query};
+use crate::support::client::{Client, answers_a, loopback, query};
 use crate::support::upstream::Upstream;
 
 /// In the upstream's zone: A 192.0.2.66.
@@ -19,15 +19,11 @@ const TRACKER: &str = "ads.tracker.test";
 /// In the upstream's zone: A 192.0.2.25.
 const MX: &str = "mx.example.com";
 
-fn addr(last: u8) -> IpAddr {
-    IpAddr::V4(Ipv4Addr::new(127, 0, 0, last))
-}
-
 /// Whether `name` is answered with the sinkhole's 0.0.0.0 for a query
 /// sent from 127.0.0.`from`.
 async fn blocked_for(ralo: &Ralo, from: u8, name: &str) -> bool {
     let answer = Client::new(ralo.addr)
-        .udp_from(addr(from), name, RecordType::A)
+        .udp_from(loopback(from), name, RecordType::A)
         .await
         .unwrap_or_else(|| panic!("no answer to {name} from 127.0.0.{from}"));
     answer_blocked(&answer, name)
@@ -179,7 +175,7 @@ async fn a_trusted_forwarder_names_the_client_and_an_untrusted_one_does_not() {
         let client = &client;
         async move {
             client
-                .send_from(addr(from), &message)
+                .send_from(loopback(from), &message)
                 .await
                 .expect("an answer")
         }

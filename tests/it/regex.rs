@@ -5,14 +5,14 @@
 //! that group's clients only; a CNAME to a regex-blocked name is blocked;
 //! an adblock `/regex/` line blocks too.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::Ipv4Addr;
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
 use crate::blocking::is_null_a;
 use crate::ralo::Setup;
-use crate::support::client::{Client, answers_a, ede};
+use crate::support::client::{Client, answers_a, ede, loopback};
 use crate::support::upstream::Upstream;
 
 /// A Pi-hole style regex list; `ads.tracker.test` is in the upstream's
@@ -103,15 +103,14 @@ async fn a_regex_list_for_one_group_blocks_for_its_clients_only() {
         .start()
         .await;
     let client = Client::new(ralo.addr);
-    let from = |last| IpAddr::V4(Ipv4Addr::new(127, 0, 0, last));
     for _ in 0..2 {
         let kid = client
-            .udp_from(from(2), "ads.tracker.test", RecordType::A)
+            .udp_from(loopback(2), "ads.tracker.test", RecordType::A)
             .await
             .expect("an answer");
         assert!(is_null_a(&kid), "the kids' tablet: {kid:?}");
         let adult = client
-            .udp_from(from(1), "ads.tracker.test", RecordType::A)
+            .udp_from(loopback(1), "ads.tracker.test", RecordType::A)
             .await
             .expect("an answer");
         assert_eq!(answers_a(&adult), vec![Ipv4Addr::new(192, 0, 2, 66)]);

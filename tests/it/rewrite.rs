@@ -6,7 +6,7 @@
 //! rewrite for one group answers that group only; and an image whose
 //! answer section is corrupt is refused while the old one keeps serving.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use hickory_proto::op::ResponseCode;
@@ -21,7 +21,7 @@ use tokio::task::block_in_place;
 use crate::blocking::is_null_a;
 use crate::process::Site;
 use crate::ralo::Setup;
-use crate::support::client::{Client, answers_a, answers_aaaa, ede};
+use crate::support::client::{Client, answers_a, answers_aaaa, ede, loopback};
 use crate::support::upstream::Upstream;
 
 /// The EDE code of a made-up answer (RFC 8914 "Forged Answer").
@@ -222,14 +222,13 @@ async fn a_rewrite_for_one_group_answers_its_clients_only() {
         .start()
         .await;
     let client = Client::new(ralo.addr);
-    let from = |last| IpAddr::V4(Ipv4Addr::new(127, 0, 0, last));
     let kid = client
-        .udp_from(from(2), "ads.tracker.test", RecordType::A)
+        .udp_from(loopback(2), "ads.tracker.test", RecordType::A)
         .await
         .expect("an answer");
     assert_eq!(kid.metadata.response_code, ResponseCode::Refused);
     let adult = client
-        .udp_from(from(1), "ads.tracker.test", RecordType::A)
+        .udp_from(loopback(1), "ads.tracker.test", RecordType::A)
         .await
         .expect("an answer");
     assert_eq!(answers_a(&adult), vec![Ipv4Addr::new(192, 0, 2, 66)]);

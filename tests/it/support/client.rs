@@ -175,6 +175,12 @@ impl Client {
     }
 }
 
+/// The loopback address 127.0.0.`last`: every such address is this
+/// machine, so a test can send as several clients.
+pub fn loopback(last: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(127, 0, 0, last))
+}
+
 /// A query for `name`/`qtype`: random ID, RD=1, EDNS with a 1232-byte payload.
 pub fn query(name: &str, qtype: RecordType) -> Message {
     let mut message = Message::new(rand::random(), MessageType::Query, OpCode::Query);
