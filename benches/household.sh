@@ -164,34 +164,9 @@ start_dnsmasq() {
 start_unbound() {
   local d=$WORK/unbound
   mkdir -p "$d"
-  cat > "$d/unbound.conf" <<EOF
-server:
-  interface: 127.0.0.1
-  port: ${PORT[unbound]}
-  num-threads: 1
-  do-ip6: no
-  do-daemonize: no
-  chroot: ""
-  username: ""
-  directory: "$d"
-  pidfile: ""
-  use-syslog: no
-  logfile: "$d/unbound.log"
-  verbosity: 0
-  module-config: "iterator"
-  do-not-query-localhost: no
-  access-control: 127.0.0.0/8 allow
-  prefetch: yes
+  unbound_conf "$d" "${PORT[unbound]}" . "127.0.0.1@$(upstream_of unbound)" "  prefetch: yes
   msg-cache-size: 64m
-  rrset-cache-size: 128m
-  so-reuseport: no
-remote-control:
-  control-enable: yes
-  control-interface: "$d/unbound.ctl"
-forward-zone:
-  name: "."
-  forward-addr: 127.0.0.1@$(upstream_of unbound)
-EOF
+  rrset-cache-size: 128m"
   taskset -c "$SRV_CPU" unbound -d -c "$d/unbound.conf" 2>"$d/stderr.log" &
   PID_OF[unbound]=$!; PIDS+=("$!")
 }

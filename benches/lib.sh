@@ -197,3 +197,38 @@ cpu_per_answer() {
   done
   stop_pid "$spid"
 }
+
+# unbound_conf DIR PORT ZONE FORWARD EXTRA: writes DIR/unbound.conf for
+# unbound on 127.0.0.1:PORT in the foreground (one thread, iterator only,
+# logging and its control socket in DIR) that forwards ZONE to FORWARD
+# (`ip@port`); EXTRA holds more `server:` lines, indented two spaces
+# (cache sizes, prefetch, an include).
+unbound_conf() {
+  local dir=$1 port=$2 zone=$3 forward=$4 extra=$5
+  cat > "$dir/unbound.conf" <<EOF
+server:
+  interface: 127.0.0.1
+  port: $port
+  num-threads: 1
+  do-ip6: no
+  do-daemonize: no
+  chroot: ""
+  username: ""
+  directory: "$dir"
+  pidfile: ""
+  use-syslog: no
+  logfile: "$dir/unbound.log"
+  verbosity: 0
+  module-config: "iterator"
+  do-not-query-localhost: no
+  access-control: 127.0.0.0/8 allow
+  so-reuseport: no
+$extra
+remote-control:
+  control-enable: yes
+  control-interface: "$dir/unbound.ctl"
+forward-zone:
+  name: "$zone"
+  forward-addr: $forward
+EOF
+}

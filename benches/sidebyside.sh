@@ -289,34 +289,9 @@ start_unbound() {  # N REP -> sets SPID
   local n=$1 d
   d=$(fresh_dir unbound "$n" "$2")
   cp "$DATA/blocked-$n.unbound.conf" "$d/list.conf"
-  cat > "$d/unbound.conf" <<EOF
-server:
-  interface: 127.0.0.1
-  port: $P_UNBOUND
-  num-threads: 1
-  do-ip6: no
-  do-daemonize: no
-  chroot: ""
-  username: ""
-  directory: "$d"
-  pidfile: ""
-  use-syslog: no
-  logfile: "$d/unbound.log"
-  verbosity: 0
-  module-config: "iterator"
-  do-not-query-localhost: no
-  access-control: 127.0.0.0/8 allow
-  msg-cache-size: 16m
+  unbound_conf "$d" "$P_UNBOUND" allowed.benchzone. "127.0.0.1@$P_NSD" "  msg-cache-size: 16m
   rrset-cache-size: 32m
-  so-reuseport: no
-  include: "$d/list.conf"
-remote-control:
-  control-enable: yes
-  control-interface: "$d/unbound.ctl"
-forward-zone:
-  name: "allowed.benchzone."
-  forward-addr: 127.0.0.1@$P_NSD
-EOF
+  include: \"$d/list.conf\""
   T0=$(now)
   taskset -c "$SRV_CPU" unbound -d -c "$d/unbound.conf" 2>"$d/unbound.log.stderr" & SPID=$!; PIDS+=("$SPID")
 }
