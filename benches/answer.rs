@@ -24,7 +24,7 @@ use std::hint::black_box;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
@@ -36,7 +36,7 @@ use ralo::config::Config;
 use ralo::exchange::SealedImage;
 use ralo::image::{Image, ImageBuilder};
 use ralo::resolve::Resolver;
-use ralo::server::{Arrival, Handler, Now};
+use ralo::server::{Arrival, Handler, Moment, Now};
 use ralo::vocab::{Admission, Protocol};
 
 // Counts allocations while a `dhat` profiler runs; forwards to the system
@@ -118,7 +118,7 @@ fn arrival() -> Arrival {
         src: SocketAddr::from((Ipv4Addr::new(192, 168, 1, 20), 40_000)),
         protocol: Protocol::Udp,
         admission: Admission::Serve,
-        received: Instant::now(),
+        received: Moment::now(),
     }
 }
 

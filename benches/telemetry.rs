@@ -37,6 +37,7 @@ fn record_many(telemetry: &Telemetry, names: &[&str]) -> Duration {
             outcome,
             protocol: Protocol::Udp,
             list: (outcome == Outcome::Blocked).then_some("household"),
+            asked_ms: 1_765_000_000_000 + u64::from(i),
             latency: Duration::from_micros(u64::from(i % 900)),
             groups: 1,
         }));

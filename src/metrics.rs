@@ -364,6 +364,7 @@ mod tests {
                 outcome,
                 protocol: Protocol::Udp,
                 list: None,
+                asked_ms: crate::vocab::unix_ms(),
                 latency: Duration::from_micros(100),
                 groups: 0b11,
             });

@@ -163,6 +163,7 @@ pub fn describe(
         dnssec_ok: false,
         checking_disabled: false,
         admission: Admission::Serve,
+        asked: tokio::time::Instant::now(),
     };
     let decided = resolver.decide(&question);
     let image = decided.image();

@@ -28,7 +28,7 @@ use crate::config::Config;
 use crate::exchange::SealedImage;
 use crate::image::{Image, ImageBuilder};
 use crate::resolve::Resolver;
-use crate::server::{Arrival, Handler};
+use crate::server::{Arrival, Handler, Moment};
 use crate::vocab::{Admission, Protocol};
 
 /// The config of the resolver under test; its upstream is removed after
@@ -79,7 +79,7 @@ pub fn client_query(data: &[u8]) {
             src: client,
             protocol,
             admission: Admission::Serve,
-            received: std::time::Instant::now(),
+            received: Moment::now(),
         };
         let sent: Vec<Vec<u8>> = fixture
             .runtime

@@ -19,6 +19,6 @@ mod render;
 mod tcp;
 mod udp;
 
-pub use handler::{Arrival, Handler, Later, Now};
+pub use handler::{Arrival, Handler, Later, Moment, Now};
 pub use listen::{Error, Listeners, Settings, run, worker_count};
 pub use pulse::Pulse;

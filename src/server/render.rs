@@ -490,10 +490,10 @@ mod tests {
         let mut builder = ImageBuilder::new();
         builder.add_list("ads", false);
         let sealed = SealedImage::create(&builder.build(1), "render-test").unwrap();
-        ArcSwap::from_pointee(Served {
-            image: Arc::new(Image::open(sealed.map().unwrap()).unwrap()),
-            policy: Policy::trivial(),
-        })
+        ArcSwap::from_pointee(Served::new(
+            Arc::new(Image::open(sealed.map().unwrap()).unwrap()),
+            Policy::trivial(),
+        ))
     }
 
     fn query(qtype: u16, edns: Option<Edns>) -> Query<'static> {

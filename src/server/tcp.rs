@@ -27,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
 use super::Error;
-use super::handler::{Arrival, Handler};
+use super::handler::{Arrival, Handler, Moment};
 use super::listen::Settings;
 use crate::vocab::{Admission, Protocol};
 
@@ -186,7 +186,7 @@ async fn connection(
                 src,
                 protocol: Protocol::Tcp,
                 admission,
-                received: std::time::Instant::now(),
+                received: Moment::now(),
             };
             let handler = handler.clone();
             let queue = queue.clone();

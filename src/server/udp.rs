@@ -13,7 +13,7 @@ use std::io::{ErrorKind, IoSlice, IoSliceMut};
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg, sendto};
@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
 use super::Error;
-use super::handler::{Arrival, Handler, Now};
+use super::handler::{Arrival, Handler, Moment, Now};
 use super::pulse::Beat;
 use crate::vocab::{Admission, Protocol};
 
@@ -113,8 +113,8 @@ pub(crate) fn serve(
     let mut b = Buffers::new();
     while !shutdown.is_cancelled() {
         let result = b.receive(&socket);
-        let received = Instant::now();
-        beat.stamp(received);
+        let received = Moment::now();
+        beat.stamp(received.at.into_std());
         let n = match result {
             Ok(n) => n,
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => continue,

@@ -58,6 +58,8 @@ pub struct Query<'a> {
     pub protocol: Protocol,
     /// The list that blocked it, for blocked queries.
     pub list: Option<&'a str>,
+    /// When it was asked, in Unix milliseconds.
+    pub asked_ms: u64,
     /// Time from question to answer.
     pub latency: Duration,
     /// The client's groups: bit `g` for the image's group `g`.
@@ -163,7 +165,7 @@ impl Telemetry {
 
     /// Counts one answered query and puts it in the ring.
     pub fn record(&self, query: &Query<'_>) {
-        let now = unix_ms();
+        let now = query.asked_ms;
         let c = self.counters();
         let add = |i: usize| c[i].fetch_add(1, Ordering::Relaxed);
         add(counter::query_cell(
@@ -379,6 +381,7 @@ pub(super) mod tests {
             outcome,
             protocol: Protocol::Udp,
             list: (outcome == Outcome::Blocked).then_some("household"),
+            asked_ms: unix_ms(),
             latency: Duration::from_micros(250),
             groups: 1,
         }
