@@ -286,7 +286,10 @@ mod tests {
         let listeners = Listeners::bind_workers(&[addr], 3).unwrap();
         assert_eq!(listeners.udp.len(), 3);
         for socket in &listeners.udp {
-            assert_eq!(ip_mtu_discover(socket).unwrap(), Ipv4PathMtuDiscovery::PROBE);
+            assert_eq!(
+                ip_mtu_discover(socket).unwrap(),
+                Ipv4PathMtuDiscovery::PROBE
+            );
         }
     }
 }

@@ -92,12 +92,23 @@ pub async fn follow(
     flush_now(&history, place.as_ref()).await;
 }
 
+/// Why the server's queries cannot be followed yet.
+#[derive(Debug, thiserror::Error)]
+enum Unfollowed {
+    /// No telemetry segment to read (the server is not running yet).
+    #[error(transparent)]
+    Segment(#[from] crate::telemetry::Error),
+    /// The history cannot say where it stopped.
+    #[error(transparent)]
+    History(#[from] super::history::Error),
+}
+
 /// Opens the segment and finds the place to continue: the saved one when
 /// the same server run is still writing, else the oldest event it holds.
-fn open(telemetry: &std::path::Path, history: &Shared) -> Result<Place, String> {
-    let segment = Segment::open(telemetry).map_err(|e| e.to_string())?;
+fn open(telemetry: &std::path::Path, history: &Shared) -> Result<Place, Unfollowed> {
+    let segment = Segment::open(telemetry)?;
     let started_ms = segment.header().started_unix_ms;
-    let resume = lock(history).resume().map_err(|e| e.to_string())?;
+    let resume = lock(history).resume()?;
     let next = match resume {
         Some(Resume {
             server_started_ms,

@@ -81,22 +81,27 @@ pub(super) async fn search(State(app): State<Arc<App>>, Path(name): Path<String>
     let domain = Domain::parse(name.trim())
         .map_err(|e| bad_request(&format!("`{name}` is not a domain name: {e}")))?;
     let app2 = app.clone();
-    let described = blocking(move || -> Result<check::Description, String> {
-        let path = app2.config.paths.image_file();
-        let image = crate::intake::load(&path)
-            .map_err(|e| format!("no usable image at {}: {e}", path.display()))?;
-        let resolver = Resolver::new(&app2.config, image);
-        Ok(check::describe(
-            &app2.config,
-            &resolver,
-            &domain,
-            std::net::IpAddr::from(std::net::Ipv4Addr::LOCALHOST),
-            None,
-            None,
-        ))
-    })
+    let path = app.config.paths.image_file();
+    let from = path.clone();
+    let described = blocking(
+        move || -> Result<check::Description, crate::intake::Refusal> {
+            let image = crate::intake::load(&from)?;
+            let resolver = Resolver::new(&app2.config, image);
+            Ok(check::describe(
+                &app2.config,
+                &resolver,
+                &domain,
+                std::net::IpAddr::from(std::net::Ipv4Addr::LOCALHOST),
+                None,
+                None,
+            ))
+        },
+    )
     .await?
-    .map_err(|e| error(StatusCode::SERVICE_UNAVAILABLE, "no_image", &e))?;
+    .map_err(|e| {
+        let message = format!("no usable image at {}: {e}", path.display());
+        error(StatusCode::SERVICE_UNAVAILABLE, "no_image", &message)
+    })?;
     ok(
         started,
         json!({

@@ -44,8 +44,21 @@ fn non_empty(value: Option<String>) -> Option<String> {
     value.filter(|v| !v.trim().is_empty())
 }
 
+/// A filter parameter with a word it does not know.
+#[derive(Debug, thiserror::Error)]
+enum Unknown {
+    #[error("unknown status `{0}`")]
+    Status(String),
+    #[error(
+        "unknown outcome `{0}`: one of blocked, allowed, cached, stale, forwarded, local, refused, failed"
+    )]
+    Outcome(String),
+    #[error("unknown reply `{0}`")]
+    Reply(String),
+}
+
 /// The filter the parameters ask for, or what is wrong with them.
-fn filter(params: Params) -> Result<Filter, String> {
+fn filter(params: Params) -> Result<Filter, Unknown> {
     let mut outcomes: Option<Vec<Outcome>> = None;
     let mut narrow = |selected: Vec<Outcome>| {
         outcomes = Some(match outcomes.take() {
@@ -57,16 +70,14 @@ fn filter(params: Params) -> Result<Filter, String> {
         });
     };
     if let Some(word) = non_empty(params.status) {
-        narrow(outcomes_of(&word).ok_or(format!("unknown status `{word}`"))?);
+        narrow(outcomes_of(&word).ok_or_else(|| Unknown::Status(word.clone()))?);
     }
     if let Some(word) = non_empty(params.outcome) {
-        let outcome = Outcome::parse(&word).ok_or(format!(
-            "unknown outcome `{word}`: one of blocked, allowed, cached, stale, forwarded, local, refused, failed"
-        ))?;
+        let outcome = Outcome::parse(&word).ok_or_else(|| Unknown::Outcome(word.clone()))?;
         narrow(vec![outcome]);
     }
     if let Some(word) = non_empty(params.reply) {
-        narrow(outcomes_of_reply(&word).ok_or(format!("unknown reply `{word}`"))?);
+        narrow(outcomes_of_reply(&word).ok_or_else(|| Unknown::Reply(word.clone()))?);
     }
     if let Some(upstream) = non_empty(params.upstream) {
         narrow(match upstream.as_str() {
@@ -145,7 +156,7 @@ pub fn row_json(row: &Row, household_list: Option<&str>) -> Value {
 pub(super) async fn queries(State(app): State<Arc<App>>, Query(params): Query<Params>) -> Reply {
     let started = Instant::now();
     let draw = params.draw.unwrap_or(0);
-    let filter = filter(params).map_err(|message| bad_request(&message))?;
+    let filter = filter(params).map_err(|unknown| bad_request(&unknown.to_string()))?;
     let page = with_history(&app, move |h| h.queries(&filter)).await?;
     let household = app
         .config

@@ -50,8 +50,8 @@ pub(super) async fn login(
         ));
     };
     let file = Password::file(&app.config.paths.state);
-    let verified = blocking(move || -> Result<bool, String> {
-        let stored = Password::load(&file).map_err(|e| e.to_string())?;
+    let verified = blocking(move || -> Result<bool, crate::web::auth::Error> {
+        let stored = Password::load(&file)?;
         Ok(stored.is_some_and(|p| p.verify(&password)))
     })
     .await?;
@@ -67,11 +67,11 @@ pub(super) async fn login(
             });
             return Err((StatusCode::UNAUTHORIZED, Json(body)).into_response());
         }
-        Err(message) => {
+        Err(unreadable) => {
             return Err(error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "password_file",
-                &message,
+                &unreadable.to_string(),
             ));
         }
     }
