@@ -10,7 +10,8 @@ use crate::config::Config;
 use crate::groups::ClientId;
 use crate::image::{GroupId, Image, ImageBytes, ListId};
 use crate::resolve::Resolver;
-use crate::resolve::policy::{Devices, Lists, Policy};
+use crate::resolve::devices::Devices;
+use crate::resolve::policy::{Lists, Policy};
 
 /// Reads the neighbour tables and the DHCP leases once, as the server does
 /// every `[client_lookup] refresh_secs`, when the image names devices by

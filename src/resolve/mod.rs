@@ -4,7 +4,8 @@
 //! DoH connections of `encrypted`, trusting the CAs of `trust`, with DoH
 //! hosts found by `bootstrap`; the fastest upstream first, [`choice`]; the
 //! router's zones to their own resolvers, [`route`]); which lists apply to
-//! whom, [`policy`], and which `$client` lists reach a client, [`scope`].
+//! whom, [`policy`], and which `$client` lists reach a client, [`scope`],
+//! both recognising devices as [`devices`] says.
 
 pub mod access;
 pub mod block;
@@ -12,6 +13,7 @@ mod bootstrap;
 pub mod cache;
 pub mod choice;
 pub mod decide;
+pub mod devices;
 mod encrypted;
 pub mod entry;
 pub mod forward;

@@ -3,12 +3,12 @@
 //! and per minute of the local week — never per question.
 //!
 //! A [`Policy`] holds, per list, the groups it applies to at this minute (0
-//! while its schedule is off), and the ways to recognise a device: address
-//! ranges (the most specific one that holds the address wins), MAC
-//! addresses and host names, found through [`Devices`], the kernel's
-//! neighbour tables and the DHCP leases, which a task outside the query
-//! path reads every `[client_lookup] refresh_secs`. A client that nothing
-//! recognises, or whose device is in no group, is in `default` (group 0).
+//! while its schedule is off), and the groups of each device the image
+//! names ([`Recognition`]: address ranges, the most specific one that holds
+//! the address winning, MAC addresses and host names, found through
+//! [`Devices`], which a task outside the query path reads every
+//! `[client_lookup] refresh_secs`). A client that nothing recognises, or
+//! whose device is in no group, is in `default` (group 0).
 //!
 //! A `$client` list applies, besides, only to the clients its scope names
 //! ([`super::scope`]): the policy hands the question's client to the
@@ -21,12 +21,10 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::path::Path;
 
-use ipnet::IpNet;
-
+use super::devices::{Devices, Recognised, Recognition};
 use super::scope::{Reach, Scoped};
-use crate::groups::{ClientId, MINUTES_PER_DAY, Mac, Weekday, canonical};
+use crate::groups::{ClientId, MINUTES_PER_DAY, Mac, Weekday};
 use crate::image::{Image, ImageBytes, ListId};
 
 /// The group of every client that no group names.
@@ -70,109 +68,15 @@ impl Lists<'_> {
     }
 }
 
-/// What the household's network knows about its devices: the MAC address
-/// behind an address (ARP and NDP), and the host names of an address (DHCP
-/// leases and the local records).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Devices {
-    mac_of: HashMap<IpAddr, Mac>,
-    names_of: HashMap<IpAddr, Vec<String>>,
-}
-
-impl Devices {
-    /// Devices from the neighbour table entries, a DHCP leases file's text
-    /// (dnsmasq's format: `expiry mac address name client-id`, one lease a
-    /// line) and the local records (name → addresses).
-    pub fn new<'a>(
-        neighbours: impl IntoIterator<Item = crate::groups::Neighbour>,
-        leases: &str,
-        records: impl IntoIterator<Item = (&'a str, &'a [IpAddr])>,
-    ) -> Devices {
-        let mut devices = Devices::default();
-        for n in neighbours {
-            devices.mac_of.insert(canonical(n.addr), n.mac);
-        }
-        let mut name = |addr: IpAddr, name: &str| {
-            let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
-            let names = devices.names_of.entry(canonical(addr)).or_default();
-            if !names.contains(&name) {
-                names.push(name);
-            }
-        };
-        for line in leases.lines() {
-            let words: Vec<&str> = line.split_whitespace().collect();
-            if let [_, _, addr, host, ..] = words[..]
-                && host != "*"
-                && let Ok(addr) = addr.parse()
-            {
-                name(addr, host);
-            }
-        }
-        for (host, addrs) in records {
-            for &addr in addrs {
-                name(addr, host);
-            }
-        }
-        devices
-    }
-
-    /// The MAC address behind each address.
-    pub(super) fn macs(&self) -> impl Iterator<Item = (&IpAddr, &Mac)> {
-        self.mac_of.iter()
-    }
-
-    /// The host names of each address.
-    pub(super) fn names(&self) -> impl Iterator<Item = (&IpAddr, &Vec<String>)> {
-        self.names_of.iter()
-    }
-
-    /// Reads the neighbour tables and the leases file (if given); a source
-    /// that cannot be read adds nothing and is logged.
-    pub fn read<'a>(
-        leases: Option<&Path>,
-        records: impl IntoIterator<Item = (&'a str, &'a [IpAddr])>,
-    ) -> Devices {
-        let neighbours = crate::groups::read_table().unwrap_or_else(|error| {
-            tracing::warn!(%error, "cannot read the neighbour tables: devices named by MAC address are not recognised");
-            Vec::new()
-        });
-        let leases = leases.map_or_else(String::new, |path| {
-            std::fs::read_to_string(path).unwrap_or_else(|error| {
-                tracing::warn!(%error, path = %path.display(), "cannot read the DHCP leases: devices named by host name are recognised from the local records only");
-                String::new()
-            })
-        });
-        Devices::new(neighbours, &leases, records)
-    }
-}
-
-/// The groups of one address's MAC address and host names.
-#[derive(Clone, Copy, Debug, Default)]
-struct Known {
-    mac: u64,
-    names: u64,
-}
-
-/// One id that recognised a client, borrowed from the policy.
-enum Recognised<'a> {
-    Net(&'a IpNet),
-    Mac(&'a Mac),
-    Name(&'a str),
-}
-
 /// The serving image's policy at one minute of the local week.
 #[derive(Clone, Debug)]
 pub struct Policy {
     /// Per list: the groups it applies to now.
     active: Vec<u64>,
-    /// Address ranges, most specific first.
-    nets: Vec<(IpNet, u64)>,
-    macs: HashMap<Mac, u64>,
-    names: HashMap<String, u64>,
-    /// Per address the [`Devices`] know: the groups of its MAC address and
-    /// of its host names, folded when the devices or the policy change
-    /// ([`Policy::with_devices`]), so a question costs one map read.
-    by_addr: HashMap<IpAddr, Known>,
+    /// The groups of each device the image names, with what the network
+    /// knows folded in when the devices or the policy change
+    /// ([`Policy::with_devices`]).
+    recognition: Recognition,
     /// Groups whose blocking is paused: (group bit, until Unix ms).
     paused: Vec<(u64, u64)>,
     /// The scopes of the image's `$client` lists, if it has any.
@@ -205,19 +109,7 @@ impl Policy {
                 }
             })
             .collect();
-        let (mut ranges, mut macs, mut names) = (HashMap::new(), HashMap::new(), HashMap::new());
-        for client in image.clients() {
-            // An id given twice is in the groups of both.
-            match client.id {
-                ClientId::Net(net) => *ranges.entry(net).or_insert(0) |= client.groups,
-                ClientId::Mac(mac) => *macs.entry(mac).or_insert(0) |= client.groups,
-                ClientId::Name(name) => *names.entry(name).or_insert(0) |= client.groups,
-            }
-        }
-        let mut nets: Vec<(IpNet, u64)> = ranges.into_iter().collect();
-        // Most specific first; among equals, the order is any (two ranges
-        // of one length that hold the same address are the same range).
-        nets.sort_by_key(|&(net, _)| (std::cmp::Reverse(net.prefix_len()), net));
+        let recognition = Recognition::new(image.clients().map(|c| (c.id, c.groups)));
         let paused: Vec<(u64, u64)> = (0..image.group_count())
             .filter_map(|g| {
                 let name = image.group_name(u8::try_from(g).ok()?)?;
@@ -230,10 +122,7 @@ impl Policy {
             && active.iter().all(|&groups| groups == every_group);
         Policy {
             active,
-            nets,
-            macs,
-            names,
-            by_addr: HashMap::new(),
+            recognition,
             paused,
             scoped,
             trivial,
@@ -243,26 +132,9 @@ impl Policy {
     /// This policy with the groups of what `devices` know folded in per
     /// address, for [`groups_now`](Self::groups_now).
     pub fn with_devices(mut self, devices: &Devices) -> Policy {
-        self.by_addr.clear();
+        self.recognition.with_devices(devices);
         if let Some(scoped) = &mut self.scoped {
             scoped.with_devices(devices);
-        }
-        if !self.needs_devices() {
-            return self;
-        }
-        for (addr, mac) in &devices.mac_of {
-            if let Some(&groups) = self.macs.get(mac) {
-                self.by_addr.entry(*addr).or_default().mac = groups;
-            }
-        }
-        for (addr, names) in &devices.names_of {
-            let groups = names
-                .iter()
-                .filter_map(|name| self.names.get(name))
-                .fold(0, |all, groups| all | groups);
-            if groups != 0 {
-                self.by_addr.entry(*addr).or_default().names = groups;
-            }
         }
         self
     }
@@ -272,31 +144,17 @@ impl Policy {
     /// the query path's way, one range walk and at most two map reads.
     #[inline]
     pub fn groups_now(&self, client: IpAddr, mac: Option<Mac>) -> u64 {
-        let client = canonical(client);
-        let mut groups = self
-            .nets
-            .iter()
-            .find(|(net, _)| net.contains(&client))
-            .map_or(0, |&(_, groups)| groups);
-        if !self.by_addr.is_empty() || mac.is_some() {
-            let known = self.by_addr.get(&client).copied().unwrap_or_default();
-            groups |= match mac {
-                Some(mac) => self.macs.get(&mac).copied().unwrap_or(0),
-                None => known.mac,
-            };
-            groups |= known.names;
+        match self.recognition.bits(client, mac) {
+            0 => DEFAULT_GROUPS,
+            groups => groups,
         }
-        if groups == 0 { DEFAULT_GROUPS } else { groups }
     }
 
     /// The policy of an image with no groups, schedules or devices.
     pub fn trivial() -> Policy {
         Policy {
             active: Vec::new(),
-            nets: Vec::new(),
-            macs: HashMap::new(),
-            names: HashMap::new(),
-            by_addr: HashMap::new(),
+            recognition: Recognition::default(),
             paused: Vec::new(),
             scoped: None,
             trivial: true,
@@ -310,13 +168,13 @@ impl Policy {
 
     /// Whether no client is named: every client is in `default`.
     pub fn recognises_nobody(&self) -> bool {
-        self.nets.is_empty() && self.macs.is_empty() && self.names.is_empty()
+        self.recognition.is_empty()
     }
 
     /// Whether some device is recognised by MAC address or host name, so
     /// that [`Devices`] need reading.
     pub fn needs_devices(&self) -> bool {
-        !self.macs.is_empty() || !self.names.is_empty()
+        self.recognition.needs_devices()
     }
 
     /// The groups of `client`: those of the most specific range that holds
@@ -324,7 +182,8 @@ impl Policy {
     /// neighbour tables') and of its host names; `default` when none.
     pub fn groups_of(&self, client: IpAddr, mac: Option<Mac>, devices: &Devices) -> u64 {
         let mut groups = 0;
-        self.recognise(client, mac, devices, |_, g| groups |= g);
+        self.recognition
+            .recognise(client, mac, devices, |_, g| groups |= g);
         if groups == 0 { DEFAULT_GROUPS } else { groups }
     }
 
@@ -338,47 +197,16 @@ impl Policy {
         devices: &Devices,
     ) -> Vec<(ClientId, u64)> {
         let mut ids = Vec::new();
-        self.recognise(client, mac, devices, |id, groups| {
-            let id = match id {
-                Recognised::Net(net) => ClientId::Net(*net),
-                Recognised::Mac(mac) => ClientId::Mac(*mac),
-                Recognised::Name(name) => ClientId::Name(name.to_owned()),
-            };
-            ids.push((id, groups));
-        });
+        self.recognition
+            .recognise(client, mac, devices, |id, groups| {
+                let id = match id {
+                    Recognised::Net(net) => ClientId::Net(*net),
+                    Recognised::Mac(mac) => ClientId::Mac(*mac),
+                    Recognised::Name(name) => ClientId::Name(name.to_owned()),
+                };
+                ids.push((id, groups));
+            });
         ids
-    }
-
-    /// Calls `found` with each id that recognises `client` and its groups:
-    /// the most specific range that holds it, its MAC address (`mac` when
-    /// a forwarder gave it, else the neighbour tables') and its host names.
-    /// The one walk that both [`groups_of`](Self::groups_of) and
-    /// [`recognised`](Self::recognised) take.
-    #[inline]
-    fn recognise(
-        &self,
-        client: IpAddr,
-        mac: Option<Mac>,
-        devices: &Devices,
-        mut found: impl FnMut(Recognised<'_>, u64),
-    ) {
-        let client = canonical(client);
-        if let Some((net, groups)) = self.nets.iter().find(|(net, _)| net.contains(&client)) {
-            found(Recognised::Net(net), *groups);
-        }
-        if !self.macs.is_empty()
-            && let Some(mac) = mac.as_ref().or_else(|| devices.mac_of.get(&client))
-            && let Some(&groups) = self.macs.get(mac)
-        {
-            found(Recognised::Mac(mac), groups);
-        }
-        if !self.names.is_empty() {
-            for name in devices.names_of.get(&client).into_iter().flatten() {
-                if let Some(&groups) = self.names.get(name) {
-                    found(Recognised::Name(name), groups);
-                }
-            }
-        }
     }
 
     /// The groups `list` applies to at this minute: its groups while its
@@ -616,6 +444,7 @@ pub(super) mod model {
     use super::*;
     use crate::groups::Window;
     use crate::image::{ImageBuilder, Match, Verdict};
+    use ipnet::IpNet;
 
     const LABELS: [&str; 3] = ["a", "b", "c"];
 

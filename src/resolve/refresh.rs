@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::Resolver;
-use super::policy::Devices;
+use super::devices::Devices;
 use crate::config::Config;
 
 /// Runs until `shutdown`: the minute tick and the device reads.

@@ -18,8 +18,8 @@
 //!
 //! Cost: the scope is asked only when a rule of a `$client` list matched
 //! the question — a walk over that scope's few ranges, and at most once
-//! per such list the device lookup of the client, which is what
-//! [`Policy::groups_now`](super::policy::Policy::groups_now) does. An image
+//! per such list the device lookup of the client, the same
+//! [`Recognition`] the groups are found with. An image
 //! without `$client` lists has no [`Scoped`], and the question pays one
 //! `None` test per matching rule.
 
@@ -28,8 +28,8 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use super::policy::Devices;
-use crate::groups::{ClientId, ClientScope, Mac, ScopeClient, canonical};
+use super::devices::{Devices, Recognition};
+use crate::groups::{ClientScope, Mac, ScopeClient, canonical};
 use crate::image::{Image, ImageBytes, ListId};
 
 /// Most distinct device names the scopes of one image can tell apart.
@@ -50,14 +50,8 @@ struct Resolved {
 pub struct Scoped {
     /// Per list id: the scope of a `$client` list, `None` for others.
     scopes: Vec<Option<Resolved>>,
-    /// Every device range with the named devices it is, most specific
-    /// first.
-    nets: Vec<(IpNet, u64)>,
-    macs: HashMap<Mac, u64>,
-    names: HashMap<String, u64>,
-    /// Per address the [`Devices`] know: the named devices of its MAC
-    /// address and of its host names.
-    by_addr: HashMap<IpAddr, (u64, u64)>,
+    /// The named devices each device of the image is.
+    recognition: Recognition,
 }
 
 impl Scoped {
@@ -85,24 +79,15 @@ impl Scoped {
                 });
             }
         }
-        let (mut ranges, mut macs, mut names) = (HashMap::new(), HashMap::new(), HashMap::new());
-        for client in image.clients() {
-            let device = client.name.and_then(|n| bits.get(n)).copied().unwrap_or(0);
-            match client.id {
-                ClientId::Net(net) => *ranges.entry(net).or_insert(0) |= device,
-                ClientId::Mac(mac) if device != 0 => *macs.entry(mac).or_insert(0) |= device,
-                ClientId::Name(name) if device != 0 => *names.entry(name).or_insert(0) |= device,
-                ClientId::Mac(_) | ClientId::Name(_) => {}
-            }
-        }
-        let mut nets: Vec<(IpNet, u64)> = ranges.into_iter().collect();
-        nets.sort_by_key(|&(net, _)| (std::cmp::Reverse(net.prefix_len()), net));
+        // A range of a device no scope names still hides the wider ranges
+        // that hold it: the most specific range is the device.
+        let devices = image.clients().map(|client| {
+            let named = client.name.and_then(|n| bits.get(n)).copied();
+            (client.id, named.unwrap_or(0))
+        });
         Some(Scoped {
             scopes: resolved,
-            nets,
-            macs,
-            names,
-            by_addr: HashMap::new(),
+            recognition: Recognition::new(devices),
         })
     }
 
@@ -110,41 +95,7 @@ impl Scoped {
     /// [`Policy::with_devices`](super::policy::Policy::with_devices) does
     /// for groups.
     pub fn with_devices(&mut self, devices: &Devices) {
-        self.by_addr.clear();
-        for (addr, mac) in devices.macs() {
-            if let Some(&named) = self.macs.get(mac) {
-                self.by_addr.entry(*addr).or_default().0 = named;
-            }
-        }
-        for (addr, names) in devices.names() {
-            let named = names
-                .iter()
-                .filter_map(|name| self.names.get(name))
-                .fold(0, |all, named| all | named);
-            if named != 0 {
-                self.by_addr.entry(*addr).or_default().1 = named;
-            }
-        }
-    }
-
-    /// The named devices `client` is (with the MAC address a forwarder
-    /// gave): those of the most specific range that holds it, of its MAC
-    /// address and of its host names.
-    fn devices_of(&self, client: IpAddr, mac: Option<Mac>) -> u64 {
-        let mut named = self
-            .nets
-            .iter()
-            .find(|(net, _)| net.contains(&client))
-            .map_or(0, |&(_, named)| named);
-        if !self.by_addr.is_empty() || mac.is_some() {
-            let (by_mac, by_name) = self.by_addr.get(&client).copied().unwrap_or_default();
-            named |= match mac {
-                Some(mac) => self.macs.get(&mac).copied().unwrap_or(0),
-                None => by_mac,
-            };
-            named |= by_name;
-        }
-        named
+        self.recognition.with_devices(devices);
     }
 }
 
@@ -189,7 +140,7 @@ impl<'p> Reach<'p> {
         };
         let named = scope.nets.iter().any(|net| net.contains(&self.client))
             || (scope.devices != 0
-                && self.scoped.devices_of(self.client, self.mac) & scope.devices != 0);
+                && self.scoped.recognition.bits(self.client, self.mac) & scope.devices != 0);
         named != scope.exclude
     }
 }
@@ -199,7 +150,8 @@ mod tests {
     use std::collections::HashMap;
     use std::net::IpAddr;
 
-    use super::super::policy::{Devices, Policy};
+    use super::super::devices::Devices;
+    use super::super::policy::Policy;
     use crate::groups::{ClientScope, Neighbour, Weekday};
     use crate::image::{Image, ImageBuilder};
 
