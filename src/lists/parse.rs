@@ -245,14 +245,7 @@ impl State<'_> {
             rewrite: candidate.rewrite,
             line: number,
         };
-        if let Some(seen) = &mut self.seen
-            && !seen.insert(rule.key())
-        {
-            self.stats.duplicate += 1;
-            return;
-        }
-        self.stats.accepted += 1;
-        sink(rule);
+        pass(&mut self.seen, &mut self.stats, rule, sink);
     }
 
     /// Normalizes the `$denyallow` names of `candidate`, whose name is in
@@ -315,15 +308,26 @@ impl State<'_> {
             rewrite: None,
             line: number,
         };
-        if let Some(seen) = &mut self.seen
-            && !seen.insert(rule.key())
-        {
-            self.stats.duplicate += 1;
-            return;
-        }
-        self.stats.accepted += 1;
-        sink(rule);
+        pass(&mut self.seen, &mut self.stats, rule, sink);
     }
+}
+
+/// Passes `rule` on to `sink` unless `seen` holds its [`Rule::key`]
+/// already (a duplicate), counting which it was in `stats`.
+fn pass(
+    seen: &mut Option<HashSet<u64, BuildHasherDefault<PassThrough>>>,
+    stats: &mut Stats,
+    rule: Rule<'_>,
+    sink: &mut impl FnMut(Rule<'_>),
+) {
+    if let Some(seen) = seen
+        && !seen.insert(rule.key())
+    {
+        stats.duplicate += 1;
+        return;
+    }
+    stats.accepted += 1;
+    sink(rule);
 }
 
 /// The regex that matches the normalized `name` (and, for a subtree rule,
