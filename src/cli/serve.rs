@@ -147,7 +147,9 @@ pub async fn serve(path: Option<&Path>) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn wait_for_signal() {
+/// Returns when the process is asked to end: SIGTERM (systemd's stop) or
+/// Ctrl-C. `ralo web` ends the same way.
+pub(crate) async fn wait_for_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     match signal(SignalKind::terminate()) {
         Ok(mut term) => {

@@ -15,6 +15,7 @@ use super::app::{self, App, Gate};
 use super::auth::Password;
 use super::follow;
 use super::history::History;
+use crate::cli::serve::wait_for_signal;
 use crate::config::Config;
 
 /// The history file in the state folder.
@@ -87,19 +88,4 @@ pub async fn run(
     // The follower writes what it staged before it ends.
     let _ = follower.await;
     served.context("the web server failed")
-}
-
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }
