@@ -198,11 +198,6 @@ pub fn from_text(text: &str, out: &mut Vec<u8>) -> bool {
     out.len() <= MAX_WIRE
 }
 
-/// Whether two wire names are the same name: equal but for ASCII case.
-pub fn same_name(a: &[u8], b: &[u8]) -> bool {
-    a.eq_ignore_ascii_case(b)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,6 +286,5 @@ mod tests {
         assert_eq!(out, [0]);
         assert!(!from_text("a..b", &mut out));
         assert!(!from_text(&"a".repeat(64), &mut out));
-        assert!(same_name(NAME, b"\x03ads\x07EXAMPLE\x03com\x00"));
     }
 }

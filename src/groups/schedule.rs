@@ -243,18 +243,6 @@ impl Window {
             self.starts_on(day) && minute >= start && minute < end
         }
     }
-
-    /// The minutes of the week at which the window starts or ends.
-    fn boundaries(&self) -> impl Iterator<Item = u32> + '_ {
-        let next_day = if self.crosses_midnight() { 1440 } else { 0 };
-        (0..7)
-            .filter(|&day| self.starts_on(day))
-            .flat_map(move |day| {
-                let start = day * 1440 + u32::from(self.start);
-                let end = day * 1440 + next_day + u32::from(self.end);
-                [start % MINUTES_PER_WEEK, end % MINUTES_PER_WEEK]
-            })
-    }
 }
 
 impl FromStr for Window {
@@ -459,33 +447,10 @@ impl Schedule {
         &self.windows
     }
 
-    /// A schedule of these windows; none gives [`Schedule::always`].
-    pub fn from_windows(windows: Vec<Window>) -> Schedule {
-        Schedule { windows }
-    }
-
     /// Whether the schedule applies at `minute` of `day`. A minute past 1439
     /// counts into the following days.
     pub fn is_active(&self, day: Weekday, minute: u16) -> bool {
         self.active_at(week_minute(day, minute))
-    }
-
-    /// Minutes from `minute` of `day` until [`Schedule::is_active`] next
-    /// gives the other answer, less than a week; `None` when it never changes
-    /// (always, or active the whole week).
-    pub fn next_change(&self, day: Weekday, minute: u16) -> Option<u32> {
-        let now = week_minute(day, minute);
-        let active = self.active_at(now);
-        let mut offsets: Vec<u32> = self
-            .windows
-            .iter()
-            .flat_map(Window::boundaries)
-            .map(|t| (t + MINUTES_PER_WEEK - now - 1) % MINUTES_PER_WEEK + 1)
-            .collect();
-        offsets.sort_unstable();
-        offsets
-            .into_iter()
-            .find(|&offset| self.active_at((now + offset) % MINUTES_PER_WEEK) != active)
     }
 
     fn active_at(&self, t: u32) -> bool {
@@ -698,35 +663,24 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_schedule_is_always_active_and_never_changes() {
+    fn an_empty_schedule_is_always_active() {
         let always = Schedule::parse::<&str>(&[]).expect("empty");
         assert!(always.is_always());
         assert_eq!(always, Schedule::always());
         assert!(always.is_active(Wed, 0));
-        assert_eq!(always.next_change(Wed, 0), None);
         let all_week = Schedule::parse(&["mon-sun 00:00-24:00"]).expect("all week");
         assert!(!all_week.is_always());
-        assert_eq!(all_week.next_change(Sat, 100), None);
+        assert!(all_week.is_active(Sat, 100));
     }
 
     #[test]
-    fn next_change_counts_minutes_to_the_next_edge() {
-        let schedule =
-            Schedule::parse(&["mon-fri 21:00-07:00", "sat,sun 22:00-08:00"]).expect("valid");
-        assert_eq!(schedule.next_change(Mon, at(20, 0)), Some(60));
-        assert_eq!(schedule.next_change(Mon, at(21, 0)), Some(10 * 60));
-        assert_eq!(schedule.next_change(Sat, at(7, 0)), Some(15 * 60));
-        assert_eq!(schedule.next_change(Sat, at(6, 59)), Some(1));
-        assert_eq!(schedule.next_change(Sun, at(12, 0)), Some(10 * 60));
-        assert_eq!(schedule.next_change(Mon, 0), Some(8 * 60));
-    }
-
-    #[test]
-    fn next_change_matches_a_minute_by_minute_walk() {
+    fn is_active_matches_a_minute_by_minute_walk() {
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
         for _ in 0..150 {
             let count = rng.below(4) as usize;
-            let schedule = Schedule::from_windows((0..count).map(|_| rng.window()).collect());
+            let schedule = Schedule {
+                windows: (0..count).map(|_| rng.window()).collect(),
+            };
             let active = walked_minutes(&schedule);
             for t in 0..MINUTES_PER_WEEK {
                 let (day, minute) = (Weekday::ALL[(t / 1440) as usize], (t % 1440) as u16);
@@ -734,18 +688,6 @@ mod tests {
                     schedule.is_active(day, minute),
                     active[t as usize],
                     "{schedule:?} at {t}"
-                );
-            }
-            for _ in 0..8 {
-                let now = rng.below(u64::from(MINUTES_PER_WEEK)) as u32;
-                let walked = (1..MINUTES_PER_WEEK).find(|k| {
-                    active[((now + k) % MINUTES_PER_WEEK) as usize] != active[now as usize]
-                });
-                let (day, minute) = (Weekday::ALL[(now / 1440) as usize], (now % 1440) as u16);
-                assert_eq!(
-                    schedule.next_change(day, minute),
-                    walked,
-                    "{schedule:?} at {now}"
                 );
             }
         }
@@ -816,7 +758,7 @@ mod tests {
                 end: rng.next() as u16,
             };
             let _ = (raw.to_string(), raw.is_active(Sun, rng.next() as u16));
-            let _ = Schedule::from_windows(vec![raw]).next_change(Mon, rng.next() as u16);
+            let _ = Schedule { windows: vec![raw] }.is_active(Mon, rng.next() as u16);
         }
     }
 

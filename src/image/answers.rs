@@ -80,11 +80,6 @@ struct Record {
 }
 
 impl<B: ImageBytes> Image<B> {
-    /// Custom answers in the image.
-    pub fn rewrite_count(&self) -> usize {
-        self.layout().answers
-    }
-
     /// Custom answers per list, by list id (one pass over the section).
     pub fn rewrites_per_list(&self) -> Vec<u64> {
         let mut counts = vec![0u64; self.list_count()];
