@@ -34,7 +34,9 @@ fn admit_many(limiter: &RateLimiter, clients: &[IpAddr]) -> (Duration, u32) {
     let started = Instant::now();
     for i in 0..PER_THREAD {
         let client = clients[i as usize % clients.len()];
-        if black_box(limiter.admit(black_box(client))) == Admission::Serve {
+        if black_box(limiter.admit(black_box(client), tokio::time::Instant::now()))
+            == Admission::Serve
+        {
             served += 1;
         }
     }

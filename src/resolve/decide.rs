@@ -554,8 +554,8 @@ impl Resolver {
     /// Counts one received message from `client` against its rate limit
     /// and says whether to serve it, refuse it or drop it. The server calls
     /// this once per message, before parsing it.
-    pub fn admit(&self, client: IpAddr) -> Admission {
-        self.limiter.admit(client)
+    pub fn admit(&self, client: IpAddr, now: tokio::time::Instant) -> Admission {
+        self.limiter.admit(client, now)
     }
 
     /// Decides `q`; see the module docs for the order.

@@ -122,8 +122,8 @@ impl Handler {
     /// Asks the rate limit about a message from `client`, counting the ones
     /// turned away. Called once per message, before it is parsed; a
     /// message it says to drop gets nothing at all.
-    pub fn admit(&self, client: IpAddr) -> Admission {
-        let admission = self.resolver.admit(client);
+    pub fn admit(&self, client: IpAddr, now: Moment) -> Admission {
+        let admission = self.resolver.admit(client, now.at);
         if let Some(telemetry) = &self.telemetry {
             telemetry.rate_limited(admission);
         }

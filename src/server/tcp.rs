@@ -178,7 +178,8 @@ async fn connection(
                 _ = closed.cancelled() => break,
             };
             let Some(message) = message else { break };
-            let admission = handler.admit(src.ip());
+            let received = Moment::now();
+            let admission = handler.admit(src.ip(), received);
             if admission == Admission::Drop {
                 continue;
             }
@@ -186,7 +187,7 @@ async fn connection(
                 src,
                 protocol: Protocol::Tcp,
                 admission,
-                received: Moment::now(),
+                received,
             };
             let handler = handler.clone();
             let queue = queue.clone();

@@ -131,7 +131,7 @@ pub(crate) fn serve(
                 continue;
             };
             let packet = &b.datagrams[i][..len.min(MAX_DATAGRAM)];
-            let admission = handler.admit(src.ip());
+            let admission = handler.admit(src.ip(), received);
             if admission == Admission::Drop {
                 continue;
             }
