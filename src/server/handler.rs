@@ -53,7 +53,7 @@ pub struct Arrival {
     pub protocol: Protocol,
     /// What the rate limit said ([`Handler::admit`]).
     pub admission: Admission,
-    /// When the message was read.
+    /// When the message was read (for UDP, its batch).
     pub received: Moment,
 }
 
