@@ -210,15 +210,7 @@ async fn a_badfilter_rule_cancels_the_same_rule_in_every_list() {
     // ralo check says why the tracker goes through.
     let domain = ralo::domain::Domain::parse("ads.tracker.test").unwrap();
     let client_addr = "127.0.0.1".parse().unwrap();
-    let said = ralo::cli::check::describe(
-        &ralo.config,
-        &ralo.resolver,
-        &domain,
-        client_addr,
-        None,
-        None,
-    )
-    .text;
+    let said = ralo.check(&domain, client_addr).text;
     assert!(
         said.contains(
             "rule `||tracker.test^` (line 1 of list `big`) is cancelled by `||tracker.test^$badfilter`, line 1 of list `fixes`"

@@ -6,7 +6,6 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use hickory_proto::rr::RecordType;
-use ralo::cli::check::describe;
 use ralo::cli::clients::Seen;
 use ralo::domain::Domain;
 use ralo::telemetry::Cursor;
@@ -46,14 +45,7 @@ async fn check_for_a_client_agrees_with_what_the_server_answers_it() {
     for from in [1, 2, 3, 4] {
         for name in [TRACKER, MX] {
             let domain = Domain::parse(name).expect("a name");
-            let said = describe(
-                &ralo.config,
-                &ralo.resolver,
-                &domain,
-                loopback(from),
-                None,
-                None,
-            );
+            let said = ralo.check(&domain, loopback(from));
             let answer = client
                 .udp_from(loopback(from), name, RecordType::A)
                 .await
@@ -70,14 +62,7 @@ async fn check_for_a_client_agrees_with_what_the_server_answers_it() {
     }
     // And what it says: the tablet's groups and the other group's list.
     let domain = Domain::parse(MX).expect("a name");
-    let said = describe(
-        &ralo.config,
-        &ralo.resolver,
-        &domain,
-        loopback(2),
-        None,
-        None,
-    );
+    let said = ralo.check(&domain, loopback(2));
     assert!(said.blocked_now, "{}", said.text);
     assert!(
         said.text.contains("client 127.0.0.2: groups kids, tv\n"),
@@ -89,14 +74,7 @@ async fn check_for_a_client_agrees_with_what_the_server_answers_it() {
         "{}",
         said.text
     );
-    let said = describe(
-        &ralo.config,
-        &ralo.resolver,
-        &domain,
-        loopback(4),
-        None,
-        None,
-    );
+    let said = ralo.check(&domain, loopback(4));
     assert!(
         said.text
             .contains("  `mail` lists it, for group tv, not this client's groups\n"),

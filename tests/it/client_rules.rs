@@ -6,7 +6,6 @@
 use std::net::Ipv4Addr;
 
 use hickory_proto::rr::RecordType;
-use ralo::cli::check::describe;
 use ralo::domain::Domain;
 
 use crate::ralo::{Ralo, Setup};
@@ -15,18 +14,6 @@ use crate::support::upstream::Upstream;
 
 /// In the upstream's zone: A 192.0.2.66.
 const TRACKER: &str = "ads.tracker.test";
-
-/// Whether the tracker is answered with the sinkhole's 0.0.0.0 for a
-/// query sent from 127.0.0.`from`.
-async fn blocked_for(ralo: &Ralo, from: u8) -> bool {
-    let answer = Client::new(ralo.addr)
-        .udp_from(loopback(from), TRACKER, RecordType::A)
-        .await
-        .unwrap_or_else(|| panic!("no answer to {TRACKER} from 127.0.0.{from}"));
-    let a = answers_a(&answer);
-    assert!(!a.is_empty(), "no A record in {answer:?}");
-    a == [Ipv4Addr::UNSPECIFIED]
-}
 
 /// A server whose list `ads` is `text`, with `toml` added to its config.
 async fn serving(text: &str, toml: &str) -> (Upstream, Ralo) {
@@ -42,20 +29,23 @@ async fn serving(text: &str, toml: &str) -> (Upstream, Ralo) {
 #[tokio::test]
 async fn a_client_rule_blocks_for_that_client_only() {
     let (_up, ralo) = serving("||tracker.test^$client=127.0.0.2\n", "").await;
-    assert!(blocked_for(&ralo, 2).await, "the client named");
-    assert!(!blocked_for(&ralo, 3).await, "another client");
+    assert!(ralo.blocked_for(2, TRACKER).await, "the client named");
+    assert!(!ralo.blocked_for(3, TRACKER).await, "another client");
     // Asked again (the answer is cached now), each still gets its own.
-    assert!(blocked_for(&ralo, 2).await);
-    assert!(!blocked_for(&ralo, 3).await);
+    assert!(ralo.blocked_for(2, TRACKER).await);
+    assert!(!ralo.blocked_for(3, TRACKER).await);
     ralo.stop().await;
 }
 
 #[tokio::test]
 async fn an_excluding_client_rule_blocks_for_every_client_but_those() {
     let (_up, ralo) = serving("||tracker.test^$client=~127.0.0.2|~127.0.0.4\n", "").await;
-    assert!(!blocked_for(&ralo, 2).await, "a client left out");
-    assert!(!blocked_for(&ralo, 4).await, "the other client left out");
-    assert!(blocked_for(&ralo, 3).await, "any other client");
+    assert!(!ralo.blocked_for(2, TRACKER).await, "a client left out");
+    assert!(
+        !ralo.blocked_for(4, TRACKER).await,
+        "the other client left out"
+    );
+    assert!(ralo.blocked_for(3, TRACKER).await, "any other client");
     ralo.stop().await;
 }
 
@@ -63,16 +53,19 @@ async fn an_excluding_client_rule_blocks_for_every_client_but_those() {
 async fn a_client_exception_lets_that_client_through_only() {
     let text = "||tracker.test^\n@@||tracker.test^$client=127.0.0.3\n";
     let (_up, ralo) = serving(text, "").await;
-    assert!(blocked_for(&ralo, 2).await, "the rule for everyone");
-    assert!(!blocked_for(&ralo, 3).await, "the exception's client");
+    assert!(ralo.blocked_for(2, TRACKER).await, "the rule for everyone");
+    assert!(
+        !ralo.blocked_for(3, TRACKER).await,
+        "the exception's client"
+    );
     ralo.stop().await;
 }
 
 #[tokio::test]
 async fn a_client_range_holds_addresses_that_are_no_device() {
     let (_up, ralo) = serving("||tracker.test^$client=127.0.0.0/30\n", "").await;
-    assert!(blocked_for(&ralo, 2).await && blocked_for(&ralo, 3).await);
-    assert!(!blocked_for(&ralo, 5).await, "outside the range");
+    assert!(ralo.blocked_for(2, TRACKER).await && ralo.blocked_for(3, TRACKER).await);
+    assert!(!ralo.blocked_for(5, TRACKER).await, "outside the range");
     ralo.stop().await;
 }
 
@@ -83,12 +76,12 @@ async fn a_client_rule_by_device_name_follows_the_device() {
                 [[clients]]\nname = \"tv\"\nids = [\"127.0.0.3\"]\n";
     let text = "||tracker.test^$client='kid\\'s tablet'\n";
     let (_up, ralo) = serving(text, toml).await;
-    assert!(blocked_for(&ralo, 2).await, "the tablet");
+    assert!(ralo.blocked_for(2, TRACKER).await, "the tablet");
     assert!(
-        !blocked_for(&ralo, 3).await,
+        !ralo.blocked_for(3, TRACKER).await,
         "the TV, inside the tablet's range"
     );
-    assert!(!blocked_for(&ralo, 9).await, "no device");
+    assert!(!ralo.blocked_for(9, TRACKER).await, "no device");
     ralo.stop().await;
 }
 
@@ -96,8 +89,14 @@ async fn a_client_rule_by_device_name_follows_the_device() {
 async fn an_important_client_rule_beats_the_exception_for_its_client_only() {
     let text = "@@||tracker.test^\n||tracker.test^$important,client=127.0.0.2\n";
     let (_up, ralo) = serving(text, "").await;
-    assert!(blocked_for(&ralo, 2).await, "the important rule's client");
-    assert!(!blocked_for(&ralo, 3).await, "the exception for the others");
+    assert!(
+        ralo.blocked_for(2, TRACKER).await,
+        "the important rule's client"
+    );
+    assert!(
+        !ralo.blocked_for(3, TRACKER).await,
+        "the exception for the others"
+    );
     ralo.stop().await;
 }
 
@@ -109,7 +108,7 @@ async fn the_household_allowlist_beats_an_important_client_rule() {
         .allowlist("mine", &format!("{TRACKER}\n"))
         .start()
         .await;
-    assert!(!blocked_for(&ralo, 2).await);
+    assert!(!ralo.blocked_for(2, TRACKER).await);
     ralo.stop().await;
 }
 
@@ -120,29 +119,15 @@ async fn check_for_a_client_names_the_client_rule_and_agrees_with_the_server() {
     let (_up, ralo) = serving(text, toml).await;
     let domain = Domain::parse(TRACKER).expect("a name");
     for from in [2, 3, 5] {
-        let said = describe(
-            &ralo.config,
-            &ralo.resolver,
-            &domain,
-            loopback(from),
-            None,
-            None,
-        );
+        let said = ralo.check(&domain, loopback(from));
         assert_eq!(
             said.blocked_now,
-            blocked_for(&ralo, from).await,
+            ralo.blocked_for(from, TRACKER).await,
             "from 127.0.0.{from}: check said\n{}",
             said.text
         );
     }
-    let said = describe(
-        &ralo.config,
-        &ralo.resolver,
-        &domain,
-        loopback(2),
-        None,
-        None,
-    );
+    let said = ralo.check(&domain, loopback(2));
     assert!(said.blocked_now, "{}", said.text);
     assert!(
         said.text
@@ -155,14 +140,7 @@ async fn check_for_a_client_names_the_client_rule_and_agrees_with_the_server() {
         "{}",
         said.text
     );
-    let said = describe(
-        &ralo.config,
-        &ralo.resolver,
-        &domain,
-        loopback(3),
-        None,
-        None,
-    );
+    let said = ralo.check(&domain, loopback(3));
     assert!(!said.blocked_now, "{}", said.text);
     assert!(
         said.text.contains(

@@ -11,7 +11,6 @@ use std::time::Duration;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::PTR;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
-use ralo::cli::check::describe;
 use ralo::domain::Domain;
 use ralo::vocab::Outcome;
 
@@ -179,7 +178,7 @@ async fn check_says_which_resolvers_a_forwarded_zone_asks() {
     let describe = |name: &str| {
         let domain = Domain::parse(name).expect("a name");
         let client = "127.0.0.1".parse().expect("an address");
-        describe(&ralo.config, &ralo.resolver, &domain, client, None, None).text
+        ralo.check(&domain, client).text
     };
     let printer = describe("printer.fritz.box");
     let line = format!("asked of {} ([[forward]] for `fritz.box`)", router.addr());

@@ -7,7 +7,6 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{RData, RecordType};
-use ralo::cli::check::describe;
 use ralo::domain::Domain;
 use ralo::vocab::Outcome;
 
@@ -232,14 +231,7 @@ async fn ralo_check_and_the_server_never_disagree() {
     ];
     for (name, expected) in table {
         let domain = Domain::parse(name).expect("a name");
-        let said = describe(
-            &ralo.config,
-            &ralo.resolver,
-            &domain,
-            IpAddr::from(Ipv4Addr::LOCALHOST),
-            None,
-            None,
-        );
+        let said = ralo.check(&domain, IpAddr::from(Ipv4Addr::LOCALHOST));
         let msg = client.udp(name, RecordType::A).await;
         let served = ralo.last_outcome();
         let sinkholed = answers_a(&msg) == [Ipv4Addr::UNSPECIFIED]

@@ -4,36 +4,20 @@
 //! trusted forwarder's EDNS Client Subnet and add-mac options name the
 //! client, an untrusted one's do not.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 
 use hickory_proto::op::Message;
 use hickory_proto::rr::RecordType;
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
 
-use crate::ralo::{Ralo, Setup};
-use crate::support::client::{Client, answers_a, loopback, query};
+use crate::ralo::Setup;
+use crate::support::client::{Client, loopback, query, sinkholed};
 use crate::support::upstream::Upstream;
 
 /// In the upstream's zone: A 192.0.2.66.
 const TRACKER: &str = "ads.tracker.test";
 /// In the upstream's zone: A 192.0.2.25.
 const MX: &str = "mx.example.com";
-
-/// Whether `name` is answered with the sinkhole's 0.0.0.0 for a query
-/// sent from 127.0.0.`from`.
-async fn blocked_for(ralo: &Ralo, from: u8, name: &str) -> bool {
-    let answer = Client::new(ralo.addr)
-        .udp_from(loopback(from), name, RecordType::A)
-        .await
-        .unwrap_or_else(|| panic!("no answer to {name} from 127.0.0.{from}"));
-    answer_blocked(&answer, name)
-}
-
-fn answer_blocked(answer: &Message, name: &str) -> bool {
-    let a = answers_a(answer);
-    assert!(!a.is_empty(), "{name}: no A record in {answer:?}");
-    a == [Ipv4Addr::UNSPECIFIED]
-}
 
 #[tokio::test]
 async fn a_list_for_one_group_blocks_for_its_clients_only() {
@@ -46,11 +30,11 @@ async fn a_list_for_one_group_blocks_for_its_clients_only() {
         )
         .start()
         .await;
-    assert!(blocked_for(&ralo, 2, TRACKER).await, "the kids' tablet");
-    assert!(!blocked_for(&ralo, 1, TRACKER).await, "a client in default");
+    assert!(ralo.blocked_for(2, TRACKER).await, "the kids' tablet");
+    assert!(!ralo.blocked_for(1, TRACKER).await, "a client in default");
     // Both answers may come from the cache now; each client still gets its own.
-    assert!(blocked_for(&ralo, 2, TRACKER).await);
-    assert!(!blocked_for(&ralo, 1, TRACKER).await);
+    assert!(ralo.blocked_for(2, TRACKER).await);
+    assert!(!ralo.blocked_for(1, TRACKER).await);
     ralo.stop().await;
 }
 
@@ -66,9 +50,9 @@ async fn a_client_in_two_groups_gets_the_lists_of_both() {
         )
         .start()
         .await;
-    assert!(blocked_for(&ralo, 3, TRACKER).await && blocked_for(&ralo, 3, MX).await);
-    assert!(blocked_for(&ralo, 2, TRACKER).await && !blocked_for(&ralo, 2, MX).await);
-    assert!(!blocked_for(&ralo, 1, TRACKER).await && !blocked_for(&ralo, 1, MX).await);
+    assert!(ralo.blocked_for(3, TRACKER).await && ralo.blocked_for(3, MX).await);
+    assert!(ralo.blocked_for(2, TRACKER).await && !ralo.blocked_for(2, MX).await);
+    assert!(!ralo.blocked_for(1, TRACKER).await && !ralo.blocked_for(1, MX).await);
     ralo.stop().await;
 }
 
@@ -88,9 +72,9 @@ async fn an_allowlist_for_one_group_lets_only_its_clients_through() {
         )
         .start()
         .await;
-    assert!(!blocked_for(&ralo, 2, TRACKER).await, "allowed for kids");
+    assert!(!ralo.blocked_for(2, TRACKER).await, "allowed for kids");
     assert!(
-        blocked_for(&ralo, 5, TRACKER).await,
+        ralo.blocked_for(5, TRACKER).await,
         "still blocked for default"
     );
     ralo.stop().await;
@@ -129,7 +113,7 @@ async fn a_schedule_blocks_inside_its_windows_only_even_across_midnight() {
     ] {
         ralo.resolver.refresh_policy(when);
         assert_eq!(
-            blocked_for(&ralo, 1, TRACKER).await,
+            ralo.blocked_for(1, TRACKER).await,
             blocked,
             "at {when} (local {})",
             when.to_zoned_datetime(jiff::tz::TimeZone::system())
@@ -183,24 +167,24 @@ async fn a_trusted_forwarder_names_the_client_and_an_untrusted_one_does_not() {
     // Client Subnet (read through hickory: the fast path leaves it to it).
     let answer = ask(9, forwarded(TRACKER, tablet, None)).await;
     assert!(
-        answer_blocked(&answer, TRACKER),
+        sinkholed(&answer, TRACKER),
         "the router asks for the tablet"
     );
     let answer = ask(8, forwarded(TRACKER, tablet, None)).await;
     assert!(
-        !answer_blocked(&answer, TRACKER),
+        !sinkholed(&answer, TRACKER),
         "an untrusted sender's subnet is ignored"
     );
     // add-mac alone (read on the fast path).
     let answer = ask(9, forwarded(MX, None, Some(tv_mac))).await;
-    assert!(answer_blocked(&answer, MX), "the router asks for the TV");
+    assert!(sinkholed(&answer, MX), "the router asks for the TV");
     let answer = ask(8, forwarded(MX, None, Some(tv_mac))).await;
     assert!(
-        !answer_blocked(&answer, MX),
+        !sinkholed(&answer, MX),
         "an untrusted sender's MAC is ignored"
     );
     // The router's own questions are its own.
-    assert!(!blocked_for(&ralo, 9, TRACKER).await);
+    assert!(!ralo.blocked_for(9, TRACKER).await);
     ralo.stop().await;
 }
 
@@ -227,22 +211,19 @@ async fn a_paused_group_gets_no_blocking_while_the_others_keep_theirs() {
             },
         )
     };
-    assert!(blocked_for(&ralo, 2, TRACKER).await);
+    assert!(ralo.blocked_for(2, TRACKER).await);
     assert!(matches!(pause("kids", u64::MAX), Reply::State { .. }));
-    assert!(!blocked_for(&ralo, 2, TRACKER).await, "kids paused");
-    assert!(
-        blocked_for(&ralo, 1, TRACKER).await,
-        "default still blocked"
-    );
+    assert!(!ralo.blocked_for(2, TRACKER).await, "kids paused");
+    assert!(ralo.blocked_for(1, TRACKER).await, "default still blocked");
     let Reply::Refused { reason, .. } = pause("teens", u64::MAX) else {
         panic!("an unknown group is refused");
     };
     assert!(reason.contains("teens"), "{reason}");
     assert!(matches!(pause("kids", 0), Reply::State { .. }));
-    assert!(blocked_for(&ralo, 2, TRACKER).await, "kids on again");
+    assert!(ralo.blocked_for(2, TRACKER).await, "kids on again");
     // A pause whose end has passed is over (the policy's unit tests check
     // that a running pause ends by itself).
     assert!(matches!(pause("kids", 1), Reply::State { .. }));
-    assert!(blocked_for(&ralo, 2, TRACKER).await, "a pause in the past");
+    assert!(ralo.blocked_for(2, TRACKER).await, "a pause in the past");
     ralo.stop().await;
 }

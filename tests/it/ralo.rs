@@ -1,17 +1,22 @@
 //! Starting a real ralo server in-process on loopback port 0, with list files
 //! and a config written to a temporary folder.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use hickory_proto::rr::RecordType;
+use ralo::cli::check::{Description, describe};
 use ralo::config::Config;
+use ralo::domain::Domain;
 use ralo::image::Image;
 use ralo::resolve::Resolver;
 use ralo::server::{self, Handler, Listeners};
 use ralo::telemetry::{Counters, Cursor, Telemetry};
 use ralo::vocab::Outcome;
 use tokio_util::sync::CancellationToken;
+
+use crate::support::client::{Client, loopback, sinkholed};
 
 /// A running ralo server.
 pub struct Ralo {
@@ -223,6 +228,22 @@ impl Ralo {
         let mut events = Vec::new();
         ring.read(&mut cursor, 1, &mut events);
         events.pop().expect("the last event reads back").outcome
+    }
+
+    /// What `ralo check` says of `domain` asked by `client`, from this
+    /// server's config and resolver.
+    pub fn check(&self, domain: &Domain, client: IpAddr) -> Description {
+        describe(&self.config, &self.resolver, domain, client, None, None)
+    }
+
+    /// Whether `name` is answered with the sinkhole's 0.0.0.0 for an A
+    /// query sent from 127.0.0.`from` (it must be answered with an A).
+    pub async fn blocked_for(&self, from: u8, name: &str) -> bool {
+        let answer = Client::new(self.addr)
+            .udp_from(loopback(from), name, RecordType::A)
+            .await
+            .unwrap_or_else(|| panic!("no answer to {name} from 127.0.0.{from}"));
+        sinkholed(&answer, name)
     }
 
     /// Stops the server and waits for it (bounded).

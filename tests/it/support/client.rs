@@ -249,6 +249,14 @@ pub fn answers_a(msg: &Message) -> Vec<Ipv4Addr> {
         .collect()
 }
 
+/// Whether `answer` (to an A query for `name`) is the sinkhole's 0.0.0.0;
+/// it must hold an A record.
+pub fn sinkholed(answer: &Message, name: &str) -> bool {
+    let a = answers_a(answer);
+    assert!(!a.is_empty(), "{name}: no A record in {answer:?}");
+    a == [Ipv4Addr::UNSPECIFIED]
+}
+
 /// The IPv6 addresses of the AAAA records in the answer section, in order.
 pub fn answers_aaaa(msg: &Message) -> Vec<Ipv6Addr> {
     msg.answers
