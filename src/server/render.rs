@@ -110,6 +110,14 @@ impl Head {
             truncated: false,
         }
     }
+
+    /// A NOERROR answer of `count` answer records.
+    fn answers(count: u16) -> Head {
+        Head {
+            counts: [count, 0, 0],
+            ..Head::empty(0)
+        }
+    }
 }
 
 /// Writes the response to `query` that `decided` says into `out`, at most
@@ -233,11 +241,7 @@ fn local(out: &mut Vec<u8>, query: &Query<'_>, answer: LocalAnswer<'_>) -> Head 
                 return negative(out, query, 0, LOCAL_TTL);
             }
             // At most a handful of configured addresses.
-            let head = Head {
-                counts: [count as u16, 0, 0],
-                ..Head::empty(0)
-            };
-            start(out, query, head);
+            let head = start(out, query, Head::answers(count as u16));
             for addr in addrs.iter().filter(of_type) {
                 match addr {
                     IpAddr::V4(v4) => record(out, TYPE_A, LOCAL_TTL, &[&v4.octets()]),
@@ -247,11 +251,7 @@ fn local(out: &mut Vec<u8>, query: &Query<'_>, answer: LocalAnswer<'_>) -> Head 
             head
         }
         LocalAnswer::Pointer(target) => {
-            let head = Head {
-                counts: [1, 0, 0],
-                ..Head::empty(0)
-            };
-            start(out, query, head);
+            let head = start(out, query, Head::answers(1));
             record(out, TYPE_PTR, LOCAL_TTL, &[target]);
             head
         }
@@ -259,11 +259,7 @@ fn local(out: &mut Vec<u8>, query: &Query<'_>, answer: LocalAnswer<'_>) -> Head 
             negative(out, query, if nonexistent { 3 } else { 0 }, LOCAL_TTL)
         }
         LocalAnswer::Hinfo => {
-            let head = Head {
-                counts: [1, 0, 0],
-                ..Head::empty(0)
-            };
-            start(out, query, head);
+            let head = start(out, query, Head::answers(1));
             record(out, TYPE_HINFO, HINFO_TTL, &[HINFO_DATA]);
             head
         }
@@ -298,11 +294,7 @@ fn rewritten_answer(
     if count == 0 {
         return negative(out, query, 0, ttl);
     }
-    let head = Head {
-        counts: [count as u16, 0, 0],
-        ..Head::empty(0)
-    };
-    start(out, query, head);
+    let head = start(out, query, Head::answers(count as u16));
     for data in image.rewrite_records(rewritten, query.qtype).take(count) {
         record(out, query.qtype, ttl, &[data]);
     }
@@ -323,11 +315,7 @@ fn blocked(out: &mut Vec<u8>, query: &Query<'_>, block: Block, sinkhole: Sinkhol
     };
     match (sinkhole.mode, address) {
         (_, Some((rtype, data))) => {
-            let head = Head {
-                counts: [1, 0, 0],
-                ..Head::empty(0)
-            };
-            start(out, query, head);
+            let head = start(out, query, Head::answers(1));
             record(out, rtype, ttl, &[data]);
             head
         }
