@@ -60,7 +60,7 @@ use super::devices::Devices;
 use super::entry::Entry;
 use super::forward::{self, Forwarder, Try};
 use super::local::{Local, LocalAnswer};
-use super::policy::{DEFAULT_GROUPS, Lists, Policy};
+use super::policy::{Lists, Policy};
 use super::ratelimit::RateLimiter;
 use super::route::Routes;
 use crate::config::{self, Config};
@@ -561,7 +561,7 @@ impl Resolver {
     /// Decides `q`; see the module docs for the order.
     pub fn decide(&self, q: &Question<'_>) -> Decided<'_> {
         let served = self.served.load();
-        let groups = self.groups(&served, q);
+        let groups = served.policy.groups_now(q.client, q.mac);
         let decision = self.decision(q, &served, groups);
         Decided {
             decision,
@@ -569,15 +569,6 @@ impl Resolver {
             tries: Vec::new(),
             groups,
         }
-    }
-
-    /// The groups of the client of `q` under `served`: `default` without a
-    /// look when the image recognises no client.
-    fn groups(&self, served: &Served, q: &Question<'_>) -> u64 {
-        if served.policy.recognises_nobody() {
-            return DEFAULT_GROUPS;
-        }
-        served.policy.groups_now(q.client, q.mac)
     }
 
     fn decision(&self, q: &Question<'_>, served: &Served, groups: u64) -> Decision<'_> {
@@ -760,7 +751,7 @@ impl Resolver {
     pub async fn forward(&self, q: &Question<'_>, allowed: Option<Allowed>) -> Decided<'_> {
         let key = q.key();
         let Ok(name) = Name::from_labels(Labels::new(q.name)) else {
-            let groups = self.groups(&self.served.load(), q);
+            let groups = self.served.load().policy.groups_now(q.client, q.mac);
             return self.failed(Vec::new(), groups);
         };
         let request = forward::Request {
@@ -775,7 +766,7 @@ impl Resolver {
         let encode = |message: &_| Entry::encode(q.name, q.qtype, message, config);
         let flight = route.forwarder.forward(key.to_key(), request, encode).await;
         let served = self.served.load();
-        let groups = self.groups(&served, q);
+        let groups = served.policy.groups_now(q.client, q.mac);
         let lists = served.policy.lists_for(groups, q.client, q.mac);
         let blocking = self.blocking_enabled();
         let (entry, stale) = match flight.result {

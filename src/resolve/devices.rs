@@ -136,11 +136,6 @@ impl Recognition {
         }
     }
 
-    /// Whether it recognises nobody.
-    pub fn is_empty(&self) -> bool {
-        self.nets.is_empty() && self.macs.is_empty() && self.names.is_empty()
-    }
-
     /// Whether some device is recognised by MAC address or host name, so
     /// that [`Devices`] need reading.
     pub fn needs_devices(&self) -> bool {

@@ -166,11 +166,6 @@ impl Policy {
         self.trivial
     }
 
-    /// Whether no client is named: every client is in `default`.
-    pub fn recognises_nobody(&self) -> bool {
-        self.recognition.is_empty()
-    }
-
     /// Whether some device is recognised by MAC address or host name, so
     /// that [`Devices`] need reading.
     pub fn needs_devices(&self) -> bool {
